@@ -1,0 +1,111 @@
+using StackExchange.Redis;
+
+namespace Rrq.Controller;
+
+/// <summary>
+/// Where Redis is: the connection string given, else <c>RRQ_REDIS</c>, else <c>REDIS_URL</c>
+/// (<c>redis://</c> and <c>rediss://</c> URLs accepted), else <c>localhost:6379</c>.
+/// </summary>
+internal sealed record RedisAddress(string Configuration, string Source)
+{
+    public const string DefaultAddress = "localhost:6379";
+
+    public static RedisAddress Resolve(string? redis)
+    {
+        if (!string.IsNullOrWhiteSpace(redis))
+        {
+            return new(FromUrl(redis), "argument");
+        }
+        if (Environment.GetEnvironmentVariable("RRQ_REDIS") is { Length: > 0 } rrq)
+        {
+            return new(FromUrl(rrq), "RRQ_REDIS");
+        }
+        if (Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 } url)
+        {
+            return new(FromUrl(url), "REDIS_URL");
+        }
+        return new(DefaultAddress, "default");
+    }
+
+    /// <summary>The host:port list, without passwords, for messages.</summary>
+    public string Endpoints
+    {
+        get
+        {
+            try
+            {
+                var opts = ConfigurationOptions.Parse(Configuration);
+                return string.Join(", ", opts.EndPoints.Select(e => e switch
+                {
+                    System.Net.DnsEndPoint d => $"{d.Host}:{(d.Port == 0 ? 6379 : d.Port)}",
+                    _ => e.ToString() ?? "?",
+                }));
+            }
+            catch (ArgumentException)
+            {
+                return "(unparsable connection string)";
+            }
+        }
+    }
+
+    public string Described => Source switch
+    {
+        "default" => $"{Endpoints} (the default: no connection string given, RRQ_REDIS and REDIS_URL unset)",
+        "argument" => Endpoints,
+        _ => $"{Endpoints} (from {Source})",
+    };
+
+    public ConfigurationOptions Options()
+    {
+        var opts = ConfigurationOptions.Parse(Configuration);
+        if (!Configuration.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
+        {
+            opts.ConnectTimeout = 5000;
+        }
+        if (!Configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase))
+        {
+            opts.AbortOnConnectFail = true;
+        }
+        opts.ClientName ??= "rrq";
+        return opts;
+    }
+
+    /// <summary>Turns <c>redis://user:password@host:port/db</c> into StackExchange.Redis's form;
+    /// anything else is taken as a StackExchange.Redis connection string already.</summary>
+    public static string FromUrl(string value)
+    {
+        if (!value.StartsWith("redis://", StringComparison.OrdinalIgnoreCase)
+            && !value.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
+        {
+            return value;
+        }
+        var uri = new Uri(value);
+        var parts = new List<string> { $"{uri.Host}:{(uri.Port > 0 ? uri.Port : 6379)}" };
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+        {
+            var info = uri.UserInfo.Split(':', 2);
+            if (info.Length == 2)
+            {
+                if (info[0].Length > 0)
+                {
+                    parts.Add("user=" + Uri.UnescapeDataString(info[0]));
+                }
+                parts.Add("password=" + Uri.UnescapeDataString(info[1]));
+            }
+            else
+            {
+                parts.Add("password=" + Uri.UnescapeDataString(info[0]));
+            }
+        }
+        var db = uri.AbsolutePath.Trim('/');
+        if (db.Length > 0)
+        {
+            parts.Add("defaultDatabase=" + db);
+        }
+        if (uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
+        {
+            parts.Add("ssl=true");
+        }
+        return string.Join(',', parts);
+    }
+}

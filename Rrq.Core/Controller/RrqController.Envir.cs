@@ -1,0 +1,43 @@
+using System.Text.Json;
+using Rrq.Envir;
+using Rrq.Scripts;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>
+    /// Sets the worker environment of the queue (rrq's <c>rrq_worker_envir_set</c>): the text of each
+    /// source is stored in Redis with a new version, and (with <paramref name="notify"/>) running
+    /// workers reload it before their next task. When <c>Rrq.Scripting</c> is available the sources
+    /// are compiled first, and an environment that does not compile is refused.
+    /// </summary>
+    /// <exception cref="RrqEnvirException">A source file is missing (the message names the path) or does
+    /// not compile (with the compiler's diagnostics); nothing is changed and workers keep the old one.</exception>
+    public void WorkerEnvirSet(RrqEnvir envir, bool notify = true) =>
+        WorkerEnvirSetAsync(envir, notify).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="WorkerEnvirSet"/>
+    public async Task WorkerEnvirSetAsync(RrqEnvir envir, bool notify = true, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var spec = EnvirReader.Read(envir, version: 0);
+        IEnvirValidator.Find()?.Validate(spec);
+        await RrqScripts.EvalAsync(Db, RrqScripts.EnvirSet, [Keys.Envir],
+            [JsonSerializer.Serialize(spec, JsonOptions), notify ? (string)Keys.WorkersChannel! : ""])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The worker environment currently stored for the queue (version 0: none set).</summary>
+    public RrqEnvirSpec WorkerEnvirGet() => WorkerEnvirGetAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="WorkerEnvirGet"/>
+    public async Task<RrqEnvirSpec> WorkerEnvirGetAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var raw = await Db.HashGetAsync(Keys.Envir, ["version", "spec"]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return raw[1].IsNull ? RrqEnvirSpec.Empty
+            : JsonSerializer.Deserialize<RrqEnvirSpec>((string)raw[1]!, JsonOptions)! with { Version = (long)raw[0] };
+    }
+}

@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using MemoryPack;
+using Rrq.Controller;
+using Rrq.Store;
+using Rrq.Tasks;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>
+    /// Waits for a task to finish, woken by the notification its worker publishes (no polling).
+    /// Returns true if it COMPLETEd; false if it failed or <paramref name="timeout"/> passed first.
+    /// </summary>
+    /// <param name="taskId">The task (with follow, the newest task of its retry chain is waited for).</param>
+    /// <param name="timeout">How long to wait; null uses the controller's <see cref="TimeoutTaskWait"/> (for ever by default).</param>
+    /// <exception cref="RrqException">The task does not exist.</exception>
+    public bool TaskWait(string taskId, TimeSpan? timeout = null) =>
+        TaskWaitAsync([taskId], timeout).GetAwaiter().GetResult();
+
+    /// <summary>Waits for all the tasks; true if all of them COMPLETEd.</summary>
+    public bool TaskWait(IEnumerable<string> taskIds, TimeSpan? timeout = null) =>
+        TaskWaitAsync(taskIds, timeout).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskWait(string, TimeSpan?)"/>
+    public Task<bool> TaskWaitAsync(string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        TaskWaitAsync([taskId], timeout, follow: null, cancellationToken);
+
+    /// <inheritdoc cref="TaskWait(IEnumerable{string}, TimeSpan?)"/>
+    public async Task<bool> TaskWaitAsync(IEnumerable<string> taskIds, TimeSpan? timeout = null, bool? follow = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        if (ids.Length == 0)
+        {
+            throw new ArgumentException("TaskWait needs at least one task id.", nameof(taskIds));
+        }
+        CheckTimeout(timeout, nameof(timeout));
+        var limit = timeout ?? TimeoutTaskWait ?? Timeout.InfiniteTimeSpan;
+        var doFollow = follow ?? Follow;
+
+        // Listen first, then read: a task that finishes in between is still seen.
+        using var registration = await _waiter.RegisterAsync().ConfigureAwait(false);
+        var pending = new HashSet<string>(ids, StringComparer.Ordinal);
+        var statuses = await TaskStatusAsync(ids, doFollow, cancellationToken).ConfigureAwait(false);
+        var missing = ids.Where((_, i) => statuses[i] == RrqTaskStatus.Missing).ToArray();
+        if (missing.Length > 0)
+        {
+            throw new RrqException(
+                $"Cannot wait on tasks that do not exist in queue '{QueueId}' (MISSING): {string.Join(", ", missing)}.");
+        }
+        var outcome = new Dictionary<string, RrqTaskStatus>(StringComparer.Ordinal);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (!statuses[i].IsUnfinished())
+            {
+                outcome[ids[i]] = statuses[i];
+                pending.Remove(ids[i]);
+            }
+        }
+
+        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (limit != Timeout.InfiniteTimeSpan)
+        {
+            timeoutCts.CancelAfter(limit);
+        }
+        try
+        {
+            while (pending.Count > 0)
+            {
+                var first = await registration.Reader.ReadAsync(timeoutCts.Token).ConfigureAwait(false);
+                var woken = new HashSet<string>(StringComparer.Ordinal) { first };
+                while (registration.Reader.TryRead(out var more))
+                {
+                    woken.Add(more);
+                }
+                // A finished id may be a chain's newest task rather than the id waited on, so
+                // look again at every pending id whenever one of ours might be among them.
+                if (!doFollow && !woken.Contains(CompletionWaiter.Recheck) && !woken.Overlaps(pending))
+                {
+                    continue;
+                }
+                var check = pending.ToArray();
+                var now = await TaskStatusAsync(check, doFollow, cancellationToken).ConfigureAwait(false);
+                for (var i = 0; i < check.Length; i++)
+                {
+                    if (!now[i].IsUnfinished())
+                    {
+                        outcome[check[i]] = now[i];
+                        pending.Remove(check[i]);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        return ids.All(id => outcome[id] == RrqTaskStatus.Complete);
+    }
+
+    /// <summary>
+    /// The result of a finished task: its value, or for a failed task its <see cref="RrqTaskError"/>
+    /// (returned, not thrown, unless <paramref name="error"/> is true).
+    /// </summary>
+    /// <exception cref="RrqException">The task does not exist, or has not finished.</exception>
+    /// <exception cref="RrqTaskError">The task failed and <paramref name="error"/> is true.</exception>
+    public object? TaskResult(string taskId, bool error = false, bool? follow = null) =>
+        TaskResultAsync(taskId, error, follow).GetAwaiter().GetResult();
+
+    /// <summary>The results of several finished tasks, in the order given.</summary>
+    public IReadOnlyList<object?> TaskResults(IEnumerable<string> taskIds, bool error = false, bool? follow = null) =>
+        TaskResultsAsync(taskIds, error, follow).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskResult"/>
+    public async Task<object?> TaskResultAsync(string taskId, bool error = false, bool? follow = null,
+        CancellationToken cancellationToken = default) =>
+        (await TaskResultsAsync([taskId], error, follow, cancellationToken).ConfigureAwait(false))[0];
+
+    /// <inheritdoc cref="TaskResults"/>
+    public async Task<IReadOnlyList<object?>> TaskResultsAsync(IEnumerable<string> taskIds, bool error = false,
+        bool? follow = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
+        var batch = Db.CreateBatch();
+        var statusTask = batch.HashGetAsync(Keys.TaskStatus, targets.Select(i => (RedisValue)i).ToArray());
+        var resultTask = batch.HashGetAsync(Keys.TaskResult, targets.Select(i => (RedisValue)i).ToArray());
+        batch.Execute();
+        var statuses = await statusTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var results = await resultTask.ConfigureAwait(false);
+
+        var values = new object?[ids.Length];
+        var problems = new List<string>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var status = RrqTaskStatusExtensions.ParseTaskStatus(statuses[i]);
+            if (status == RrqTaskStatus.Missing)
+            {
+                problems.Add($"'{ids[i]}' does not exist (MISSING)");
+            }
+            else if (status.IsUnfinished())
+            {
+                problems.Add($"'{ids[i]}' has not finished ({status.ToRedisString()})");
+            }
+            else
+            {
+                values[i] = DecodeResult(targets[i], status, results[i]);
+            }
+        }
+        if (problems.Count > 0)
+        {
+            throw new RrqException(
+                $"No result for task{(problems.Count > 1 ? "s" : "")} in queue '{QueueId}': {string.Join("; ", problems)}. " +
+                "Wait for unfinished tasks with TaskWait first.");
+        }
+        if (error && values.OfType<RrqTaskError>().FirstOrDefault() is { } first)
+        {
+            throw first;
+        }
+        return values;
+    }
+
+    private object? DecodeResult(string taskId, RrqTaskStatus status, RedisValue raw)
+    {
+        if (raw.IsNull)
+        {
+            return RrqTaskError.NotSuccessful(QueueId, taskId, status);
+        }
+        var value = RrqValueCodec.Deserialize((byte[])raw!);
+        return value is TaskErrorData e
+            ? new RrqTaskError(e.Message, e.QueueId, e.TaskId, RrqTaskStatusExtensions.ParseTaskStatus(e.Status),
+                e.ExceptionType, e.From, e.Trace, e.Warnings)
+            : value;
+    }
+
+    /// <summary>When each task was submitted, started, finished and retried (rrq's <c>rrq_task_times</c>).</summary>
+    public IReadOnlyList<RrqTaskTimes> TaskTimes(IEnumerable<string> taskIds, bool? follow = null) =>
+        TaskTimesAsync(taskIds, follow).GetAwaiter().GetResult();
+
+    /// <summary>The times of one task.</summary>
+    public RrqTaskTimes TaskTimes(string taskId, bool? follow = null) =>
+        TaskTimesAsync([taskId], follow).GetAwaiter().GetResult()[0];
+
+    /// <inheritdoc cref="TaskTimes(IEnumerable{string}, bool?)"/>
+    public async Task<IReadOnlyList<RrqTaskTimes>> TaskTimesAsync(IEnumerable<string> taskIds, bool? follow = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        var targets = (follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids).Select(i => (RedisValue)i).ToArray();
+        var batch = Db.CreateBatch();
+        var submit = batch.HashGetAsync(Keys.TaskTimeSubmit, targets);
+        var start = batch.HashGetAsync(Keys.TaskTimeStart, targets);
+        var complete = batch.HashGetAsync(Keys.TaskTimeComplete, targets);
+        var moved = batch.HashGetAsync(Keys.TaskTimeMoved, targets);
+        batch.Execute();
+        await Task.WhenAll(submit, start, complete, moved).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ids.Select((id, i) => new RrqTaskTimes(id, RedisTime.Parse(submit.Result[i]), RedisTime.Parse(start.Result[i]),
+            RedisTime.Parse(complete.Result[i]), RedisTime.Parse(moved.Result[i]))).ToArray();
+    }
+
+    /// <summary>Everything known about one task (rrq's <c>rrq_task_info</c>); an unknown id gives
+    /// an info whose status is MISSING.</summary>
+    public RrqTaskInfo TaskInfo(string taskId) => TaskInfoAsync(taskId).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskInfo"/>
+    public async Task<RrqTaskInfo> TaskInfoAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(taskId);
+        var root = await RootAsync(taskId).ConfigureAwait(false);
+        var batch = Db.CreateBatch();
+        var status = batch.HashGetAsync(Keys.TaskStatus, taskId);
+        var queue = batch.HashGetAsync(Keys.TaskQueue, root);
+        var local = batch.HashGetAsync(Keys.TaskLocal, root);
+        var timeout = batch.HashGetAsync(Keys.TaskTimeout, root);
+        var worker = batch.HashGetAsync(Keys.TaskWorker, taskId);
+        var pid = batch.HashGetAsync(Keys.TaskPid, taskId);
+        batch.Execute();
+        await Task.WhenAll(status, queue, local, timeout, worker, pid).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var chain = await ChainAsync(taskId).ConfigureAwait(false);
+        var at = Array.IndexOf(chain, taskId);
+        var moved = chain.Length <= 1 ? RrqChain.Empty : new RrqChain(chain[..at], chain[(at + 1)..]);
+        return new RrqTaskInfo(taskId, RrqTaskStatusExtensions.ParseTaskStatus(status.Result),
+            (string?)queue.Result ?? "",
+            (string?)local.Result == "FALSE",
+            timeout.Result.IsNull ? null : TimeSpan.FromSeconds((double)timeout.Result),
+            (string?)worker.Result,
+            pid.Result.IsNull ? null : (int)pid.Result,
+            RrqChain.Empty, moved);
+    }
+
+    /// <summary>Each id's newest task in its retry chain (the id itself when never retried).</summary>
+    internal async Task<string[]> FollowAsync(string[] ids)
+    {
+        var current = ids.ToArray();
+        for (var hop = 0; hop < 10_000; hop++)
+        {
+            var next = await Db.HashGetAsync(Keys.TaskMovedTo, current.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+            if (next.All(n => n.IsNull))
+            {
+                return current;
+            }
+            for (var i = 0; i < current.Length; i++)
+            {
+                if (!next[i].IsNull)
+                {
+                    current[i] = (string)next[i]!;
+                }
+            }
+        }
+        throw new UnreachableException("A retry chain is longer than 10,000 tasks (a cycle in task:moved_to?).");
+    }
+
+    /// <summary>The first task of an id's retry chain.</summary>
+    internal async Task<string> RootAsync(string id) =>
+        (string?)await Db.HashGetAsync(Keys.TaskMovedRoot, id).ConfigureAwait(false) ?? id;
+
+    /// <summary>All tasks of an id's retry chain, oldest first (just the id when never retried).</summary>
+    internal async Task<string[]> ChainAsync(string id)
+    {
+        var chain = new List<string> { await RootAsync(id).ConfigureAwait(false) };
+        while (chain.Count < 10_000)
+        {
+            var next = await Db.HashGetAsync(Keys.TaskMovedTo, chain[^1]).ConfigureAwait(false);
+            if (next.IsNull)
+            {
+                break;
+            }
+            chain.Add((string)next!);
+        }
+        return [.. chain];
+    }
+
+    internal static byte[] EncodeError(TaskErrorData error) => RrqValueCodec.Serialize(error);
+
+    internal static TaskPayload DecodePayload(byte[] raw) => MemoryPackSerializer.Deserialize<TaskPayload>(raw)!;
+}

@@ -1,0 +1,271 @@
+using System.Collections;
+using System.Reflection;
+using System.Security.Cryptography;
+using MemoryPack;
+using Rrq.Keys;
+using Rrq.Scripts;
+using Rrq.Store;
+using Rrq.Tasks;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>
+    /// Queues a C# expression to run on a worker, with named values it can use
+    /// (rrq's <c>rrq_task_create_expr</c>). Returns the new task's id at once.
+    /// </summary>
+    /// <param name="expr">A C# expression (or statements ending in an expression), e.g. <c>fit_model(x, y)</c>.</param>
+    /// <param name="locals">Named values: an anonymous object (<c>new { x, y }</c>) or an
+    /// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to object.</param>
+    /// <param name="queue">The queue to put it on; null for "default".</param>
+    /// <param name="separateProcess">Run it in a child process of the worker (not yet supported:
+    /// throws <see cref="NotSupportedException"/>).</param>
+    /// <param name="timeout">Run-time limit; only with <paramref name="separateProcess"/>.</param>
+    /// <param name="dependsOn">Tasks that must complete first (not yet supported: throws).</param>
+    /// <exception cref="RrqValueException">A local cannot be serialized (the message names it).</exception>
+    public string TaskCreateExpr(string expr, object? locals = null, string? queue = null,
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null) =>
+        TaskCreateExprAsync(expr, locals, queue, separateProcess, timeout, dependsOn).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskCreateExpr"/>
+    public async Task<string> TaskCreateExprAsync(string expr, object? locals = null, string? queue = null,
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrWhiteSpace(expr);
+        queue ??= RrqKeys.DefaultQueue;
+        QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
+        if (timeout is not null && !separateProcess)
+        {
+            throw new ArgumentException(
+                "A task timeout needs separateProcess: true (a task running inside the worker cannot be stopped safely).",
+                nameof(timeout));
+        }
+        if (separateProcess)
+        {
+            throw new NotSupportedException("Separate-process tasks are not available in this version of Rrq yet.");
+        }
+        if (dependsOn is not null && dependsOn.Any())
+        {
+            throw new NotSupportedException("Task dependencies (dependsOn) are not available in this version of Rrq yet.");
+        }
+
+        var payload = BuildPayload(expr, locals);
+        var id = NewTaskId();
+        var result = await RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit,
+            [Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue)],
+            [queue, "TRUE", "", (string)Keys.QueueChannel(queue)!, id, MemoryPackSerializer.Serialize(payload)])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var r = (RedisResult[])result!;
+        if ((long)r[0] < 0)
+        {
+            throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; nothing was written.");
+        }
+        return id;
+    }
+
+    /// <summary>Status of one task (MISSING for an unknown id). With <paramref name="follow"/> (default:
+    /// the controller's), a retried task reads as the newest task of its chain.</summary>
+    public RrqTaskStatus TaskStatus(string taskId, bool? follow = null) =>
+        TaskStatusAsync(taskId, follow).GetAwaiter().GetResult();
+
+    /// <summary>Status of each task, in the order given.</summary>
+    public IReadOnlyList<RrqTaskStatus> TaskStatus(IEnumerable<string> taskIds, bool? follow = null) =>
+        TaskStatusAsync(taskIds, follow).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskStatus(string, bool?)"/>
+    public async Task<RrqTaskStatus> TaskStatusAsync(string taskId, bool? follow = null, CancellationToken cancellationToken = default) =>
+        (await TaskStatusAsync([taskId], follow, cancellationToken).ConfigureAwait(false))[0];
+
+    /// <inheritdoc cref="TaskStatus(IEnumerable{string}, bool?)"/>
+    public async Task<IReadOnlyList<RrqTaskStatus>> TaskStatusAsync(IEnumerable<string> taskIds, bool? follow = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
+        var raw = await Db.HashGetAsync(Keys.TaskStatus, targets.Select(i => (RedisValue)i).ToArray())
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return raw.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray();
+    }
+
+    /// <summary>True if the task exists (in any status) in this queue.</summary>
+    public bool TaskExists(string taskId) => TaskExistsAsync([taskId]).GetAwaiter().GetResult()[0];
+
+    /// <summary>For each id, true if that task exists.</summary>
+    public IReadOnlyList<bool> TaskExists(IEnumerable<string> taskIds) => TaskExistsAsync(taskIds).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskExists(IEnumerable{string})"/>
+    public async Task<IReadOnlyList<bool>> TaskExistsAsync(IEnumerable<string> taskIds, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        var batch = Db.CreateBatch();
+        var checks = ids.Select(id => batch.HashExistsAsync(Keys.TaskExpr, id)).ToArray();
+        batch.Execute();
+        return await Task.WhenAll(checks).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every task id of the queue, in no particular order (retried tasks included).</summary>
+    public IReadOnlyList<string> TaskList() => TaskListAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskList"/>
+    public async Task<IReadOnlyList<string>> TaskListAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var keys = await Db.HashKeysAsync(Keys.TaskExpr).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return keys.Select(k => (string)k!).ToArray();
+    }
+
+    /// <summary>The expression and locals of a task, as submitted.</summary>
+    /// <exception cref="RrqException">No such task.</exception>
+    public RrqTaskData TaskData(string taskId) => TaskDataAsync(taskId).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskData"/>
+    public async Task<RrqTaskData> TaskDataAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var root = await RootAsync(taskId).ConfigureAwait(false);
+        var raw = await Db.HashGetAsync(Keys.TaskExpr, root).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (raw.IsNull)
+        {
+            throw MissingTask(taskId);
+        }
+        var payload = MemoryPackSerializer.Deserialize<TaskPayload>((byte[])raw!)!;
+        return new RrqTaskData(payload.Expression, DecodeLocals(payload));
+    }
+
+    /// <summary>Deletes tasks and all that is stored for them; a retried task's whole chain goes.
+    /// Unknown ids are ignored.</summary>
+    /// <exception cref="RrqException">One of them is RUNNING (nothing is deleted).</exception>
+    public void TaskDelete(IEnumerable<string> taskIds) => TaskDeleteAsync(taskIds).GetAwaiter().GetResult();
+
+    /// <summary>Deletes one task (and its retry chain).</summary>
+    public void TaskDelete(string taskId) => TaskDeleteAsync([taskId]).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskDelete(IEnumerable{string})"/>
+    public async Task TaskDeleteAsync(IEnumerable<string> taskIds, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        if (ids.Length == 0)
+        {
+            return;
+        }
+        var all = new List<string>();
+        foreach (var id in ids)
+        {
+            all.AddRange(await ChainAsync(id).ConfigureAwait(false));
+        }
+        var unique = all.Distinct(StringComparer.Ordinal).ToArray();
+        var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
+            .Select(q => Keys.Queue(q)).ToArray();
+        RedisKey[] hashes =
+        [
+            Keys.TaskStatus, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeComplete, Keys.TaskTimeMoved,
+            Keys.TaskMovedTo, Keys.TaskMovedRoot,
+        ];
+        var args = new List<RedisValue> { hashes.Length, 1 };
+        args.AddRange(unique.Select(i => (RedisValue)i));
+        var result = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete, [.. hashes, .. queueKeys], [.. args])
+            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        if ((long)result[0] == -2)
+        {
+            throw new RrqException(
+                $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
+                "wait for it to finish (or stop its worker) and delete again.");
+        }
+    }
+
+    internal static string NewTaskId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
+    internal RrqException MissingTask(string taskId) =>
+        new($"Task '{taskId}' does not exist in queue '{QueueId}' (MISSING): check the id, or whether it was deleted.");
+
+    private static string[] ToIdArray(IEnumerable<string> taskIds)
+    {
+        ArgumentNullException.ThrowIfNull(taskIds);
+        var ids = taskIds as string[] ?? [.. taskIds];
+        foreach (var id in ids)
+        {
+            ArgumentNullException.ThrowIfNull(id, nameof(taskIds));
+        }
+        return ids;
+    }
+
+    private static TaskPayload BuildPayload(string expr, object? locals)
+    {
+        var named = NamedValues(locals);
+        var names = new string[named.Count];
+        var values = new byte[named.Count][];
+        var i = 0;
+        foreach (var (name, value) in named)
+        {
+            if (!IsIdentifier(name))
+            {
+                throw new ArgumentException(
+                    $"Local '{name}' is not a valid C# identifier, so the expression could not refer to it. Use names like 'x' or 'data_1'.",
+                    nameof(locals));
+            }
+            names[i] = name;
+            try
+            {
+                values[i] = RrqValueCodec.Serialize(value);
+            }
+            catch (RrqValueException e)
+            {
+                throw new RrqValueException($"Cannot submit local '{name}': {e.Message}", e);
+            }
+            i++;
+        }
+        return new TaskPayload { Expression = expr, LocalNames = names, LocalValues = values };
+    }
+
+    internal static IReadOnlyDictionary<string, object?> DecodeLocals(TaskPayload payload)
+    {
+        var locals = new Dictionary<string, object?>(payload.LocalNames.Length, StringComparer.Ordinal);
+        for (var i = 0; i < payload.LocalNames.Length; i++)
+        {
+            locals[payload.LocalNames[i]] = RrqValueCodec.Deserialize(payload.LocalValues[i]);
+        }
+        return locals;
+    }
+
+    private static List<KeyValuePair<string, object?>> NamedValues(object? locals)
+    {
+        switch (locals)
+        {
+            case null:
+                return [];
+            case IEnumerable<KeyValuePair<string, object?>> pairs:
+                return [.. pairs];
+            case IDictionary dict:
+                var list = new List<KeyValuePair<string, object?>>();
+                foreach (DictionaryEntry e in dict)
+                {
+                    list.Add(new(e.Key as string ?? throw new ArgumentException(
+                        $"Locals dictionary has a key of type {e.Key.GetType().Name}; keys must be strings (the names).", nameof(locals)), e.Value));
+                }
+                return list;
+        }
+        var type = locals.GetType();
+        if (type.IsPrimitive || locals is string || locals is IEnumerable)
+        {
+            throw new ArgumentException(
+                $"Locals must be an anonymous object (new {{ x, y }}) or a dictionary of names to values, not a {type.Name}.",
+                nameof(locals));
+        }
+        return type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.GetIndexParameters().Length == 0 && p.CanRead)
+            .Select(p => new KeyValuePair<string, object?>(p.Name, p.GetValue(locals)))
+            .ToList();
+    }
+
+    private static bool IsIdentifier(string name) =>
+        name.Length > 0 && (char.IsLetter(name[0]) || name[0] == '_') && name.All(c => char.IsLetterOrDigit(c) || c == '_');
+}

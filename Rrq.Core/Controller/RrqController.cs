@@ -1,0 +1,192 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rrq.Controller;
+using Rrq.Keys;
+using Rrq.Scripts;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+/// <summary>
+/// The handle on one queue: submits tasks, reads their status and results, sets the worker
+/// environment and manages workers (rrq's <c>rrq_controller</c>). Create it with
+/// <see cref="Connect"/>; every I/O method has a synchronous form for REPL use and an
+/// <c>Async</c> form that takes a <see cref="CancellationToken"/>. Safe to use from many threads.
+/// </summary>
+public sealed partial class RrqController : IDisposable, IAsyncDisposable
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+
+    private readonly bool _ownsConnection;
+    private readonly CompletionWaiter _waiter;
+    private int _disposed;
+
+    private RrqController(string queueId, IConnectionMultiplexer redis, RedisAddress address, bool ownsConnection,
+        bool follow, TimeSpan? timeoutTaskWait, ILogger? logger)
+    {
+        Keys = new RrqKeys(queueId);
+        Redis = redis;
+        Address = address;
+        _ownsConnection = ownsConnection;
+        Follow = follow;
+        TimeoutTaskWait = timeoutTaskWait;
+        Logger = logger ?? NullLogger.Instance;
+        Db = redis.GetDatabase();
+        _waiter = new CompletionWaiter(redis, Keys.TaskCompleteChannel);
+    }
+
+    /// <summary>The queue this controller works on.</summary>
+    public string QueueId => Keys.QueueId;
+
+    /// <summary>Whether task reads follow retry chains to their newest task unless told otherwise.</summary>
+    public bool Follow { get; }
+
+    /// <summary>How long <see cref="TaskWait(string, TimeSpan?)"/> waits when given no timeout; null waits for ever.</summary>
+    public TimeSpan? TimeoutTaskWait { get; }
+
+    /// <summary>The connection string this controller used (workers it spawns get the same).</summary>
+    public string RedisConfiguration => Address.Configuration;
+
+    /// <summary>The Redis connection (shared with whoever passed it in, else owned by this controller).</summary>
+    public IConnectionMultiplexer Redis { get; }
+
+    internal RrqKeys Keys { get; }
+    internal IDatabase Db { get; }
+    internal RedisAddress Address { get; }
+    internal ILogger Logger { get; }
+
+    /// <summary>
+    /// Connects to a queue, creating it on first use. <paramref name="redis"/> is a StackExchange.Redis
+    /// connection string (or a <c>redis://</c> URL); when null, <c>RRQ_REDIS</c>, then <c>REDIS_URL</c>,
+    /// then <c>localhost:6379</c>.
+    /// </summary>
+    /// <param name="queueId">Any printable string without braces or white space, e.g. "rrq:3f9a2c1b".</param>
+    /// <param name="redis">Where Redis is; see above.</param>
+    /// <param name="follow">Follow retry chains when reading tasks (default true).</param>
+    /// <param name="timeoutTaskWait">Default timeout of TaskWait; null (the default) waits for ever.</param>
+    /// <param name="logger">Where to log; none by default.</param>
+    /// <exception cref="RrqConnectionException">Redis did not answer within 5 seconds (the message names the address).</exception>
+    /// <exception cref="RrqException">The queue was created by an incompatible schema version.</exception>
+    public static RrqController Connect(string queueId, string? redis = null, bool follow = true,
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null) =>
+        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?)"/>
+    public static async Task<RrqController> ConnectAsync(string queueId, string? redis = null, bool follow = true,
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        QueueIdValidation.Check(queueId);
+        CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
+        var address = RedisAddress.Resolve(redis);
+        ConnectionMultiplexer mux;
+        try
+        {
+            mux = await ConnectionMultiplexer.ConnectAsync(address.Options()).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
+        {
+            throw new RrqConnectionException(address.Endpoints,
+                $"Could not connect to Redis at {address.Described}: {FirstLine(e.Message)} " +
+                "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
+        }
+        var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger);
+        try
+        {
+            await controller.InitialiseAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            await controller.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return controller;
+    }
+
+    /// <summary>Connects to a queue over a connection the caller owns (an app that already has one).
+    /// <paramref name="configuration"/> is what workers spawned by this controller will use.</summary>
+    public static async Task<RrqController> ConnectAsync(string queueId, IConnectionMultiplexer redis,
+        string configuration, bool follow = true, TimeSpan? timeoutTaskWait = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        QueueIdValidation.Check(queueId);
+        CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
+        var controller = new RrqController(queueId, redis, new RedisAddress(configuration, "argument"), ownsConnection: false,
+            follow, timeoutTaskWait, logger);
+        await controller.InitialiseAsync().ConfigureAwait(false);
+        return controller;
+    }
+
+    private async Task InitialiseAsync()
+    {
+        var defaults = JsonSerializer.Serialize(new RrqWorkerConfig(), JsonOptions);
+        RedisResult stored;
+        try
+        {
+            stored = await RrqScripts.EvalAsync(Db, RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
+                [RrqKeys.SchemaVersion, defaults]).ConfigureAwait(false);
+        }
+        catch (RedisServerException e)
+        {
+            throw new RrqConnectionException(Address.Endpoints,
+                $"The server at {Address.Described} refused Rrq's Lua scripts ({e.Message}). Rrq needs Redis 6.2 or " +
+                "newer (or Garnet started with --lua --lua-transaction-mode).", e);
+        }
+        var version = (string?)stored;
+        if (!string.Equals(version, RrqKeys.SchemaVersion, StringComparison.Ordinal))
+        {
+            throw new RrqException(
+                $"Queue '{QueueId}' was created with schema '{version}', but this Rrq writes '{RrqKeys.SchemaVersion}'. " +
+                (version is not null && version.StartsWith("rrq-dotnet/", StringComparison.Ordinal)
+                    ? "Use the Rrq version that created it, or destroy the queue and start again."
+                    : "That queue belongs to another program (R's rrq?): pick another queue id."));
+        }
+    }
+
+    internal static void CheckTimeout(TimeSpan? timeout, string name)
+    {
+        if (timeout is { } t && t < TimeSpan.Zero && t != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(name, t, $"{name} must be zero or more (or null to wait for ever).");
+        }
+    }
+
+    private static string FirstLine(string s)
+    {
+        var i = s.IndexOf('\n', StringComparison.Ordinal);
+        return (i < 0 ? s : s[..i]).Trim();
+    }
+
+    /// <summary>Shows the queue id, as rrq prints <c>&lt;rrq_controller: id&gt;</c>.</summary>
+    public override string ToString() => $"<rrq_controller: {QueueId}>";
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _waiter.Dispose();
+        if (_ownsConnection)
+        {
+            Redis.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _waiter.Dispose();
+        if (_ownsConnection)
+        {
+            await Redis.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
+}

@@ -1,0 +1,121 @@
+using StackExchange.Redis;
+
+namespace Rrq.Keys;
+
+/// <summary>
+/// Every Redis key and pub/sub channel of one queue, built in one place. Each starts with
+/// <c>{queueId}</c>: a hash tag, so that all keys of a queue live in one Redis Cluster slot and
+/// multi-key Lua scripts stay legal. The layout follows rrq's <c>keys.R</c>; docs/keys.md lists
+/// every key with its type and writers, and a unit test pins the strings.
+/// </summary>
+internal sealed class RrqKeys
+{
+    /// <summary>The schema this library writes; a queue created with another is refused.</summary>
+    public const string SchemaVersion = "rrq-dotnet/1";
+
+    /// <summary>The queue every task goes to unless another is named.</summary>
+    public const string DefaultQueue = "default";
+
+    private readonly string _p;
+
+    public RrqKeys(string queueId)
+    {
+        QueueIdValidation.Check(queueId);
+        QueueId = queueId;
+        _p = "{" + queueId + "}:";
+
+        Version = _p + "version";
+        Envir = _p + "envir";
+        WorkerConfig = _p + "worker:config";
+        WorkerId = _p + "worker:id";
+        WorkerStatus = _p + "worker:status";
+        WorkerTask = _p + "worker:task";
+        WorkerInfo = _p + "worker:info";
+        WorkerProcess = _p + "worker:process";
+
+        TaskExpr = _p + "task:expr";
+        TaskStatus = _p + "task:status";
+        TaskQueue = _p + "task:queue";
+        TaskLocal = _p + "task:local";
+        TaskTimeout = _p + "task:timeout";
+        TaskWorker = _p + "task:worker";
+        TaskPid = _p + "task:pid";
+        TaskResult = _p + "task:result";
+        TaskTimeSubmit = _p + "task:time_submit";
+        TaskTimeStart = _p + "task:time_start";
+        TaskTimeComplete = _p + "task:time_complete";
+        TaskTimeMoved = _p + "task:time_moved";
+        TaskMovedTo = _p + "task:moved_to";
+        TaskMovedRoot = _p + "task:moved_root";
+
+        TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
+        WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
+    }
+
+    public string QueueId { get; }
+
+    /// <summary>string: <see cref="SchemaVersion"/>, written on first use.</summary>
+    public RedisKey Version { get; }
+    /// <summary>hash: <c>version</c> (integer) and <c>spec</c> (JSON of the worker environment).</summary>
+    public RedisKey Envir { get; }
+    /// <summary>hash: config name → JSON <see cref="RrqWorkerConfig"/>.</summary>
+    public RedisKey WorkerConfig { get; }
+    /// <summary>set: ids of live (registered, not exited) workers.</summary>
+    public RedisKey WorkerId { get; }
+    /// <summary>hash: worker id → IDLE, BUSY, PAUSED, EXITED, LOST.</summary>
+    public RedisKey WorkerStatus { get; }
+    /// <summary>hash: worker id → the task it is running.</summary>
+    public RedisKey WorkerTask { get; }
+    /// <summary>hash: worker id → JSON <see cref="RrqWorkerInfo"/>.</summary>
+    public RedisKey WorkerInfo { get; }
+    /// <summary>hash: worker id → path of its process log (spawned workers).</summary>
+    public RedisKey WorkerProcess { get; }
+
+    /// <summary>hash: task id → serialized payload (expression and locals).</summary>
+    public RedisKey TaskExpr { get; }
+    public RedisKey TaskStatus { get; }
+    public RedisKey TaskQueue { get; }
+    /// <summary>hash: task id → "TRUE" (in the worker's process) or "FALSE" (separate process).</summary>
+    public RedisKey TaskLocal { get; }
+    public RedisKey TaskTimeout { get; }
+    public RedisKey TaskWorker { get; }
+    public RedisKey TaskPid { get; }
+    /// <summary>hash: task id → serialized value or error.</summary>
+    public RedisKey TaskResult { get; }
+    public RedisKey TaskTimeSubmit { get; }
+    public RedisKey TaskTimeStart { get; }
+    public RedisKey TaskTimeComplete { get; }
+    public RedisKey TaskTimeMoved { get; }
+    public RedisKey TaskMovedTo { get; }
+    public RedisKey TaskMovedRoot { get; }
+
+    /// <summary>Channel: a task id is published when that task reaches a terminal status.</summary>
+    public RedisChannel TaskCompleteChannel { get; }
+    /// <summary>Channel: published to wake every worker of the queue (environment changed).</summary>
+    public RedisChannel WorkersChannel { get; }
+
+    /// <summary>list: ids of PENDING tasks of one named queue, head = next to run.</summary>
+    public RedisKey Queue(string name) => _p + "queue:" + name;
+
+    /// <summary>Channel: published when a task is pushed on the named queue.</summary>
+    public RedisChannel QueueChannel(string name) => RedisChannel.Literal(_p + "channel:queue:" + name);
+
+    /// <summary>list: log lines of one worker ("time LABEL value").</summary>
+    public RedisKey WorkerLog(string workerId) => _p + "worker:" + workerId + ":log";
+
+    /// <summary>list: messages to one worker (JSON), head = next.</summary>
+    public RedisKey WorkerMessage(string workerId) => _p + "worker:" + workerId + ":message";
+
+    /// <summary>hash: message id → JSON response of one worker.</summary>
+    public RedisKey WorkerResponse(string workerId) => _p + "worker:" + workerId + ":response";
+
+    /// <summary>string with expiry: refreshed by a worker that has a heartbeat.</summary>
+    public RedisKey WorkerHeartbeat(string workerId) => _p + "worker:" + workerId + ":heartbeat";
+
+    /// <summary>Channel: published to wake one worker (a message arrived).</summary>
+    public RedisChannel WorkerChannel(string workerId) => RedisChannel.Literal(_p + "channel:worker:" + workerId);
+
+    /// <summary>The pattern that matches every key of this queue (for destroy and tests).</summary>
+    public string AllKeysPattern => "{" + QueueId.Replace("*", "\\*", StringComparison.Ordinal)
+        .Replace("?", "\\?", StringComparison.Ordinal).Replace("[", "\\[", StringComparison.Ordinal) + "}:*";
+}

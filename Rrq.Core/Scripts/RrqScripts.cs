@@ -1,0 +1,35 @@
+using System.Collections.Concurrent;
+using StackExchange.Redis;
+
+namespace Rrq.Scripts;
+
+/// <summary>
+/// The Lua scripts under <c>Rrq.Core/Scripts/</c>, one state transition per file, embedded in the
+/// assembly and run by name. StackExchange.Redis sends EVALSHA after the first use and falls back
+/// to EVAL when the server has forgotten the script.
+/// </summary>
+internal static class RrqScripts
+{
+    public const string TaskSubmit = "task_submit";
+    public const string TaskFinish = "task_finish";
+    public const string TaskDelete = "task_delete";
+    public const string WorkerClaim = "worker_claim";
+    public const string WorkerRegister = "worker_register";
+    public const string WorkerExit = "worker_exit";
+    public const string WorkerLog = "worker_log";
+    public const string SchemaCheck = "schema_check";
+    public const string EnvirSet = "envir_set";
+
+    private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
+
+    public static string Text(string name) => Texts.GetOrAdd(name, static n =>
+    {
+        using var stream = typeof(RrqScripts).Assembly.GetManifestResourceStream($"Rrq.Scripts.{n}.lua")
+            ?? throw new InvalidOperationException($"Lua script '{n}' is not embedded in Rrq.Core.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    });
+
+    public static Task<RedisResult> EvalAsync(IDatabaseAsync db, string name, RedisKey[] keys, RedisValue[] args) =>
+        db.ScriptEvaluateAsync(Text(name), keys, args);
+}

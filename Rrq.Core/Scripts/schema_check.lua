@@ -1,0 +1,16 @@
+-- schema_check: write the schema version on first use, or report the one already there; also
+-- make sure the default worker configuration exists.
+--
+-- KEYS[1] version   KEYS[2] worker:config
+-- ARGV[1] this library's schema version   ARGV[2] default config JSON
+--
+-- Returns: the stored schema version (equal to ARGV[1] when it was just written).
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1])
+  v = ARGV[1]
+end
+if v == ARGV[1] then
+  redis.call('HSETNX', KEYS[2], 'localhost', ARGV[2])
+end
+return v

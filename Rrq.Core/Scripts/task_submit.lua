@@ -1,0 +1,38 @@
+-- task_submit: create one or more tasks as PENDING at the tail of one queue.
+--
+-- KEYS[1] task:expr        KEYS[2] task:status     KEYS[3] task:queue
+-- KEYS[4] task:local       KEYS[5] task:timeout    KEYS[6] task:time_submit
+-- KEYS[7] queue:<name>     (the list the ids are pushed on)
+-- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
+-- ARGV[3] timeout in seconds, or "" for none
+-- ARGV[4] channel to publish the queue's wake-up on
+-- ARGV[5], ARGV[6], ...    pairs of (task id, payload)
+--
+-- Returns: the number of tasks created, or
+--   -1  a task id already exists (nothing written); the id is the second element.
+local n = (#ARGV - 4) / 2
+for i = 0, n - 1 do
+  local id = ARGV[5 + 2 * i]
+  if redis.call('HEXISTS', KEYS[1], id) == 1 then
+    return {-1, id}
+  end
+end
+
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local ids = {}
+for i = 0, n - 1 do
+  local id = ARGV[5 + 2 * i]
+  ids[#ids + 1] = id
+  redis.call('HSET', KEYS[1], id, ARGV[6 + 2 * i])
+  redis.call('HSET', KEYS[2], id, 'PENDING')
+  redis.call('HSET', KEYS[3], id, ARGV[1])
+  redis.call('HSET', KEYS[4], id, ARGV[2])
+  if ARGV[3] ~= '' then
+    redis.call('HSET', KEYS[5], id, ARGV[3])
+  end
+  redis.call('HSET', KEYS[6], id, now)
+end
+redis.call('RPUSH', KEYS[7], unpack(ids))
+redis.call('PUBLISH', ARGV[4], n)
+return {n}

@@ -1,0 +1,33 @@
+-- worker_exit: a worker leaves the pool (it stopped, or it was killed through the API). Its
+-- status becomes EXITED, and a task it was still running becomes DIED, in one step, so the task
+-- can never stay RUNNING on a worker that is gone.
+--
+-- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
+-- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
+-- KEYS[7] task:time_complete
+-- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
+-- ARGV[3] channel to publish an orphaned task's id on
+--
+-- Returns: {was registered (1/0), orphaned task id or ''}
+local w = ARGV[1]
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local was = redis.call('SREM', KEYS[1], w)
+local orphan = ''
+local id = redis.call('HGET', KEYS[3], w)
+if id then
+  if redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
+    redis.call('HSET', KEYS[5], id, 'DIED')
+    redis.call('HSET', KEYS[7], id, now)
+    redis.call('PUBLISH', ARGV[3], id)
+    redis.call('RPUSH', KEYS[4], now .. ' TASK_DIED ' .. id)
+    orphan = id
+  end
+  redis.call('HDEL', KEYS[3], w)
+end
+local status = redis.call('HGET', KEYS[2], w)
+if status ~= 'LOST' then
+  redis.call('HSET', KEYS[2], w, 'EXITED')
+end
+redis.call('RPUSH', KEYS[4], now .. ' ' .. ARGV[2])
+return {was, orphan}

@@ -1,0 +1,27 @@
+using MemoryPack;
+
+namespace Rrq.Tasks;
+
+/// <summary>What a task runs, as stored in <c>task:expr</c>: the expression and its locals, each
+/// local encoded by <see cref="Store.RrqValueCodec"/>.</summary>
+[MemoryPackable]
+internal sealed partial class TaskPayload
+{
+    public string Expression { get; set; } = "";
+    public string[] LocalNames { get; set; } = [];
+    public byte[][] LocalValues { get; set; } = [];
+}
+
+/// <summary>A failed task's error object as stored in <c>task:result</c>.</summary>
+[MemoryPackable]
+internal sealed partial class TaskErrorData
+{
+    public string Message { get; set; } = "";
+    public string Status { get; set; } = "ERROR";
+    public string? ExceptionType { get; set; }
+    public string? From { get; set; }
+    public string? Trace { get; set; }
+    public string[] Warnings { get; set; } = [];
+    public string QueueId { get; set; } = "";
+    public string TaskId { get; set; } = "";
+}

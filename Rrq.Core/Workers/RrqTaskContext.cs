@@ -1,0 +1,44 @@
+namespace Rrq;
+
+/// <summary>The task being run, as task code sees it through <see cref="RrqTask"/>.</summary>
+public sealed class RrqTaskContext
+{
+    private readonly List<string> _warnings = [];
+
+    /// <summary>Creates the context of one task run.</summary>
+    public RrqTaskContext(string queueId, string taskId, string workerId)
+    {
+        QueueId = queueId;
+        TaskId = taskId;
+        WorkerId = workerId;
+    }
+
+    /// <summary>The queue of the task.</summary>
+    public string QueueId { get; }
+
+    /// <summary>The id of the task.</summary>
+    public string TaskId { get; }
+
+    /// <summary>The id of the worker running it.</summary>
+    public string WorkerId { get; }
+
+    /// <summary>Warnings raised so far, in order.</summary>
+    public IReadOnlyList<string> Warnings
+    {
+        get
+        {
+            lock (_warnings)
+            {
+                return [.. _warnings];
+            }
+        }
+    }
+
+    internal void AddWarning(string message)
+    {
+        lock (_warnings)
+        {
+            _warnings.Add(message);
+        }
+    }
+}

@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Rrq.Keys;
+using Rrq.Scripts;
+using Rrq.Store;
+using Rrq.Tasks;
+using Rrq.Workers;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+/// <summary>
+/// A worker: takes tasks from its queues, runs them through an <see cref="IRrqTaskEvaluator"/> inside
+/// the queue's worker environment, and records their results. The <c>rrq-worker</c> program runs one
+/// with <see cref="RunAsync"/>; tests drive one a step at a time with <see cref="Step"/> (rrq's
+/// <c>w$step(TRUE)</c>).
+/// </summary>
+public sealed class RrqWorker : IDisposable, IAsyncDisposable
+{
+    private readonly RrqController _controller;
+    private readonly IRrqTaskEvaluator _evaluator;
+    private readonly TextWriter? _output;
+    private readonly RedisKey[] _claimKeys;
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly List<RedisChannel> _channels = [];
+    private long _envirVersion;
+    private long _envirFailedVersion = -1;
+    private DateTime _idleSince = DateTime.UtcNow;
+    private int _stopped;
+
+    private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
+        RrqWorkerConfig config, TextWriter? output)
+    {
+        _controller = controller;
+        _evaluator = evaluator;
+        Id = id;
+        ConfigName = configName;
+        Config = config;
+        _output = output;
+        var k = controller.Keys;
+        _claimKeys =
+        [
+            k.WorkerMessage(id), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(id), k.TaskStatus, k.TaskWorker,
+            k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir,
+            .. config.EffectiveQueues.Select(k.Queue),
+        ];
+    }
+
+    /// <summary>The worker's id.</summary>
+    public string Id { get; }
+
+    /// <summary>The name of the configuration it runs with.</summary>
+    public string ConfigName { get; }
+
+    /// <summary>Its configuration.</summary>
+    public RrqWorkerConfig Config { get; }
+
+    /// <summary>The queue it serves.</summary>
+    public string QueueId => _controller.QueueId;
+
+    /// <summary>The version of the worker environment it has loaded (0: none).</summary>
+    public long EnvirVersion => _envirVersion;
+
+    /// <summary>
+    /// Registers a worker in the controller's queue. It shares the controller's connection; the
+    /// <c>rrq-worker</c> program gives each worker a controller (and connection) of its own.
+    /// </summary>
+    /// <param name="controller">The queue to serve.</param>
+    /// <param name="evaluator">What runs the expressions (<c>new Rrq.Scripting.RoslynTaskEvaluator()</c>).</param>
+    /// <param name="name">The worker id; default a random adjective_animal name.</param>
+    /// <param name="config">The name of a saved worker configuration.</param>
+    /// <param name="output">Where to print what it does (when the config is verbose); default nowhere.</param>
+    /// <exception cref="RrqException">A live worker of that id exists, or the configuration does not.</exception>
+    public static RrqWorker Create(RrqController controller, IRrqTaskEvaluator evaluator, string? name = null,
+        string config = "localhost", TextWriter? output = null) =>
+        CreateAsync(controller, evaluator, name, config, output).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Create"/>
+    public static async Task<RrqWorker> CreateAsync(RrqController controller, IRrqTaskEvaluator evaluator, string? name = null,
+        string config = "localhost", TextWriter? output = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(controller);
+        ArgumentNullException.ThrowIfNull(evaluator);
+        name ??= WorkerNames.NewBase();
+        QueueIdValidation.CheckName(name, "worker id", nameof(name));
+        var cfg = await controller.WorkerConfigReadAsync(config, cancellationToken).ConfigureAwait(false);
+        var worker = new RrqWorker(controller, evaluator, name, config, cfg, output);
+        await worker.RegisterAsync().ConfigureAwait(false);
+        return worker;
+    }
+
+    private async Task RegisterAsync()
+    {
+        var k = _controller.Keys;
+        var info = new RrqWorkerInfo(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
+            Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
+            $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", DateTimeOffset.UtcNow, null);
+        var registered = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRegister,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id)],
+            [Id, JsonSerializer.Serialize(info, RrqController.JsonOptions)]).ConfigureAwait(false));
+        if (registered < 0)
+        {
+            throw new RrqException($"A live worker named '{Id}' is already registered in queue '{QueueId}'. " +
+                "Pick another name (or stop that worker first).");
+        }
+        var sub = _controller.Redis.GetSubscriber();
+        _channels.AddRange([.. Config.EffectiveQueues.Select(k.QueueChannel), k.WorkerChannel(Id), k.WorkersChannel]);
+        foreach (var ch in _channels)
+        {
+            await sub.SubscribeAsync(ch, (_, _) => Wake()).ConfigureAwait(false);
+        }
+        Print($"worker {Id} on queue '{QueueId}' (queues {string.Join(", ", Config.EffectiveQueues)})");
+        await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already signalled.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped.
+        }
+    }
+
+    /// <summary>
+    /// One step: answer a waiting message, or claim and run one task. With <paramref name="immediate"/>
+    /// (the default) it returns at once when there is nothing to do; otherwise it waits for work up to
+    /// the configured poll time.
+    /// </summary>
+    public RrqWorkerStep Step(bool immediate = true) => StepAsync(immediate).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Step"/>
+    public async Task<RrqWorkerStep> StepAsync(bool immediate = true, CancellationToken cancellationToken = default)
+    {
+        if (_stopped != 0)
+        {
+            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "already stopped");
+        }
+        _wake.Wait(0, CancellationToken.None);
+        var step = await ClaimAndRunAsync(cancellationToken).ConfigureAwait(false);
+        if (step.Kind != RrqWorkerStepKind.Idle || immediate)
+        {
+            return step;
+        }
+        await _wake.WaitAsync(Config.PollQueue, cancellationToken).ConfigureAwait(false);
+        return await ClaimAndRunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs until stopped: by a STOP message, the idle timeout, removal from the queue, or
+    /// <paramref name="cancellationToken"/> (which stops after the current task). Then the worker
+    /// leaves the queue as EXITED.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        var reason = "OK (INTERRUPTED)";
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                RrqWorkerStep step;
+                try
+                {
+                    step = await StepAsync(immediate: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                if (step.Kind == RrqWorkerStepKind.Stopped)
+                {
+                    return;
+                }
+                if (step.Kind == RrqWorkerStepKind.Idle && Config.TimeoutIdle is { } idle && DateTime.UtcNow - _idleSince >= idle)
+                {
+                    reason = "OK (TIMEOUT)";
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            reason = "ERROR";
+            Print($"uncaught error in the worker (a bug in Rrq?): {e}");
+            await StopAsync(reason).ConfigureAwait(false);
+            throw;
+        }
+        await StopAsync(reason).ConfigureAwait(false);
+    }
+
+    private async Task<RrqWorkerStep> ClaimAndRunAsync(CancellationToken cancellationToken)
+    {
+        var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
+        var kind = (long)r[0];
+        var version = (long)r[1];
+        if (kind == -1)
+        {
+            Interlocked.Exchange(ref _stopped, 1);
+            Print("this worker is no longer registered in the queue (stopped or declared lost): exiting");
+            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
+        }
+        if (version != _envirVersion && version != _envirFailedVersion)
+        {
+            await LoadEnvirAsync().ConfigureAwait(false);
+        }
+        switch (kind)
+        {
+            case 1:
+                return await HandleMessageAsync((string)r[2]!).ConfigureAwait(false);
+            case 2:
+                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, cancellationToken).ConfigureAwait(false);
+                _idleSince = DateTime.UtcNow;
+                return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
+            default:
+                return new RrqWorkerStep(RrqWorkerStepKind.Idle);
+        }
+    }
+
+    private async Task LoadEnvirAsync()
+    {
+        var spec = await _controller.WorkerEnvirGetAsync().ConfigureAwait(false);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            _evaluator.LoadEnvironment(spec);
+            _envirVersion = spec.Version;
+            await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
+            Print($"environment version {spec.Version} loaded ({string.Join(", ", spec.Sources.Select(s => s.Path))})");
+        }
+        catch (RrqEnvirException e)
+        {
+            _envirFailedVersion = spec.Version;
+            await LogAsync("ENVIR", $"ERROR version {spec.Version}: {e.Message}").ConfigureAwait(false);
+            Print($"environment version {spec.Version} failed to load; keeping version {_envirVersion}: {e.Message}");
+            _controller.Logger.LogError(e, "Worker {WorkerId} could not load environment version {Version}", Id, spec.Version);
+        }
+    }
+
+    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[] rawPayload, CancellationToken cancellationToken)
+    {
+        Print($"task {taskId} started");
+        var sw = Stopwatch.StartNew();
+        RrqEvaluation evaluation;
+        var context = new RrqTaskContext(QueueId, taskId, Id);
+        try
+        {
+            var payload = RrqController.DecodePayload(rawPayload);
+            var locals = RrqController.DecodeLocals(payload);
+            evaluation = await _evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException)
+        {
+            evaluation = new RrqEvaluation { Message = $"Could not read the task's locals: {e.Message}", ExceptionType = e.GetType().FullName };
+        }
+
+        byte[] result;
+        var status = RrqTaskStatus.Complete;
+        if (evaluation.Success)
+        {
+            try
+            {
+                result = RrqValueCodec.Serialize(evaluation.Value);
+            }
+            catch (RrqValueException e)
+            {
+                status = RrqTaskStatus.Error;
+                result = ErrorBytes(taskId, new RrqEvaluation
+                {
+                    Message = $"The task's value could not be stored: {e.Message}",
+                    ExceptionType = typeof(RrqValueException).FullName,
+                    Warnings = evaluation.Warnings,
+                });
+            }
+        }
+        else
+        {
+            status = RrqTaskStatus.Error;
+            result = ErrorBytes(taskId, evaluation);
+        }
+
+        var k = _controller.Keys;
+        var written = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
+            [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id)],
+            [taskId, Id, status.ToRedisString(), result, (string)k.TaskCompleteChannel!]).ConfigureAwait(false));
+        if (written < 0)
+        {
+            Print($"task {taskId} finished ({status.ToRedisString()}) but was no longer running here: result dropped");
+        }
+        else
+        {
+            Print($"task {taskId} {status.ToRedisString()} in {sw.Elapsed.TotalMilliseconds:0.#} ms" +
+                (evaluation.Success ? "" : $": {evaluation.Message}"));
+        }
+        return (taskId, status);
+    }
+
+    private byte[] ErrorBytes(string taskId, RrqEvaluation e) => RrqController.EncodeError(new TaskErrorData
+    {
+        Message = e.Message ?? "The task failed.",
+        Status = RrqTaskStatus.Error.ToRedisString(),
+        ExceptionType = e.ExceptionType,
+        From = e.From,
+        Trace = e.Trace,
+        Warnings = [.. e.Warnings],
+        QueueId = QueueId,
+        TaskId = taskId,
+    });
+
+    private async Task<RrqWorkerStep> HandleMessageAsync(string raw)
+    {
+        WorkerMessage? message;
+        try
+        {
+            message = JsonSerializer.Deserialize<WorkerMessage>(raw, RrqController.JsonOptions);
+        }
+        catch (JsonException)
+        {
+            message = null;
+        }
+        if (message is null)
+        {
+            await LogAsync("MESSAGE", "ERROR unreadable message").ConfigureAwait(false);
+            return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: "unreadable");
+        }
+        await LogAsync("MESSAGE", message.Command).ConfigureAwait(false);
+        (string result, bool stop) = message.Command switch
+        {
+            "PING" => ("PONG", false),
+            "ECHO" => (Echo(message.Args), false),
+            "STOP" => ("BYE", true),
+            _ => ($"ERROR unknown message '{message.Command}'", false),
+        };
+        await _controller.Db.HashSetAsync(_controller.Keys.WorkerResponse(Id), message.Id,
+            JsonSerializer.Serialize(new { id = message.Id, command = message.Command, result }, RrqController.JsonOptions)).ConfigureAwait(false);
+        await LogAsync("RESPONSE", message.Command).ConfigureAwait(false);
+        if (stop)
+        {
+            await StopAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
+            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "STOP");
+        }
+        _idleSince = DateTime.UtcNow;
+        return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: message.Command);
+    }
+
+    private string Echo(string? text)
+    {
+        Print(text ?? "");
+        return "OK";
+    }
+
+    /// <summary>Leaves the queue cleanly (EXITED). Safe to call twice.</summary>
+    public async Task StopAsync(string reason = "OK (BYE)")
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+        var sub = _controller.Redis.GetSubscriber();
+        foreach (var ch in _channels)
+        {
+            await sub.UnsubscribeAsync(ch).ConfigureAwait(false);
+        }
+        await _controller.WorkerExitAsync(Id, "STOP " + reason).ConfigureAwait(false);
+        Print($"stopped: {reason}");
+    }
+
+    private Task<RedisResult> LogAsync(string label, string value) =>
+        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id)], [label, value]);
+
+    private void Print(string line)
+    {
+        if (Config.Verbose && _output is not null)
+        {
+            _output.WriteLine($"[{DateTime.Now:HH:mm:ss.fff}] {line}");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _wake.Dispose();
+    }
+}

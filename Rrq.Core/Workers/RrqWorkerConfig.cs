@@ -1,0 +1,63 @@
+using Rrq.Keys;
+
+namespace Rrq;
+
+/// <summary>
+/// How a worker runs, saved by name in Redis with <see cref="RrqController.WorkerConfigSave"/> and
+/// picked by <c>rrq-worker --config NAME</c> or <see cref="RrqController.WorkerSpawn"/>. The config
+/// named "localhost" exists in every queue and holds these defaults.
+/// </summary>
+public sealed record RrqWorkerConfig
+{
+    /// <summary>Queues to take tasks from, highest priority first. "default" is added at the end
+    /// unless listed (then its place sets its priority). Default: ["default"].</summary>
+    public IReadOnlyList<string> Queues { get; init; } = [RrqKeys.DefaultQueue];
+
+    /// <summary>Period of the worker's heartbeat; null (the default) for none. Its key expires after
+    /// three periods, after which the worker can be declared lost.</summary>
+    public TimeSpan? HeartbeatPeriod { get; init; }
+
+    /// <summary>Exit after being idle this long; null (the default) never.</summary>
+    public TimeSpan? TimeoutIdle { get; init; }
+
+    /// <summary>Longest wait for work before the worker looks again by itself. Workers are woken
+    /// as soon as a task is queued; this only bounds how long a lost wake-up can delay them.
+    /// Default: 5 seconds.</summary>
+    public TimeSpan PollQueue { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Print what the worker does to its standard output. Default: true.</summary>
+    public bool Verbose { get; init; } = true;
+
+    /// <summary>The queues in the order the worker polls them, "default" included.</summary>
+    public IReadOnlyList<string> EffectiveQueues =>
+        Queues.Contains(RrqKeys.DefaultQueue, StringComparer.Ordinal) ? Queues : [.. Queues, RrqKeys.DefaultQueue];
+
+    /// <summary>Checks every field; throws <see cref="ArgumentException"/> naming the bad one.</summary>
+    public void Validate()
+    {
+        if (Queues is null || Queues.Count == 0)
+        {
+            throw new ArgumentException("RrqWorkerConfig.Queues must list at least one queue (\"default\" is added for you).", nameof(Queues));
+        }
+        foreach (var q in Queues)
+        {
+            QueueIdValidation.CheckName(q, "queue name", nameof(Queues));
+        }
+        if (Queues.Distinct(StringComparer.Ordinal).Count() != Queues.Count)
+        {
+            throw new ArgumentException($"RrqWorkerConfig.Queues lists a queue twice: {string.Join(", ", Queues)}.", nameof(Queues));
+        }
+        if (HeartbeatPeriod is { } hb && hb <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(HeartbeatPeriod), hb, "HeartbeatPeriod must be positive (or null for no heartbeat).");
+        }
+        if (TimeoutIdle is { } ti && ti < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TimeoutIdle), ti, "TimeoutIdle must be zero or more (or null to never exit when idle).");
+        }
+        if (PollQueue <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PollQueue), PollQueue, "PollQueue must be positive.");
+        }
+    }
+}

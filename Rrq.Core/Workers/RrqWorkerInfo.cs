@@ -1,0 +1,16 @@
+namespace Rrq;
+
+/// <summary>What a worker says about itself when it starts (rrq's <c>rrq_worker_info</c>).</summary>
+/// <param name="WorkerId">The worker's id.</param>
+/// <param name="Hostname">The machine it runs on.</param>
+/// <param name="Pid">Its process id.</param>
+/// <param name="Username">The user it runs as.</param>
+/// <param name="Config">The name of the configuration it was started with.</param>
+/// <param name="Queues">The queues it listens to, highest priority first.</param>
+/// <param name="RrqVersion">The version of Rrq it runs.</param>
+/// <param name="Runtime">The .NET runtime and operating system.</param>
+/// <param name="Started">When it started.</param>
+/// <param name="HeartbeatKey">The Redis key of its heartbeat, when it has one.</param>
+public sealed record RrqWorkerInfo(string WorkerId, string Hostname, int Pid, string Username,
+    string Config, IReadOnlyList<string> Queues, string RrqVersion, string Runtime,
+    DateTimeOffset Started, string? HeartbeatKey);

@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Rrq.Workers;
+
+/// <summary>Starts worker processes and waits for them to register (or to die trying).</summary>
+internal static class WorkerSpawner
+{
+    // Spawned processes are kept here for the life of this process: their standard-input pipes are
+    // the workers' lifeline, and must not be closed by the garbage collector.
+    private static readonly ConcurrentBag<Process> Alive = [];
+
+    public static async Task<RrqWorkerSpawnResult> SpawnAsync(RrqController controller, int n, string config,
+        TimeSpan timeout, string? logDir, CancellationToken cancellationToken)
+    {
+        logDir ??= Path.Combine(Path.GetTempPath(), "rrq-workers", Sanitize(controller.QueueId));
+        Directory.CreateDirectory(logDir);
+        var prefix = WorkerNames.NewBase();
+        var ids = Enumerable.Range(1, n).Select(i => $"{prefix}_{i}").ToArray();
+        var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["RRQ_REDIS"] = controller.RedisConfiguration };
+        var processes = new Dictionary<string, Process>(StringComparer.Ordinal);
+        var logs = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (Console.IsErrorRedirected is false)
+        {
+            Console.Error.WriteLine($"ℹ Spawning {n} worker{(n > 1 ? "s" : "")} with prefix '{prefix}'");
+        }
+        foreach (var id in ids)
+        {
+            var log = Path.Combine(logDir, id + ".log");
+            logs[id] = log;
+            await controller.Db.HashSetAsync(controller.Keys.WorkerProcess, id, log).ConfigureAwait(false);
+            var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], log, env);
+            processes[id] = p;
+            Alive.Add(p);
+        }
+        var result = new RrqWorkerSpawnResult(controller, ids, processes, logs);
+        if (timeout > TimeSpan.Zero)
+        {
+            await result.WaitAliveAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        return result;
+    }
+
+    private static string Sanitize(string s) => string.Concat(s.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+}
