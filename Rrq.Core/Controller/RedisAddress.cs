@@ -60,7 +60,11 @@ internal sealed record RedisAddress(string Configuration, string Source)
         var opts = ConfigurationOptions.Parse(Configuration);
         if (!Configuration.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
         {
-            opts.ConnectTimeout = 5000;
+            opts.ConnectTimeout = 3000;
+        }
+        if (!Configuration.Contains("connectRetry", StringComparison.OrdinalIgnoreCase))
+        {
+            opts.ConnectRetry = 1;
         }
         if (!Configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase))
         {

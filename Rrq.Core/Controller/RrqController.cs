@@ -66,7 +66,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <param name="follow">Follow retry chains when reading tasks (default true).</param>
     /// <param name="timeoutTaskWait">Default timeout of TaskWait; null (the default) waits for ever.</param>
     /// <param name="logger">Where to log; none by default.</param>
-    /// <exception cref="RrqConnectionException">Redis did not answer within 5 seconds (the message names the address).</exception>
+    /// <exception cref="RrqConnectionException">Redis did not answer within 3 seconds (unless the connection string sets connectTimeout) (the message names the address).</exception>
     /// <exception cref="RrqException">The queue was created by an incompatible schema version.</exception>
     public static RrqController Connect(string queueId, string? redis = null, bool follow = true,
         TimeSpan? timeoutTaskWait = null, ILogger? logger = null) =>

@@ -108,7 +108,7 @@ internal static class RrqValueCodec
                 $"cannot be captured ({e.Message}). Return plain data (numbers, strings, arrays, records) instead.", e);
         }
         w.WriteByte(KindJson);
-        w.WriteString(TypeNames.Of(type));
+        w.WriteString(TypeNames.IsProcessLocal(type) ? type.FullName ?? type.Name : TypeNames.Of(type));
         w.Write(Encoding.UTF8.GetBytes(json));
     }
 

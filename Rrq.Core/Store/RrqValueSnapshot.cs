@@ -91,7 +91,7 @@ public sealed class RrqValueSnapshot
         JsonValueKind.Object => e.EnumerateObject().ToDictionary(p => p.Name, p => Convert(p.Value)) as IReadOnlyDictionary<string, object?>,
         JsonValueKind.Array => e.EnumerateArray().Select(Convert).ToArray() as IReadOnlyList<object?>,
         JsonValueKind.String => e.GetString(),
-        JsonValueKind.Number => e.TryGetInt64(out var l) ? l : e.GetDouble(),
+        JsonValueKind.Number => e.TryGetInt64(out var l) ? (object)l : e.GetDouble(),
         JsonValueKind.True => true,
         JsonValueKind.False => false,
         _ => null,

@@ -114,6 +114,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         Print($"worker {Id} on queue '{QueueId}' (queues {string.Join(", ", Config.EffectiveQueues)})");
         await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
+        if (await _controller.Db.HashExistsAsync(k.Envir, "spec").ConfigureAwait(false))
+        {
+            await LoadEnvirAsync().ConfigureAwait(false);
+        }
     }
 
     private void Wake()

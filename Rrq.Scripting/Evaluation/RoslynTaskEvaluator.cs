@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Scripting;
+using Rrq.Scripting.Envir;
+using Rrq.Scripting.Evaluation;
+
+namespace Rrq.Scripting;
+
+/// <summary>
+/// Runs task expressions with Roslyn inside a compiled worker environment. The environment compiles
+/// once per version; each expression compiles once against it and is cached by (environment
+/// version, expression, local names and types), so a repeated expression costs only its run.
+/// Locals become typed variables; traces keep <c>.csx</c> files and lines.
+/// </summary>
+public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
+{
+    private readonly ConcurrentDictionary<string, CompiledExpression> _cache = new(StringComparer.Ordinal);
+    private CompiledEnvironment? _environment;
+
+    /// <summary>How many distinct expressions have been compiled by this evaluator (each adds an
+    /// assembly that is never unloaded).</summary>
+    public int CompiledCount { get; private set; }
+
+    /// <summary>How many expressions are in the compile cache now.</summary>
+    public int CacheCount => _cache.Count;
+
+    /// <inheritdoc />
+    public void LoadEnvironment(RrqEnvirSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var env = CompiledEnvironment.Compile(spec);
+        env.RunAsync().GetAwaiter().GetResult();
+        _environment = env;
+        _cache.Clear();
+    }
+
+    /// <inheritdoc />
+    public async Task<RrqEvaluation> EvaluateAsync(RrqTaskContext context, string expression,
+        IReadOnlyDictionary<string, object?> locals, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(expression);
+        ArgumentNullException.ThrowIfNull(locals);
+        var env = _environment;
+        if (env is null)
+        {
+            LoadEnvironment(RrqEnvirSpec.Empty);
+            env = _environment!;
+        }
+
+        var names = locals.Keys.ToArray();
+        var types = names.Select(n => DeclaredType(locals[n])).ToArray();
+        var key = $"{env.Spec.Version}\u0001{expression}\u0001{string.Join(",", names.Zip(types, (n, t) => $"{n}:{t.AssemblyQualifiedName}"))}";
+        var compiled = _cache.GetOrAdd(key, _ => Compile(env, expression, names, types));
+        if (compiled.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        env.Globals.__rrq_locals = names.Select(n => locals[n]).ToArray();
+        using var _ = RrqTask.Enter(context);
+        try
+        {
+            var state = await compiled.Script!.RunFromAsync(env.State!, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return RrqEvaluation.Ok(state.ReturnValue, [.. compiled.Warnings, .. context.Warnings]);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return TraceFormatter.Describe(e, env.DisplayPaths, expression, [.. compiled.Warnings, .. context.Warnings]);
+        }
+        finally
+        {
+            env.Globals.__rrq_locals = [];
+        }
+    }
+
+    private static Type DeclaredType(object? value)
+    {
+        if (value is null)
+        {
+            return typeof(object);
+        }
+        var t = value.GetType();
+        return CSharpTypeName.IsNameable(t) ? t : typeof(object);
+    }
+
+    private CompiledExpression Compile(CompiledEnvironment env, string expression, string[] names, Type[] types)
+    {
+        CompiledCount++;
+        var code = new StringBuilder();
+        code.Append("#line hidden\n");
+        for (var i = 0; i < names.Length; i++)
+        {
+            code.Append("var ").Append(names[i]).Append(" = (").Append(CSharpTypeName.Of(types[i])).Append(")__rrq_locals[")
+                .Append(i).Append("];\n");
+        }
+        code.Append("#line 1 \"").Append(TraceFormatter.TaskFile).Append("\"\n");
+        code.Append(WithoutTrailingSemicolon(expression));
+
+        var references = types.SelectMany(AssembliesOf).Where(a => !a.IsDynamic && !string.IsNullOrEmpty(a.Location)).Distinct();
+        var options = env.Options.WithFilePath(TraceFormatter.TaskFile).AddReferences(references);
+        var script = env.Script.ContinueWith<object>(code.ToString(), options);
+        var diagnostics = script.Compile();
+        var warnings = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning).Select(DiagnosticText.Format).ToArray();
+        var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(DiagnosticText.Format).ToArray();
+        if (errors.Length > 0)
+        {
+            return new CompiledExpression(null, warnings, new RrqEvaluation
+            {
+                Success = false,
+                Message = $"The task expression does not compile:\n  {string.Join("\n  ", errors)}",
+                ExceptionType = "Rrq.CompilationError",
+                From = expression.Length <= 80 ? expression : expression[..77] + "...",
+                Warnings = warnings,
+            });
+        }
+        return new CompiledExpression(script, warnings, null);
+    }
+
+    private static IEnumerable<Assembly> AssembliesOf(Type t)
+    {
+        yield return t.Assembly;
+        if (t.HasElementType)
+        {
+            foreach (var a in AssembliesOf(t.GetElementType()!)) { yield return a; }
+        }
+        if (t.IsGenericType)
+        {
+            foreach (var a in t.GetGenericArguments().SelectMany(AssembliesOf)) { yield return a; }
+        }
+    }
+
+    /// <summary>
+    /// A script's value is its last expression without a semicolon; users often add one anyway
+    /// (<c>fit_model(x, y);</c>), so a trailing semicolon after a final expression statement is dropped.
+    /// </summary>
+    internal static string WithoutTrailingSemicolon(string expression)
+    {
+        var trimmed = expression.TrimEnd();
+        if (!trimmed.EndsWith(';'))
+        {
+            return expression;
+        }
+        var tree = CSharpSyntaxTree.ParseText(trimmed, CSharpParseOptions.Default.WithKind(SourceCodeKind.Script));
+        var last = tree.GetCompilationUnitRoot().Members.LastOrDefault();
+        if (last is GlobalStatementSyntax { Statement: ExpressionStatementSyntax stmt } && !stmt.SemicolonToken.IsMissing)
+        {
+            return trimmed[..^1];
+        }
+        return expression;
+    }
+
+    private sealed record CompiledExpression(Script<object>? Script, IReadOnlyList<string> Warnings, RrqEvaluation? Failure);
+}

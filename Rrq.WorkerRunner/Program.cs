@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+using Rrq;
+using Rrq.Scripting;
+
+// rrq-worker: runs one worker of a queue (how workers start on other machines, under an HPC
+// scheduler or in a container), or runs a .csx file with `rrq-worker run FILE.csx [args]`.
+return await WorkerProgram.MainAsync(args);
+
+internal static class WorkerProgram
+{
+    private const string Usage = """
+        Usage:
+          rrq-worker <queue-id> [--config NAME] [--name ID] [--redis CONN]
+          rrq-worker run <file.csx> [args...]
+
+        Runs one worker of the queue until it is stopped (STOP message, idle timeout, SIGTERM, Ctrl-C).
+          --config NAME   saved worker configuration to use (default: localhost)
+          --name ID       worker id (default: a random adjective_animal name)
+          --redis CONN    Redis connection string or redis:// URL (default: RRQ_REDIS, REDIS_URL, localhost:6379)
+
+        `run` executes a C# script file with Rrq referenced (#r and #load relative to the file).
+        """;
+
+    public static async Task<int> MainAsync(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help")
+        {
+            Console.Error.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        if (args[0] == "run")
+        {
+            if (args.Length < 2)
+            {
+                Console.Error.WriteLine("rrq-worker run: give the path of a .csx file.\n\n" + Usage);
+                return 2;
+            }
+            using var cts = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
+            return await RrqScriptHost.RunFileAsync(args[1], args[2..], Console.Error, cts.Token);
+        }
+        return await RunWorkerAsync(args);
+    }
+
+    private static async Task<int> RunWorkerAsync(string[] args)
+    {
+        string? queueId = null, config = "localhost", name = null, redis = null;
+        var exitWithStdin = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            try
+            {
+                switch (args[i])
+                {
+                    case "--config": config = Value(); break;
+                    case "--name": name = Value(); break;
+                    case "--redis": redis = Value(); break;
+                    case "--exit-with-stdin": exitWithStdin = true; break;
+                    case var a when a.StartsWith("--", StringComparison.Ordinal):
+                        Console.Error.WriteLine($"rrq-worker: unknown option '{a}'.\n\n{Usage}");
+                        return 2;
+                    default:
+                        if (queueId is not null)
+                        {
+                            Console.Error.WriteLine($"rrq-worker: unexpected argument '{args[i]}' (the queue id is '{queueId}').\n\n{Usage}");
+                            return 2;
+                        }
+                        queueId = args[i];
+                        break;
+                }
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"rrq-worker: {e.Message}\n\n{Usage}");
+                return 2;
+            }
+        }
+        if (queueId is null)
+        {
+            Console.Error.WriteLine("rrq-worker: give the queue id.\n\n" + Usage);
+            return 2;
+        }
+
+        using var stop = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        if (exitWithStdin)
+        {
+            // Spawned workers: the parent holds our stdin open; when it exits we stop after the current task.
+            _ = Task.Run(() =>
+            {
+                try
+                {
+                    while (Console.In.ReadLine() is not null) { }
+                }
+                catch (IOException)
+                {
+                }
+                stop.Cancel();
+            });
+        }
+
+        try
+        {
+            await using var controller = await RrqController.ConnectAsync(queueId, redis);
+            await using var worker = await RrqWorker.CreateAsync(controller, new RoslynTaskEvaluator(), name, config, Console.Out);
+            await worker.RunAsync(stop.Token);
+            return 0;
+        }
+        catch (RrqException e)
+        {
+            Console.Error.WriteLine($"rrq-worker: {e.Message}");
+            return 1;
+        }
+    }
+}

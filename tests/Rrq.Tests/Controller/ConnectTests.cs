@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Controller;
+
+public class ConnectTests
+{
+    [Fact]
+    public async Task An_unreachable_redis_fails_within_seconds_naming_the_address()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        var sw = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", $"127.0.0.1:{port}"));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        Assert.Contains($"127.0.0.1:{port}", e.Message);
+        Assert.Contains("Could not connect to Redis", e.Message);
+        Assert.Equal($"127.0.0.1:{port}", e.Address);
+    }
+
+    [Fact]
+    public async Task A_queue_gets_the_schema_version_and_the_default_worker_config_on_first_use()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal("rrq-dotnet/1", (string?)await db.StringGetAsync($"{{{q.QueueId}}}:version"));
+        Assert.Equal(["localhost"], q.Controller.WorkerConfigList());
+        Assert.Equal($"<rrq_controller: {q.QueueId}>", q.Controller.ToString());
+    }
+
+    [Fact]
+    public async Task A_queue_written_by_another_schema_is_refused_with_what_to_do()
+    {
+        var id = "rrq-test:schema:" + Guid.NewGuid().ToString("N");
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await db.StringSetAsync($"{{{id}}}:version", "rrq-dotnet/99");
+        var e = await Assert.ThrowsAsync<RrqException>(() => RrqController.ConnectAsync(id, RedisServer.Instance.Address));
+        Assert.Contains("schema 'rrq-dotnet/99'", e.Message);
+        Assert.Contains("rrq-dotnet/1", e.Message);
+
+        await db.StringSetAsync($"{{{id}}}:version", "0.8.0");
+        e = await Assert.ThrowsAsync<RrqException>(() => RrqController.ConnectAsync(id, RedisServer.Instance.Address));
+        Assert.Contains("another program", e.Message);
+        await db.KeyDeleteAsync($"{{{id}}}:version");
+    }
+
+    [Fact]
+    public void The_connection_string_comes_from_the_argument_then_RRQ_REDIS_then_REDIS_URL_then_localhost()
+    {
+        var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"));
+        try
+        {
+            Environment.SetEnvironmentVariable("RRQ_REDIS", null);
+            Environment.SetEnvironmentVariable("REDIS_URL", null);
+            Assert.Equal(("localhost:6379", "default"), Resolve(null));
+            Environment.SetEnvironmentVariable("REDIS_URL", "redis://user:p%40ss@host.example:6380/2");
+            Assert.Equal(("host.example:6380,user=user,password=p@ss,defaultDatabase=2", "REDIS_URL"), Resolve(null));
+            Environment.SetEnvironmentVariable("RRQ_REDIS", "rediss://:secret@h:7000");
+            Assert.Equal(("h:7000,password=secret,ssl=true", "RRQ_REDIS"), Resolve(null));
+            Assert.Equal(("other:1", "argument"), Resolve("other:1"));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RRQ_REDIS", saved.Item1);
+            Environment.SetEnvironmentVariable("REDIS_URL", saved.Item2);
+        }
+
+        static (string, string) Resolve(string? s)
+        {
+            var a = Rrq.Controller.RedisAddress.Resolve(s);
+            return (a.Configuration, a.Source);
+        }
+    }
+
+    [Fact]
+    public async Task A_negative_wait_timeout_is_refused_at_the_call()
+    {
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            RrqController.ConnectAsync("rrq:x", RedisServer.Instance.Address, timeoutTaskWait: TimeSpan.FromSeconds(-1)));
+    }
+}

@@ -1,0 +1,26 @@
+// Test environment: functions whose lines the tests check.
+public record Fit(double Intercept, double Slope);
+
+public Fit fit_model(double[] x, double[] y)
+{
+    ArgumentNullException.ThrowIfNull(y);
+    var mx = x.Average();
+    var my = y.Average();
+    var slope = x.Zip(y, (a, b) => (a - mx) * (b - my)).Sum() / x.Sum(a => (a - mx) * (a - mx));
+    return new Fit(my - slope * mx, slope);
+}
+
+public double warn_then_fail(double v)
+{
+    RrqTask.Warning("first warning");
+    RrqTask.Warning($"v is {v}");
+    throw new InvalidOperationException("gave up");
+}
+
+public string slow(int ms)
+{
+    System.Threading.Thread.Sleep(ms);
+    return "done";
+}
+
+public int Version() => 1;

@@ -1,0 +1,1 @@
+public int Helper(int v) => v + 1;

@@ -1,0 +1,3 @@
+#load "helpers/helper.csx"
+
+public int Twice(int v) => Helper(v) * 2;

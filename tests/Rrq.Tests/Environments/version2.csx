@@ -1,0 +1,2 @@
+// A second version of the environment: same function, new answer.
+public int Version() => 2;

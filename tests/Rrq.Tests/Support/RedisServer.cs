@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using StackExchange.Redis;
+
+namespace Rrq.Tests.Support;
+
+/// <summary>
+/// A private redis-server for the whole test run: started on a free loopback port with persistence
+/// off, stopped by pid when the test process exits. Tests share it and keep apart by queue id.
+/// </summary>
+public sealed class RedisServer
+{
+    private static readonly Lazy<RedisServer> Shared = new(() => new RedisServer(), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    private readonly Process _process;
+
+    private RedisServer()
+    {
+        var exe = FindRedisServer();
+        Port = FreePort();
+        var psi = new ProcessStartInfo(exe)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        _process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
+
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{Port},connectTimeout=500");
+                mux.GetDatabase().Ping();
+                break;
+            }
+            catch (RedisConnectionException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        Connection = ConnectionMultiplexer.Connect(Address);
+    }
+
+    public static RedisServer Instance => Shared.Value;
+
+    public int Port { get; }
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    /// <summary>A connection for tests to look at keys directly.</summary>
+    public ConnectionMultiplexer Connection { get; }
+
+    public int Pid => _process.Id;
+
+    private void Stop()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    private static string FindRedisServer()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin"))
+        {
+            var p = Path.Combine(dir, "redis-server");
+            if (File.Exists(p))
+            {
+                return p;
+            }
+        }
+        throw new InvalidOperationException(
+            "redis-server is not installed: the tests need a real one. Run the tests through ./test.sh, which installs it " +
+            "(apt-get install redis-server), or install it yourself.");
+    }
+}

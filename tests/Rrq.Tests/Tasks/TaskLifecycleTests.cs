@@ -1,0 +1,343 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Tasks;
+
+public class TaskLifecycleTests
+{
+    [Fact]
+    public async Task A_submitted_task_is_pending_then_complete_with_its_value_after_a_worker_step()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("x + y", new { x = 2, y = 40 });
+        Assert.Matches("^[0-9a-f]{32}$", t);
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(t));
+
+        var w = await q.WorkerAsync();
+        var step = await w.StepAsync();
+        Assert.Equal(RrqWorkerStepKind.Task, step.Kind);
+        Assert.Equal(t, step.TaskId);
+        Assert.Equal(RrqTaskStatus.Complete, step.Status);
+
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
+        Assert.Equal(42, obj.TaskResult(t));
+        Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Locals_are_typed_variables_and_a_dictionary_works_as_well_as_an_anonymous_object()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var locals = new Dictionary<string, object?> { ["xs"] = new[] { 1.5, 2.5 }, ["name"] = "n" };
+        var t = q.Controller.TaskCreateExpr("$\"{name}:{xs.Sum()}:{xs.GetType().Name}\"", locals);
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.Equal("n:4:Double[]", q.Controller.TaskResult(t));
+        Assert.Equal("$\"{name}:{xs.Sum()}:{xs.GetType().Name}\"", q.Controller.TaskData(t).Expression);
+        Assert.Equal(new[] { 1.5, 2.5 }, q.Controller.TaskData(t).Locals["xs"]);
+    }
+
+    [Fact]
+    public async Task A_null_local_and_a_null_result_work()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr("v is null ? null : \"not null\"", new Dictionary<string, object?> { ["v"] = null });
+        var w = await q.WorkerAsync();
+        Assert.Equal(RrqTaskStatus.Complete, (await w.StepAsync()).Status);
+        Assert.Null(q.Controller.TaskResult(t));
+    }
+
+    [Fact]
+    public async Task A_trailing_semicolon_does_not_turn_the_value_into_null()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr("var a = 20; a + 1;");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.Equal(21, q.Controller.TaskResult(t));
+    }
+
+    [Fact]
+    public async Task A_task_that_throws_is_an_error_returned_as_a_value_with_trace_and_from()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var t = obj.TaskCreateExpr("fit_model(x, null)", new { x = new[] { 1.0, 2.0 } });
+        var w = await q.WorkerAsync();
+        Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
+
+        Assert.False(obj.TaskWait(t, TimeSpan.FromSeconds(1)));
+        Assert.Equal(RrqTaskStatus.Error, obj.TaskStatus(t));
+        var err = Assert.IsType<RrqTaskError>(obj.TaskResult(t));
+        Assert.Equal("fit_model(double[], double[]) at fault.csx:6", err.From);
+        Assert.Equal("System.ArgumentNullException", err.ExceptionType);
+        Assert.Contains("(Parameter 'y')", err.Message);
+        Assert.Equal(t, err.TaskId);
+        Assert.Equal(q.QueueId, err.QueueId);
+        Assert.Equal(RrqTaskStatus.Error, err.Status);
+        Assert.Contains("at fit_model(double[] x, double[] y) in ", err.Trace);
+        Assert.Contains("fault.csx:line 6", err.Trace);
+        Assert.Contains("at fit_model(x, null) in <task>:line 1", err.Trace);
+        Assert.DoesNotContain("Microsoft.CodeAnalysis", err.Trace);
+        Assert.DoesNotContain("Rrq.RrqWorker", err.Trace);
+
+        var printed = err.ToString();
+        Assert.StartsWith("<rrq_task_error>", printed);
+        Assert.Contains("  from:   fit_model(double[], double[]) at fault.csx:6", printed);
+        Assert.Contains($"  task:   {t}", printed);
+        Assert.Contains("  status: ERROR", printed);
+        Assert.Contains("This error has a stack trace", printed);
+
+        var thrown = Assert.Throws<RrqTaskError>(() => obj.TaskResult(t, error: true));
+        Assert.Equal(err.Trace, thrown.Trace);
+    }
+
+    [Fact]
+    public async Task Warnings_raised_before_a_failure_are_kept_on_the_error_in_order()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var t = q.Controller.TaskCreateExpr("warn_then_fail(2.5)");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var err = Assert.IsType<RrqTaskError>(q.Controller.TaskResult(t));
+        Assert.Equal(["first warning", "v is 2.5"], err.Warnings);
+        Assert.Equal("gave up", err.Message);
+        Assert.Contains("This error has warnings", err.ToString());
+    }
+
+    [Theory]
+    [InlineData("1 +", "CS1733")]
+    [InlineData("undefined_name + 1", "CS0103")]
+    public async Task An_expression_that_does_not_compile_is_an_error_task_with_the_diagnostics_and_the_worker_lives(string expr, string code)
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr(expr);
+        var ok = q.Controller.TaskCreateExpr("1 + 1");
+        var w = await q.WorkerAsync();
+        Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
+        var err = Assert.IsType<RrqTaskError>(q.Controller.TaskResult(t));
+        Assert.Equal("Rrq.CompilationError", err.ExceptionType);
+        Assert.Contains("does not compile", err.Message);
+        Assert.Contains(code, err.Message);
+        Assert.Contains("<task>(1,", err.Message);
+        Assert.Equal(RrqTaskStatus.Complete, (await w.StepAsync()).Status);
+        Assert.Equal(2, q.Controller.TaskResult(ok));
+    }
+
+    [Fact]
+    public async Task A_value_only_the_worker_knows_comes_back_as_a_snapshot_naming_its_type()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var t = q.Controller.TaskCreateExpr("fit_model(new[] { 0.0, 1.0, 2.0 }, new[] { 1.0, 3.0, 5.0 })");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var fit = Assert.IsType<RrqValueSnapshot>(q.Controller.TaskResult(t));
+        Assert.EndsWith("+Fit", fit.TypeName);
+        Assert.Equal(1.0, Convert.ToDouble(fit["Intercept"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(2.0, Convert.ToDouble(fit["Slope"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("Fit { Intercept = 1, Slope = 2 }", fit.ToString());
+    }
+
+    [Fact]
+    public async Task A_value_that_cannot_be_stored_makes_the_task_an_error_naming_the_type()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr("new Action(() => { })");
+        var w = await q.WorkerAsync();
+        Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
+        var err = Assert.IsType<RrqTaskError>(q.Controller.TaskResult(t));
+        Assert.Contains("could not be stored", err.Message);
+        Assert.Contains("System.Action", err.Message);
+    }
+
+    [Fact]
+    public async Task A_repeated_expression_is_compiled_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var evaluator = new Rrq.Scripting.RoslynTaskEvaluator();
+        await using var w = await RrqWorker.CreateAsync(q.Controller, evaluator);
+        for (var i = 0; i < 3; i++)
+        {
+            q.Controller.TaskCreateExpr("a * 2", new { a = i });
+        }
+        q.Controller.TaskCreateExpr("a * 2", new { a = "not an int" });
+        for (var i = 0; i < 4; i++)
+        {
+            await w.StepAsync();
+        }
+        // Three ints share one compilation; a string local is a different type, so a second one.
+        Assert.Equal(2, evaluator.CompiledCount);
+    }
+
+    [Fact]
+    public async Task Locals_that_cannot_be_serialized_fail_at_submit_naming_the_local_and_nothing_is_written()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var e = Assert.Throws<RrqValueException>(() => q.Controller.TaskCreateExpr("f()", new { f = new Func<int>(() => 1) }));
+        Assert.Contains("local 'f'", e.Message);
+        Assert.Empty(q.Controller.TaskList());
+    }
+
+    [Fact]
+    public async Task Bad_locals_and_queue_names_are_refused_at_submit()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        Assert.Contains("not a valid C# identifier",
+            Assert.Throws<ArgumentException>(() => q.Controller.TaskCreateExpr("1", new Dictionary<string, object?> { ["a b"] = 1 })).Message);
+        Assert.Contains("Invalid queue name 'a:b'",
+            Assert.Throws<ArgumentException>(() => q.Controller.TaskCreateExpr("1", queue: "a:b")).Message);
+        Assert.Contains("anonymous object",
+            Assert.Throws<ArgumentException>(() => q.Controller.TaskCreateExpr("1", 42)).Message);
+        Assert.Contains("needs separateProcess",
+            Assert.Throws<ArgumentException>(() => q.Controller.TaskCreateExpr("1", timeout: TimeSpan.FromSeconds(1))).Message);
+        Assert.Empty(q.Controller.TaskList());
+    }
+
+    [Fact]
+    public async Task An_unknown_task_id_is_missing_everywhere()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var id = new string('a', 32);
+        Assert.Equal(RrqTaskStatus.Missing, obj.TaskStatus(id));
+        Assert.False(obj.TaskExists(id));
+        Assert.Equal(RrqTaskStatus.Missing, obj.TaskInfo(id).Status);
+        Assert.Contains($"'{id}' does not exist (MISSING)", Assert.Throws<RrqException>(() => obj.TaskResult(id)).Message);
+        Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskWait(id)).Message);
+        Assert.Contains($"Task '{id}' does not exist", Assert.Throws<RrqException>(() => obj.TaskData(id)).Message);
+        var times = obj.TaskTimes([id])[0];
+        Assert.Null(times.Submit);
+        obj.TaskDelete([id]);
+    }
+
+    [Fact]
+    public async Task Reading_the_result_of_an_unfinished_task_is_a_clear_error()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr("1");
+        var e = Assert.Throws<RrqException>(() => q.Controller.TaskResult(t));
+        Assert.Contains("has not finished (PENDING)", e.Message);
+    }
+
+    [Fact]
+    public async Task TaskWait_is_woken_by_the_finishing_worker_and_times_out_with_false()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("40 + 2");
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromMilliseconds(200)));
+
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted);
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.True(await waiting);
+    }
+
+    [Fact]
+    public async Task TaskWait_on_many_tasks_is_true_only_when_all_complete()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = Enumerable.Range(0, 5).Select(i => obj.TaskCreateExpr("i", new { i })).ToList();
+        var bad = obj.TaskCreateExpr("throw new Exception(\"no\")");
+        var w = await q.WorkerAsync();
+        var waitGood = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(30));
+        var waitAll = obj.TaskWaitAsync([.. ids, bad], TimeSpan.FromSeconds(30));
+        for (var i = 0; i < 6; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.True(await waitGood);
+        Assert.False(await waitAll);
+        Assert.Equal([0, 1, 2, 3, 4], obj.TaskResults(ids).Cast<int>());
+        Assert.Throws<RrqTaskError>(() => obj.TaskResults([.. ids, bad], error: true));
+    }
+
+    [Fact]
+    public async Task Times_and_info_describe_the_task_and_its_worker()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var before = DateTimeOffset.UtcNow.AddSeconds(-5);
+        var t = obj.TaskCreateExpr("1", queue: "default");
+        var pending = obj.TaskTimes(t);
+        Assert.NotNull(pending.Submit);
+        Assert.Null(pending.Start);
+        var w = await q.WorkerAsync("times_worker");
+        await w.StepAsync();
+        var times = obj.TaskTimes([t])[0];
+        Assert.Equal(t, times.TaskId);
+        Assert.True(times.Submit > before);
+        Assert.True(times.Start >= times.Submit);
+        Assert.True(times.Complete >= times.Start);
+        Assert.Null(times.Moved);
+
+        var info = obj.TaskInfo(t);
+        Assert.Equal(new RrqTaskInfo(t, RrqTaskStatus.Complete, "default", false, null, "times_worker", null,
+            info.Depends, info.Moved), info);
+        Assert.Empty(info.Depends.Up);
+        Assert.Empty(info.Moved.Down);
+    }
+
+    [Fact]
+    public async Task Task_list_exists_and_delete_cover_every_stored_field()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        Assert.Equal(new[] { a, b }.Order(), obj.TaskList().Order());
+        Assert.Equal([true, true, false], obj.TaskExists([a, b, new string('0', 32)]));
+
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        obj.TaskDelete([a, b]);
+        Assert.Equal([RrqTaskStatus.Missing, RrqTaskStatus.Missing], obj.TaskStatus([a, b]));
+        Assert.Empty(obj.TaskList());
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal(0, await db.ListLengthAsync($"{{{q.QueueId}}}:queue:default"));
+        foreach (var field in new[] { "expr", "status", "queue", "local", "result", "time_submit", "time_start", "time_complete", "worker" })
+        {
+            Assert.False(await db.HashExistsAsync($"{{{q.QueueId}}}:task:{field}", a), field);
+        }
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+    }
+
+    [Fact]
+    public async Task A_running_task_cannot_be_deleted_and_nothing_is_deleted()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var other = obj.TaskCreateExpr("1");
+        var slow = obj.TaskCreateExpr("slow(1500)");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var running = w.StepAsync();
+        await WaitFor(() => obj.TaskStatus(slow) == RrqTaskStatus.Running);
+        var e = Assert.Throws<RrqException>(() => obj.TaskDelete([other, slow]));
+        Assert.Contains($"Cannot delete task '{slow}'", e.Message);
+        Assert.Contains("RUNNING", e.Message);
+        Assert.True(obj.TaskExists(other));
+        await running;
+        Assert.Equal("done", obj.TaskResult(slow));
+    }
+
+    internal static async Task WaitFor(Func<bool> condition, int seconds = 20)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("condition not met in time");
+            }
+            await Task.Delay(20);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Workers;
+
+public class InProcessWorkerTests
+{
+    [Fact]
+    public async Task A_worker_registers_idle_and_is_busy_while_it_runs_a_task()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var w = await q.WorkerAsync("busy_bee_1");
+        Assert.Equal(["busy_bee_1"], obj.WorkerList());
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("busy_bee_1"));
+        var t = obj.TaskCreateExpr("slow(1000)");
+        var step = w.StepAsync();
+        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running);
+        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus("busy_bee_1"));
+        Assert.Equal("busy_bee_1", obj.TaskInfo(t).Worker);
+        await step;
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("busy_bee_1"));
+        var log = obj.WorkerLogTail("busy_bee_1", 0).Select(e => e.Command).ToArray();
+        Assert.Equal(["ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE"], log);
+    }
+
+    [Fact]
+    public async Task Two_workers_with_the_same_id_cannot_both_be_live()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        await q.WorkerAsync("twin");
+        var e = await Assert.ThrowsAsync<RrqException>(() => q.WorkerAsync("twin"));
+        Assert.Contains("'twin' is already registered", e.Message);
+    }
+
+    [Fact]
+    public async Task Unknown_workers_are_clear_errors()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        Assert.Contains("Worker 'ghost' has never registered", Assert.Throws<RrqException>(() => q.Controller.WorkerStatus("ghost")).Message);
+        Assert.Contains("unknown worker ghost", Assert.Throws<RrqException>(() => q.Controller.WorkerStop(["ghost"])).Message);
+    }
+
+    [Fact]
+    public async Task Concurrent_claims_give_each_task_to_exactly_one_worker()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = Enumerable.Range(0, 60).Select(i => obj.TaskCreateExpr("i * i", new { i })).ToArray();
+        var workers = new List<RrqWorker>();
+        for (var i = 0; i < 4; i++)
+        {
+            workers.Add(await q.WorkerAsync($"claimer_{i}"));
+        }
+        var ran = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Task.WhenAll(workers.Select(w => Task.Run(async () =>
+        {
+            while (true)
+            {
+                var s = await w.StepAsync();
+                if (s.Kind == RrqWorkerStepKind.Idle)
+                {
+                    return;
+                }
+                ran.Add(s.TaskId!);
+            }
+        })));
+        Assert.Equal(ids.Order(), ran.Order());
+        Assert.All(obj.TaskStatus(ids), s => Assert.Equal(RrqTaskStatus.Complete, s));
+        Assert.Equal(Enumerable.Range(0, 60).Select(i => i * i), obj.TaskResults(ids).Cast<int>());
+    }
+
+    [Fact]
+    public async Task A_result_arriving_after_the_task_was_deleted_is_dropped_not_resurrected()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var t = obj.TaskCreateExpr("slow(800)");
+        var w = await q.WorkerAsync();
+        var step = w.StepAsync();
+        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running);
+        // Simulate what detection will do in another issue: the task is taken from the worker.
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await db.HashSetAsync($"{{{q.QueueId}}}:task:status", t, "DIED");
+        await step;
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        var err = Assert.IsType<RrqTaskError>(obj.TaskResult(t));
+        Assert.Equal("Task not successful: DIED", err.Message);
+        Assert.Null(err.Trace);
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(w.Id));
+    }
+
+    [Fact]
+    public async Task A_stop_message_makes_the_worker_exit_and_answer()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var w = await q.WorkerAsync("stopper");
+        q.Controller.WorkerStop(["stopper"]);
+        var step = await w.StepAsync();
+        Assert.Equal(RrqWorkerStepKind.Stopped, step.Kind);
+        Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("stopper"));
+        Assert.Empty(q.Controller.WorkerList());
+        Assert.Equal("STOP", q.Controller.WorkerLogTail("stopper", 1).Single().Command);
+        Assert.Equal("OK (BYE)", q.Controller.WorkerLogTail("stopper", 1).Single().Message);
+    }
+
+    [Fact]
+    public async Task A_worker_runs_tasks_as_they_arrive_when_run_in_a_loop_and_stops_on_cancellation()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var w = await q.WorkerAsync("looper");
+        using var cts = new CancellationTokenSource();
+        var loop = w.RunAsync(cts.Token);
+        var t = q.Controller.TaskCreateExpr("6 * 7");
+        Assert.True(await q.Controller.TaskWaitAsync(t, TimeSpan.FromSeconds(20)));
+        Assert.Equal(42, q.Controller.TaskResult(t));
+        cts.Cancel();
+        await loop;
+        Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("looper"));
+    }
+
+    [Fact]
+    public async Task An_idle_timeout_stops_the_worker()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        q.Controller.WorkerConfigSave("brief", new RrqWorkerConfig { TimeoutIdle = TimeSpan.FromMilliseconds(300), PollQueue = TimeSpan.FromMilliseconds(100) });
+        var w = await q.WorkerAsync("brief_1", "brief");
+        await w.RunAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("brief_1"));
+        Assert.Equal("OK (TIMEOUT)", q.Controller.WorkerLogTail("brief_1").Single().Message);
+    }
+}
+
+internal static class TaskLifecycle
+{
+    public static Task WaitFor(Func<bool> condition, int seconds = 20) => Rrq.Tests.Tasks.TaskLifecycleTests.WaitFor(condition, seconds);
+}
