@@ -15,16 +15,16 @@ var x = Enumerable.Range(0, 5).Select(_ => rng.NextDouble()).ToArray();
 var y = x.Select(v => 2 * v + (rng.NextDouble() - 0.5) * 0.4).ToArray();
 
 var t = obj.TaskCreateExpr("fit_model(x, y)", new { x, y });
-Console.WriteLine(obj.TaskWait(t, TimeSpan.FromSeconds(10)));
-Console.WriteLine(obj.TaskStatus(t));
+Console.WriteLine($"wait: {obj.TaskWait(t, TimeSpan.FromSeconds(10))}");
+Console.WriteLine($"status: {obj.TaskStatus(t)}");
 Console.WriteLine(obj.TaskResult(t));
 
 // With invalid input the task errors; the error comes back as a value.
 t = obj.TaskCreateExpr("fit_model(x, null)", new { x });
-Console.WriteLine(obj.TaskWait(t, TimeSpan.FromSeconds(10)));
+Console.WriteLine($"wait: {obj.TaskWait(t, TimeSpan.FromSeconds(10))}");
 var r = obj.TaskResult(t);
 Console.WriteLine(r);
-Console.WriteLine(r is RrqTaskError);
+Console.WriteLine($"is RrqTaskError: {r is RrqTaskError}");
 var err = (RrqTaskError)r!;
 Console.WriteLine(err.Trace);
 

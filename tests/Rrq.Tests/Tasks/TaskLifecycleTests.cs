@@ -315,29 +315,16 @@ public class TaskLifecycleTests
         var obj = q.Controller;
         q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
         var other = obj.TaskCreateExpr("1");
-        var slow = obj.TaskCreateExpr("slow(1500)");
+        var slow = obj.TaskCreateExpr("slow(2500)");
         var w = await q.WorkerAsync();
         await w.StepAsync();
         var running = w.StepAsync();
-        await WaitFor(() => obj.TaskStatus(slow) == RrqTaskStatus.Running);
-        var e = Assert.Throws<RrqException>(() => obj.TaskDelete([other, slow]));
+        await Poll.Until(async () => await obj.TaskStatusAsync(slow) == RrqTaskStatus.Running);
+        var e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskDeleteAsync([other, slow]));
         Assert.Contains($"Cannot delete task '{slow}'", e.Message);
         Assert.Contains("RUNNING", e.Message);
-        Assert.True(obj.TaskExists(other));
+        Assert.True((await obj.TaskExistsAsync([other]))[0]);
         await running;
         Assert.Equal("done", obj.TaskResult(slow));
-    }
-
-    internal static async Task WaitFor(Func<bool> condition, int seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("condition not met in time");
-            }
-            await Task.Delay(20);
-        }
     }
 }

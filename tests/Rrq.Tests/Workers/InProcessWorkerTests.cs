@@ -13,11 +13,11 @@ public class InProcessWorkerTests
         var w = await q.WorkerAsync("busy_bee_1");
         Assert.Equal(["busy_bee_1"], obj.WorkerList());
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("busy_bee_1"));
-        var t = obj.TaskCreateExpr("slow(1000)");
+        var t = obj.TaskCreateExpr("slow(2000)");
         var step = w.StepAsync();
-        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running);
-        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus("busy_bee_1"));
-        Assert.Equal("busy_bee_1", obj.TaskInfo(t).Worker);
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running);
+        Assert.Equal(RrqWorkerStatus.Busy, await obj.WorkerStatusAsync("busy_bee_1"));
+        Assert.Equal("busy_bee_1", (await obj.TaskInfoAsync(t)).Worker);
         await step;
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("busy_bee_1"));
         var log = obj.WorkerLogTail("busy_bee_1", 0).Select(e => e.Command).ToArray();
@@ -76,10 +76,10 @@ public class InProcessWorkerTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
-        var t = obj.TaskCreateExpr("slow(800)");
+        var t = obj.TaskCreateExpr("slow(2000)");
         var w = await q.WorkerAsync();
         var step = w.StepAsync();
-        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running);
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running);
         // Simulate what detection will do in another issue: the task is taken from the worker.
         var db = RedisServer.Instance.Connection.GetDatabase();
         await db.HashSetAsync($"{{{q.QueueId}}}:task:status", t, "DIED");
@@ -132,7 +132,3 @@ public class InProcessWorkerTests
     }
 }
 
-internal static class TaskLifecycle
-{
-    public static Task WaitFor(Func<bool> condition, int seconds = 20) => Rrq.Tests.Tasks.TaskLifecycleTests.WaitFor(condition, seconds);
-}

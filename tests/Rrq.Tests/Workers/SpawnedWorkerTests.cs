@@ -31,7 +31,7 @@ public class SpawnedWorkerTests
 
         var commands = obj.WorkerLogTail(w.Id, 0).Select(l => l.Command).ToArray();
         Assert.Equal(["ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE", "TASK_START", "TASK_ERROR"], commands);
-        await TaskLifecycle.WaitFor(() => obj.WorkerProcessLog(w.Id).Any(l => l.Contains($"task {e} ERROR", StringComparison.Ordinal)));
+        await Poll.Until(() => obj.WorkerProcessLog(w.Id).Any(l => l.Contains($"task {e} ERROR", StringComparison.Ordinal)));
         Assert.Equal(w.LogFiles[w.Id], (string?)await RedisServer.Instance.Connection.GetDatabase().HashGetAsync($"{{{q.QueueId}}}:worker:process", w.Id));
     }
 
@@ -43,7 +43,7 @@ public class SpawnedWorkerTests
         q.Controller.WorkerStop([w.Id], timeout: TimeSpan.FromSeconds(30));
         Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus(w.Id));
         Assert.Empty(q.Controller.WorkerList());
-        await TaskLifecycle.WaitFor(() => !w.IsAlive(w.Id));
+        await Poll.Until(() => !w.IsAlive(w.Id));
     }
 
     [Fact]
@@ -53,7 +53,7 @@ public class SpawnedWorkerTests
         var obj = q.Controller;
         var w = await q.SpawnAsync();
         var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)");
-        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running, 60);
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
         Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
 
         var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
@@ -72,7 +72,7 @@ public class SpawnedWorkerTests
         var obj = q.Controller;
         var w = await q.SpawnAsync();
         var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)");
-        await TaskLifecycle.WaitFor(() => obj.TaskStatus(t) == RrqTaskStatus.Running, 60);
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
         w.Kill(w.Id);
         Assert.False(w.IsAlive(w.Id));
         Assert.Throws<ArgumentException>(() => Process.GetProcessById(w.Pids[w.Id]));
