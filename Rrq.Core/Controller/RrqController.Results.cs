@@ -43,22 +43,32 @@ public sealed partial class RrqController
 
         // Listen first, then read: a task that finishes in between is still seen.
         using var registration = await _waiter.RegisterAsync().ConfigureAwait(false);
-        var pending = new HashSet<string>(ids, StringComparer.Ordinal);
-        var statuses = await TaskStatusAsync(ids, doFollow, cancellationToken).ConfigureAwait(false);
-        var missing = ids.Where((_, i) => statuses[i] == RrqTaskStatus.Missing).ToArray();
+        var given = ids.Distinct(StringComparer.Ordinal).ToArray();
+        var (leaves, statuses) = await ResolveAsync(given, doFollow).ConfigureAwait(false);
+        var missing = given.Where((_, i) => statuses[i] == RrqTaskStatus.Missing).ToArray();
         if (missing.Length > 0)
         {
             throw new RrqException(
                 $"Cannot wait on tasks that do not exist in queue '{QueueId}' (MISSING): {string.Join(", ", missing)}.");
         }
+
+        // watched: the id whose completion we expect (the chain's newest task) → the ids given for it.
         var outcome = new Dictionary<string, RrqTaskStatus>(StringComparer.Ordinal);
-        for (var i = 0; i < ids.Length; i++)
+        var watched = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        void Track(string id, string leaf, RrqTaskStatus status)
         {
-            if (!statuses[i].IsUnfinished())
+            if (status.IsUnfinished())
             {
-                outcome[ids[i]] = statuses[i];
-                pending.Remove(ids[i]);
+                (watched.TryGetValue(leaf, out var list) ? list : watched[leaf] = []).Add(id);
             }
+            else
+            {
+                outcome[id] = status;
+            }
+        }
+        for (var i = 0; i < given.Length; i++)
+        {
+            Track(given[i], leaves[i], statuses[i]);
         }
 
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -68,28 +78,45 @@ public sealed partial class RrqController
         }
         try
         {
-            while (pending.Count > 0)
+            while (watched.Count > 0)
             {
-                var first = await registration.Reader.ReadAsync(timeoutCts.Token).ConfigureAwait(false);
-                var woken = new HashSet<string>(StringComparer.Ordinal) { first };
-                while (registration.Reader.TryRead(out var more))
+                var message = await registration.Reader.ReadAsync(timeoutCts.Token).ConfigureAwait(false);
+                var recheck = new List<string>();
+                do
                 {
-                    woken.Add(more);
-                }
-                // A finished id may be a chain's newest task rather than the id waited on, so
-                // look again at every pending id whenever one of ours might be among them.
-                if (!doFollow && !woken.Contains(CompletionWaiter.Recheck) && !woken.Overlaps(pending))
-                {
-                    continue;
-                }
-                var check = pending.ToArray();
-                var now = await TaskStatusAsync(check, doFollow, cancellationToken).ConfigureAwait(false);
-                for (var i = 0; i < check.Length; i++)
-                {
-                    if (!now[i].IsUnfinished())
+                    if (message == CompletionWaiter.Recheck)
                     {
-                        outcome[check[i]] = now[i];
-                        pending.Remove(check[i]);
+                        recheck.AddRange(watched.Values.SelectMany(v => v));
+                        watched.Clear();
+                        continue;
+                    }
+                    var space = message.IndexOf(' ', StringComparison.Ordinal);
+                    var id = space < 0 ? message : message[..space];
+                    if (!watched.Remove(id, out var waiting))
+                    {
+                        continue;
+                    }
+                    var status = space < 0 ? RrqTaskStatus.Missing : RrqTaskStatusExtensions.ParseTaskStatus(message[(space + 1)..]);
+                    if (status == RrqTaskStatus.Moved && doFollow || status == RrqTaskStatus.Missing)
+                    {
+                        recheck.AddRange(waiting);   // retried: wait for the chain's new task instead
+                    }
+                    else
+                    {
+                        foreach (var w in waiting)
+                        {
+                            outcome[w] = status;
+                        }
+                    }
+                }
+                while (registration.Reader.TryRead(out message!));
+                if (recheck.Count > 0)
+                {
+                    var again = recheck.ToArray();
+                    var (l, st) = await ResolveAsync(again, doFollow).ConfigureAwait(false);
+                    for (var i = 0; i < again.Length; i++)
+                    {
+                        Track(again[i], l[i], st[i]);
                     }
                 }
             }
@@ -98,7 +125,7 @@ public sealed partial class RrqController
         {
             return false;
         }
-        return ids.All(id => outcome[id] == RrqTaskStatus.Complete);
+        return ids.All(id => outcome.TryGetValue(id, out var st) && st == RrqTaskStatus.Complete);
     }
 
     /// <summary>
@@ -125,13 +152,28 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
+        var fields = ids.Select(i => (RedisValue)i).ToArray();
         var batch = Db.CreateBatch();
-        var statusTask = batch.HashGetAsync(Keys.TaskStatus, targets.Select(i => (RedisValue)i).ToArray());
-        var resultTask = batch.HashGetAsync(Keys.TaskResult, targets.Select(i => (RedisValue)i).ToArray());
+        var movedTask = batch.HashGetAsync(Keys.TaskMovedTo, fields);
+        var statusTask = batch.HashGetAsync(Keys.TaskStatus, fields);
+        var resultTask = batch.HashGetAsync(Keys.TaskResult, fields);
         batch.Execute();
-        var statuses = await statusTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var moved = await movedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var statuses = await statusTask.ConfigureAwait(false);
         var results = await resultTask.ConfigureAwait(false);
+        var targets = ids;
+        if ((follow ?? Follow) && moved.Any(m => !m.IsNull))
+        {
+            // Some were retried: read the newest task of each chain instead.
+            targets = await FollowAsync(ids).ConfigureAwait(false);
+            var leafFields = targets.Select(i => (RedisValue)i).ToArray();
+            var b2 = Db.CreateBatch();
+            var st2 = b2.HashGetAsync(Keys.TaskStatus, leafFields);
+            var rs2 = b2.HashGetAsync(Keys.TaskResult, leafFields);
+            b2.Execute();
+            statuses = await st2.ConfigureAwait(false);
+            results = await rs2.ConfigureAwait(false);
+        }
 
         var values = new object?[ids.Length];
         var problems = new List<string>();
@@ -232,6 +274,27 @@ public sealed partial class RrqController
             (string?)worker.Result,
             pid.Result.IsNull ? null : (int)pid.Result,
             RrqChain.Empty, moved);
+    }
+
+    /// <summary>
+    /// Each id's status and, with <paramref name="follow"/>, the newest task of its retry chain: one
+    /// round trip when no id was retried.
+    /// </summary>
+    internal async Task<(string[] Leaves, RrqTaskStatus[] Statuses)> ResolveAsync(string[] ids, bool follow)
+    {
+        var fields = ids.Select(i => (RedisValue)i).ToArray();
+        var batch = Db.CreateBatch();
+        var movedTask = follow ? batch.HashGetAsync(Keys.TaskMovedTo, fields) : null;
+        var statusTask = batch.HashGetAsync(Keys.TaskStatus, fields);
+        batch.Execute();
+        var raw = await statusTask.ConfigureAwait(false);
+        var leaves = ids;
+        if (movedTask is not null && (await movedTask.ConfigureAwait(false)).Any(m => !m.IsNull))
+        {
+            leaves = await FollowAsync(ids).ConfigureAwait(false);
+            raw = await Db.HashGetAsync(Keys.TaskStatus, leaves.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        }
+        return (leaves, raw.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray());
     }
 
     /// <summary>Each id's newest task in its retry chain (the id itself when never retried).</summary>

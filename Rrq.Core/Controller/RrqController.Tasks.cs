@@ -86,10 +86,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
-        var raw = await Db.HashGetAsync(Keys.TaskStatus, targets.Select(i => (RedisValue)i).ToArray())
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
-        return raw.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray();
+        var (_, statuses) = await ResolveAsync(ids, follow ?? Follow).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return statuses;
     }
 
     /// <summary>True if the task exists (in any status) in this queue.</summary>

@@ -89,7 +89,7 @@ internal sealed class RrqKeys
     public RedisKey TaskMovedTo { get; }
     public RedisKey TaskMovedRoot { get; }
 
-    /// <summary>Channel: a task id is published when that task reaches a terminal status.</summary>
+    /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }
     /// <summary>Channel: published to wake every worker of the queue (environment changed).</summary>
     public RedisChannel WorkersChannel { get; }

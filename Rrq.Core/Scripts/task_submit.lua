@@ -33,6 +33,9 @@ for i = 0, n - 1 do
   end
   redis.call('HSET', KEYS[6], id, now)
 end
-redis.call('RPUSH', KEYS[7], unpack(ids))
-redis.call('PUBLISH', ARGV[4], n)
+-- A worker only waits after finding all its queues empty, so only a push into an empty queue
+-- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.
+if redis.call('RPUSH', KEYS[7], unpack(ids)) == n then
+  redis.call('PUBLISH', ARGV[4], n)
+end
 return {n}

@@ -6,7 +6,7 @@
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
 -- KEYS[7] task:time_complete
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
--- ARGV[3] channel to publish an orphaned task's id on
+-- ARGV[3] channel to publish "<task id> DIED" on for an orphaned task
 --
 -- Returns: {was registered (1/0), orphaned task id or ''}
 local w = ARGV[1]
@@ -19,7 +19,7 @@ if id then
   if redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
     redis.call('HSET', KEYS[5], id, 'DIED')
     redis.call('HSET', KEYS[7], id, now)
-    redis.call('PUBLISH', ARGV[3], id)
+    redis.call('PUBLISH', ARGV[3], id .. ' DIED')
     redis.call('RPUSH', KEYS[4], now .. ' TASK_DIED ' .. id)
     orphan = id
   end

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Rrq;
+using StackExchange.Redis;
+
+// Rrq benchmark. Starts a private redis-server (unless RRQ_REDIS is set), measures a baseline
+// (Redis PING from this process) and then Rrq, and reports Rrq's figures both in time and as
+// ratios to the baseline measured in the same run, because the machine is shared and noisy.
+//
+//   dotnet run -c Release --project bench/Rrq.Bench [-- --quick]
+
+var quick = args.Contains("--quick");
+var roundTrips = quick ? 200 : 2000;
+var bulk = quick ? 256 : 2048;
+
+using var server = RedisProcess.StartUnlessConfigured();
+var address = server?.Address ?? Environment.GetEnvironmentVariable("RRQ_REDIS")!;
+Console.WriteLine($"Redis: {address}{(server is null ? " (RRQ_REDIS)" : " (private redis-server)")}");
+
+using var mux = await ConnectionMultiplexer.ConnectAsync(address);
+var db = mux.GetDatabase();
+var ping = Median(await Repeat(roundTrips, async () => await db.PingAsync()));
+Console.WriteLine($"baseline: Redis PING round trip, median {Ms(ping)}");
+
+var queue = "rrq-bench:" + Guid.NewGuid().ToString("N")[..8];
+await using var obj = await RrqController.ConnectAsync(queue, address);
+await obj.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
+
+// 1. Round trip of one trivial task with one worker already running.
+var one = await obj.WorkerSpawnAsync(1, "bench");
+for (var i = 0; i < 50; i++)
+{
+    await RoundTrip(obj, i); // warm-up: compile, JIT, connections
+}
+var done = new List<string>();
+var rt = Median(await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1))));
+await obj.TaskDeleteAsync(done);
+Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)} = {rt / ping:0.0} × PING  (budget 1 ms; rrq here 3–6 ms)");
+
+// Pieces of the round trip: submitting alone, and reading a finished task's result.
+var submitted = new List<string>();
+var submit = Median(await Repeat(roundTrips, async () => submitted.Add(await obj.TaskCreateExprAsync("i + 1", new { i = 1 }))));
+Console.WriteLine($"submit one task: median {Ms(submit)} = {submit / ping:0.0} × PING  (rrq here 0.65 ms)");
+await obj.TaskWaitAsync(submitted, TimeSpan.FromMinutes(1));
+var read = Median(await Repeat(roundTrips, async () => await obj.TaskResultAsync(submitted[0])));
+Console.WriteLine($"read one result: median {Ms(read)} = {read / ping:0.0} × PING");
+var waitDone = Median(await Repeat(roundTrips, async () => await obj.TaskWaitAsync(submitted[0])));
+Console.WriteLine($"wait on a finished task: median {Ms(waitDone)} = {waitDone / ping:0.0} × PING");
+await obj.TaskDeleteAsync(submitted);
+
+// 2. Many trivial tasks: submit them all, wait for all, read all results.
+var perTask1 = await Many(obj, bulk);
+Console.WriteLine($"{bulk} tasks, 1 worker: {Ms(perTask1 * bulk)} total, {Ms(perTask1)} per task = {perTask1 / ping:0.0} × PING  (rrq here 3.7–5.9 ms per task)");
+var two = await obj.WorkerSpawnAsync(1, "bench");
+// Warm the new worker too: keep the first one busy so the second compiles "i + 1" now, not mid-run.
+var blocker = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3000)");
+await Task.Delay(200);
+for (var i = 0; i < 20; i++)
+{
+    await RoundTrip(obj, i);
+}
+await obj.TaskWaitAsync(blocker, TimeSpan.FromSeconds(30));
+var perTask2 = await Many(obj, bulk);
+Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING  (rrq here 2.8–4.8 ms per task)");
+
+await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+one.Kill();
+two.Kill();
+var server2 = mux.GetServer(mux.GetEndPoints()[0]);
+await foreach (var key in server2.KeysAsync(pattern: "{" + queue + "}:*"))
+{
+    await db.KeyDeleteAsync(key);
+}
+return 0;
+
+static async Task<string> RoundTrip(RrqController obj, int i)
+{
+    var t = await obj.TaskCreateExprAsync("i + 1", new { i });
+    if (!await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30)))
+    {
+        throw new InvalidOperationException($"task {t} did not complete: {await obj.TaskStatusAsync(t)}");
+    }
+    _ = await obj.TaskResultAsync(t);
+    return t;
+}
+
+static async Task<double> Many(RrqController obj, int n)
+{
+    var sw = Stopwatch.StartNew();
+    var ids = new string[n];
+    for (var i = 0; i < n; i++)
+    {
+        ids[i] = await obj.TaskCreateExprAsync("i + 1", new { i });
+    }
+    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5)))
+    {
+        throw new InvalidOperationException("not every task completed");
+    }
+    var results = await obj.TaskResultsAsync(ids);
+    sw.Stop();
+    if ((int)results[n - 1]! != n)
+    {
+        throw new InvalidOperationException("wrong result");
+    }
+    await obj.TaskDeleteAsync(ids);
+    return sw.Elapsed.TotalMilliseconds / n;
+}
+
+static async Task<double[]> Repeat(int n, Func<Task> body)
+{
+    var times = new double[n];
+    for (var i = 0; i < n; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        await body();
+        times[i] = sw.Elapsed.TotalMilliseconds;
+    }
+    return times;
+}
+
+static double Median(double[] xs)
+{
+    var s = xs.Order().ToArray();
+    return s[s.Length / 2];
+}
+
+static string Ms(double ms) => ms >= 100 ? $"{ms.ToString("0", CultureInfo.InvariantCulture)} ms" : $"{ms.ToString("0.000", CultureInfo.InvariantCulture)} ms";
+
+/// <summary>A redis-server on a free loopback port with persistence off, killed on dispose.</summary>
+internal sealed class RedisProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private RedisProcess(Process process, int port)
+    {
+        _process = process;
+        Address = $"127.0.0.1:{port}";
+    }
+
+    public string Address { get; }
+
+    public static RedisProcess? StartUnlessConfigured()
+    {
+        if (Environment.GetEnvironmentVariable("RRQ_REDIS") is { Length: > 0 })
+        {
+            return null;
+        }
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        var psi = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var p = Process.Start(psi)!;
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                using var c = new TcpClient("127.0.0.1", port);
+                break;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(50);
+            }
+        }
+        return new RedisProcess(p, port);
+    }
+
+    public void Dispose()
+    {
+        _process.Kill();
+        _process.WaitForExit(5000);
+        _process.Dispose();
+    }
+}
