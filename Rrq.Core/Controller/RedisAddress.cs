@@ -8,7 +8,8 @@ namespace Rrq.Controller;
 /// </summary>
 internal sealed record RedisAddress(string Configuration, string Source)
 {
-    public const string DefaultAddress = "localhost:6379";
+    /// <summary>Where Redis is looked for when nothing is configured (tests point it elsewhere).</summary>
+    internal static string DefaultAddress { get; set; } = "localhost:6379";
 
     public static RedisAddress Resolve(string? redis)
     {
@@ -25,6 +26,33 @@ internal sealed record RedisAddress(string Configuration, string Source)
             return new(FromUrl(url), "REDIS_URL");
         }
         return new(DefaultAddress, "default");
+    }
+
+    /// <summary>True if something accepts a TCP connection at the (single) endpoint within a second.</summary>
+    public async Task<bool> AnswersAsync()
+    {
+        var opts = ConfigurationOptions.Parse(Configuration);
+        var (host, port) = opts.EndPoints.FirstOrDefault() switch
+        {
+            System.Net.DnsEndPoint d => (d.Host, d.Port),
+            System.Net.IPEndPoint i => (i.Address.ToString(), i.Port),
+            _ => ("", 0),
+        };
+        if (host.Length == 0)
+        {
+            return true;
+        }
+        using var client = new System.Net.Sockets.TcpClient();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            await client.ConnectAsync(host, port == 0 ? 6379 : port, cts.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The host:port list, without passwords, for messages.</summary>
@@ -51,6 +79,7 @@ internal sealed record RedisAddress(string Configuration, string Source)
     public string Described => Source switch
     {
         "default" => $"{Endpoints} (the default: no connection string given, RRQ_REDIS and REDIS_URL unset)",
+        "embedded" => $"{Endpoints} (the embedded Garnet server)",
         "argument" => Endpoints,
         _ => $"{Endpoints} (from {Source})",
     };

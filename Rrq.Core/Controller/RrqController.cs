@@ -66,19 +66,27 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <param name="follow">Follow retry chains when reading tasks (default true).</param>
     /// <param name="timeoutTaskWait">Default timeout of TaskWait; null (the default) waits for ever.</param>
     /// <param name="logger">Where to log; none by default.</param>
+    /// <param name="embedded">When no Redis is configured and nothing answers on localhost:6379, start
+    /// an embedded Garnet server in this process (default true; the environment variable
+    /// <c>RRQ_EMBEDDED=0</c> also turns it off). Needs Rrq.Scripting.</param>
     /// <exception cref="RrqConnectionException">Redis did not answer within 3 seconds (unless the connection string sets connectTimeout) (the message names the address).</exception>
     /// <exception cref="RrqException">The queue was created by an incompatible schema version.</exception>
     public static RrqController Connect(string queueId, string? redis = null, bool follow = true,
-        TimeSpan? timeoutTaskWait = null, ILogger? logger = null) =>
-        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger).GetAwaiter().GetResult();
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true) =>
+        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger, embedded).GetAwaiter().GetResult();
 
-    /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?)"/>
+    /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?, bool)"/>
     public static async Task<RrqController> ConnectAsync(string queueId, string? redis = null, bool follow = true,
-        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true, CancellationToken cancellationToken = default)
     {
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
         var address = RedisAddress.Resolve(redis);
+        if (address.Source == "default" && embedded && Environment.GetEnvironmentVariable("RRQ_EMBEDDED") != "0"
+            && !await address.AnswersAsync().ConfigureAwait(false))
+        {
+            address = StartEmbedded(address, logger);
+        }
         ConnectionMultiplexer mux;
         try
         {
@@ -115,6 +123,22 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
             follow, timeoutTaskWait, logger);
         await controller.InitialiseAsync().ConfigureAwait(false);
         return controller;
+    }
+
+    private static RedisAddress StartEmbedded(RedisAddress tried, ILogger? logger)
+    {
+        var server = Embedded.IEmbeddedServer.Find() ?? throw new RrqConnectionException(tried.Endpoints,
+            $"No Redis is configured and nothing answers at {tried.Described}, and the embedded server is not " +
+            "available (it comes with Rrq.Scripting). Start a Redis server, or set RRQ_REDIS.");
+        var (address, started) = server.Start();
+        if (started)
+        {
+            var line = $"ℹ No Redis configured and none at {tried.Endpoints}: started an embedded Garnet server at {address}. " +
+                "Its data lives only as long as this process; set RRQ_REDIS to use a Redis server.";
+            Console.Error.WriteLine(line);
+            logger?.LogInformation("{Message}", line);
+        }
+        return new RedisAddress(address, "embedded");
     }
 
     private async Task InitialiseAsync()

@@ -77,6 +77,57 @@ public class ConnectTests
     }
 
     [Fact]
+    public async Task With_no_redis_configured_and_none_answering_an_embedded_garnet_runs_the_task_life_cycle()
+    {
+        var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"),
+            Rrq.Controller.RedisAddress.DefaultAddress);
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var nothingThere = $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}";
+        l.Stop();
+        try
+        {
+            Environment.SetEnvironmentVariable("RRQ_REDIS", null);
+            Environment.SetEnvironmentVariable("REDIS_URL", null);
+            Rrq.Controller.RedisAddress.DefaultAddress = nothingThere;
+
+            var refused = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:none", embedded: false));
+            Assert.Contains(nothingThere, refused.Message);
+
+            await using var obj = await RrqController.ConnectAsync("rrq:embedded:" + Guid.NewGuid().ToString("N"));
+            Assert.NotEqual(nothingThere, obj.RedisConfiguration);
+            Assert.StartsWith("127.0.0.1:", obj.RedisConfiguration);
+            using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(obj.RedisConfiguration + ",allowAdmin=true");
+            var info = await admin.GetServer(admin.GetEndPoints()[0]).InfoRawAsync("server") ?? "";
+            Assert.Contains("garnet", info.ToLowerInvariant());
+
+            obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+            var ok = obj.TaskCreateExpr("fit_model(new[] { 0.0, 1.0 }, new[] { 1.0, 3.0 })");
+            var bad = obj.TaskCreateExpr("fit_model(new[] { 0.0 }, null)");
+            await using var w = await RrqWorker.CreateAsync(obj, new Rrq.Scripting.RoslynTaskEvaluator());
+            var waiting = obj.TaskWaitAsync([ok], TimeSpan.FromSeconds(30));
+            await w.StepAsync();
+            await w.StepAsync();
+            Assert.True(await waiting);
+            Assert.Equal(2.0, Convert.ToDouble(((RrqValueSnapshot)obj.TaskResult(ok)!)["Slope"], System.Globalization.CultureInfo.InvariantCulture));
+            var err = Assert.IsType<RrqTaskError>(obj.TaskResult(bad));
+            Assert.Equal("fit_model(double[], double[]) at fault.csx:6", err.From);
+            obj.TaskDelete([ok, bad]);
+            Assert.Equal([RrqTaskStatus.Missing, RrqTaskStatus.Missing], obj.TaskStatus([ok, bad]));
+
+            // A second controller in the same process shares the one embedded server.
+            await using var again = await RrqController.ConnectAsync("rrq:embedded:" + Guid.NewGuid().ToString("N"));
+            Assert.Equal(obj.RedisConfiguration, again.RedisConfiguration);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RRQ_REDIS", saved.Item1);
+            Environment.SetEnvironmentVariable("REDIS_URL", saved.Item2);
+            Rrq.Controller.RedisAddress.DefaultAddress = saved.Item3;
+        }
+    }
+
+    [Fact]
     public async Task A_negative_wait_timeout_is_refused_at_the_call()
     {
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>

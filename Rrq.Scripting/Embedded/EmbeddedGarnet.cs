@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Sockets;
+using Garnet;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rrq.Embedded;
+
+namespace Rrq.Scripting;
+
+/// <summary>
+/// Microsoft Garnet, started inside this process on a free loopback port, with Lua on and run as a
+/// transaction (without <c>--lua-transaction-mode</c> Garnet's scripts are not atomic). Other
+/// processes (spawned workers, redis-cli) reach it over TCP. It lives as long as this process.
+/// </summary>
+internal sealed class EmbeddedGarnet : IEmbeddedServer
+{
+    private static readonly Lock Gate = new();
+    private static GarnetServer? _server;
+    private static string? _address;
+
+    public (string Address, bool Started) Start()
+    {
+        lock (Gate)
+        {
+            if (_address is not null)
+            {
+                return (_address, false);
+            }
+            var port = FreePort();
+            string[] args = ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--lua", "--lua-transaction-mode", "--logger-level", "None"];
+            // Garnet prints a banner on standard output as it starts; a REPL user should see only our one line.
+            var stdout = Console.Out;
+            try
+            {
+                Console.SetOut(TextWriter.Null);
+                _server = new GarnetServer(args, NullLoggerFactory.Instance);
+                _server.Start();
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                _server?.Dispose();
+                _server = null;
+                throw new RrqConnectionException($"127.0.0.1:{port}",
+                    $"Could not start the embedded Garnet server on 127.0.0.1:{port}: {e.Message}. " +
+                    "Start a Redis server and set RRQ_REDIS instead.", e);
+            }
+            finally
+            {
+                Console.SetOut(stdout);
+            }
+            _address = $"127.0.0.1:{port}";
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => _server?.Dispose();
+            return (_address, true);
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
