@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Garnet;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rrq.Embedded;
@@ -25,7 +23,7 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
             {
                 return (_address, false);
             }
-            var port = FreePort();
+            var port = LoopbackPort.Free();
             string[] args = ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--lua", "--lua-transaction-mode", "--logger-level", "None"];
             // Garnet prints a banner on standard output as it starts; a REPL user should see only our one line.
@@ -52,14 +50,5 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
             AppDomain.CurrentDomain.ProcessExit += (_, _) => _server?.Dispose();
             return (_address, true);
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 }

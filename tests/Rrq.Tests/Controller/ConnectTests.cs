@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Controller;
@@ -10,10 +8,7 @@ public class ConnectTests
     [Fact]
     public async Task An_unreachable_redis_fails_within_seconds_naming_the_address()
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
+        var port = Rrq.Embedded.LoopbackPort.Free();
         var sw = Stopwatch.StartNew();
         var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", $"127.0.0.1:{port}"));
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
@@ -81,10 +76,7 @@ public class ConnectTests
     {
         var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"),
             Rrq.Controller.RedisAddress.DefaultAddress);
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var nothingThere = $"127.0.0.1:{((IPEndPoint)l.LocalEndpoint).Port}";
-        l.Stop();
+        var nothingThere = $"127.0.0.1:{Rrq.Embedded.LoopbackPort.Free()}";
         try
         {
             Environment.SetEnvironmentVariable("RRQ_REDIS", null);

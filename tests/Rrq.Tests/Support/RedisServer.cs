@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using StackExchange.Redis;
 
 namespace Rrq.Tests.Support;
@@ -18,7 +16,7 @@ public sealed class RedisServer
     private RedisServer()
     {
         var exe = FindRedisServer();
-        Port = FreePort();
+        Port = Rrq.Embedded.LoopbackPort.Free();
         var psi = new ProcessStartInfo(exe)
         {
             UseShellExecute = false,
@@ -78,15 +76,6 @@ public sealed class RedisServer
         catch (InvalidOperationException)
         {
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        var port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     private static string FindRedisServer()
