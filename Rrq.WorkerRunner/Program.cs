@@ -108,7 +108,7 @@ internal static class WorkerProgram
             await worker.RunAsync(stop.Token);
             return 0;
         }
-        catch (RrqException e)
+        catch (Exception e) when (e is RrqException or ArgumentException)
         {
             Console.Error.WriteLine($"rrq-worker: {e.Message}");
             return 1;

@@ -107,6 +107,20 @@ public class TaskLifecycleTests
         Assert.Contains("This error has warnings", err.ToString());
     }
 
+    [Fact]
+    public async Task Compiler_warnings_on_the_expression_are_kept_with_its_error()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var t = q.Controller.TaskCreateExpr("if (true) { throw new InvalidOperationException(\"boom\"); } return 1;");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var err = Assert.IsType<RrqTaskError>(q.Controller.TaskResult(t));
+        Assert.Equal("boom", err.Message);
+        var warning = Assert.Single(err.Warnings);
+        Assert.Contains("warning CS0162", warning);
+        Assert.Contains("<task>(1,", warning);
+    }
+
     [Theory]
     [InlineData("1 +", "CS1733")]
     [InlineData("undefined_name + 1", "CS0103")]

@@ -90,26 +90,50 @@ public class SpawnedWorkerTests
     }
 
     [Fact]
-    public async Task A_worker_that_dies_at_start_fails_the_spawn_with_its_log()
+    public async Task A_worker_that_dies_at_start_fails_the_spawn_fast_with_its_log()
     {
         await using var q = await TestQueue.CreateAsync();
-        // A live worker already holds this name, so the spawned one must refuse to start.
-        var saved = Environment.GetEnvironmentVariable("RRQ_REDIS");
-        var e = await Assert.ThrowsAsync<RrqException>(async () =>
+        // A controller whose workers are told a Redis address where nothing listens: they cannot start.
+        var nowhere = $"127.0.0.1:{Rrq.Embedded.LoopbackPort.Free()}";
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Connection, nowhere);
+        var sw = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<RrqException>(() => obj.WorkerSpawnAsync(2, timeout: TimeSpan.FromSeconds(60)));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"took {sw.Elapsed}");
+        Assert.Contains("workers died", e.Message);
+        Assert.Contains($"Could not connect to Redis at {nowhere}", e.Message);
+        Assert.Empty(obj.WorkerList());
+    }
+
+    [Fact]
+    public async Task Rrq_worker_exits_1_naming_an_unknown_config_and_2_on_bad_arguments()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var (code, err) = await RunWorker(q.QueueId, "--redis", RedisServer.Instance.Address, "--config", "nope");
+        Assert.Equal(1, code);
+        Assert.Contains("No worker configuration 'nope'", err);
+        (code, err) = await RunWorker(q.QueueId, "--frobnicate");
+        Assert.Equal(2, code);
+        Assert.Contains("unknown option '--frobnicate'", err);
+        (code, err) = await RunWorker();
+        Assert.Equal(2, code);
+        Assert.Contains("Usage:", err);
+        (code, err) = await RunWorker("bad queue id", "--redis", RedisServer.Instance.Address);
+        Assert.Equal(1, code);
+        Assert.Contains("Invalid queue id 'bad queue id'", err);
+    }
+
+    private static async Task<(int, string)> RunWorker(params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"));
+        foreach (var a in args)
         {
-            // Two spawns would pick different names; start the clash by hand through the program.
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), q.QueueId, "--redis", RedisServer.Instance.Address, "--config", "nope" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-            using var p = Process.Start(psi)!;
-            var err = await p.StandardError.ReadToEndAsync();
-            await p.WaitForExitAsync();
-            Assert.Equal(1, p.ExitCode);
-            throw new RrqException(err);
-        });
-        Assert.Contains("No worker configuration 'nope'", e.Message);
-        Assert.Equal(saved, Environment.GetEnvironmentVariable("RRQ_REDIS"));
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        await p.StandardOutput.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return (p.ExitCode, await err);
     }
 }
