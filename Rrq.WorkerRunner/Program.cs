@@ -28,6 +28,16 @@ internal static class WorkerProgram
             Console.Error.WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+        if (args[0] == "child")
+        {
+            // The process of one separate-process task, started and supervised by a worker.
+            if (args.Length != 3 || args[1] != "--envir")
+            {
+                Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --envir FILE`; not for direct use.");
+                return 2;
+            }
+            return await Rrq.Workers.ChildTaskRunner.RunAsync(new RoslynTaskEvaluator(), args[2], Console.In);
+        }
         if (args[0] == "run")
         {
             if (args.Length < 2)

@@ -20,9 +20,11 @@ public sealed partial class RrqController
     /// <param name="locals">Named values: an anonymous object (<c>new { x, y }</c>) or an
     /// <see cref="IReadOnlyDictionary{TKey, TValue}"/> of string to object.</param>
     /// <param name="queue">The queue to put it on; null for "default".</param>
-    /// <param name="separateProcess">Run it in a child process of the worker (not yet supported:
-    /// throws <see cref="NotSupportedException"/>).</param>
-    /// <param name="timeout">Run-time limit; only with <paramref name="separateProcess"/>.</param>
+    /// <param name="separateProcess">Run it in a child process of the worker: isolated from the worker
+    /// (a crash makes the task DIED, not the worker), cancellable while running, with a time limit and
+    /// its own log (<see cref="TaskLog"/>).</param>
+    /// <param name="timeout">Run-time limit (positive); only with <paramref name="separateProcess"/>.
+    /// Past it the process is killed and the task is TIMEOUT.</param>
     /// <param name="dependsOn">Tasks that must complete first (not yet supported: throws).</param>
     /// <exception cref="RrqValueException">A local cannot be serialized (the message names it).</exception>
     public string TaskCreateExpr(string expr, object? locals = null, string? queue = null,
@@ -38,15 +40,18 @@ public sealed partial class RrqController
         ArgumentException.ThrowIfNullOrWhiteSpace(expr);
         queue ??= RrqKeys.DefaultQueue;
         QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
-        if (timeout is not null && !separateProcess)
+        if (timeout is { } limit)
         {
-            throw new ArgumentException(
-                "A task timeout needs separateProcess: true (a task running inside the worker cannot be stopped safely).",
-                nameof(timeout));
-        }
-        if (separateProcess)
-        {
-            throw new NotSupportedException("Separate-process tasks are not available in this version of Rrq yet.");
+            if (!separateProcess)
+            {
+                throw new ArgumentException(
+                    "A task timeout needs separateProcess: true (a task running inside the worker cannot be stopped safely).",
+                    nameof(timeout));
+            }
+            if (limit <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(timeout), limit, "A task timeout must be positive.");
+            }
         }
         if (dependsOn is not null && dependsOn.Any())
         {
@@ -57,7 +62,9 @@ public sealed partial class RrqController
         var id = NewTaskId();
         var result = await RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit,
             [Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue)],
-            [queue, "TRUE", "", (string)Keys.QueueChannel(queue)!, id, MemoryPackSerializer.Serialize(payload)])
+            [queue, separateProcess ? "FALSE" : "TRUE",
+                timeout is { } t ? t.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "",
+                (string)Keys.QueueChannel(queue)!, id, MemoryPackSerializer.Serialize(payload)])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
         var r = (RedisResult[])result!;
         if ((long)r[0] < 0)
@@ -166,11 +173,12 @@ public sealed partial class RrqController
         [
             Keys.TaskStatus, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeComplete, Keys.TaskTimeMoved,
-            Keys.TaskMovedTo, Keys.TaskMovedRoot,
+            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel,
         ];
-        var args = new List<RedisValue> { hashes.Length, 1 };
+        var args = new List<RedisValue> { hashes.Length, 1, queueKeys.Length };
         args.AddRange(unique.Select(i => (RedisValue)i));
-        var result = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete, [.. hashes, .. queueKeys], [.. args])
+        var result = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
+            [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args])
             .WaitAsync(cancellationToken).ConfigureAwait(false))!;
         if ((long)result[0] == -2)
         {

@@ -274,7 +274,8 @@ public sealed partial class RrqController
     internal async Task<string?> WorkerExitAsync(string workerId, string label)
     {
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
-            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete],
+            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
+                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId)],
             [workerId, label, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;

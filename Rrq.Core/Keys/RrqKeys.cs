@@ -47,6 +47,7 @@ internal sealed class RrqKeys
         TaskTimeMoved = _p + "task:time_moved";
         TaskMovedTo = _p + "task:moved_to";
         TaskMovedRoot = _p + "task:moved_root";
+        TaskCancel = _p + "task:cancel";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -88,6 +89,11 @@ internal sealed class RrqKeys
     public RedisKey TaskTimeMoved { get; }
     public RedisKey TaskMovedTo { get; }
     public RedisKey TaskMovedRoot { get; }
+    /// <summary>hash: task id → the worker asked to cancel it (separate-process tasks).</summary>
+    public RedisKey TaskCancel { get; }
+
+    /// <summary>list: output lines of a separate-process task's child process.</summary>
+    public RedisKey TaskLog(string taskId) => _p + "task:" + taskId + ":log";
 
     /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }

@@ -19,6 +19,8 @@ internal static class RrqScripts
     public const string WorkerLog = "worker_log";
     public const string SchemaCheck = "schema_check";
     public const string EnvirSet = "envir_set";
+    public const string WorkerLost = "worker_lost";
+    public const string TaskCancel = "task_cancel";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

@@ -6,7 +6,7 @@
 -- KEYS[4] task:time_complete                        KEYS[5] worker:task
 -- KEYS[6] worker:status    KEYS[7] worker:<id>:log
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
--- ARGV[4] result bytes     ARGV[5] channel to publish "<task id> <status>" on when done
+-- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)     ARGV[5] channel to publish "<task id> <status>" on when done
 --
 -- Returns:  1 written;  -1 the task is no longer RUNNING on this worker (nothing written
 -- to the task; the worker's own bookkeeping is still cleared).
@@ -17,7 +17,9 @@ local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local result = -1
 if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
   redis.call('HSET', KEYS[1], id, status)
-  redis.call('HSET', KEYS[3], id, ARGV[4])
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[3], id, ARGV[4])
+  end
   redis.call('HSET', KEYS[4], id, now)
   redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
   result = 1

@@ -4,7 +4,7 @@
 --
 -- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
--- KEYS[7] task:time_complete
+-- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" on for an orphaned task
 --
@@ -13,6 +13,8 @@ local w = ARGV[1]
 local t = redis.call('TIME')
 local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 local was = redis.call('SREM', KEYS[1], w)
+-- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
+redis.call('DEL', KEYS[8])
 local orphan = ''
 local id = redis.call('HGET', KEYS[3], w)
 if id then

@@ -1,8 +1,10 @@
 -- worker_register: a worker announces itself and becomes IDLE.
 --
 -- KEYS[1] worker:id   KEYS[2] worker:status   KEYS[3] worker:task
--- KEYS[4] worker:info KEYS[5] worker:<id>:log
+-- KEYS[4] worker:info KEYS[5] worker:<id>:log  KEYS[6] worker:<id>:heartbeat
 -- ARGV[1] worker id   ARGV[2] info (JSON)
+-- ARGV[3] heartbeat expiry in ms ("" for no heartbeat): the key is set here, with the
+--         registration, so a worker with a heartbeat is never registered without one.
 --
 -- Returns: 1, or -1 when a live worker with that id is already registered.
 local w = ARGV[1]
@@ -15,5 +17,9 @@ redis.call('SADD', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'IDLE')
 redis.call('HDEL', KEYS[3], w)
 redis.call('HSET', KEYS[4], w, ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[6], ARGV[3], 'PX', tonumber(ARGV[3]))
+  redis.call('RPUSH', KEYS[5], now .. ' HEARTBEAT ' .. ARGV[3])
+end
 redis.call('RPUSH', KEYS[5], now .. ' ALIVE')
 return 1

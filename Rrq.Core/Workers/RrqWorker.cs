@@ -26,6 +26,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly RedisKey[] _claimKeys;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly List<RedisChannel> _channels = [];
+    private readonly string _workDir;
+    private Heartbeat? _heartbeat;
+    private ChildProcess? _prestarted;
+    private string? _envirFile;
+    private string? _separateTask;
+    private TaskCompletionSource _cancelSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _envirVersion;
     private long _envirFailedVersion = -1;
     private DateTime _idleSince = DateTime.UtcNow;
@@ -40,6 +46,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         ConfigName = configName;
         Config = config;
         _output = output;
+        _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
         var k = controller.Keys;
         _claimKeys =
         [
@@ -95,28 +102,56 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task RegisterAsync()
     {
         var k = _controller.Keys;
+        var heartbeatKey = Config.HeartbeatPeriod is null ? null : (string?)k.WorkerHeartbeat(Id);
         var info = new RrqWorkerInfo(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
             Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
-            $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", DateTimeOffset.UtcNow, null);
+            $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", DateTimeOffset.UtcNow, heartbeatKey);
+        var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
         var registered = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRegister,
-            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id)],
-            [Id, JsonSerializer.Serialize(info, RrqController.JsonOptions)]).ConfigureAwait(false));
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id)],
+            [Id, JsonSerializer.Serialize(info, RrqController.JsonOptions), expiry is null ? "" : expiry.Value]).ConfigureAwait(false));
         if (registered < 0)
         {
             throw new RrqException($"A live worker named '{Id}' is already registered in queue '{QueueId}'. " +
                 "Pick another name (or stop that worker first).");
         }
+        if (Config.HeartbeatPeriod is { } beat)
+        {
+            _heartbeat = new Heartbeat(_controller.Db, k.WorkerHeartbeat(Id), beat,
+                Config.DetectLostWorkers ? SweepAsync : null, Print);
+            _heartbeat.Start();
+        }
         var sub = _controller.Redis.GetSubscriber();
         _channels.AddRange([.. Config.EffectiveQueues.Select(k.QueueChannel), k.WorkerChannel(Id), k.WorkersChannel]);
         foreach (var ch in _channels)
         {
-            await sub.SubscribeAsync(ch, (_, _) => Wake()).ConfigureAwait(false);
+            await sub.SubscribeAsync(ch, (_, message) => OnNotification(message)).ConfigureAwait(false);
         }
         Print($"worker {Id} on queue '{QueueId}' (queues {string.Join(", ", Config.EffectiveQueues)})");
         await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
         if (await _controller.Db.HashExistsAsync(k.Envir, "spec").ConfigureAwait(false))
         {
             await LoadEnvirAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void OnNotification(RedisValue message)
+    {
+        var text = (string?)message;
+        if (text is not null && text.StartsWith("cancel ", StringComparison.Ordinal) && text[7..] == _separateTask)
+        {
+            _cancelSignal.TrySetResult();
+        }
+        Wake();
+    }
+
+    private async Task SweepAsync()
+    {
+        var found = await _controller.WorkerDetectExitedAsync().ConfigureAwait(false);
+        if (!found.IsEmpty)
+        {
+            Print(found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
+            _controller.Logger.LogWarning("Worker {WorkerId} declared lost workers: {Found}", Id, found.ToString());
         }
     }
 
@@ -220,7 +255,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             case 1:
                 return await HandleMessageAsync((string)r[2]!).ConfigureAwait(false);
             case 2:
-                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, cancellationToken).ConfigureAwait(false);
+                var timeout = (string?)r[5] is { Length: > 0 } secs
+                    ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
+                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, (string?)r[4] == "FALSE", timeout,
+                    cancellationToken).ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
@@ -236,6 +274,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var sw = Stopwatch.StartNew();
             _evaluator.LoadEnvironment(spec);
             _envirVersion = spec.Version;
+            _envirFile = WriteEnvirFile(spec);
+            DropPrestarted();
             await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
             Print($"environment version {spec.Version} loaded ({string.Join(", ", spec.Sources.Select(s => s.Path))})");
         }
@@ -248,75 +288,170 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[] rawPayload, CancellationToken cancellationToken)
+    private string WriteEnvirFile(RrqEnvirSpec spec)
     {
-        Print($"task {taskId} started");
-        var sw = Stopwatch.StartNew();
-        RrqEvaluation evaluation;
-        var context = new RrqTaskContext(QueueId, taskId, Id);
+        Directory.CreateDirectory(_workDir);
+        var file = Path.Combine(_workDir, $"envir-{spec.Version}.json");
+        File.WriteAllText(file, JsonSerializer.Serialize(spec, RrqController.JsonOptions));
+        return file;
+    }
+
+    private void DropPrestarted()
+    {
+        Interlocked.Exchange(ref _prestarted, null)?.Dispose();
+    }
+
+    /// <summary>Starts the child for the next separate-process task now, so that task does not wait
+    /// for a process start and an environment compile.</summary>
+    private void Prestart()
+    {
+        if (_stopped != 0)
+        {
+            return;
+        }
+        var file = _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty);
+        var version = _envirVersion;
         try
         {
-            var payload = RrqController.DecodePayload(rawPayload);
-            var locals = RrqController.DecodeLocals(payload);
-            evaluation = await _evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
+            var child = ChildProcess.Start(_workDir, file, version);
+            Interlocked.Exchange(ref _prestarted, child)?.Dispose();
+            if (_stopped != 0)
+            {
+                DropPrestarted();   // stopped while it was starting
+            }
         }
-        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException)
+        catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception)
         {
-            evaluation = new RrqEvaluation { Message = $"Could not read the task's locals: {e.Message}", ExceptionType = e.GetType().FullName };
+            Print($"could not pre-start a child process: {e.Message}");
         }
+    }
 
-        byte[] result;
-        var status = RrqTaskStatus.Complete;
-        if (evaluation.Success)
+    private ChildProcess TakeChild()
+    {
+        var child = Interlocked.Exchange(ref _prestarted, null);
+        if (child is not null && child.EnvirVersion == _envirVersion && !child.HasExited)
         {
+            return child;
+        }
+        child?.Dispose();
+        return ChildProcess.Start(_workDir, _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty), _envirVersion);
+    }
+
+    private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, byte[] payload, TimeSpan? timeout)
+    {
+        var k = _controller.Keys;
+        var db = _controller.Db;
+        ChildProcess child;
+        try
+        {
+            child = TakeChild();
+        }
+        catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            return TaskExecution.Error(context, new RrqEvaluation
+            {
+                Message = $"Could not start the task's process: {e.Message}",
+                ExceptionType = e.GetType().FullName,
+            });
+        }
+        _cancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _separateTask = context.TaskId;
+        try
+        {
+            await db.HashSetAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
+            await LogAsync("REMOTE", $"{context.TaskId} {child.Pid}").ConfigureAwait(false);
+            var logKey = k.TaskLog(context.TaskId);
+            var pushes = new List<Task>();
+            var exited = child.WaitForExitAsync();
             try
             {
-                result = RrqValueCodec.Serialize(evaluation.Value);
-            }
-            catch (RrqValueException e)
-            {
-                status = RrqTaskStatus.Error;
-                result = ErrorBytes(taskId, new RrqEvaluation
+                child.Assign(context, payload, line =>
                 {
-                    Message = $"The task's value could not be stored: {e.Message}",
-                    ExceptionType = typeof(RrqValueException).FullName,
-                    Warnings = evaluation.Warnings,
+                    lock (pushes)
+                    {
+                        pushes.Add(db.ListRightPushAsync(logKey, line));
+                    }
                 });
             }
+            catch (IOException)
+            {
+                // The child died before it could be handed the task (killed, or crashed while loading
+                // the environment): the task has no result, as when it dies while running.
+            }
+            var deadline = timeout is { } t ? DateTime.UtcNow + t : (DateTime?)null;
+            TaskOutcome outcome;
+            while (true)
+            {
+                var wait = TimeSpan.FromSeconds(1);
+                if (deadline is { } d && d - DateTime.UtcNow < wait)
+                {
+                    wait = d - DateTime.UtcNow > TimeSpan.Zero ? d - DateTime.UtcNow : TimeSpan.Zero;
+                }
+                await Task.WhenAny(exited, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
+                if (exited.IsCompleted)
+                {
+                    outcome = child.ReadOutcome() ?? TaskOutcome.Failed(RrqTaskStatus.Died);
+                    break;
+                }
+                // The notification is the fast path; the stored request is the safety net if it was lost.
+                if (_cancelSignal.Task.IsCompleted || await db.HashExistsAsync(k.TaskCancel, context.TaskId).ConfigureAwait(false))
+                {
+                    child.Kill();
+                    await exited.ConfigureAwait(false);
+                    await LogAsync("CANCEL", context.TaskId).ConfigureAwait(false);
+                    outcome = TaskOutcome.Failed(RrqTaskStatus.Cancelled);
+                    break;
+                }
+                if (deadline is { } end && DateTime.UtcNow >= end)
+                {
+                    child.Kill();
+                    await exited.ConfigureAwait(false);
+                    await LogAsync("TIMEOUT", context.TaskId).ConfigureAwait(false);
+                    outcome = TaskOutcome.Failed(RrqTaskStatus.Timeout);
+                    break;
+                }
+            }
+            Task[] pending;
+            lock (pushes)
+            {
+                pending = [.. pushes];
+            }
+            await Task.WhenAll(pending).ConfigureAwait(false);
+            return outcome;
         }
-        else
+        finally
         {
-            status = RrqTaskStatus.Error;
-            result = ErrorBytes(taskId, evaluation);
+            _separateTask = null;
+            child.Dispose();
+            _ = Task.Run(Prestart);
         }
+    }
+
+    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[] rawPayload, bool separateProcess,
+        TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
+        var sw = Stopwatch.StartNew();
+        var context = new RrqTaskContext(QueueId, taskId, Id);
+        var outcome = separateProcess
+            ? await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false)
+            : await TaskExecution.RunAsync(_evaluator, context, rawPayload, cancellationToken).ConfigureAwait(false);
 
         var k = _controller.Keys;
         var written = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
             [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id)],
-            [taskId, Id, status.ToRedisString(), result, (string)k.TaskCompleteChannel!]).ConfigureAwait(false));
+            [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!]).ConfigureAwait(false));
         if (written < 0)
         {
-            Print($"task {taskId} finished ({status.ToRedisString()}) but was no longer running here: result dropped");
+            Print($"task {taskId} finished ({outcome.Status.ToRedisString()}) but was no longer running here: result dropped");
         }
         else
         {
-            Print($"task {taskId} {status.ToRedisString()} in {sw.Elapsed.TotalMilliseconds:0.#} ms" +
-                (evaluation.Success ? "" : $": {evaluation.Message}"));
+            Print($"task {taskId} {outcome.Status.ToRedisString()} in {sw.Elapsed.TotalMilliseconds:0.#} ms" +
+                (outcome.Message is null ? "" : $": {outcome.Message}"));
         }
-        return (taskId, status);
+        return (taskId, outcome.Status);
     }
-
-    private byte[] ErrorBytes(string taskId, RrqEvaluation e) => RrqController.EncodeError(new TaskErrorData
-    {
-        Message = e.Message ?? "The task failed.",
-        Status = RrqTaskStatus.Error.ToRedisString(),
-        ExceptionType = e.ExceptionType,
-        From = e.From,
-        Trace = e.Trace,
-        Warnings = [.. e.Warnings],
-        QueueId = QueueId,
-        TaskId = taskId,
-    });
 
     private async Task<RrqWorkerStep> HandleMessageAsync(string raw)
     {
@@ -367,12 +502,24 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return;
         }
+        _heartbeat?.Dispose();
+        DropPrestarted();
         var sub = _controller.Redis.GetSubscriber();
         foreach (var ch in _channels)
         {
             await sub.UnsubscribeAsync(ch).ConfigureAwait(false);
         }
         await _controller.WorkerExitAsync(Id, "STOP " + reason).ConfigureAwait(false);
+        try
+        {
+            if (Directory.Exists(_workDir))
+            {
+                Directory.Delete(_workDir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
         Print($"stopped: {reason}");
     }
 

@@ -17,6 +17,10 @@ public sealed record RrqWorkerConfig
     /// three periods, after which the worker can be declared lost.</summary>
     public TimeSpan? HeartbeatPeriod { get; init; }
 
+    /// <summary>With a heartbeat, also look for lost workers (expired heartbeats) after every beat and
+    /// declare them LOST and their tasks DIED, so nobody has to call WorkerDetectExited. Default: true.</summary>
+    public bool DetectLostWorkers { get; init; } = true;
+
     /// <summary>Exit after being idle this long; null (the default) never.</summary>
     public TimeSpan? TimeoutIdle { get; init; }
 

@@ -24,3 +24,15 @@ public string slow(int ms)
 }
 
 public int Version() => 1;
+
+public int recurse(int n) => recurse(n + 1) + 1;
+
+public string chatty(int n)
+{
+    for (var i = 1; i <= n; i++)
+    {
+        Console.WriteLine($"doubling {i}");
+    }
+    Console.Error.WriteLine("to stderr");
+    return "said";
+}

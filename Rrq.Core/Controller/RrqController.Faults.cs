@@ -1,0 +1,152 @@
+using Rrq.Scripts;
+using Rrq.Workers;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>
+    /// Finds workers whose heartbeat key has expired (rrq's <c>rrq_worker_detect_exited</c>): each
+    /// becomes LOST and the task it was running DIED. Workers without a heartbeat are never declared
+    /// lost. Running workers with a heartbeat also do this by themselves every heartbeat period, so
+    /// calling it is only needed when no such worker is left.
+    /// </summary>
+    public RrqDetectExitedResult WorkerDetectExited() => WorkerDetectExitedAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="WorkerDetectExited"/>
+    public async Task<RrqDetectExitedResult> WorkerDetectExitedAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var infos = await WorkerInfoAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        var withHeartbeat = infos.Values.Where(i => i.HeartbeatKey is not null).ToArray();
+        var batch = Db.CreateBatch();
+        var alive = withHeartbeat.Select(i => batch.KeyExistsAsync(i.HeartbeatKey!)).ToArray();
+        batch.Execute();
+        await Task.WhenAll(alive).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+        var lost = new List<string>();
+        var orphaned = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < withHeartbeat.Length; i++)
+        {
+            if (alive[i].Result)
+            {
+                continue;
+            }
+            var w = withHeartbeat[i].WorkerId;
+            var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerLost,
+                [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
+                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete],
+                [w, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
+            if ((long)r[0] == 1)
+            {
+                lost.Add(w);
+                if ((string?)r[1] is { Length: > 0 } task)
+                {
+                    orphaned[w] = task;
+                }
+            }
+        }
+        return new RrqDetectExitedResult(lost.Order(NaturalComparer.Instance).ToArray(), orphaned);
+    }
+
+    /// <summary>
+    /// Cancels a task (rrq's <c>rrq_task_cancel</c>). A PENDING task becomes CANCELLED and leaves its
+    /// queue; a RUNNING separate-process task has its process killed and becomes CANCELLED while its
+    /// worker goes on. Returns true when the task is CANCELLED, false when it had already finished
+    /// (nothing is changed), or finished before it could be stopped.
+    /// </summary>
+    /// <param name="taskId">The task.</param>
+    /// <param name="wait">For a running task, wait until its worker has stopped it (default true).</param>
+    /// <param name="timeout">How long to wait; default 10 seconds.</param>
+    /// <exception cref="RrqException">The task does not exist; or it runs inside its worker's own
+    /// process (in-process tasks cannot be stopped safely: submit with <c>separateProcess: true</c>
+    /// to be able to cancel); or it did not stop in time.</exception>
+    public bool TaskCancel(string taskId, bool wait = true, TimeSpan? timeout = null) =>
+        TaskCancelAsync(taskId, wait, timeout).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskCancel"/>
+    public async Task<bool> TaskCancelAsync(string taskId, bool wait = true, TimeSpan? timeout = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(taskId);
+        CheckTimeout(timeout, nameof(timeout));
+        var queue = (string?)await Db.HashGetAsync(Keys.TaskQueue, taskId).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
+        using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
+        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskCancel,
+            [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue)],
+            [taskId, (string)Keys.TaskCompleteChannel!]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        switch ((long)r[0])
+        {
+            case 1:
+                return true;
+            case 0:
+                return false;
+            case -1:
+                throw MissingTask(taskId);
+            case -3:
+                throw new RrqException(
+                    $"Cannot cancel task '{taskId}': it is RUNNING inside worker '{(string?)r[1]}''s own process, which cannot " +
+                    "be stopped safely. Nothing was changed. Submit tasks with separateProcess: true to be able to cancel them.");
+        }
+        var worker = (string?)r[1] ?? "";
+        await Redis.GetSubscriber().PublishAsync(Keys.WorkerChannel(worker), "cancel " + taskId).ConfigureAwait(false);
+        if (!wait)
+        {
+            return false;
+        }
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        var deadline = DateTime.UtcNow + limit;
+        while (true)
+        {
+            var status = await TaskStatusAsync(taskId, follow: false, cancellationToken).ConfigureAwait(false);
+            if (status != RrqTaskStatus.Running)
+            {
+                return status == RrqTaskStatus.Cancelled;
+            }
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                throw new RrqException($"Task '{taskId}' did not stop within {limit.TotalSeconds:0.###} s of being cancelled " +
+                    $"(is its worker '{worker}' alive?). It is still RUNNING; its worker will stop it when it next looks.");
+            }
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(left);
+            try
+            {
+                await registration!.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Deadline: look once more above, then give up.
+            }
+        }
+    }
+
+    /// <summary>
+    /// The output (standard output and error, interleaved) of a separate-process task's child process,
+    /// as lines; empty before the task has started.
+    /// </summary>
+    /// <exception cref="RrqException">The task does not exist, or does not run in a separate process.</exception>
+    public IReadOnlyList<string> TaskLog(string taskId) => TaskLogAsync(taskId).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskLog"/>
+    public async Task<IReadOnlyList<string>> TaskLogAsync(string taskId, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var root = await RootAsync(taskId).ConfigureAwait(false);
+        var local = await Db.HashGetAsync(Keys.TaskLocal, root).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (local.IsNull)
+        {
+            throw MissingTask(taskId);
+        }
+        if ((string?)local == "TRUE")
+        {
+            throw new RrqException($"Task '{taskId}' has no log: it runs inside its worker's process, whose output is the worker's " +
+                "(see WorkerProcessLog). Submit with separateProcess: true to keep a log per task.");
+        }
+        var lines = await Db.ListRangeAsync(Keys.TaskLog(taskId)).ConfigureAwait(false);
+        return lines.Select(l => (string)l!).ToArray();
+    }
+}

@@ -1,0 +1,34 @@
+-- task_cancel: cancel a task. A queued task becomes CANCELLED and leaves its queue in one step, so
+-- a worker either claimed it first (it is RUNNING) or never will. A RUNNING separate-process task is
+-- marked for its worker to kill; an in-process one cannot be stopped safely.
+--
+-- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
+-- KEYS[5] task:cancel   KEYS[6] queue:<the task's queue>
+-- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on
+--
+-- Returns: {1} cancelled now; {2, worker} its worker was asked to kill it;
+--          {0, status} already finished (nothing changed); {-1} no such task;
+--          {-3, worker} RUNNING in its worker's own process (nothing changed).
+local id = ARGV[1]
+local status = redis.call('HGET', KEYS[1], id)
+if not status then
+  return {-1}
+end
+if status == 'PENDING' or status == 'DEFERRED' then
+  local t = redis.call('TIME')
+  local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+  redis.call('LREM', KEYS[6], 0, id)
+  redis.call('HSET', KEYS[1], id, 'CANCELLED')
+  redis.call('HSET', KEYS[4], id, now)
+  redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')
+  return {1}
+end
+if status == 'RUNNING' then
+  local worker = redis.call('HGET', KEYS[3], id) or ''
+  if redis.call('HGET', KEYS[2], id) == 'FALSE' then
+    redis.call('HSET', KEYS[5], id, worker)
+    return {2, worker}
+  end
+  return {-3, worker}
+end
+return {0, status}

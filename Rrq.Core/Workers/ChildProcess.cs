@@ -1,0 +1,143 @@
+using System.Diagnostics;
+
+namespace Rrq.Workers;
+
+/// <summary>
+/// A child process for one separate-process task (<c>rrq-worker child</c>). It is started ahead of
+/// need, compiles the environment, then waits on its standard input for the task; it writes the
+/// outcome to a file and exits. Its output lines go to a sink (the task's log). When the worker
+/// goes away, the child's standard input closes and the child ends itself.
+/// </summary>
+internal sealed class ChildProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _early = [];
+    private readonly Lock _gate = new();
+    private Action<string>? _sink;
+
+    private ChildProcess(Process process, string dir, long envirVersion)
+    {
+        _process = process;
+        Dir = dir;
+        EnvirVersion = envirVersion;
+    }
+
+    public long EnvirVersion { get; }
+
+    public int Pid => _process.Id;
+
+    public string Dir { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    private string ResultPath => Path.Combine(Dir, "result.bin");
+
+    public static ChildProcess Start(string workDir, string envirFile, long envirVersion)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(workDir, "child-" + Guid.NewGuid().ToString("N")[..12])).FullName;
+        var (file, prefix) = WorkerLauncher.Locate();
+        var psi = new ProcessStartInfo(file)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Environment.CurrentDirectory,
+        };
+        foreach (var a in prefix.Concat(["child", "--envir", envirFile]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var process = Process.Start(psi) ?? throw new RrqException($"Could not start a child process ({file}).");
+        var child = new ChildProcess(process, dir, envirVersion);
+        process.OutputDataReceived += (_, e) => child.Line(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Line(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    private void Line(string? data)
+    {
+        if (data is null)
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            if (_sink is null)
+            {
+                _early.Add(data);
+            }
+            else
+            {
+                _sink(data);
+            }
+        }
+    }
+
+    /// <summary>Hands the child its task. Output it printed so far (while loading the environment)
+    /// goes to the sink first.</summary>
+    public void Assign(RrqTaskContext context, byte[] payload, Action<string> sink)
+    {
+        lock (_gate)
+        {
+            foreach (var l in _early)
+            {
+                sink(l);
+            }
+            _early.Clear();
+            _sink = sink;
+        }
+        var payloadPath = Path.Combine(Dir, "payload.bin");
+        File.WriteAllBytes(payloadPath, payload);
+        _process.StandardInput.WriteLine(string.Join('\t', "RUN", context.QueueId, context.WorkerId, context.TaskId, payloadPath, ResultPath));
+        _process.StandardInput.Flush();
+    }
+
+    /// <summary>Completes when the process has exited and its output has been read to the end.</summary>
+    public Task WaitForExitAsync() => _process.WaitForExitAsync();
+
+    /// <summary>The outcome the child wrote, or null when it ended without one (killed, crashed).</summary>
+    public TaskOutcome? ReadOutcome()
+    {
+        if (!File.Exists(ResultPath))
+        {
+            return null;
+        }
+        var bytes = File.ReadAllBytes(ResultPath);
+        return bytes.Length == 0 ? null : ChildTaskRunner.DecodeOutcome(bytes);
+    }
+
+    public void Kill()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            Kill();
+            _process.WaitForExit(5000);
+        }
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using Rrq.Store;
+using Rrq.Tasks;
+
+namespace Rrq.Workers;
+
+/// <summary>The outcome of running a task, as it will be stored: a status and the result bytes
+/// (a value or an error object; empty when there is nothing to store).</summary>
+internal sealed record TaskOutcome(RrqTaskStatus Status, byte[] Result, string? Message)
+{
+    public static TaskOutcome Failed(RrqTaskStatus status) => new(status, [], null);
+}
+
+/// <summary>Runs one task payload through an evaluator and encodes what it produced. Shared by the
+/// worker (in-process tasks) and the child process of separate-process tasks.</summary>
+internal static class TaskExecution
+{
+    public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, byte[] rawPayload,
+        CancellationToken cancellationToken)
+    {
+        RrqEvaluation evaluation;
+        try
+        {
+            var payload = RrqController.DecodePayload(rawPayload);
+            var locals = RrqController.DecodeLocals(payload);
+            evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException)
+        {
+            evaluation = new RrqEvaluation { Message = $"Could not read the task's locals: {e.Message}", ExceptionType = e.GetType().FullName };
+        }
+
+        if (evaluation.Success)
+        {
+            try
+            {
+                return new TaskOutcome(RrqTaskStatus.Complete, RrqValueCodec.Serialize(evaluation.Value), null);
+            }
+            catch (RrqValueException e)
+            {
+                evaluation = new RrqEvaluation
+                {
+                    Message = $"The task's value could not be stored: {e.Message}",
+                    ExceptionType = typeof(RrqValueException).FullName,
+                    Warnings = evaluation.Warnings,
+                };
+            }
+        }
+        return Error(context, evaluation);
+    }
+
+    public static TaskOutcome Error(RrqTaskContext context, RrqEvaluation e) => new(RrqTaskStatus.Error,
+        RrqController.EncodeError(new TaskErrorData
+        {
+            Message = e.Message ?? "The task failed.",
+            Status = RrqTaskStatus.Error.ToRedisString(),
+            ExceptionType = e.ExceptionType,
+            From = e.From,
+            Trace = e.Trace,
+            Warnings = [.. e.Warnings],
+            QueueId = context.QueueId,
+            TaskId = context.TaskId,
+        }), e.Message);
+}

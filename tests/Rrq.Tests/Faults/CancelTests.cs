@@ -1,0 +1,116 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Faults;
+
+public class CancelTests
+{
+    [Fact]
+    public async Task Cancelling_a_pending_task_makes_it_cancelled_and_takes_it_off_its_queue()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("1");
+        var other = obj.TaskCreateExpr("2");
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+        Assert.True(obj.TaskCancel(t));
+        Assert.False(await waiting);
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
+        Assert.Equal("Task not successful: CANCELLED", ((RrqTaskError)obj.TaskResult(t)!).Message);
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal([other], (await db.ListRangeAsync($"{{{q.QueueId}}}:queue:default")).Select(v => (string)v!));
+        var w = await q.WorkerAsync();
+        Assert.Equal(other, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_separate_process_task_kills_its_child_and_the_worker_goes_on()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        _ = w.RunAsync();
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true);
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        await Poll.Until(async () => (await obj.TaskInfoAsync(t)).Pid is not null, 60);
+        Assert.True(await obj.TaskCancelAsync(t));
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
+        Assert.Contains(obj.WorkerLogTail(w.Id, 0), l => l.Command == "CANCEL");
+        var next = obj.TaskCreateExpr("7");
+        Assert.True(await obj.TaskWaitAsync(next, TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_in_process_task_is_a_clear_error_and_changes_nothing()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(2000); 5");
+        var step = w.StepAsync();
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running);
+        var e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskCancelAsync(t));
+        Assert.Contains("inside worker", e.Message);
+        Assert.Contains("separateProcess: true", e.Message);
+        await step;
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
+        Assert.Equal(5, obj.TaskResult(t));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_finished_task_returns_false_and_an_unknown_one_is_an_error()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("3");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.False(obj.TaskCancel(t));
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
+        Assert.Equal(3, obj.TaskResult(t));
+        var missing = new string('f', 32);
+        Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskCancel(missing)).Message);
+    }
+
+    [Fact]
+    public async Task Cancel_racing_a_claim_has_exactly_one_outcome()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var cancelled = 0;
+        var ran = 0;
+        for (var i = 0; i < 30; i++)
+        {
+            var t = await obj.TaskCreateExprAsync("i", new { i });
+            var waiter = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+            var step = w.StepAsync();
+            bool? cancel;
+            try
+            {
+                cancel = await obj.TaskCancelAsync(t, wait: false);
+            }
+            catch (RrqException)
+            {
+                cancel = null;   // the worker had claimed it: RUNNING in-process
+            }
+            var s = await step;
+            await waiter;
+            var status = await obj.TaskStatusAsync(t);
+            if (cancel == true)
+            {
+                cancelled++;
+                Assert.Equal(RrqTaskStatus.Cancelled, status);
+                Assert.Equal(RrqWorkerStepKind.Idle, s.Kind);
+            }
+            else
+            {
+                ran++;
+                Assert.Equal(RrqTaskStatus.Complete, status);
+                Assert.Equal(t, s.TaskId);
+                Assert.Equal(i, await obj.TaskResultAsync(t));
+            }
+        }
+        Assert.Equal(30, cancelled + ran);
+    }
+}
