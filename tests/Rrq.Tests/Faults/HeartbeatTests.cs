@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Faults;
+
+public class HeartbeatTests
+{
+    private static readonly RrqWorkerConfig OneSecond = new() { HeartbeatPeriod = TimeSpan.FromSeconds(1), PollQueue = TimeSpan.FromSeconds(1) };
+
+    [Fact]
+    public async Task A_heartbeat_key_expires_after_three_periods_is_refreshed_and_goes_on_a_clean_exit()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        q.Controller.WorkerConfigSave("hb", OneSecond);
+        var w = await q.WorkerAsync("beating", "hb");
+        var key = $"{{{q.QueueId}}}:worker:beating:heartbeat";
+        Assert.Equal(key, q.Controller.WorkerInfo()["beating"].HeartbeatKey);
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var ttl = (await db.KeyTimeToLiveAsync(key))!.Value;
+        Assert.InRange(ttl.TotalMilliseconds, 2000 - 100, 3000);
+        await Task.Delay(2500);   // past the first expiry window: only refreshing keeps it
+        ttl = (await db.KeyTimeToLiveAsync(key))!.Value;
+        Assert.InRange(ttl.TotalMilliseconds, 1000, 3000);
+        await w.StopAsync();
+        Assert.False(await db.KeyExistsAsync(key));
+        Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("beating"));
+        Assert.True(q.Controller.WorkerDetectExited().IsEmpty);
+    }
+
+    [Fact]
+    public async Task Detecting_on_a_queue_with_no_workers_finds_nothing()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var found = q.Controller.WorkerDetectExited();
+        Assert.True(found.IsEmpty);
+        Assert.Empty(found.LostWorkers);
+        Assert.Empty(found.OrphanedTasks);
+        Assert.Equal("No lost workers", found.ToString());
+    }
+
+    [Fact]
+    public async Task A_sigkilled_worker_is_lost_and_its_task_died_once_its_heartbeat_expires_as_in_the_vignette()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond);
+        var w = await q.SpawnAsync(1, "hb");
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
+
+        w.Kill(w.Id);
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await Poll.Until(async () => !await db.KeyExistsAsync($"{{{q.QueueId}}}:worker:{w.Id}:heartbeat"), 10);
+
+        var found = obj.WorkerDetectExited();
+        Assert.Equal([w.Id], found.LostWorkers);
+        Assert.Equal(t, found.OrphanedTasks[w.Id]);
+        Assert.Equal($"Lost 1 worker:\n  - {w.Id}\nOrphaning 1 task:\n  - {t}", found.ToString());
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(w.Id));
+        Assert.Equal("Task not successful: DIED", ((RrqTaskError)obj.TaskResult(t)!).Message);
+        Assert.Empty(obj.WorkerList());
+        Assert.True(obj.WorkerDetectExited().IsEmpty);
+    }
+
+    [Fact]
+    public async Task A_sigkilled_workers_task_dies_by_itself_when_another_worker_sweeps()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond);
+        var w = await q.SpawnAsync(2, "hb");
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        var busy = obj.TaskInfo(t).Worker!;
+        var idle = w.Ids.Single(i => i != busy);
+
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60));
+        var sw = Stopwatch.StartNew();
+        w.Kill(busy);
+        Assert.False(await waiting);   // woken by the sweep of the other worker: nobody called anything
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(busy));
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(idle));
+        Assert.Single(obj.WorkerLogTail(busy, 0), l => l.Command == "LOST");
+        Console.WriteLine($"SIGKILL to DIED with a 1 s heartbeat: {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task Workers_stopped_through_the_api_are_exited_not_lost()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond with { DetectLostWorkers = false });
+        var w = await q.SpawnAsync(2, "hb");
+        obj.WorkerStop([w.Ids[0]], timeout: TimeSpan.FromSeconds(30));
+        obj.WorkerStop([w.Ids[1]], RrqWorkerStopType.Kill);
+        await Task.Delay(3500);   // longer than the heartbeat expiry
+        Assert.True(obj.WorkerDetectExited().IsEmpty);
+        Assert.All(w.Ids, id => Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(id)));
+    }
+
+    [Fact]
+    public async Task Workers_without_a_heartbeat_are_never_declared_lost()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.SpawnAsync();
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        w.Kill(w.Id);
+        Assert.True(obj.WorkerDetectExited().IsEmpty);
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
+    }
+
+    [Fact]
+    public async Task A_task_that_completed_is_never_turned_died_by_detection()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond with { DetectLostWorkers = false });
+        var w = await q.SpawnAsync(1, "hb");
+        var t = obj.TaskCreateExpr("21 * 2");
+        Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(60)));
+        // Put back the state rrq's race could leave (the worker still pointing at its finished task),
+        // then lose the worker: the finished task must keep its outcome.
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await db.HashSetAsync($"{{{q.QueueId}}}:worker:task", w.Id, t);
+        w.Kill(w.Id);
+        await Poll.Until(async () => !await db.KeyExistsAsync($"{{{q.QueueId}}}:worker:{w.Id}:heartbeat"), 10);
+        var found = obj.WorkerDetectExited();
+        Assert.Equal([w.Id], found.LostWorkers);
+        Assert.Empty(found.OrphanedTasks);
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
+        Assert.Equal(42, obj.TaskResult(t));
+    }
+
+    [Fact]
+    public async Task A_lost_worker_that_comes_back_finds_itself_removed_and_exits_without_touching_its_task()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var w = await q.WorkerAsync("partitioned");
+        var t = obj.TaskCreateExpr("slow(1500)");
+        var step = w.StepAsync();
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running);
+        // What detection does to a worker whose heartbeat expired while it was cut off from Redis.
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await db.SetRemoveAsync($"{{{q.QueueId}}}:worker:id", "partitioned");
+        await db.HashSetAsync($"{{{q.QueueId}}}:task:status", t, "DIED");
+        await step;
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStepKind.Stopped, (await w.StepAsync()).Kind);
+    }
+}
