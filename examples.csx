@@ -1,12 +1,25 @@
 // Rrq for .NET, walking rrq's "Fault tolerance" vignette in C#.
 // Run it with:  dotnet run --project Rrq.WorkerRunner -- run examples.csx
+// It uses the Redis in RRQ_REDIS (or localhost:6379), else an embedded Garnet server.
+using System.Diagnostics;
+using System.Threading;
 using Rrq;
 
 var queueId = "rrq:" + Guid.NewGuid().ToString("N")[..8];
 var obj = RrqController.Connect(queueId);
 Console.WriteLine(obj);
 
-// ## Error handling
+void Section(string title) => Console.WriteLine($"\n## {title}\n");
+string Status(string id) => obj.TaskStatus(id).ToRedisString();
+string WorkerStatus(string id) => obj.WorkerStatus(id).ToRedisString();
+void UntilRunning(string id)
+{
+    while (obj.TaskStatus(id) != RrqTaskStatus.Running) Thread.Sleep(20);
+}
+
+// ---------------------------------------------------------------------------------------------
+Section("Error handling");
+
 obj.WorkerEnvirSet(new RrqEnvir(Sources: ["examples/fault.csx"]));
 var w = obj.WorkerSpawn();
 
@@ -14,12 +27,13 @@ var rng = new Random(1);
 var x = Enumerable.Range(0, 5).Select(_ => rng.NextDouble()).ToArray();
 var y = x.Select(v => 2 * v + (rng.NextDouble() - 0.5) * 0.4).ToArray();
 
+// In the happy case, everything works as expected.
 var t = obj.TaskCreateExpr("fit_model(x, y)", new { x, y });
 Console.WriteLine($"wait: {obj.TaskWait(t, TimeSpan.FromSeconds(10))}");
-Console.WriteLine($"status: {obj.TaskStatus(t)}");
+Console.WriteLine($"status: {Status(t)}");
 Console.WriteLine(obj.TaskResult(t));
 
-// With invalid input the task errors; the error comes back as a value.
+// With invalid input the task errors; the error comes back as a value, not an exception.
 t = obj.TaskCreateExpr("fit_model(x, null)", new { x });
 Console.WriteLine($"wait: {obj.TaskWait(t, TimeSpan.FromSeconds(10))}");
 var r = obj.TaskResult(t);
@@ -38,5 +52,56 @@ catch (RrqTaskError e)
     Console.WriteLine($"Error in {e.From}: {e.Message}");
 }
 
-obj.WorkerStop();
+// ---------------------------------------------------------------------------------------------
+Section("Increasing resilience via separate processes");
+
+var sw = Stopwatch.StartNew();
+obj.TaskWait(obj.TaskCreateExpr("1"), TimeSpan.FromSeconds(10));
+Console.WriteLine($"in the worker's process: {sw.Elapsed.TotalMilliseconds:0.0} ms");
+// The first separate-process task starts a child; after it, the worker keeps one ready.
+obj.TaskWait(obj.TaskCreateExpr("1", separateProcess: true), TimeSpan.FromSeconds(30));
+Thread.Sleep(2000);
+sw.Restart();
+obj.TaskWait(obj.TaskCreateExpr("1", separateProcess: true), TimeSpan.FromSeconds(30));
+Console.WriteLine($"in a separate process: {sw.Elapsed.TotalMilliseconds:0.0} ms");
+
+// A long task in a separate process; we kill its process to simulate a crash.
+t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)", separateProcess: true);
+UntilRunning(t);
+while (obj.TaskInfo(t).Pid is null) Thread.Sleep(20);
+var info = obj.TaskInfo(t);
+Console.WriteLine($"task pid: {info.Pid} (the worker's: {w.Pids[w.Id]})");
+Process.GetProcessById(info.Pid!.Value).Kill();
+obj.TaskWait(t, TimeSpan.FromSeconds(10));
+Console.WriteLine($"status: {Status(t)}");
+r = obj.TaskResult(t);
+Console.WriteLine(r);
+Console.WriteLine($"trace: {((RrqTaskError)r!).Trace ?? "null"}");
+
+// ---------------------------------------------------------------------------------------------
+Section("Loss of workers");
+
+// Workers with a heartbeat can be detected when they disappear. (The vignette uses 3 s; 1 s keeps
+// this short.) Stop the first worker so the new one is the one that takes the task.
+obj.WorkerStop(timeout: TimeSpan.FromSeconds(30));
+obj.WorkerConfigSave("localhost", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) });
+w = obj.WorkerSpawn();
+
+t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)");
+UntilRunning(t);
+Console.WriteLine($"status: {Status(t)}");
+Console.WriteLine($"worker {w.Id}: {WorkerStatus(w.Id)}");
+
+// Kill the worker, as a crash or the loss of its machine would.
+w.Kill(w.Id);
+Console.WriteLine($"status: {Status(t)}");
+Console.WriteLine($"worker {w.Id}: {WorkerStatus(w.Id)}");
+
+// Its heartbeat key expires after 3 periods; then it can be detected.
+Thread.Sleep(TimeSpan.FromSeconds(3.5));
+Console.WriteLine(obj.WorkerDetectExited());
+Console.WriteLine($"status: {Status(t)}");
+Console.WriteLine($"worker {w.Id}: {WorkerStatus(w.Id)}");
+Console.WriteLine(obj.TaskResult(t));
+
 obj.Dispose();

@@ -13,6 +13,7 @@ internal sealed class ChildProcess : IDisposable
     private readonly Process _process;
     private readonly List<string> _early = [];
     private readonly Lock _gate = new();
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action<string>? _sink;
 
     private ChildProcess(Process process, string dir, long envirVersion)
@@ -30,13 +31,19 @@ internal sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Completes when the child has written its outcome (or has ended).</summary>
+    public Task Done => _done.Task;
+
     private string ResultPath => Path.Combine(Dir, "result.bin");
 
     public static ChildProcess Start(string workDir, string envirFile, long envirVersion)
     {
         var dir = Directory.CreateDirectory(Path.Combine(workDir, "child-" + Guid.NewGuid().ToString("N")[..12])).FullName;
         var (file, prefix) = WorkerLauncher.Locate();
-        var psi = new ProcessStartInfo(file)
+        string[] command = [file, .. prefix, "child", "--envir", envirFile];
+        // On Unix the shell merges standard error into standard output, so the task's log is one stream
+        // in the order it was written, and the child's last line (its done marker) really is last.
+        var psi = new ProcessStartInfo(OperatingSystem.IsWindows() ? command[0] : "/bin/sh")
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -44,7 +51,7 @@ internal sealed class ChildProcess : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = Environment.CurrentDirectory,
         };
-        foreach (var a in prefix.Concat(["child", "--envir", envirFile]))
+        foreach (var a in OperatingSystem.IsWindows() ? command[1..] : ["-c", "exec \"$@\" 2>&1", "rrq-child", .. command])
         {
             psi.ArgumentList.Add(a);
         }
@@ -52,6 +59,8 @@ internal sealed class ChildProcess : IDisposable
         var child = new ChildProcess(process, dir, envirVersion);
         process.OutputDataReceived += (_, e) => child.Line(e.Data);
         process.ErrorDataReceived += (_, e) => child.Line(e.Data);
+        process.Exited += (_, _) => child._done.TrySetResult();
+        process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return child;
@@ -61,6 +70,11 @@ internal sealed class ChildProcess : IDisposable
     {
         if (data is null)
         {
+            return;
+        }
+        if (data == ChildTaskRunner.DoneMarker)
+        {
+            _done.TrySetResult();
             return;
         }
         lock (_gate)

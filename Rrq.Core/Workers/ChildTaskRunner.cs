@@ -11,6 +11,10 @@ internal static class ChildTaskRunner
 {
     public const int ParentGoneExitCode = 70;
 
+    /// <summary>The last line the child prints, after its outcome file is in place: the worker need not
+    /// wait for the process to finish shutting down.</summary>
+    public const string DoneMarker = "\u0001rrq-child-done\u0001";
+
     public static async Task<int> RunAsync(IRrqTaskEvaluator evaluator, string envirFile, TextReader input)
     {
         string? envirError = null;
@@ -19,6 +23,17 @@ internal static class ChildTaskRunner
             var spec = JsonSerializer.Deserialize<RrqEnvirSpec>(await File.ReadAllTextAsync(envirFile).ConfigureAwait(false),
                 RrqController.JsonOptions) ?? RrqEnvirSpec.Empty;
             evaluator.LoadEnvironment(spec);
+            // While the worker has no task for us yet, run a throwaway task the whole way (payload, locals,
+            // compile, run, encode): the first of each in a process pays for loading and JIT-compiling
+            // the code involved, and that should not be on a real task's clock.
+            var warmUp = new Tasks.TaskPayload
+            {
+                Expression = "__rrq_warm + 1",
+                LocalNames = ["__rrq_warm"],
+                LocalValues = [Store.RrqValueCodec.Serialize(1)],
+            };
+            await TaskExecution.RunAsync(evaluator, new RrqTaskContext("", "warm-up", ""),
+                MemoryPack.MemoryPackSerializer.Serialize(warmUp), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RrqEnvirException or IOException or JsonException)
         {
@@ -70,6 +85,8 @@ internal static class ChildTaskRunner
         var tmp = resultPath + ".tmp";
         await File.WriteAllBytesAsync(tmp, EncodeOutcome(outcome)).ConfigureAwait(false);
         File.Move(tmp, resultPath, overwrite: true);
+        await Console.Out.WriteLineAsync(DoneMarker).ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
         return 0;
     }
 

@@ -387,8 +387,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 {
                     wait = d - DateTime.UtcNow > TimeSpan.Zero ? d - DateTime.UtcNow : TimeSpan.Zero;
                 }
-                await Task.WhenAny(exited, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
-                if (exited.IsCompleted)
+                await Task.WhenAny(child.Done, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
+                if (child.Done.IsCompleted)
                 {
                     outcome = child.ReadOutcome() ?? TaskOutcome.Failed(RrqTaskStatus.Died);
                     break;
@@ -422,8 +422,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         finally
         {
             _separateTask = null;
-            child.Dispose();
-            _ = Task.Run(Prestart);
+            // The child has written its outcome (or is gone): reap it off the task's clock.
+            _ = Task.Run(() =>
+            {
+                child.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
+                child.Dispose();
+                Prestart();
+            });
         }
     }
 

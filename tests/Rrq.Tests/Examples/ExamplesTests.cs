@@ -7,7 +7,7 @@ namespace Rrq.Tests.Examples;
 public class ExamplesTests
 {
     [Fact]
-    public async Task Examples_csx_walks_the_error_handling_section_of_the_vignette()
+    public async Task Examples_csx_walks_the_vignette_errors_separate_processes_and_lost_workers()
     {
         var root = RepositoryRoot();
         var psi = new ProcessStartInfo("dotnet")
@@ -31,7 +31,7 @@ public class ExamplesTests
         // The happy case: TRUE, COMPLETE, and the fitted coefficients.
         var happy = lines.IndexOf("wait: True");
         Assert.True(happy >= 0, output);
-        Assert.Equal("status: Complete", lines[happy + 1]);
+        Assert.Equal("status: COMPLETE", lines[happy + 1]);
         Assert.StartsWith("LinearFit { Intercept = ", lines[happy + 2]);
         // The failing case: FALSE, then the error object naming fit_model and its line in fault.csx.
         Assert.Contains("wait: False", lines);
@@ -40,6 +40,25 @@ public class ExamplesTests
         Assert.Contains("is RrqTaskError: True", lines);
         Assert.Contains(lines, l => l.Contains("at fit_model(double[] x, double[] y) in examples/fault.csx:line 8", StringComparison.Ordinal));
         Assert.Contains("Error in fit_model(double[], double[]) at fault.csx:8: Value cannot be null. (Parameter 'y')", lines);
+
+        // Separate processes: a killed task process makes the task DIED, with no trace.
+        var separate = lines.IndexOf("## Increasing resilience via separate processes");
+        var losses = lines.IndexOf("## Loss of workers");
+        Assert.True(separate > 0 && losses > separate, output);
+        var section = lines[separate..losses];
+        Assert.Contains("status: DIED", section);
+        Assert.Contains("  error:  Task not successful: DIED", section);
+        Assert.Contains("trace: null", section);
+
+        // Lost workers: RUNNING/BUSY before and after the kill, then LOST with its task DIED.
+        var lost = lines[losses..];
+        Assert.Equal(2, lost.Count(l => l == "status: RUNNING"));
+        Assert.Equal(2, lost.Count(l => l.EndsWith(": BUSY", StringComparison.Ordinal)));
+        Assert.Contains("Lost 1 worker:", lost);
+        Assert.Contains("Orphaning 1 task:", lost);
+        Assert.Contains("status: DIED", lost);
+        Assert.Contains(lost, l => l.EndsWith(": LOST", StringComparison.Ordinal));
+        Assert.Contains("  error:  Task not successful: DIED", lost);
     }
 
     internal static string RepositoryRoot()
