@@ -76,6 +76,7 @@ public class SeparateProcessTests
     [InlineData("Environment.FailFast(\"boom\")")]
     [InlineData("recurse(0)")]
     [InlineData("Environment.Exit(3)")]
+    [InlineData("System.Runtime.InteropServices.Marshal.ReadInt32((IntPtr)0x7ffffff00000L)")]
     public async Task A_child_that_crashes_or_exits_without_a_result_makes_the_task_died(string expr)
     {
         var (q, _, _) = await QueueWithLoopingWorker();
