@@ -6,7 +6,9 @@ namespace Rrq.Scripts;
 /// <summary>
 /// The Lua scripts under <c>Rrq.Core/Scripts/</c>, one state transition per file, embedded in the
 /// assembly and run by name. StackExchange.Redis sends EVALSHA after the first use and falls back
-/// to EVAL when the server has forgotten the script.
+/// to EVAL when the server has forgotten the script. A line <c>--#include name</c> is replaced by
+/// <c>Scripts/include/name.lua</c>: Redis scripts cannot load one another, and several transitions
+/// share steps (the clock, failing an orphaned task).
 /// </summary>
 internal static class RrqScripts
 {
@@ -24,13 +26,29 @@ internal static class RrqScripts
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 
-    public static string Text(string name) => Texts.GetOrAdd(name, static n =>
+    public static string Text(string name) => Texts.GetOrAdd(name, static n => Expand(Resource(n), []));
+
+    private static string Resource(string name)
     {
-        using var stream = typeof(RrqScripts).Assembly.GetManifestResourceStream($"Rrq.Scripts.{n}.lua")
-            ?? throw new InvalidOperationException($"Lua script '{n}' is not embedded in Rrq.Core.");
+        using var stream = typeof(RrqScripts).Assembly.GetManifestResourceStream($"Rrq.Scripts.{name}.lua")
+            ?? throw new InvalidOperationException($"Lua script '{name}' is not embedded in Rrq.Core.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();
-    });
+    }
+
+    private static string Expand(string text, HashSet<string> included)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            if (lines[i].StartsWith("--#include ", StringComparison.Ordinal))
+            {
+                var part = lines[i]["--#include ".Length..].Trim();
+                lines[i] = included.Add(part) ? Expand(Resource("include." + part), included).TrimEnd('\n') : "";
+            }
+        }
+        return string.Join('\n', lines);
+    }
 
     public static Task<RedisResult> EvalAsync(IDatabaseAsync db, string name, RedisKey[] keys, RedisValue[] args) =>
         db.ScriptEvaluateAsync(Text(name), keys, args);

@@ -9,17 +9,18 @@
 -- Returns: {1} cancelled now; {2, worker} its worker was asked to kill it;
 --          {0, status} already finished (nothing changed); {-1} no such task;
 --          {-3, worker} RUNNING in its worker's own process (nothing changed).
+
+--#include now
 local id = ARGV[1]
 local status = redis.call('HGET', KEYS[1], id)
 if not status then
   return {-1}
 end
 if status == 'PENDING' or status == 'DEFERRED' then
-  local t = redis.call('TIME')
-  local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+  local time = now()
   redis.call('LREM', KEYS[6], 0, id)
   redis.call('HSET', KEYS[1], id, 'CANCELLED')
-  redis.call('HSET', KEYS[4], id, now)
+  redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')
   return {1}
 end

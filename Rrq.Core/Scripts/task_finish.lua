@@ -10,9 +10,10 @@
 --
 -- Returns:  1 written;  -1 the task is no longer RUNNING on this worker (nothing written
 -- to the task; the worker's own bookkeeping is still cleared).
+
+--#include now
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local time = now()
 
 local result = -1
 if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
@@ -20,7 +21,7 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
   if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[3], id, ARGV[4])
   end
-  redis.call('HSET', KEYS[4], id, now)
+  redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
   result = 1
 end
@@ -31,5 +32,5 @@ end
 if redis.call('HGET', KEYS[6], w) == 'BUSY' then
   redis.call('HSET', KEYS[6], w, 'IDLE')
 end
-redis.call('RPUSH', KEYS[7], now .. ' TASK_' .. status .. ' ' .. id)
+redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
 return result

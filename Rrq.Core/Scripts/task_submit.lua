@@ -10,6 +10,8 @@
 --
 -- Returns: the number of tasks created, or
 --   -1  a task id already exists (nothing written); the id is the second element.
+
+--#include now
 local n = (#ARGV - 4) / 2
 for i = 0, n - 1 do
   local id = ARGV[5 + 2 * i]
@@ -18,8 +20,7 @@ for i = 0, n - 1 do
   end
 end
 
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local time = now()
 local ids = {}
 for i = 0, n - 1 do
   local id = ARGV[5 + 2 * i]
@@ -31,7 +32,7 @@ for i = 0, n - 1 do
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[5], id, ARGV[3])
   end
-  redis.call('HSET', KEYS[6], id, now)
+  redis.call('HSET', KEYS[6], id, time)
 end
 -- A worker only waits after finding all its queues empty, so only a push into an empty queue
 -- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.

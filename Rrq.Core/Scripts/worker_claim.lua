@@ -14,6 +14,8 @@
 --    1  a message:  {1, version, message}
 --    2  a task:     {2, version, task id, payload, local flag, timeout}
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
+
+--#include now
 local w = ARGV[1]
 local version = redis.call('HGET', KEYS[12], 'version') or '0'
 
@@ -38,14 +40,13 @@ for q = 13, #KEYS do
     end
     -- Only a PENDING task is claimed; anything else left in a list is skipped.
     if redis.call('HGET', KEYS[6], id) == 'PENDING' then
-      local t = redis.call('TIME')
-      local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+      local time = now()
       redis.call('HSET', KEYS[6], id, 'RUNNING')
       redis.call('HSET', KEYS[7], id, w)
-      redis.call('HSET', KEYS[8], id, now)
+      redis.call('HSET', KEYS[8], id, time)
       redis.call('HSET', KEYS[4], w, id)
       redis.call('HSET', KEYS[3], w, 'BUSY')
-      redis.call('RPUSH', KEYS[5], now .. ' TASK_START ' .. id)
+      redis.call('RPUSH', KEYS[5], time .. ' TASK_START ' .. id)
       local payload = redis.call('HGET', KEYS[9], id)
       local lcl = redis.call('HGET', KEYS[10], id) or 'TRUE'
       local timeout = redis.call('HGET', KEYS[11], id) or ''

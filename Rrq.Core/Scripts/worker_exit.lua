@@ -9,27 +9,18 @@
 -- ARGV[3] channel to publish "<task id> DIED" on for an orphaned task
 --
 -- Returns: {was registered (1/0), orphaned task id or ''}
+--#include now
+--#include orphan_task
+
 local w = ARGV[1]
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local time = now()
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
 redis.call('DEL', KEYS[8])
-local orphan = ''
-local id = redis.call('HGET', KEYS[3], w)
-if id then
-  if redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
-    redis.call('HSET', KEYS[5], id, 'DIED')
-    redis.call('HSET', KEYS[7], id, now)
-    redis.call('PUBLISH', ARGV[3], id .. ' DIED')
-    redis.call('RPUSH', KEYS[4], now .. ' TASK_DIED ' .. id)
-    orphan = id
-  end
-  redis.call('HDEL', KEYS[3], w)
-end
+local orphan = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], ARGV[3], w, time)
 local status = redis.call('HGET', KEYS[2], w)
 if status ~= 'LOST' then
   redis.call('HSET', KEYS[2], w, 'EXITED')
 end
-redis.call('RPUSH', KEYS[4], now .. ' ' .. ARGV[2])
+redis.call('RPUSH', KEYS[4], time .. ' ' .. ARGV[2])
 return {was, orphan}

@@ -5,9 +5,10 @@
 -- ARGV[1] label   ARGV[2] value ("" for none)
 --
 -- Returns: the log's new length.
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
-local line = now .. ' ' .. ARGV[1]
+
+--#include now
+local time = now()
+local line = time .. ' ' .. ARGV[1]
 if ARGV[2] ~= '' then
   line = line .. ' ' .. ARGV[2]
 end

@@ -9,25 +9,16 @@
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" on
 --
 -- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''}.
+--#include now
+--#include orphan_task
+
 local w = ARGV[1]
 if redis.call('SISMEMBER', KEYS[1], w) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then
   return {0}
 end
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local time = now()
 redis.call('SREM', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'LOST')
-local orphan = ''
-local id = redis.call('HGET', KEYS[3], w)
-if id then
-  if redis.call('HGET', KEYS[6], id) == 'RUNNING' and redis.call('HGET', KEYS[7], id) == w then
-    redis.call('HSET', KEYS[6], id, 'DIED')
-    redis.call('HSET', KEYS[8], id, now)
-    redis.call('PUBLISH', ARGV[2], id .. ' DIED')
-    redis.call('RPUSH', KEYS[4], now .. ' TASK_DIED ' .. id)
-    orphan = id
-  end
-  redis.call('HDEL', KEYS[3], w)
-end
-redis.call('RPUSH', KEYS[4], now .. ' LOST')
+local orphan = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], ARGV[2], w, time)
+redis.call('RPUSH', KEYS[4], time .. ' LOST')
 return {1, orphan}

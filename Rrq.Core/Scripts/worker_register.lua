@@ -7,19 +7,20 @@
 --         registration, so a worker with a heartbeat is never registered without one.
 --
 -- Returns: 1, or -1 when a live worker with that id is already registered.
+
+--#include now
 local w = ARGV[1]
 if redis.call('SISMEMBER', KEYS[1], w) == 1 then
   return -1
 end
-local t = redis.call('TIME')
-local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local time = now()
 redis.call('SADD', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'IDLE')
 redis.call('HDEL', KEYS[3], w)
 redis.call('HSET', KEYS[4], w, ARGV[2])
 if ARGV[3] ~= '' then
   redis.call('SET', KEYS[6], ARGV[3], 'PX', tonumber(ARGV[3]))
-  redis.call('RPUSH', KEYS[5], now .. ' HEARTBEAT ' .. ARGV[3])
+  redis.call('RPUSH', KEYS[5], time .. ' HEARTBEAT ' .. ARGV[3])
 end
-redis.call('RPUSH', KEYS[5], now .. ' ALIVE')
+redis.call('RPUSH', KEYS[5], time .. ' ALIVE')
 return 1
