@@ -36,7 +36,7 @@ public sealed partial class RrqController
             var w = withHeartbeat[i].WorkerId;
             var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerLost,
                 [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
-                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete],
+                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown],
                 [w, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
             if ((long)r[0] == 1)
             {
@@ -51,8 +51,8 @@ public sealed partial class RrqController
     }
 
     /// <summary>
-    /// Cancels a task (rrq's <c>rrq_task_cancel</c>). A PENDING task becomes CANCELLED and leaves its
-    /// queue; a RUNNING separate-process task has its process killed and becomes CANCELLED while its
+    /// Cancels a task (rrq's <c>rrq_task_cancel</c>). A PENDING or DEFERRED task becomes CANCELLED and
+    /// leaves its queue (the tasks that depend on it become IMPOSSIBLE); a RUNNING separate-process task has its process killed and becomes CANCELLED while its
     /// worker goes on. Returns true when the task is CANCELLED, false when it had already finished
     /// (nothing is changed), or finished before it could be stopped.
     /// </summary>
@@ -75,7 +75,8 @@ public sealed partial class RrqController
         var queue = (string?)await Db.HashGetAsync(Keys.TaskQueue, taskId).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskCancel,
-            [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue)],
+            [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue),
+                Keys.TaskDependsDown, Keys.TaskDependsLeft],
             [taskId, (string)Keys.TaskCompleteChannel!]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         switch ((long)r[0])
         {

@@ -25,7 +25,8 @@ public sealed partial class RrqController
     /// its own log (<see cref="TaskLog"/>).</param>
     /// <param name="timeout">Run-time limit (positive); only with <paramref name="separateProcess"/>.
     /// Past it the process is killed and the task is TIMEOUT.</param>
-    /// <param name="dependsOn">Tasks that must complete first (not yet supported: throws).</param>
+    /// <param name="dependsOn">Tasks that must COMPLETE first. Until then the task is DEFERRED; if one of
+    /// them fails it becomes IMPOSSIBLE. A retried (MOVED) id stands for the newest task of its chain.</param>
     /// <exception cref="RrqValueException">A local cannot be serialized (the message names it).</exception>
     public string TaskCreateExpr(string expr, object? locals = null, string? queue = null,
         bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null) =>
@@ -53,25 +54,63 @@ public sealed partial class RrqController
                 throw new ArgumentOutOfRangeException(nameof(timeout), limit, "A task timeout must be positive.");
             }
         }
-        if (dependsOn is not null && dependsOn.Any())
-        {
-            throw new NotSupportedException("Task dependencies (dependsOn) are not available in this version of Rrq yet.");
-        }
 
         var payload = BuildPayload(expr, locals);
-        var id = NewTaskId();
-        var result = await RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit,
-            [Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue)],
-            [queue, separateProcess ? "FALSE" : "TRUE",
-                timeout is { } t ? t.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "",
-                (string)Keys.QueueChannel(queue)!, id, MemoryPackSerializer.Serialize(payload)])
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
-        var r = (RedisResult[])result!;
-        if ((long)r[0] < 0)
+        var ids = await SubmitAsync([MemoryPackSerializer.Serialize(payload)], queue, separateProcess, timeout, dependsOn, cancellationToken)
+            .ConfigureAwait(false);
+        return ids[0];
+    }
+
+    /// <summary>Submits already-built payloads as tasks of one queue, in slices of up to 1,000 tasks per
+    /// script call, all sent at once (a bulk of thousands costs a few round trips).</summary>
+    internal async Task<string[]> SubmitAsync(IReadOnlyList<byte[]> payloads, string queue, bool separateProcess,
+        TimeSpan? timeout, IEnumerable<string>? dependsOn, CancellationToken cancellationToken)
+    {
+        var deps = dependsOn is null ? [] : ToIdArray(dependsOn).Distinct(StringComparer.Ordinal).ToArray();
+        // A dependency that was retried stands for its chain: depend on the chain's newest task.
+        deps = deps.Length == 0 ? deps : (await FollowAsync(deps).ConfigureAwait(false)).Distinct(StringComparer.Ordinal).ToArray();
+        var ids = payloads.Select(_ => NewTaskId()).ToArray();
+        RedisKey[] keys =
+        [
+            Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
+            Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
+        ];
+        var head = new List<RedisValue>
         {
-            throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; nothing was written.");
+            queue, separateProcess ? "FALSE" : "TRUE",
+            timeout is { } t ? t.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "",
+            (string)Keys.QueueChannel(queue)!, (string)Keys.TaskCompleteChannel!, deps.Length,
+        };
+        head.AddRange(deps.Select(d => (RedisValue)d));
+        const int slice = 1000;
+        var calls = new List<Task<RedisResult>>();
+        for (var start = 0; start < ids.Length; start += slice)
+        {
+            var args = new List<RedisValue>(head);
+            for (var i = start; i < Math.Min(start + slice, ids.Length); i++)
+            {
+                args.Add(ids[i]);
+                args.Add(payloads[i]);
+            }
+            calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
         }
-        return id;
+        var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var result in results)
+        {
+            var r = (RedisResult[])result!;
+            switch ((long)r[0])
+            {
+                case -1:
+                    throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; nothing was written.");
+                case -5:
+                    throw new RrqException(
+                        $"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING). Nothing was created.");
+                case -6:
+                    throw new RrqException(
+                        $"Task '{(string?)r[1]}' was retried while these tasks were being submitted; nothing was created. Submit again.");
+            }
+        }
+        return ids;
     }
 
     /// <summary>Status of one task (MISSING for an unknown id). With <paramref name="follow"/> (default:
@@ -171,11 +210,12 @@ public sealed partial class RrqController
             .Select(q => Keys.Queue(q)).ToArray();
         RedisKey[] hashes =
         [
-            Keys.TaskStatus, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
-            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeComplete, Keys.TaskTimeMoved,
+            Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
+            Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
             Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel,
         ];
-        var args = new List<RedisValue> { hashes.Length, 1, queueKeys.Length };
+        var args = new List<RedisValue> { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));
         var result = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
             [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args])

@@ -275,7 +275,7 @@ public sealed partial class RrqController
     {
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
             [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
-                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId)],
+                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown],
             [workerId, label, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;

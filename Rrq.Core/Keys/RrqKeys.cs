@@ -48,6 +48,10 @@ internal sealed class RrqKeys
         TaskMovedTo = _p + "task:moved_to";
         TaskMovedRoot = _p + "task:moved_root";
         TaskCancel = _p + "task:cancel";
+        TaskDependsUp = _p + "task:depends_up";
+        TaskDependsLeft = _p + "task:depends_left";
+        TaskDependsDown = _p + "task:depends_down";
+        Queues = _p + "queues";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -92,6 +96,15 @@ internal sealed class RrqKeys
     /// <summary>hash: task id → the worker asked to cancel it (separate-process tasks).</summary>
     public RedisKey TaskCancel { get; }
 
+    /// <summary>hash: task id → the ids it depends on, as submitted (space-separated).</summary>
+    public RedisKey TaskDependsUp { get; }
+    /// <summary>hash: DEFERRED task id → how many of its dependencies have not completed yet.</summary>
+    public RedisKey TaskDependsLeft { get; }
+    /// <summary>hash: task id → the ids of tasks that depend on it (space-separated).</summary>
+    public RedisKey TaskDependsDown { get; }
+    /// <summary>set: names of every queue tasks have been submitted to.</summary>
+    public RedisKey Queues { get; }
+
     /// <summary>list: output lines of a separate-process task's child process.</summary>
     public RedisKey TaskLog(string taskId) => _p + "task:" + taskId + ":log";
 
@@ -104,7 +117,10 @@ internal sealed class RrqKeys
     public RedisKey Queue(string name) => _p + "queue:" + name;
 
     /// <summary>Channel: published when a task is pushed on the named queue.</summary>
-    public RedisChannel QueueChannel(string name) => RedisChannel.Literal(_p + "channel:queue:" + name);
+    public RedisChannel QueueChannel(string name) => RedisChannel.Literal(QueueChannelPrefix + name);
+
+    /// <summary>What a queue's channel name starts with (the Lua scripts add the queue name).</summary>
+    public string QueueChannelPrefix => _p + "channel:queue:";
 
     /// <summary>list: log lines of one worker ("time LABEL value").</summary>
     public RedisKey WorkerLog(string workerId) => _p + "worker:" + workerId + ":log";

@@ -1,9 +1,11 @@
--- task_cancel: cancel a task. A queued task becomes CANCELLED and leaves its queue in one step, so
--- a worker either claimed it first (it is RUNNING) or never will. A RUNNING separate-process task is
+-- task_cancel: cancel a task. A queued (or DEFERRED) task becomes CANCELLED and leaves its queue in
+-- one step, so a worker either claimed it first (it is RUNNING) or never will; its dependents become
+-- IMPOSSIBLE. A RUNNING separate-process task is
 -- marked for its worker to kill; an in-process one cannot be stopped safely.
 --
 -- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
--- KEYS[5] task:cancel   KEYS[6] queue:<the task's queue>
+-- KEYS[5] task:cancel   KEYS[6] queue:<the task's queue>   KEYS[7] task:depends_down
+-- KEYS[8] task:depends_left
 -- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on
 --
 -- Returns: {1} cancelled now; {2, worker} its worker was asked to kill it;
@@ -11,6 +13,7 @@
 --          {-3, worker} RUNNING in its worker's own process (nothing changed).
 
 --#include now
+--#include fail_dependents
 local id = ARGV[1]
 local status = redis.call('HGET', KEYS[1], id)
 if not status then
@@ -22,6 +25,8 @@ if status == 'PENDING' or status == 'DEFERRED' then
   redis.call('HSET', KEYS[1], id, 'CANCELLED')
   redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')
+  redis.call('HDEL', KEYS[8], id)
+  fail_dependents(KEYS[7], KEYS[1], KEYS[4], ARGV[2], id, time)
   return {1}
 end
 if status == 'RUNNING' then

@@ -1,26 +1,64 @@
 -- task_delete: delete tasks and everything stored for them, and take them off their queues.
--- Refuses (deleting nothing) if any of them is RUNNING.
+-- Refuses (deleting nothing) if any of them is RUNNING. Tasks that depended on a deleted task that
+-- had not run (PENDING or DEFERRED) become IMPOSSIBLE; a deleted task is unlinked from the tasks it
+-- depended on, so their completion can never bring it back.
 --
--- KEYS[1..n_hash]                the per-task hashes to clear (task:expr, task:status, ...)
+-- KEYS[1] task:status   KEYS[2] task:depends_up   KEYS[3] task:depends_down
+-- KEYS[4] task:time_complete                      KEYS[5] task:depends_left
+-- KEYS[6..n_hash]                the other per-task hashes to clear (task:expr, task:queue, ...)
 -- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
--- ARGV[1] n_hash   ARGV[2] index of task:status within KEYS   ARGV[3] n_queue   ARGV[4..] task ids
+-- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" on   ARGV[4..] ids
 --
 -- Returns: {number deleted}, or {-2, id} when a task is RUNNING (nothing deleted).
+
+--#include now
+--#include fail_dependents
+
 local n_hash = tonumber(ARGV[1])
-local status_key = KEYS[tonumber(ARGV[2])]
-local n_queue = tonumber(ARGV[3])
+local n_queue = tonumber(ARGV[2])
+local status_key, up_key, down_key = KEYS[1], KEYS[2], KEYS[3]
+local gone = {}
 for i = 4, #ARGV do
   if redis.call('HGET', status_key, ARGV[i]) == 'RUNNING' then
     return {-2, ARGV[i]}
   end
+  gone[ARGV[i]] = true
 end
+
+local time = now()
 local deleted = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
-  if redis.call('HEXISTS', status_key, id) == 1 then
+  local st = redis.call('HGET', status_key, id)
+  if st then
     deleted = deleted + 1
   end
+  if st == 'PENDING' or st == 'DEFERRED' then
+    fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
+  end
+  local ups = redis.call('HGET', up_key, id)
+  if ups then
+    for dep in string.gmatch(ups, '%S+') do
+      if not gone[dep] then
+        local kept = {}
+        for d in string.gmatch(redis.call('HGET', down_key, dep) or '', '%S+') do
+          if d ~= id then
+            kept[#kept + 1] = d
+          end
+        end
+        if #kept > 0 then
+          redis.call('HSET', down_key, dep, table.concat(kept, ' '))
+        else
+          redis.call('HDEL', down_key, dep)
+        end
+      end
+    end
+  end
+end
+
+for i = 4, #ARGV do
+  local id = ARGV[i]
   for q = n_hash + 1, n_hash + n_queue do
     redis.call('LREM', KEYS[q], 0, id)
   end

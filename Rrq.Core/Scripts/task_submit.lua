@@ -1,42 +1,105 @@
--- task_submit: create one or more tasks as PENDING at the tail of one queue.
+-- task_submit: create one or more tasks of one queue. Without dependencies (or when all have
+-- COMPLETEd) they are PENDING at the tail of the queue; while some dependency is unfinished they
+-- are DEFERRED (in no queue); if a dependency has failed they are IMPOSSIBLE at once.
 --
 -- KEYS[1] task:expr        KEYS[2] task:status     KEYS[3] task:queue
 -- KEYS[4] task:local       KEYS[5] task:timeout    KEYS[6] task:time_submit
--- KEYS[7] queue:<name>     (the list the ids are pushed on)
+-- KEYS[7] queue:<name>     KEYS[8] task:depends_up KEYS[9] task:depends_left
+-- KEYS[10] task:depends_down                       KEYS[11] task:time_complete
+-- KEYS[12] queues (set of queue names)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
--- ARGV[3] timeout in seconds, or "" for none
--- ARGV[4] channel to publish the queue's wake-up on
--- ARGV[5], ARGV[6], ...    pairs of (task id, payload)
+-- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
+-- ARGV[5] channel to publish "<task id> <status>" on
+-- ARGV[6] number of dependencies d, then ARGV[7 .. 6+d] their ids
+-- then pairs (task id, payload)
 --
--- Returns: the number of tasks created, or
---   -1  a task id already exists (nothing written); the id is the second element.
+-- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
+--   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
+--   {-6, id}  a dependency has been retried (MOVED): depend on its newest task instead.
+-- Nothing is written when the result is negative.
 
 --#include now
-local n = (#ARGV - 4) / 2
+
+local nd = tonumber(ARGV[6])
+local first = 7 + nd
+local n = (#ARGV - first + 1) / 2
 for i = 0, n - 1 do
-  local id = ARGV[5 + 2 * i]
+  local id = ARGV[first + 2 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
     return {-1, id}
   end
 end
 
+local left = 0
+local failed = false
+local deps = {}
+for i = 7, 6 + nd do
+  local dep = ARGV[i]
+  local st = redis.call('HGET', KEYS[2], dep)
+  if not st then
+    return {-5, dep}
+  end
+  if st == 'MOVED' then
+    return {-6, dep}
+  end
+  if st == 'ERROR' or st == 'CANCELLED' or st == 'DIED' or st == 'TIMEOUT' or st == 'IMPOSSIBLE' then
+    failed = true
+  elseif st ~= 'COMPLETE' then
+    left = left + 1
+  end
+  deps[#deps + 1] = dep
+end
+
+local status = 'PENDING'
+if failed then
+  status = 'IMPOSSIBLE'
+elseif left > 0 then
+  status = 'DEFERRED'
+end
+
 local time = now()
 local ids = {}
 for i = 0, n - 1 do
-  local id = ARGV[5 + 2 * i]
+  local id = ARGV[first + 2 * i]
   ids[#ids + 1] = id
-  redis.call('HSET', KEYS[1], id, ARGV[6 + 2 * i])
-  redis.call('HSET', KEYS[2], id, 'PENDING')
+  redis.call('HSET', KEYS[1], id, ARGV[first + 2 * i + 1])
+  redis.call('HSET', KEYS[2], id, status)
   redis.call('HSET', KEYS[3], id, ARGV[1])
   redis.call('HSET', KEYS[4], id, ARGV[2])
   if ARGV[3] ~= '' then
     redis.call('HSET', KEYS[5], id, ARGV[3])
   end
   redis.call('HSET', KEYS[6], id, time)
+  if nd > 0 then
+    redis.call('HSET', KEYS[8], id, table.concat(deps, ' '))
+  end
+  if status == 'DEFERRED' then
+    redis.call('HSET', KEYS[9], id, left)
+  elseif status == 'IMPOSSIBLE' then
+    redis.call('HSET', KEYS[11], id, time)
+    redis.call('PUBLISH', ARGV[5], id .. ' IMPOSSIBLE')
+  end
 end
--- A worker only waits after finding all its queues empty, so only a push into an empty queue
--- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.
-if redis.call('RPUSH', KEYS[7], unpack(ids)) == n then
-  redis.call('PUBLISH', ARGV[4], n)
+redis.call('SADD', KEYS[12], ARGV[1])
+
+if nd > 0 then
+  local joined = table.concat(ids, ' ')
+  for _, dep in ipairs(deps) do
+    local down = redis.call('HGET', KEYS[10], dep)
+    redis.call('HSET', KEYS[10], dep, down and (down .. ' ' .. joined) or joined)
+  end
 end
-return {n}
+
+if status == 'PENDING' then
+  -- Pushed in slices: Lua's unpack has a limit on how many values it spreads.
+  local len = 0
+  for i = 1, #ids, 500 do
+    len = redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
+  end
+  -- A worker only waits after finding all its queues empty, so only a push into an empty queue
+  -- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.
+  if len == n then
+    redis.call('PUBLISH', ARGV[4], n)
+  end
+end
+return {n, status}

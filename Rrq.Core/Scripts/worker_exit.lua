@@ -1,10 +1,10 @@
 -- worker_exit: a worker leaves the pool (it stopped, or it was killed through the API). Its
--- status becomes EXITED, and a task it was still running becomes DIED, in one step, so the task
--- can never stay RUNNING on a worker that is gone.
+-- status becomes EXITED, and a task it was still running becomes DIED (its dependents IMPOSSIBLE),
+-- in one step, so the task can never stay RUNNING on a worker that is gone.
 --
 -- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
--- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat
+-- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" on for an orphaned task
 --
@@ -17,7 +17,7 @@ local time = now()
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
 redis.call('DEL', KEYS[8])
-local orphan = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], ARGV[3], w, time)
+local orphan = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time)
 local status = redis.call('HGET', KEYS[2], w)
 if status ~= 'LOST' then
   redis.call('HSET', KEYS[2], w, 'EXITED')

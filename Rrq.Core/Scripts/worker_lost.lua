@@ -1,11 +1,12 @@
 -- worker_lost: declare a worker LOST because its heartbeat key has expired, and its running task
--- DIED. Re-checks both facts inside the script, so when many sweepers find the same worker only
+-- DIED (and its dependents IMPOSSIBLE). Re-checks both facts inside the script, so when many sweepers find the same worker only
 -- the first acts, and a worker that beat again in the meantime is left alone. A task that already
 -- finished is never turned DIED.
 --
 -- KEYS[1] worker:id      KEYS[2] worker:status   KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] worker:<id>:heartbeat
 -- KEYS[6] task:status    KEYS[7] task:worker     KEYS[8] task:time_complete
+-- KEYS[9] task:depends_down
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" on
 --
 -- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''}.
@@ -19,6 +20,6 @@ end
 local time = now()
 redis.call('SREM', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'LOST')
-local orphan = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], ARGV[2], w, time)
+local orphan = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time)
 redis.call('RPUSH', KEYS[4], time .. ' LOST')
 return {1, orphan}

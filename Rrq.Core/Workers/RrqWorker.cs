@@ -27,6 +27,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly List<RedisChannel> _channels = [];
     private readonly string _workDir;
+    private string[] _knownQueues;
     private Heartbeat? _heartbeat;
     private ChildProcess? _prestarted;
     private string? _envirFile;
@@ -47,6 +48,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Config = config;
         _output = output;
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
+        _knownQueues = [.. config.EffectiveQueues];
         var k = controller.Keys;
         _claimKeys =
         [
@@ -442,10 +444,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             ? await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false)
             : await TaskExecution.RunAsync(_evaluator, context, rawPayload, cancellationToken).ConfigureAwait(false);
 
-        var k = _controller.Keys;
-        var written = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
-            [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id)],
-            [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!]).ConfigureAwait(false));
+        var written = await FinishAsync(taskId, outcome).ConfigureAwait(false);
         if (written < 0)
         {
             Print($"task {taskId} finished ({outcome.Status.ToRedisString()}) but was no longer running here: result dropped");
@@ -526,6 +525,29 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
         }
         Print($"stopped: {reason}");
+    }
+
+    /// <summary>Records a task's outcome. Releasing dependents needs the keys of their queues: the
+    /// worker passes every queue it knows of, and learns the queue list again if the script names one
+    /// it lacks.</summary>
+    private async Task<long> FinishAsync(string taskId, TaskOutcome outcome)
+    {
+        var k = _controller.Keys;
+        for (var attempt = 0; ; attempt++)
+        {
+            var queues = _knownQueues;
+            var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
+                [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
+                    k.TaskDependsDown, k.TaskDependsLeft, k.TaskQueue, .. queues.Select(k.Queue)],
+                [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
+                    k.QueueChannelPrefix, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+            if ((long)r[0] != -4 || attempt >= 5)
+            {
+                return (long)r[0];
+            }
+            var all = await _controller.Db.SetMembersAsync(k.Queues).ConfigureAwait(false);
+            _knownQueues = [.. queues.Union(all.Select(q => (string)q!).Append((string)r[1]!), StringComparer.Ordinal)];
+        }
     }
 
     private Task<RedisResult> LogAsync(string label, string value) =>

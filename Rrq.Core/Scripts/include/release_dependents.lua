@@ -1,0 +1,42 @@
+-- dependents_to_release(...) and release_dependents(...): a task COMPLETEd. Each dependent still
+-- DEFERRED counts one dependency fewer; those with none left go to the FRONT of their own queue as
+-- PENDING. The first function only reads: it returns the dependents to release, or nil and the
+-- name of a queue whose key the caller did not pass (the caller then retries with it, so a
+-- script never touches a key it did not declare). queue_keys maps queue name → key.
+local function dependents_to_release(depends_down, depends_left, task_status, task_queue, queue_keys, id)
+  local release = {}
+  local down = redis.call('HGET', depends_down, id)
+  if not down then
+    return release
+  end
+  for d in string.gmatch(down, '%S+') do
+    if redis.call('HGET', task_status, d) == 'DEFERRED' and tonumber(redis.call('HGET', depends_left, d) or '0') <= 1 then
+      local q = redis.call('HGET', task_queue, d)
+      if not queue_keys[q] then
+        return nil, q
+      end
+      release[#release + 1] = d
+    end
+  end
+  return release
+end
+
+local function release_dependents(depends_down, depends_left, task_status, task_queue, queue_keys, id, release)
+  local down = redis.call('HGET', depends_down, id)
+  if not down then
+    return
+  end
+  for d in string.gmatch(down, '%S+') do
+    if redis.call('HGET', task_status, d) == 'DEFERRED' then
+      redis.call('HINCRBY', depends_left, d, -1)
+    end
+  end
+  for _, d in ipairs(release) do
+    local q = redis.call('HGET', task_queue, d)
+    redis.call('HDEL', depends_left, d)
+    redis.call('HSET', task_status, d, 'PENDING')
+    if redis.call('LPUSH', queue_keys[q], d) == 1 then
+      redis.call('PUBLISH', queue_keys['@channel:' .. q], 1)
+    end
+  end
+end
