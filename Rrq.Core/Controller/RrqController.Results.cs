@@ -267,13 +267,41 @@ public sealed partial class RrqController
         var chain = await ChainAsync(taskId).ConfigureAwait(false);
         var at = Array.IndexOf(chain, taskId);
         var moved = chain.Length <= 1 ? RrqChain.Empty : new RrqChain(chain[..at], chain[(at + 1)..]);
+        var depends = new RrqChain(await WalkAsync(Keys.TaskDependsUp, taskId).ConfigureAwait(false),
+            await WalkAsync(Keys.TaskDependsDown, taskId).ConfigureAwait(false));
         return new RrqTaskInfo(taskId, RrqTaskStatusExtensions.ParseTaskStatus(status.Result),
             (string?)queue.Result ?? "",
             (string?)local.Result == "FALSE",
             timeout.Result.IsNull ? null : TimeSpan.FromSeconds((double)timeout.Result),
             (string?)worker.Result,
             pid.Result.IsNull ? null : (int)pid.Result,
-            RrqChain.Empty, moved);
+            depends, moved);
+    }
+
+    /// <summary>Every task reachable from an id through a links hash (depends_up or depends_down),
+    /// nearest first, each once.</summary>
+    private async Task<string[]> WalkAsync(RedisKey links, string id)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal) { id };
+        var order = new List<string>();
+        var frontier = new List<string> { id };
+        while (frontier.Count > 0)
+        {
+            var next = await Db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray()).ConfigureAwait(false);
+            frontier = [];
+            foreach (var v in next.Where(v => !v.IsNull))
+            {
+                foreach (var d in ((string)v!).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    if (seen.Add(d))
+                    {
+                        order.Add(d);
+                        frontier.Add(d);
+                    }
+                }
+            }
+        }
+        return [.. order];
     }
 
     /// <summary>

@@ -8,7 +8,8 @@ namespace Rrq;
 /// <param name="Timeout">Its run-time limit, when it has one.</param>
 /// <param name="Worker">The worker that ran or runs it, once claimed.</param>
 /// <param name="Pid">The process id of its child process (separate-process tasks).</param>
-/// <param name="Depends">Its dependencies (Up) and dependents (Down).</param>
+/// <param name="Depends">The tasks it depends on (Up) and the tasks that depend on it (Down),
+/// transitively, nearest first.</param>
 /// <param name="Moved">Older (Up) and newer (Down) members of its retry chain.</param>
 public sealed record RrqTaskInfo(string Id, RrqTaskStatus Status, string Queue,
     bool SeparateProcess, TimeSpan? Timeout, string? Worker, int? Pid,

@@ -39,13 +39,14 @@ public class HeartbeatTests
     }
 
     [Fact]
-    public async Task A_sigkilled_worker_is_lost_and_its_task_died_once_its_heartbeat_expires_as_in_the_vignette()
+    public async Task A_sigkilled_worker_is_lost_its_task_died_and_dependents_impossible_once_its_heartbeat_expires()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         obj.WorkerConfigSave("hb", OneSecond);
         var w = await q.SpawnAsync(1, "hb");
         var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)");
+        var dependent = obj.TaskCreateExpr("1", dependsOn: [t]);
         await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
         Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
 
@@ -60,6 +61,7 @@ public class HeartbeatTests
         Assert.Equal(t, found.OrphanedTasks[w.Id]);
         Assert.Equal($"Lost 1 worker:\n  - {w.Id}\nOrphaning 1 task:\n  - {t}", found.ToString());
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(dependent));
         Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(w.Id));
         Assert.Equal("Task not successful: DIED", ((RrqTaskError)obj.TaskResult(t)!).Message);
         Assert.Empty(obj.WorkerList());

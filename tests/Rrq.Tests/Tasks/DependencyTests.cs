@@ -1,0 +1,165 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Tasks;
+
+public class DependencyTests
+{
+    [Fact]
+    public async Task A_dependent_is_deferred_until_its_dependency_completes_then_runs_first_in_its_queue()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var other = obj.TaskCreateExpr("2");
+        var b = obj.TaskCreateExpr("3", dependsOn: [a]);
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(b));
+        var w = await q.WorkerAsync();
+        Assert.Equal(a, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(b));
+        // Released to the front: it runs before the task that was queued earlier.
+        Assert.Equal(b, (await w.StepAsync()).TaskId);
+        Assert.Equal(other, (await w.StepAsync()).TaskId);
+        Assert.Equal(3, obj.TaskResult(b));
+    }
+
+    [Fact]
+    public async Task Fan_in_waits_for_every_dependency_and_a_chain_runs_in_order()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        var c = obj.TaskCreateExpr("3", dependsOn: [a, b]);
+        var d = obj.TaskCreateExpr("4", dependsOn: [c]);
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(c));
+        await w.StepAsync();
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(c));
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(d));
+        Assert.Equal(c, (await w.StepAsync()).TaskId);
+        Assert.Equal(d, (await w.StepAsync()).TaskId);
+        Assert.True(obj.TaskWait([a, b, c, d], TimeSpan.FromSeconds(5)));
+
+        var info = obj.TaskInfo(c);
+        Assert.Equal(new[] { a, b }.Order(), info.Depends.Up.Order());
+        Assert.Equal([d], info.Depends.Down);
+        var dUp = obj.TaskInfo(d).Depends.Up;
+        Assert.Equal(c, dUp[0]);                                  // nearest first
+        Assert.Equal(new[] { a, b }.Order(), dUp.Skip(1).Order());
+        Assert.Equal([c, d], obj.TaskInfo(a).Depends.Down);
+    }
+
+    [Fact]
+    public async Task A_failure_makes_every_transitive_dependent_impossible_and_waiters_return()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("throw new Exception(\"no\")");
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        var c = obj.TaskCreateExpr("3", dependsOn: [b]);
+        var unrelated = obj.TaskCreateExpr("4");
+        var waiting = obj.TaskWaitAsync([c], TimeSpan.FromSeconds(30));
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.False(await waiting);
+        Assert.Equal([RrqTaskStatus.Error, RrqTaskStatus.Impossible, RrqTaskStatus.Impossible, RrqTaskStatus.Pending],
+            obj.TaskStatus([a, b, c, unrelated]));
+        Assert.Equal("Task not successful: IMPOSSIBLE", ((RrqTaskError)obj.TaskResult(c)!).Message);
+        Assert.Equal(unrelated, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_task_makes_its_dependents_impossible_and_a_cancelled_dependent_stays_cancelled()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        var c = obj.TaskCreateExpr("3", dependsOn: [a]);
+        Assert.True(obj.TaskCancel(c));
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(c));
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        // rrq resurrects a cancelled DEFERRED task when its dependency completes; here it stays cancelled.
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(c));
+        Assert.Equal(b, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+
+        var x = obj.TaskCreateExpr("5");
+        var y = obj.TaskCreateExpr("6", dependsOn: [x]);
+        Assert.True(obj.TaskCancel(x));
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(y));
+    }
+
+    [Fact]
+    public async Task A_deleted_deferred_task_is_not_resurrected_and_the_worker_is_unaffected()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        obj.TaskDelete([b]);
+        var w = await q.WorkerAsync();
+        Assert.Equal(a, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqTaskStatus.Missing, obj.TaskStatus(b));
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+        Assert.Empty(obj.TaskInfo(a).Depends.Down);
+    }
+
+    [Fact]
+    public async Task Deleting_a_pending_dependency_makes_its_dependents_impossible()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        obj.TaskDelete([a]);
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(b));
+    }
+
+    [Fact]
+    public async Task Depending_on_finished_tasks_queues_at_once_or_is_impossible_at_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ok = obj.TaskCreateExpr("1");
+        var bad = obj.TaskCreateExpr("throw new Exception()");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        await w.StepAsync();
+        var after = obj.TaskCreateExpr("2", dependsOn: [ok]);
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(after));
+        var never = obj.TaskCreateExpr("3", dependsOn: [ok, bad]);
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(never));
+        Assert.False(obj.TaskWait(never, TimeSpan.FromSeconds(1)));
+    }
+
+    [Fact]
+    public async Task Depending_on_a_missing_task_is_refused_naming_it_and_nothing_is_created()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var missing = new string('b', 32);
+        var e = Assert.Throws<RrqException>(() => obj.TaskCreateExpr("2", dependsOn: [a, missing]));
+        Assert.Contains($"'{missing}'", e.Message);
+        Assert.Contains("Nothing was created", e.Message);
+        Assert.Equal([a], obj.TaskList());
+        Assert.Empty(obj.TaskInfo(a).Depends.Down);
+    }
+
+    [Fact]
+    public async Task A_running_separate_process_task_killed_makes_its_dependents_impossible()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        _ = w.RunAsync();
+        var a = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true, timeout: TimeSpan.FromSeconds(1));
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        Assert.False(await obj.TaskWaitAsync(b, TimeSpan.FromSeconds(60)));
+        Assert.Equal([RrqTaskStatus.Timeout, RrqTaskStatus.Impossible], obj.TaskStatus([a, b]));
+    }
+}
