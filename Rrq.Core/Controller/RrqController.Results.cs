@@ -19,17 +19,18 @@ public sealed partial class RrqController
     public bool TaskWait(string taskId, TimeSpan? timeout = null) =>
         TaskWaitAsync([taskId], timeout).GetAwaiter().GetResult();
 
-    /// <summary>Waits for all the tasks; true if all of them COMPLETEd.</summary>
-    public bool TaskWait(IEnumerable<string> taskIds, TimeSpan? timeout = null) =>
-        TaskWaitAsync(taskIds, timeout).GetAwaiter().GetResult();
+    /// <summary>Waits for all the tasks; true if all of them COMPLETEd. With <paramref name="progress"/>
+    /// (default: when standard error is a terminal) a progress bar is drawn on standard error.</summary>
+    public bool TaskWait(IEnumerable<string> taskIds, TimeSpan? timeout = null, bool? progress = null) =>
+        TaskWaitAsync(taskIds, timeout, progress: progress).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskWait(string, TimeSpan?)"/>
     public Task<bool> TaskWaitAsync(string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        TaskWaitAsync([taskId], timeout, follow: null, cancellationToken);
+        TaskWaitAsync([taskId], timeout, follow: null, progress: false, cancellationToken);
 
     /// <inheritdoc cref="TaskWait(IEnumerable{string}, TimeSpan?)"/>
     public async Task<bool> TaskWaitAsync(IEnumerable<string> taskIds, TimeSpan? timeout = null, bool? follow = null,
-        CancellationToken cancellationToken = default)
+        bool? progress = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
@@ -76,10 +77,12 @@ public sealed partial class RrqController
         {
             timeoutCts.CancelAfter(limit);
         }
+        using var bar = watched.Count > 0 ? ProgressBar.Create(progress, given.Length, "finished") : null;
         try
         {
             while (watched.Count > 0)
             {
+                bar?.Report(outcome.Count);
                 var message = await registration.Reader.ReadAsync(timeoutCts.Token).ConfigureAwait(false);
                 var recheck = new List<string>();
                 do
@@ -124,6 +127,10 @@ public sealed partial class RrqController
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return false;
+        }
+        finally
+        {
+            bar?.Report(outcome.Count, force: true);
         }
         return ids.All(id => outcome.TryGetValue(id, out var st) && st == RrqTaskStatus.Complete);
     }
@@ -199,9 +206,11 @@ public sealed partial class RrqController
                 $"No result for task{(problems.Count > 1 ? "s" : "")} in queue '{QueueId}': {string.Join("; ", problems)}. " +
                 "Wait for unfinished tasks with TaskWait first.");
         }
-        if (error && values.OfType<RrqTaskError>().FirstOrDefault() is { } first)
+        var failed = values.OfType<RrqTaskError>().ToArray();
+        if (error && failed.Length > 0)
         {
-            throw first;
+            // One id: its own error, as TaskResult(id, error: true) throws. Several: all of them, grouped.
+            throw ids.Length == 1 ? failed[0] : new RrqTaskErrorGroup(failed, ids.Length);
         }
         return values;
     }

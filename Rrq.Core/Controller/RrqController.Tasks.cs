@@ -41,30 +41,18 @@ public sealed partial class RrqController
         ArgumentException.ThrowIfNullOrWhiteSpace(expr);
         queue ??= RrqKeys.DefaultQueue;
         QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
-        if (timeout is { } limit)
-        {
-            if (!separateProcess)
-            {
-                throw new ArgumentException(
-                    "A task timeout needs separateProcess: true (a task running inside the worker cannot be stopped safely).",
-                    nameof(timeout));
-            }
-            if (limit <= TimeSpan.Zero)
-            {
-                throw new ArgumentOutOfRangeException(nameof(timeout), limit, "A task timeout must be positive.");
-            }
-        }
+        CheckTaskTimeout(timeout, separateProcess);
 
         var payload = BuildPayload(expr, locals);
-        var ids = await SubmitAsync([MemoryPackSerializer.Serialize(payload)], queue, separateProcess, timeout, dependsOn, cancellationToken)
-            .ConfigureAwait(false);
+        var ids = await SubmitAsync([MemoryPackSerializer.Serialize(payload)], null, queue, separateProcess, timeout, dependsOn,
+            cancellationToken).ConfigureAwait(false);
         return ids[0];
     }
 
     /// <summary>Submits already-built payloads as tasks of one queue, in slices of up to 1,000 tasks per
     /// script call, all sent at once (a bulk of thousands costs a few round trips).</summary>
-    internal async Task<string[]> SubmitAsync(IReadOnlyList<byte[]> payloads, string queue, bool separateProcess,
-        TimeSpan? timeout, IEnumerable<string>? dependsOn, CancellationToken cancellationToken)
+    internal async Task<string[]> SubmitAsync(IReadOnlyList<byte[]> payloads, (string Id, byte[] Bytes)? shared, string queue,
+        bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, CancellationToken cancellationToken)
     {
         var deps = dependsOn is null ? [] : ToIdArray(dependsOn).Distinct(StringComparer.Ordinal).ToArray();
         // A dependency that was retried stands for its chain: depend on the chain's newest task.
@@ -74,12 +62,13 @@ public sealed partial class RrqController
         [
             Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
             Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
+            Keys.Shared, Keys.SharedRefs, Keys.TaskShared,
         ];
         var head = new List<RedisValue>
         {
             queue, separateProcess ? "FALSE" : "TRUE",
             timeout is { } t ? t.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "",
-            (string)Keys.QueueChannel(queue)!, (string)Keys.TaskCompleteChannel!, deps.Length,
+            (string)Keys.QueueChannel(queue)!, (string)Keys.TaskCompleteChannel!, shared?.Id ?? "", "", deps.Length,
         };
         head.AddRange(deps.Select(d => (RedisValue)d));
         const int slice = 1000;
@@ -87,6 +76,10 @@ public sealed partial class RrqController
         for (var start = 0; start < ids.Length; start += slice)
         {
             var args = new List<RedisValue>(head);
+            if (start == 0 && shared is { } sh)
+            {
+                args[6] = sh.Bytes;   // the shared locals travel once, with the first slice
+            }
             for (var i = start; i < Math.Min(start + slice, ids.Length); i++)
             {
                 args.Add(ids[i]);
@@ -178,7 +171,7 @@ public sealed partial class RrqController
         {
             throw MissingTask(taskId);
         }
-        var payload = MemoryPackSerializer.Deserialize<TaskPayload>((byte[])raw!)!;
+        var payload = await WithSharedAsync(DecodePayload((byte[])raw!)).ConfigureAwait(false);
         return new RrqTaskData(payload.Expression, DecodeLocals(payload));
     }
 
@@ -211,7 +204,7 @@ public sealed partial class RrqController
         RedisKey[] hashes =
         [
             Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
-            Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
             Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel,
         ];
@@ -225,6 +218,23 @@ public sealed partial class RrqController
             throw new RrqException(
                 $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
                 "wait for it to finish (or stop its worker) and delete again.");
+        }
+    }
+
+    private static void CheckTaskTimeout(TimeSpan? timeout, bool separateProcess)
+    {
+        if (timeout is { } limit)
+        {
+            if (!separateProcess)
+            {
+                throw new ArgumentException(
+                    "A task timeout needs separateProcess: true (a task running inside the worker cannot be stopped safely).",
+                    nameof(timeout));
+            }
+            if (limit <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(timeout), limit, "A task timeout must be positive.");
+            }
         }
     }
 
@@ -244,9 +254,11 @@ public sealed partial class RrqController
         return ids;
     }
 
-    private static TaskPayload BuildPayload(string expr, object? locals)
+    private static TaskPayload BuildPayload(string expr, object? locals) => BuildPayload(expr, NamedValues(locals));
+
+#pragma warning disable CA2208 // the name is the public method's argument, not this helper's
+    private static TaskPayload BuildPayload(string expr, List<KeyValuePair<string, object?>> named)
     {
-        var named = NamedValues(locals);
         var names = new string[named.Count];
         var values = new byte[named.Count][];
         var i = 0;
@@ -256,7 +268,7 @@ public sealed partial class RrqController
             {
                 throw new ArgumentException(
                     $"Local '{name}' is not a valid C# identifier, so the expression could not refer to it. Use names like 'x' or 'data_1'.",
-                    nameof(locals));
+                    "locals");
             }
             names[i] = name;
             try
@@ -271,6 +283,7 @@ public sealed partial class RrqController
         }
         return new TaskPayload { Expression = expr, LocalNames = names, LocalValues = values };
     }
+#pragma warning restore CA2208
 
     internal static IReadOnlyDictionary<string, object?> DecodeLocals(TaskPayload payload)
     {

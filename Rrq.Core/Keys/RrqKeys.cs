@@ -52,6 +52,9 @@ internal sealed class RrqKeys
         TaskDependsLeft = _p + "task:depends_left";
         TaskDependsDown = _p + "task:depends_down";
         Queues = _p + "queues";
+        Shared = _p + "shared";
+        SharedRefs = _p + "shared_refs";
+        TaskShared = _p + "task:shared";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -102,6 +105,12 @@ internal sealed class RrqKeys
     public RedisKey TaskDependsLeft { get; }
     /// <summary>hash: task id → the ids of tasks that depend on it (space-separated).</summary>
     public RedisKey TaskDependsDown { get; }
+    /// <summary>hash: shared-locals id (a content hash) → the locals a bulk submission shares.</summary>
+    public RedisKey Shared { get; }
+    /// <summary>hash: shared-locals id → how many tasks use it (it is deleted with the last).</summary>
+    public RedisKey SharedRefs { get; }
+    /// <summary>hash: task id → the shared-locals id it uses.</summary>
+    public RedisKey TaskShared { get; }
     /// <summary>set: names of every queue tasks have been submitted to.</summary>
     public RedisKey Queues { get; }
 

@@ -23,6 +23,7 @@ internal static class RrqScripts
     public const string EnvirSet = "envir_set";
     public const string WorkerLost = "worker_lost";
     public const string TaskCancel = "task_cancel";
+    public const string QueueRemove = "queue_remove";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

@@ -5,7 +5,9 @@
 --
 -- KEYS[1] task:status   KEYS[2] task:depends_up   KEYS[3] task:depends_down
 -- KEYS[4] task:time_complete                      KEYS[5] task:depends_left
--- KEYS[6..n_hash]                the other per-task hashes to clear (task:expr, task:queue, ...)
+-- KEYS[6] task:shared   KEYS[7] shared   KEYS[8] shared_refs
+-- KEYS[9..n_hash]                the other per-task hashes to clear (task:expr, task:queue, ...)
+-- (KEYS[7] and KEYS[8] are not per-task: shared locals go when their last task goes.)
 -- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
 -- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" on   ARGV[4..] ids
@@ -58,12 +60,22 @@ for i = 4, #ARGV do
 end
 
 for i = 4, #ARGV do
+  local sid = redis.call('HGET', KEYS[6], ARGV[i])
+  if sid and redis.call('HINCRBY', KEYS[8], sid, -1) <= 0 then
+    redis.call('HDEL', KEYS[7], sid)
+    redis.call('HDEL', KEYS[8], sid)
+  end
+end
+
+for i = 4, #ARGV do
   local id = ARGV[i]
   for q = n_hash + 1, n_hash + n_queue do
     redis.call('LREM', KEYS[q], 0, id)
   end
   for k = 1, n_hash do
-    redis.call('HDEL', KEYS[k], id)
+    if k ~= 7 and k ~= 8 then
+      redis.call('HDEL', KEYS[k], id)
+    end
   end
 end
 for k = n_hash + n_queue + 1, #KEYS do

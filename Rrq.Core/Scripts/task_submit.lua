@@ -6,11 +6,13 @@
 -- KEYS[4] task:local       KEYS[5] task:timeout    KEYS[6] task:time_submit
 -- KEYS[7] queue:<name>     KEYS[8] task:depends_up KEYS[9] task:depends_left
 -- KEYS[10] task:depends_down                       KEYS[11] task:time_complete
--- KEYS[12] queues (set of queue names)
+-- KEYS[12] queues (set of queue names)           KEYS[13] shared   KEYS[14] shared_refs
+-- KEYS[15] task:shared
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
--- ARGV[6] number of dependencies d, then ARGV[7 .. 6+d] their ids
+-- ARGV[6] shared-locals id ("" for none)   ARGV[7] their bytes ("" when an earlier call stored them)
+-- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then pairs (task id, payload)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
@@ -20,8 +22,8 @@
 
 --#include now
 
-local nd = tonumber(ARGV[6])
-local first = 7 + nd
+local nd = tonumber(ARGV[8])
+local first = 9 + nd
 local n = (#ARGV - first + 1) / 2
 for i = 0, n - 1 do
   local id = ARGV[first + 2 * i]
@@ -33,7 +35,7 @@ end
 local left = 0
 local failed = false
 local deps = {}
-for i = 7, 6 + nd do
+for i = 9, 8 + nd do
   local dep = ARGV[i]
   local st = redis.call('HGET', KEYS[2], dep)
   if not st then
@@ -81,6 +83,15 @@ for i = 0, n - 1 do
   end
 end
 redis.call('SADD', KEYS[12], ARGV[1])
+if ARGV[6] ~= '' then
+  if ARGV[7] ~= '' then
+    redis.call('HSETNX', KEYS[13], ARGV[6], ARGV[7])
+  end
+  redis.call('HINCRBY', KEYS[14], ARGV[6], n)
+  for _, id in ipairs(ids) do
+    redis.call('HSET', KEYS[15], id, ARGV[6])
+  end
+end
 
 if nd > 0 then
   local joined = table.concat(ids, ' ')

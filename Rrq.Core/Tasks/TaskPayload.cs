@@ -10,6 +10,10 @@ internal sealed partial class TaskPayload
     public string Expression { get; set; } = "";
     public string[] LocalNames { get; set; } = [];
     public byte[][] LocalValues { get; set; } = [];
+
+    /// <summary>Locals shared by a whole bulk submission, stored once under this id in
+    /// <c>{queue}:shared</c> (null when there are none).</summary>
+    public string? SharedId { get; set; }
 }
 
 /// <summary>A failed task's error object as stored in <c>task:result</c>.</summary>

@@ -440,6 +440,22 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
         var sw = Stopwatch.StartNew();
         var context = new RrqTaskContext(QueueId, taskId, Id);
+        // Locals shared by a bulk submission are merged in here, so the task (and a child process)
+        // sees one plain payload.
+        var payload = RrqController.DecodePayload(rawPayload);
+        if (payload.SharedId is not null)
+        {
+            try
+            {
+                rawPayload = MemoryPack.MemoryPackSerializer.Serialize(await _controller.WithSharedAsync(payload).ConfigureAwait(false));
+            }
+            catch (RrqValueException e)
+            {
+                var failed = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
+                await FinishAsync(taskId, failed).ConfigureAwait(false);
+                return (taskId, failed.Status);
+            }
+        }
         var outcome = separateProcess
             ? await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false)
             : await TaskExecution.RunAsync(_evaluator, context, rawPayload, cancellationToken).ConfigureAwait(false);

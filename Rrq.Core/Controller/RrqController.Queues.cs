@@ -1,0 +1,164 @@
+using Rrq.Keys;
+using Rrq.Scripts;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>How many tasks wait in a queue (default: "default").</summary>
+    public long QueueLength(string? queue = null) => QueueLengthAsync(queue).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="QueueLength"/>
+    public Task<long> QueueLengthAsync(string? queue = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return Db.ListLengthAsync(Keys.Queue(CheckQueue(queue))).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>The ids waiting in a queue, next to run first.</summary>
+    public IReadOnlyList<string> QueueList(string? queue = null) => QueueListAsync(queue).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="QueueList"/>
+    public async Task<IReadOnlyList<string>> QueueListAsync(string? queue = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = await Db.ListRangeAsync(Keys.Queue(CheckQueue(queue))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ids.Select(i => (string)i!).ToArray();
+    }
+
+    /// <summary>The names of every queue tasks have been submitted to.</summary>
+    public IReadOnlyList<string> QueueNames() => QueueNamesAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="QueueNames"/>
+    public async Task<IReadOnlyList<string>> QueueNamesAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var names = await Db.SetMembersAsync(Keys.Queues).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return names.Select(n => (string)n!).Order(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>
+    /// Takes tasks off a queue (rrq's <c>rrq_queue_remove</c>). Unlike rrq, which leaves them PENDING in
+    /// no queue (so they never run and nothing says why), each removed task becomes CANCELLED and its
+    /// dependents IMPOSSIBLE. Returns, for each id, whether it was in that queue.
+    /// </summary>
+    public IReadOnlyList<bool> QueueRemove(IEnumerable<string> taskIds, string? queue = null) =>
+        QueueRemoveAsync(taskIds, queue).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="QueueRemove"/>
+    public async Task<IReadOnlyList<bool>> QueueRemoveAsync(IEnumerable<string> taskIds, string? queue = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.QueueRemove,
+            [Keys.Queue(CheckQueue(queue)), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown],
+            [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        return r.Select(x => (long)x == 1).ToArray();
+    }
+
+    /// <summary>Each task's 1-based place in its queue (1 = next to run), or <paramref name="missing"/>
+    /// when it is not queued (running, finished, deferred, unknown). With follow, a retried task is
+    /// looked up as its chain's newest task.</summary>
+    public IReadOnlyList<long> TaskPosition(IEnumerable<string> taskIds, long missing = 0, string? queue = null, bool? follow = null) =>
+        TaskPositionAsync(taskIds, missing, queue, follow).GetAwaiter().GetResult();
+
+    /// <summary>One task's 1-based place in its queue, or <paramref name="missing"/>.</summary>
+    public long TaskPosition(string taskId, long missing = 0, string? queue = null, bool? follow = null) =>
+        TaskPositionAsync([taskId], missing, queue, follow).GetAwaiter().GetResult()[0];
+
+    /// <inheritdoc cref="TaskPosition(IEnumerable{string}, long, string?, bool?)"/>
+    public async Task<IReadOnlyList<long>> TaskPositionAsync(IEnumerable<string> taskIds, long missing = 0, string? queue = null,
+        bool? follow = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
+        var list = await ListForAsync(targets, queue).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return targets.Select(t => list.TryGetValue(t, out var at) ? at + 1 : missing).ToArray();
+    }
+
+    /// <summary>The ids queued ahead of a task (empty when it is next), or null when it is not queued.</summary>
+    public IReadOnlyList<string>? TaskPreceeding(string taskId, string? queue = null, bool? follow = null) =>
+        TaskPreceedingAsync(taskId, queue, follow).GetAwaiter().GetResult();
+
+    /// <summary>Correctly spelled alias of <see cref="TaskPreceeding"/> (rrq's name has the typo).</summary>
+    public IReadOnlyList<string>? TaskPreceding(string taskId, string? queue = null, bool? follow = null) =>
+        TaskPreceeding(taskId, queue, follow);
+
+    /// <inheritdoc cref="TaskPreceeding"/>
+    public async Task<IReadOnlyList<string>?> TaskPreceedingAsync(string taskId, string? queue = null, bool? follow = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var target = (follow ?? Follow ? await FollowAsync([taskId]).ConfigureAwait(false) : [taskId])[0];
+        var q = queue ?? (string?)await Db.HashGetAsync(Keys.TaskQueue, await RootAsync(target).ConfigureAwait(false)).ConfigureAwait(false)
+            ?? RrqKeys.DefaultQueue;
+        var ids = await QueueListAsync(q, cancellationToken).ConfigureAwait(false);
+        var at = ids is List<string> l ? l.IndexOf(target) : Array.IndexOf(ids.ToArray(), target);
+        return at < 0 ? null : ids.Take(at).ToArray();
+    }
+
+    /// <summary>
+    /// How many tasks are in each status, every status listed (zeros included), over the given
+    /// tasks or, by default, the whole queue (rrq's <c>rrq_task_overview</c>).
+    /// </summary>
+    public IReadOnlyDictionary<RrqTaskStatus, long> TaskOverview(IEnumerable<string>? taskIds = null) =>
+        TaskOverviewAsync(taskIds).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskOverview"/>
+    public async Task<IReadOnlyDictionary<RrqTaskStatus, long>> TaskOverviewAsync(IEnumerable<string>? taskIds = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var counts = Enum.GetValues<RrqTaskStatus>().Where(s => s != RrqTaskStatus.Missing || taskIds is not null)
+            .ToDictionary(s => s, _ => 0L);
+        IEnumerable<RrqTaskStatus> statuses = taskIds is null
+            ? (await Db.HashValuesAsync(Keys.TaskStatus).WaitAsync(cancellationToken).ConfigureAwait(false))
+                .Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v))
+            : await TaskStatusAsync(taskIds, cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var s in statuses)
+        {
+            counts[s]++;
+        }
+        return counts;
+    }
+
+    private static string CheckQueue(string? queue)
+    {
+        queue ??= RrqKeys.DefaultQueue;
+        QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
+        return queue;
+    }
+
+    /// <summary>Position of each queued id in the queue(s) the targets belong to.</summary>
+    private async Task<Dictionary<string, long>> ListForAsync(string[] targets, string? queue)
+    {
+        IEnumerable<string> queues;
+        if (queue is not null)
+        {
+            queues = [CheckQueue(queue)];
+        }
+        else
+        {
+            var roots = await Task.WhenAll(targets.Select(RootAsync)).ConfigureAwait(false);
+            var names = await Db.HashGetAsync(Keys.TaskQueue, roots.Select(r => (RedisValue)r).ToArray()).ConfigureAwait(false);
+            queues = names.Where(n => !n.IsNull).Select(n => (string)n!).Distinct(StringComparer.Ordinal);
+        }
+        var positions = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var q in queues)
+        {
+            var ids = await Db.ListRangeAsync(Keys.Queue(q)).ConfigureAwait(false);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                positions.TryAdd((string)ids[i]!, i);
+            }
+        }
+        return positions;
+    }
+}
