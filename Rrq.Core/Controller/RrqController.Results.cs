@@ -28,7 +28,7 @@ public sealed partial class RrqController
     public Task<bool> TaskWaitAsync(string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         TaskWaitAsync([taskId], timeout, follow: null, progress: false, cancellationToken);
 
-    /// <inheritdoc cref="TaskWait(IEnumerable{string}, TimeSpan?)"/>
+    /// <inheritdoc cref="TaskWait(IEnumerable{string}, TimeSpan?, bool?)"/>
     public async Task<bool> TaskWaitAsync(IEnumerable<string> taskIds, TimeSpan? timeout = null, bool? follow = null,
         bool? progress = null, CancellationToken cancellationToken = default)
     {
