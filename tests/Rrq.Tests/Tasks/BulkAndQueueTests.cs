@@ -1,0 +1,165 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Tasks;
+
+public class BulkAndQueueTests
+{
+    [Fact]
+    public async Task A_bulk_expr_makes_one_task_per_element_with_its_members_as_locals_and_shared_values_stored_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var big = Enumerable.Range(0, 1000).Select(i => (double)i).ToArray();
+        var data = Enumerable.Range(0, 50).Select(i => new { i, label = $"n{i}" });
+        var ids = obj.TaskCreateBulkExpr("$\"{label}:{i + offset}:{big.Length}\"", data, shared: new { offset = 100, big });
+        Assert.Equal(50, ids.Count);
+        Assert.Equal(50, obj.QueueLength());
+        Assert.Equal(ids, obj.QueueList());
+
+        // The shared values are stored once, not fifty times.
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal(1, await db.HashLengthAsync($"{{{q.QueueId}}}:shared"));
+        Assert.Equal(100, obj.TaskData(ids[3]).Locals["offset"]);
+
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < 50; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.True(obj.TaskWait(ids, TimeSpan.FromSeconds(5), progress: false));
+        Assert.Equal(Enumerable.Range(0, 50).Select(i => $"n{i}:{i + 100}:1000"), obj.TaskResults(ids).Cast<string>());
+
+        obj.TaskDelete(ids.Take(49));
+        Assert.Equal(1, await db.HashLengthAsync($"{{{q.QueueId}}}:shared"));
+        obj.TaskDelete([ids[49]]);
+        Assert.Equal(0, await db.HashLengthAsync($"{{{q.QueueId}}}:shared"));
+    }
+
+    [Fact]
+    public async Task A_bulk_call_passes_each_element_as_the_argument_or_as_named_arguments()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var single = obj.TaskCreateBulkCall("Math.Sqrt", [4.0, 9.0, 16.0]);
+        var named = obj.TaskCreateBulkCall("Math.Round", [new { value = 2.567, digits = 1 }, new { value = 1.234, digits = 2 }]);
+        var withShared = obj.TaskCreateBulkCall("Math.Max", [new { val1 = 1 }, new { val1 = 7 }], shared: new { val2 = 5 });
+        Assert.Equal("Math.Sqrt(arg)", obj.TaskData(single[0]).Expression);
+        Assert.Equal("Math.Round(value: value, digits: digits)", obj.TaskData(named[0]).Expression);
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < 7; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.Equal([2.0, 3.0, 4.0], obj.TaskResults(single).Cast<double>());
+        Assert.Equal([2.6, 1.23], obj.TaskResults(named).Cast<double>());
+        Assert.Equal([5, 7], obj.TaskResults(withShared).Cast<int>());
+    }
+
+    [Fact]
+    public async Task An_empty_bulk_creates_nothing_and_mismatched_elements_are_refused_naming_the_element()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        Assert.Empty(obj.TaskCreateBulkExpr("x", Array.Empty<object>()));
+        var e = Assert.Throws<ArgumentException>(() => obj.TaskCreateBulkExpr("x", [new { x = 1 }, new { x = 2 }, new { y = 3 }]));
+        Assert.Contains("Element 2 of data has members (y) but element 0 has (x)", e.Message);
+        var clash = Assert.Throws<ArgumentException>(() => obj.TaskCreateBulkExpr("x", [new { x = 1 }], shared: new { x = 2 }));
+        Assert.Contains("'x' is both a shared local and a member", clash.Message);
+        Assert.Empty(obj.TaskList());
+    }
+
+    [Fact]
+    public async Task Bulk_tasks_can_depend_on_a_task_and_thousands_go_in_a_few_round_trips()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var first = obj.TaskCreateExpr("0");
+        var ids = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 2500).Select(i => new { i }), dependsOn: [first]);
+        Assert.Equal(2500, ids.Distinct().Count());
+        Assert.Equal(2500, obj.TaskOverview(ids)[RrqTaskStatus.Deferred]);
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.Equal(2500, obj.QueueLength());
+        Assert.Equal(ids.Reverse(), obj.QueueList());   // released to the front, one after another
+    }
+
+    [Fact]
+    public async Task Positions_and_preceding_tasks_follow_the_queue_order()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        var c = obj.TaskCreateExpr("3", queue: "other");
+        Assert.Equal([1L, 2L, 1L, 0L], obj.TaskPosition([a, b, c, new string('0', 32)]));
+        Assert.Equal(-1, obj.TaskPosition(new string('0', 32), missing: -1));
+        Assert.Empty(obj.TaskPreceeding(a)!);
+        Assert.Equal([a], obj.TaskPreceding(b));
+        Assert.Empty(obj.TaskPreceding(c)!);
+        Assert.Equal(["default", "other"], obj.QueueNames());
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        Assert.Null(obj.TaskPreceeding(a));
+        Assert.Equal(1, obj.TaskPosition(b));
+    }
+
+    [Fact]
+    public async Task Removing_a_task_from_its_queue_cancels_it_rather_than_stranding_it()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        var dependent = obj.TaskCreateExpr("3", dependsOn: [a]);
+        Assert.Equal([true, false], obj.QueueRemove([a, dependent]));
+        Assert.Equal([b], obj.QueueList());
+        Assert.Equal([RrqTaskStatus.Cancelled, RrqTaskStatus.Pending, RrqTaskStatus.Impossible], obj.TaskStatus([a, b, dependent]));
+        Assert.Empty(obj.QueueRemove([]));
+    }
+
+    [Fact]
+    public async Task The_overview_counts_every_status_zeros_included()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ok = obj.TaskCreateExpr("1");
+        var bad = obj.TaskCreateExpr("throw new Exception()");
+        obj.TaskCreateExpr("3");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        await w.StepAsync();
+        var all = obj.TaskOverview();
+        Assert.Equal(1, all[RrqTaskStatus.Complete]);
+        Assert.Equal(1, all[RrqTaskStatus.Error]);
+        Assert.Equal(1, all[RrqTaskStatus.Pending]);
+        Assert.Equal(0, all[RrqTaskStatus.Died]);
+        Assert.False(all.ContainsKey(RrqTaskStatus.Missing));
+        Assert.Equal(Enum.GetValues<RrqTaskStatus>().Length - 1, all.Count);
+        var some = obj.TaskOverview([ok, bad, new string('0', 32)]);
+        Assert.Equal(1, some[RrqTaskStatus.Missing]);
+        Assert.Equal(0, some[RrqTaskStatus.Pending]);
+    }
+
+    [Fact]
+    public async Task Results_with_error_true_throw_every_failure_grouped()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = obj.TaskCreateBulkExpr("i % 2 == 0 ? i : throw new InvalidOperationException($\"odd {i}\")",
+            Enumerable.Range(0, 4).Select(i => new { i }));
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await w.StepAsync();
+        }
+        var e = Assert.Throws<RrqTaskErrorGroup>(() => obj.TaskResults(ids, error: true));
+        Assert.Equal(2, e.Errors.Count);
+        Assert.Equal(4, e.Total);
+        Assert.StartsWith("2/4 tasks failed:", e.Message);
+        Assert.Contains($"{ids[1]}: odd 1", e.Message);
+        Assert.Contains("* To inspect individual errors, see .Errors", e.ToString());
+        Assert.IsAssignableFrom<RrqTaskError>(e);
+        Assert.Equal([0, 2], obj.TaskResults([ids[0], ids[2]], error: true).Cast<int>());
+    }
+}
