@@ -17,7 +17,7 @@ internal sealed class CompletionWaiter : IDisposable
     private readonly RedisChannel _channel;
     private readonly ConcurrentDictionary<Channel<string>, byte> _waiters = new();
     private readonly SemaphoreSlim _subscribeLock = new(1, 1);
-    private ChannelMessageQueue? _subscription;
+    private bool _subscribed;
 
     public CompletionWaiter(IConnectionMultiplexer redis, RedisChannel channel)
     {
@@ -29,16 +29,16 @@ internal sealed class CompletionWaiter : IDisposable
     /// <summary>Starts listening (once); call before reading the statuses being waited on.</summary>
     public async Task<Registration> RegisterAsync()
     {
-        if (_subscription is null)
+        if (!_subscribed)
         {
             await _subscribeLock.WaitAsync().ConfigureAwait(false);
             try
             {
-                if (_subscription is null)
+                if (!_subscribed)
                 {
-                    var sub = await _redis.GetSubscriber().SubscribeAsync(_channel).ConfigureAwait(false);
-                    sub.OnMessage(m => Publish((string?)m.Message ?? Recheck));
-                    _subscription = sub;
+                    // A handler called straight from the connection's reader: one hop less than a message queue.
+                    await _redis.GetSubscriber().SubscribeAsync(_channel, (_, m) => Publish((string?)m ?? Recheck)).ConfigureAwait(false);
+                    _subscribed = true;
                 }
             }
             finally
@@ -66,7 +66,10 @@ internal sealed class CompletionWaiter : IDisposable
         _redis.ConnectionRestored -= OnRestored;
         try
         {
-            _subscription?.Unsubscribe();
+            if (_subscribed)
+            {
+                _redis.GetSubscriber().Unsubscribe(_channel);
+            }
         }
         catch (RedisException)
         {

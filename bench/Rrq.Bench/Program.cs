@@ -18,7 +18,7 @@ using var server = RedisProcess.StartUnlessConfigured();
 var address = server?.Address ?? Environment.GetEnvironmentVariable("RRQ_REDIS")!;
 Console.WriteLine($"Redis: {address}{(server is null ? " (RRQ_REDIS)" : " (private redis-server)")}");
 
-using var mux = await ConnectionMultiplexer.ConnectAsync(address);
+using var mux = await ConnectionMultiplexer.ConnectAsync(address + ",allowAdmin=true");
 var db = mux.GetDatabase();
 var ping = Median(await Repeat(roundTrips, async () => await db.PingAsync()));
 Console.WriteLine($"baseline: Redis PING round trip, median {Ms(ping)}");
@@ -63,6 +63,28 @@ for (var i = 0; i < 20; i++)
 await obj.TaskWaitAsync(blocker, TimeSpan.FromSeconds(30));
 var perTask2 = await Many(obj, bulk);
 Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING  (rrq here 2.8–4.8 ms per task)");
+
+// 2b. Bulk: submitting 10,000 tasks in one call, and 2,048 bulk-submitted tasks run and collected.
+{
+    var sw = Stopwatch.StartNew();
+    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
+    var submitMs = sw.Elapsed.TotalMilliseconds;
+    Console.WriteLine($"bulk submit of 10,000 tasks: {Ms(submitMs)} = {submitMs / 10_000 * 1000:0.0} µs per task = {submitMs / 10_000 / ping:0.00} × PING per task  (budget 500 ms)");
+    await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+    await obj.TaskDeleteAsync(ids);
+}
+var bulkPerTask = await ManyBulk(obj, bulk);
+Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers: {Ms(bulkPerTask * bulk)} total, {Ms(bulkPerTask)} per task = {bulkPerTask / ping:0.0} × PING  (budget 0.3 ms; rrq here 2.8–4.8 ms)");
+
+// Redis memory per finished trivial task (everything stored for it, result included).
+{
+    var before = await UsedMemory(mux);
+    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
+    await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+    var after = await UsedMemory(mux);
+    Console.WriteLine($"Redis memory per finished trivial task: {(after - before) / 10_000.0:0} bytes");
+    await obj.TaskDeleteAsync(ids);
+}
 
 // 3. Separate-process round trip. The first such task of a worker starts its child cold; after that
 // the worker keeps one child ready, so tasks a few seconds apart each find one waiting.
@@ -128,6 +150,31 @@ static async Task<string> RoundTrip(RrqController obj, int i)
     }
     _ = await obj.TaskResultAsync(t);
     return t;
+}
+
+static async Task<double> ManyBulk(RrqController obj, int n)
+{
+    var sw = Stopwatch.StartNew();
+    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
+    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false))
+    {
+        throw new InvalidOperationException("not every task completed");
+    }
+    var results = await obj.TaskResultsAsync(ids);
+    sw.Stop();
+    if ((int)results[n - 1]! != n)
+    {
+        throw new InvalidOperationException("wrong result");
+    }
+    await obj.TaskDeleteAsync(ids);
+    return sw.Elapsed.TotalMilliseconds / n;
+}
+
+static async Task<long> UsedMemory(ConnectionMultiplexer mux)
+{
+    var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("memory") ?? "";
+    var line = info.Split('\n').First(l => l.StartsWith("used_memory:", StringComparison.Ordinal));
+    return long.Parse(line["used_memory:".Length..].Trim(), CultureInfo.InvariantCulture);
 }
 
 static async Task RoundTripSeparate(RrqController obj, int i)
