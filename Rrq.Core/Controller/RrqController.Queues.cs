@@ -129,6 +129,29 @@ public sealed partial class RrqController
         return counts;
     }
 
+    /// <summary>Every DEFERRED task, with each of its dependencies and that dependency's status now
+    /// (rrq's <c>rrq_deferred_list</c>); completed dependencies show as COMPLETE.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>> DeferredList() =>
+        DeferredListAsync().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="DeferredList"/>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>>> DeferredListAsync(
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var all = await Db.HashGetAllAsync(Keys.TaskStatus).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var deferred = all.Where(e => (string?)e.Value == "DEFERRED").Select(e => (string)e.Name!).ToArray();
+        var ups = await Db.HashGetAsync(Keys.TaskDependsUp, deferred.Select(d => (RedisValue)d).ToArray()).ConfigureAwait(false);
+        var status = all.ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus(e.Value), StringComparer.Ordinal);
+        var result = new Dictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>>(StringComparer.Ordinal);
+        for (var i = 0; i < deferred.Length; i++)
+        {
+            result[deferred[i]] = ((string?)ups[i] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .ToDictionary(d => d, d => status.GetValueOrDefault(d, RrqTaskStatus.Missing), StringComparer.Ordinal);
+        }
+        return result;
+    }
+
     private static string CheckQueue(string? queue)
     {
         queue ??= RrqKeys.DefaultQueue;

@@ -34,6 +34,11 @@ public class DependencyTests
         var w = await q.WorkerAsync();
         await w.StepAsync();
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(c));
+        var deferred = obj.DeferredList();
+        Assert.Equal(new[] { c, d }.Order(), deferred.Keys.Order());
+        Assert.Equal(RrqTaskStatus.Complete, deferred[c][a]);
+        Assert.Equal(RrqTaskStatus.Pending, deferred[c][b]);
+        Assert.Equal(RrqTaskStatus.Deferred, deferred[d][c]);
         await w.StepAsync();
         Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(c));
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(d));

@@ -269,7 +269,8 @@ public class TaskLifecycleTests
         Assert.True(await waitGood);
         Assert.False(await waitAll);
         Assert.Equal([0, 1, 2, 3, 4], obj.TaskResults(ids).Cast<int>());
-        Assert.Throws<RrqTaskError>(() => obj.TaskResults([.. ids, bad], error: true));
+        var group = Assert.Throws<RrqTaskErrorGroup>(() => obj.TaskResults([.. ids, bad], error: true));
+        Assert.Equal(bad, Assert.Single(group.Errors).TaskId);
     }
 
     [Fact]
