@@ -24,7 +24,8 @@
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
-local n = (#ARGV - first + 1) / 2
+-- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
+local n = math.floor((#ARGV - first + 1) / 2)
 for i = 0, n - 1 do
   local id = ARGV[first + 2 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then

@@ -107,6 +107,21 @@ public class ConnectTests
             obj.TaskDelete([ok, bad]);
             Assert.Equal([RrqTaskStatus.Missing, RrqTaskStatus.Missing], obj.TaskStatus([ok, bad]));
 
+            // Dependencies, bulk with shared locals, cancellation and failure cascades on Garnet's Lua too.
+            var first = obj.TaskCreateExpr("1");
+            var bulk = obj.TaskCreateBulkExpr("i + k", Enumerable.Range(0, 600).Select(i => new { i }), shared: new { k = 1 }, dependsOn: [first]);
+            var doomed = obj.TaskCreateExpr("throw new Exception()");
+            var after = obj.TaskCreateExpr("2", dependsOn: [doomed]);
+            var cancelled = obj.TaskCreateExpr("3", dependsOn: [first]);
+            Assert.True(obj.TaskCancel(cancelled));
+            for (var i = 0; i < 603; i++)
+            {
+                await w.StepAsync();
+            }
+            Assert.Equal(Enumerable.Range(1, 600), obj.TaskResults(bulk).Cast<int>());
+            Assert.Equal([RrqTaskStatus.Error, RrqTaskStatus.Impossible, RrqTaskStatus.Cancelled], obj.TaskStatus([doomed, after, cancelled]));
+            Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+
             // A second controller in the same process shares the one embedded server.
             await using var again = await RrqController.ConnectAsync("rrq:embedded:" + Guid.NewGuid().ToString("N"));
             Assert.Equal(obj.RedisConfiguration, again.RedisConfiguration);

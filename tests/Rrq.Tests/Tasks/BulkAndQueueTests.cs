@@ -119,6 +119,35 @@ public class BulkAndQueueTests
     }
 
     [Fact]
+    public async Task Waiting_with_progress_draws_a_bar_on_standard_error()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 3).Select(i => new { i }));
+        var w = await q.WorkerAsync();
+        var stderr = Console.Error;
+        var captured = new StringWriter();
+        try
+        {
+            Console.SetError(captured);
+            var waiting = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(30), progress: true);
+            for (var i = 0; i < 3; i++)
+            {
+                await w.StepAsync();
+            }
+            Assert.True(await waiting);
+        }
+        finally
+        {
+            Console.SetError(stderr);
+        }
+        var text = captured.ToString();
+        Assert.Contains("0/3 finished (0%)", text);
+        Assert.Contains("] 3/3 finished (100%)", text);
+        Assert.EndsWith(Environment.NewLine, text);
+    }
+
+    [Fact]
     public async Task The_overview_counts_every_status_zeros_included()
     {
         await using var q = await TestQueue.CreateAsync();
