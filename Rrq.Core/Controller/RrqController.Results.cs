@@ -263,12 +263,11 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(taskId);
-        var root = await RootAsync(taskId).ConfigureAwait(false);
         var batch = Db.CreateBatch();
         var status = batch.HashGetAsync(Keys.TaskStatus, taskId);
-        var queue = batch.HashGetAsync(Keys.TaskQueue, root);
-        var local = batch.HashGetAsync(Keys.TaskLocal, root);
-        var timeout = batch.HashGetAsync(Keys.TaskTimeout, root);
+        var queue = batch.HashGetAsync(Keys.TaskQueue, taskId);
+        var local = batch.HashGetAsync(Keys.TaskLocal, taskId);
+        var timeout = batch.HashGetAsync(Keys.TaskTimeout, taskId);
         var worker = batch.HashGetAsync(Keys.TaskWorker, taskId);
         var pid = batch.HashGetAsync(Keys.TaskPid, taskId);
         batch.Execute();

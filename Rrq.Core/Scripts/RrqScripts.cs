@@ -24,6 +24,7 @@ internal static class RrqScripts
     public const string WorkerLost = "worker_lost";
     public const string TaskCancel = "task_cancel";
     public const string QueueRemove = "queue_remove";
+    public const string TaskRetry = "task_retry";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

@@ -36,3 +36,16 @@ public string chatty(int n)
     Console.Error.WriteLine("to stderr");
     return "said";
 }
+
+// The vignette's stochastic model: fails with probability p. Deterministic here: it fails while a
+// counter file says it has tried fewer than `failures` times.
+public double stochastic_failure(double p, string counter, int failures)
+{
+    var tries = File.Exists(counter) ? int.Parse(File.ReadAllText(counter)) : 0;
+    File.WriteAllText(counter, (tries + 1).ToString());
+    if (tries < failures)
+    {
+        throw new Exception($"Convergence failure - x is only {0.1 * (tries + 1):0.00}");
+    }
+    return 0.5728534;
+}

@@ -1,0 +1,95 @@
+using Rrq.Keys;
+using Rrq.Scripts;
+using StackExchange.Redis;
+
+namespace Rrq;
+
+public sealed partial class RrqController
+{
+    /// <summary>
+    /// Retries a finished task (COMPLETE, ERROR, CANCELLED, DIED or TIMEOUT), rrq's
+    /// <c>rrq_task_retry</c>. The newest task of its chain becomes MOVED and points at a new task
+    /// that runs the same expression and locals, in the same queue unless <paramref name="queue"/>
+    /// names another, with the same separate-process flag and timeout. Returns the new id. The old
+    /// results stay readable with <c>follow: false</c>; with follow (the default) every id of the
+    /// chain reads as the new task. Tasks that had become IMPOSSIBLE because this one failed wait
+    /// again (DEFERRED), for the new task.
+    /// </summary>
+    /// <exception cref="RrqException">The task cannot be retried (PENDING, RUNNING, DEFERRED, IMPOSSIBLE,
+    /// MISSING; the message gives its state), or was retried by someone else at the same moment.
+    /// Nothing is changed.</exception>
+    public string TaskRetry(string taskId, string? queue = null) => TaskRetryAsync([taskId], queue).GetAwaiter().GetResult()[0];
+
+    /// <summary>Retries several tasks at once (see <see cref="TaskRetry(string, string?)"/>); all or none.
+    /// Returns the new ids in the order given.</summary>
+    /// <exception cref="ArgumentException">An id is given twice, or two ids belong to one retry chain.</exception>
+    public IReadOnlyList<string> TaskRetry(IEnumerable<string> taskIds, string? queue = null) =>
+        TaskRetryAsync(taskIds, queue).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskRetry(IEnumerable{string}, string?)"/>
+    public async Task<IReadOnlyList<string>> TaskRetryAsync(IEnumerable<string> taskIds, string? queue = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var ids = ToIdArray(taskIds);
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        if (queue is not null)
+        {
+            QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
+        }
+        var dups = ids.GroupBy(i => i, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        if (dups.Length > 0)
+        {
+            throw new ArgumentException($"Task ids to retry must not repeat: {string.Join(", ", dups)}. Nothing was retried.", nameof(taskIds));
+        }
+        var leaves = await FollowAsync(ids).ConfigureAwait(false);
+        var sameChain = ids.Zip(leaves).GroupBy(p => p.Second, StringComparer.Ordinal).Where(g => g.Count() > 1).ToArray();
+        if (sameChain.Length > 0)
+        {
+            throw new ArgumentException("Task ids to retry must be of different retry chains; these are one chain each: " +
+                string.Join("; ", sameChain.Select(g => $"{string.Join(", ", g.Select(p => p.First))} (newest {g.Key})")) +
+                ". Nothing was retried.", nameof(taskIds));
+        }
+        var statuses = await Db.HashGetAsync(Keys.TaskStatus, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var bad = ids.Select((id, i) => (id, leaf: leaves[i], status: RrqTaskStatusExtensions.ParseTaskStatus(statuses[i])))
+            .Where(x => !IsRetriable(x.status)).ToArray();
+        if (bad.Length > 0)
+        {
+            throw new RrqException("Cannot retry tasks in these states (only COMPLETE, ERROR, CANCELLED, DIED and TIMEOUT can be " +
+                "retried): " + string.Join(", ", bad.Select(b => $"{b.id} ({b.status.ToRedisString()}" + (b.leaf == b.id ? ")" : $", as {b.leaf})"))) +
+                ". Nothing was retried.");
+        }
+
+        var roots = await Task.WhenAll(leaves.Select(RootAsync)).ConfigureAwait(false);
+        var rootQueues = await Db.HashGetAsync(Keys.TaskQueue, roots.Select(r => (RedisValue)r).ToArray()).ConfigureAwait(false);
+        var targets = rootQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
+        var names = targets.Distinct(StringComparer.Ordinal).ToArray();
+        var newIds = ids.Select(_ => NewTaskId()).ToArray();
+        var args = new List<RedisValue> { (string)Keys.TaskCompleteChannel!, Keys.QueueChannelPrefix, ids.Length };
+        for (var i = 0; i < ids.Length; i++)
+        {
+            args.AddRange([leaves[i], roots[i], newIds[i], targets[i]]);
+        }
+        args.AddRange(names.Select(n => (RedisValue)n));
+        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskRetry,
+            [Keys.TaskStatus, Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskTimeMoved, Keys.TaskTimeSubmit, Keys.TaskExpr,
+                Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown,
+                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, .. names.Select(Keys.Queue)],
+            [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        return (long)r[0] switch
+        {
+            -1 => throw MissingTask((string)r[1]!),
+            -7 => throw new RrqException($"Task '{(string?)r[1]}' was retried by someone else just now; nothing was retried here. " +
+                "Its chain already has a newer task (see TaskInfo(id).Moved)."),
+            -8 => throw new RrqException($"Task '{(string?)r[1]}' changed to {(string?)r[2]} just now and cannot be retried. Nothing was retried."),
+            -4 => throw new RrqException($"Queue '{(string?)r[1]}' was not known when retrying; nothing was retried. Try again."),
+            _ => newIds,
+        };
+    }
+
+    private static bool IsRetriable(RrqTaskStatus status) => status is RrqTaskStatus.Complete or RrqTaskStatus.Error
+        or RrqTaskStatus.Cancelled or RrqTaskStatus.Died or RrqTaskStatus.Timeout;
+}

@@ -1,0 +1,124 @@
+-- task_retry: retry finished tasks. Each old task (the newest of its chain, a "leaf") becomes
+-- MOVED and points at a new task that runs the chain's first task's expression and locals, with
+-- its separate-process flag and timeout, PENDING at the tail of the given queue (default: the
+-- first task's). Tasks that had become IMPOSSIBLE because the old task failed are re-armed:
+-- DEFERRED again, waiting for the new task. All checks come first: either every retry happens
+-- or none does.
+--
+-- KEYS[1] task:status     KEYS[2] task:moved_to    KEYS[3] task:moved_root  KEYS[4] task:time_moved
+-- KEYS[5] task:time_submit KEYS[6] task:expr       KEYS[7] task:queue       KEYS[8] task:local
+-- KEYS[9] task:timeout    KEYS[10] task:depends_up KEYS[11] task:depends_left
+-- KEYS[12] task:depends_down KEYS[13] task:shared  KEYS[14] shared_refs     KEYS[15] queues
+-- KEYS[16] task:time_complete
+-- KEYS[17..] queue:<name> for each queue name in ARGV after the retries, in the same order
+-- ARGV[1] channel to publish "<id> <status>" on    ARGV[2] prefix of the queues' channels
+-- ARGV[3] number of retries r, then r groups of (leaf id, root id, new id, queue name or "")
+-- then the queue names
+--
+-- Returns: {r} done; or, with nothing changed:
+--   {-1, id} no such task;  {-7, id} it was retried meanwhile (it is no longer the newest);
+--   {-8, id, status} its status cannot be retried;  {-4, queue} a queue's key was not passed.
+
+--#include now
+
+local r = tonumber(ARGV[3])
+local names_at = 4 + 4 * r
+local queue_keys = {}
+for i = 17, #KEYS do
+  queue_keys[ARGV[names_at + i - 17]] = KEYS[i]
+end
+local retriable = { COMPLETE = true, ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true }
+
+local plan = {}
+for j = 0, r - 1 do
+  local leaf, root, new, q = ARGV[4 + 4 * j], ARGV[5 + 4 * j], ARGV[6 + 4 * j], ARGV[7 + 4 * j]
+  local st = redis.call('HGET', KEYS[1], leaf)
+  if not st then
+    return {-1, leaf}
+  end
+  if redis.call('HEXISTS', KEYS[2], leaf) == 1 then
+    return {-7, leaf}
+  end
+  if not retriable[st] then
+    return {-8, leaf, st}
+  end
+  if q == '' then
+    q = redis.call('HGET', KEYS[7], root) or 'default'
+  end
+  if not queue_keys[q] then
+    return {-4, q}
+  end
+  plan[#plan + 1] = { leaf = leaf, root = root, new = new, queue = q }
+end
+
+-- Dependents that failed only because of a retried task wait again, for its new task.
+local function rearm(first)
+  local todo = { first }
+  local i = 1
+  while i <= #todo do
+    local d = todo[i]
+    i = i + 1
+    if redis.call('HGET', KEYS[1], d) == 'IMPOSSIBLE' then
+      local left, failed = 0, false
+      for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
+        local s = redis.call('HGET', KEYS[1], dep)
+        if s == 'PENDING' or s == 'DEFERRED' or s == 'RUNNING' then
+          left = left + 1
+        elseif s ~= 'COMPLETE' then
+          failed = true
+        end
+      end
+      if not failed then
+        redis.call('HSET', KEYS[1], d, 'DEFERRED')
+        redis.call('HSET', KEYS[11], d, left)
+        redis.call('HDEL', KEYS[16], d)
+        for dd in string.gmatch(redis.call('HGET', KEYS[12], d) or '', '%S+') do
+          todo[#todo + 1] = dd
+        end
+      end
+    end
+  end
+end
+
+local time = now()
+for _, p in ipairs(plan) do
+  redis.call('HSET', KEYS[1], p.leaf, 'MOVED')
+  redis.call('HSET', KEYS[4], p.leaf, time)
+  redis.call('HSET', KEYS[2], p.leaf, p.new)
+  redis.call('HSET', KEYS[3], p.new, p.root)
+  redis.call('HSET', KEYS[1], p.new, 'PENDING')
+  redis.call('HSET', KEYS[5], p.new, time)
+  redis.call('HSET', KEYS[6], p.new, redis.call('HGET', KEYS[6], p.root))
+  redis.call('HSET', KEYS[7], p.new, p.queue)
+  redis.call('HSET', KEYS[8], p.new, redis.call('HGET', KEYS[8], p.root) or 'TRUE')
+  local timeout = redis.call('HGET', KEYS[9], p.root)
+  if timeout then
+    redis.call('HSET', KEYS[9], p.new, timeout)
+  end
+  local sid = redis.call('HGET', KEYS[13], p.root)
+  if sid then
+    redis.call('HSET', KEYS[13], p.new, sid)
+    redis.call('HINCRBY', KEYS[14], sid, 1)
+  end
+  redis.call('SADD', KEYS[15], p.queue)
+
+  local down = redis.call('HGET', KEYS[12], p.leaf)
+  if down then
+    redis.call('HSET', KEYS[12], p.new, down)
+    redis.call('HDEL', KEYS[12], p.leaf)
+    for d in string.gmatch(down, '%S+') do
+      local ups = {}
+      for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
+        ups[#ups + 1] = (dep == p.leaf) and p.new or dep
+      end
+      redis.call('HSET', KEYS[10], d, table.concat(ups, ' '))
+      rearm(d)
+    end
+  end
+
+  redis.call('PUBLISH', ARGV[1], p.leaf .. ' MOVED')
+  if redis.call('RPUSH', queue_keys[p.queue], p.new) == 1 then
+    redis.call('PUBLISH', ARGV[2] .. p.queue, 1)
+  end
+end
+return {r}

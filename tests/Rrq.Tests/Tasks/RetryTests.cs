@@ -1,0 +1,213 @@
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Tasks;
+
+public class RetryTests
+{
+    private static async Task<(TestQueue, RrqWorker, string counter)> Setup()
+    {
+        var q = await TestQueue.CreateAsync();
+        q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var w = await q.WorkerAsync();
+        return (q, w, Path.Combine(Path.GetTempPath(), "rrq-retry-" + Guid.NewGuid().ToString("N")));
+    }
+
+    [Fact]
+    public async Task Retrying_until_it_converges_builds_a_chain_read_through_any_of_its_ids_as_in_the_vignette()
+    {
+        var (q, w, counter) = await Setup();
+        await using var _ = q;
+        var obj = q.Controller;
+        var t1 = obj.TaskCreateExpr("stochastic_failure(0.5, counter, 2)", new { counter });
+        await w.StepAsync();
+        Assert.False(obj.TaskWait(t1, TimeSpan.FromSeconds(5)));
+        var err1 = Assert.IsType<RrqTaskError>(obj.TaskResult(t1));
+        Assert.Equal("Convergence failure - x is only 0.10", err1.Message);
+
+        var t2 = obj.TaskRetry(t1);
+        Assert.NotEqual(t1, t2);
+        await w.StepAsync();
+        Assert.False(obj.TaskWait(t2, TimeSpan.FromSeconds(5)));
+        var t3 = obj.TaskRetry(t2);
+        var waitingOnT1 = obj.TaskWaitAsync(t1, TimeSpan.FromSeconds(30));   // follows to t3
+        await w.StepAsync();
+        Assert.True(await waitingOnT1);
+        Assert.Equal(0.5728534, obj.TaskResult(t3));
+
+        Assert.Equal([0.5728534, 0.5728534, 0.5728534], obj.TaskResults([t1, t2, t3]).Cast<double>());
+        var own = obj.TaskResults([t1, t2, t3], follow: false);
+        Assert.Equal("Convergence failure - x is only 0.10", Assert.IsType<RrqTaskError>(own[0]).Message);
+        Assert.Equal("Convergence failure - x is only 0.20", Assert.IsType<RrqTaskError>(own[1]).Message);
+        Assert.Equal(RrqTaskStatus.Error, ((RrqTaskError)own[0]!).Status);   // the original status is kept in the error
+        Assert.Equal(t2, ((RrqTaskError)own[1]!).TaskId);
+        Assert.Equal(0.5728534, own[2]);
+
+        Assert.Equal([RrqTaskStatus.Complete, RrqTaskStatus.Complete, RrqTaskStatus.Complete], obj.TaskStatus([t1, t2, t3]));
+        Assert.Equal([RrqTaskStatus.Moved, RrqTaskStatus.Moved, RrqTaskStatus.Complete], obj.TaskStatus([t1, t2, t3], follow: false));
+
+        var followed = obj.TaskTimes([t1, t2, t3]);
+        Assert.Equal([t1, t2, t3], followed.Select(x => x.TaskId));
+        Assert.All(followed, x => Assert.Equal(followed[2] with { TaskId = x.TaskId }, x));
+        Assert.Null(followed[0].Moved);
+        var ownTimes = obj.TaskTimes([t1, t2, t3], follow: false);
+        Assert.NotNull(ownTimes[0].Moved);
+        Assert.NotNull(ownTimes[1].Moved);
+        Assert.Null(ownTimes[2].Moved);
+        Assert.Equal(ownTimes[1].Submit, ownTimes[0].Moved);
+
+        Assert.Equal(new RrqChain([], [t2, t3]), obj.TaskInfo(t1).Moved);
+        Assert.Equal(new RrqChain([t1], [t3]), obj.TaskInfo(t2).Moved);
+        Assert.Equal(new RrqChain([t1, t2], []), obj.TaskInfo(t3).Moved);
+        Assert.Equal(RrqTaskStatus.Moved, obj.TaskInfo(t1).Status);
+
+        using (var noFollow = RrqController.Connect(q.QueueId, RedisServer.Instance.Address, follow: false))
+        {
+            Assert.Equal(err1.Message, Assert.IsType<RrqTaskError>(noFollow.TaskResult(t1)).Message);
+        }
+
+        obj.TaskDelete([t1]);
+        Assert.Equal([RrqTaskStatus.Missing, RrqTaskStatus.Missing, RrqTaskStatus.Missing], obj.TaskStatus([t1, t2, t3], follow: false));
+        File.Delete(counter);
+    }
+
+    [Fact]
+    public async Task Retrying_an_older_id_retries_the_newest_task_of_its_chain()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t1 = obj.TaskCreateExpr("1");
+        await w.StepAsync();
+        var t2 = obj.TaskRetry(t1);
+        await w.StepAsync();
+        var t3 = obj.TaskRetry(t1);
+        Assert.Equal(new RrqChain([t1, t2], []), obj.TaskInfo(t3).Moved);
+    }
+
+    [Fact]
+    public async Task Tasks_that_cannot_be_retried_are_refused_listing_each_with_its_state_and_nothing_changes()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        var done = obj.TaskCreateExpr("1");
+        await w.StepAsync();
+        var pending = obj.TaskCreateExpr("2");
+        var deferred = obj.TaskCreateExpr("3", dependsOn: [pending]);
+        var missing = new string('c', 32);
+        var e = Assert.Throws<RrqException>(() => obj.TaskRetry([done, pending, deferred, missing]));
+        Assert.Contains($"{pending} (PENDING)", e.Message);
+        Assert.Contains($"{deferred} (DEFERRED)", e.Message);
+        Assert.Contains($"{missing} (MISSING)", e.Message);
+        Assert.DoesNotContain(done, e.Message);
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(done, follow: false));
+        Assert.Equal(3, obj.TaskList().Count);
+
+        var bad = obj.TaskCreateExpr("throw new Exception()");
+        var impossible = obj.TaskCreateExpr("4", dependsOn: [bad]);
+        while ((await w.StepAsync()).Kind != RrqWorkerStepKind.Idle)
+        {
+        }
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(impossible));
+        Assert.Contains($"{impossible} (IMPOSSIBLE)", Assert.Throws<RrqException>(() => obj.TaskRetry(impossible)).Message);
+
+        Assert.Contains("must not repeat", Assert.Throws<ArgumentException>(() => obj.TaskRetry([done, done])).Message);
+        var next = obj.TaskRetry(done);
+        var sameChain = Assert.Throws<ArgumentException>(() => obj.TaskRetry([done, next]));
+        Assert.Contains("different retry chains", sameChain.Message);
+    }
+
+    [Fact]
+    public async Task Two_controllers_retrying_the_same_task_at_once_make_exactly_one_new_task()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var t = q.Controller.TaskCreateExpr("throw new Exception()");
+        await w.StepAsync();
+        for (var round = 0; round < 10; round++)
+        {
+            var down = q.Controller.TaskInfo(t).Moved.Down;
+            var leaf = down.Count > 0 ? down[^1] : t;
+            await using var other = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address);
+            var a = Task.Run(() => q.Controller.TaskRetryAsync([leaf]));
+            var b = Task.Run(() => other.TaskRetryAsync([leaf]));
+            var outcomes = await Task.WhenAll(a.ContinueWith(x => x.IsCompletedSuccessfully), b.ContinueWith(x => x.IsCompletedSuccessfully));
+            Assert.Equal(1, outcomes.Count(o => o));
+            Assert.Single(q.Controller.QueueList());
+            await w.StepAsync();
+        }
+        Assert.Equal(11, q.Controller.TaskList().Count);
+        Assert.Equal(10, q.Controller.TaskInfo(t).Moved.Down.Count);
+    }
+
+    [Fact]
+    public async Task A_task_can_be_retried_into_another_queue()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("throw new Exception()");
+        await w.StepAsync();
+        var t2 = obj.TaskRetry(t, queue: "rescue");
+        Assert.Equal("rescue", obj.TaskInfo(t2).Queue);
+        Assert.Equal([t2], obj.QueueList("rescue"));
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // this worker does not listen to "rescue"
+    }
+
+    [Fact]
+    public async Task Retrying_a_failed_dependency_re_arms_its_impossible_dependents()
+    {
+        var (q, w, counter) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("stochastic_failure(0.5, counter, 1)", new { counter });
+        var b = obj.TaskCreateExpr("2", dependsOn: [a]);
+        var c = obj.TaskCreateExpr("3", dependsOn: [b]);
+        await w.StepAsync();
+        Assert.Equal([RrqTaskStatus.Error, RrqTaskStatus.Impossible, RrqTaskStatus.Impossible], obj.TaskStatus([a, b, c]));
+
+        var a2 = obj.TaskRetry(a);
+        Assert.Equal([RrqTaskStatus.Deferred, RrqTaskStatus.Deferred], obj.TaskStatus([b, c]));
+        Assert.Equal([a2], obj.TaskInfo(b).Depends.Up);
+        var waiting = obj.TaskWaitAsync([c], TimeSpan.FromSeconds(30));
+        Assert.Equal(a2, (await w.StepAsync()).TaskId);
+        Assert.Equal(b, (await w.StepAsync()).TaskId);
+        Assert.Equal(c, (await w.StepAsync()).TaskId);
+        Assert.True(await waiting);
+        Assert.Equal(3, obj.TaskResult(c));
+        File.Delete(counter);
+    }
+
+    [Fact]
+    public async Task Depending_on_a_moved_id_depends_on_the_newest_task_of_its_chain()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t1 = obj.TaskCreateExpr("throw new Exception()");
+        await w.StepAsync();
+        var t2 = obj.TaskRetry(t1);
+        var dependent = obj.TaskCreateExpr("5", dependsOn: [t1]);
+        Assert.Equal([t2], obj.TaskInfo(dependent).Depends.Up);
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(dependent));
+    }
+
+    [Fact]
+    public async Task A_retried_separate_process_task_runs_again_in_a_separate_process_with_its_timeout()
+    {
+        var (q, w, _) = await Setup();
+        await using var _q = q;
+        var obj = q.Controller;
+        _ = w.RunAsync();
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true, timeout: TimeSpan.FromSeconds(1));
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
+        Assert.Equal(RrqTaskStatus.Timeout, obj.TaskStatus(t));
+        var t2 = obj.TaskRetry(t);
+        var info = obj.TaskInfo(t2);
+        Assert.True(info.SeparateProcess);
+        Assert.Equal(TimeSpan.FromSeconds(1), info.Timeout);
+        Assert.False(await obj.TaskWaitAsync(t2, TimeSpan.FromSeconds(60)));
+        Assert.Equal(RrqTaskStatus.Timeout, obj.TaskStatus(t2));   // rrq's retries of such tasks always end DIED
+        Assert.NotNull(obj.TaskInfo(t2).Pid);
+    }
+}
