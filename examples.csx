@@ -104,4 +104,53 @@ Console.WriteLine($"status: {Status(t)}");
 Console.WriteLine($"worker {w.Id}: {WorkerStatus(w.Id)}");
 Console.WriteLine(obj.TaskResult(t));
 
+// ---------------------------------------------------------------------------------------------
+Section("Retrying tasks");
+
+// A new environment, with a model that sometimes fails to converge, and a fresh worker for it.
+obj.WorkerConfigSave("localhost", new RrqWorkerConfig());
+obj.WorkerEnvirSet(new RrqEnvir(Sources: ["examples/fault2.csx"]));
+w = obj.WorkerSpawn();
+
+var t1 = obj.TaskCreateExpr("stochastic_failure(0.5)");
+Console.WriteLine($"wait: {obj.TaskWait(t1, TimeSpan.FromSeconds(10))}");
+Console.WriteLine(obj.TaskResult(t1));
+
+// Oh no. Retry it: a new task id, running the same expression again.
+var t2 = obj.TaskRetry(t1);
+Console.WriteLine($"wait: {obj.TaskWait(t2, TimeSpan.FromSeconds(10))}");
+Console.WriteLine(obj.TaskResult(t2));
+
+var t3 = obj.TaskRetry(t2);
+Console.WriteLine($"wait: {obj.TaskWait(t3, TimeSpan.FromSeconds(10))}");
+Console.WriteLine(obj.TaskResult(t3));
+
+// Any id of the chain reads as its newest task...
+Console.WriteLine("results: " + string.Join(" ", obj.TaskResults([t1, t2, t3])));
+// ...unless told not to follow: then the first two are their own errors.
+foreach (var own in obj.TaskResults([t1, t2, t3], follow: false))
+{
+    Console.WriteLine(own);
+}
+Console.WriteLine("status: " + string.Join(" ", obj.TaskStatus([t1, t2, t3]).Select(s => s.ToRedisString())));
+Console.WriteLine("status (follow: false): " + string.Join(" ", obj.TaskStatus([t1, t2, t3], follow: false).Select(s => s.ToRedisString())));
+foreach (var times in obj.TaskTimes([t1, t2, t3], follow: false))
+{
+    Console.WriteLine($"{times.TaskId} submit {times.Submit:HH:mm:ss.fff} moved {(times.Moved is { } m ? m.ToString("HH:mm:ss.fff") : "NA")}");
+}
+Console.WriteLine($"t1 moved: {obj.TaskInfo(t1).Moved}");
+Console.WriteLine($"t2 moved: {obj.TaskInfo(t2).Moved}");
+Console.WriteLine($"t3 moved: {obj.TaskInfo(t3).Moved}");
+
+// A controller that does not follow by default.
+using (var noFollow = RrqController.Connect(obj.QueueId, obj.RedisConfiguration, follow: false))
+{
+    Console.WriteLine(noFollow.TaskResult(t1));
+}
+
+// Deleting any task of a chain deletes the whole chain.
+obj.TaskDelete(t1);
+Console.WriteLine("status after delete: " + string.Join(" ", obj.TaskStatus([t1, t2, t3], follow: false).Select(s => s.ToRedisString())));
+
+obj.WorkerStop(timeout: TimeSpan.FromSeconds(30));
 obj.Dispose();

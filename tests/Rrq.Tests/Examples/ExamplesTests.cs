@@ -59,6 +59,19 @@ public class ExamplesTests
         Assert.Contains("status: DIED", lost);
         Assert.Contains(lost, l => l.EndsWith(": LOST", StringComparison.Ordinal));
         Assert.Contains("  error:  Task not successful: DIED", lost);
+
+        // Retries: two convergence failures, then a value read through every id of the chain.
+        var retries = lines.IndexOf("## Retrying tasks");
+        var retry = lines[retries..];
+        Assert.Equal(2, retry.Count(l => l == "wait: False"));
+        Assert.Single(retry, l => l == "wait: True");
+        Assert.Contains("  error:  Convergence failure - x is only 0.31", retry);
+        Assert.Contains("  error:  Convergence failure - x is only 0.45", retry);
+        Assert.Contains(retry, l => l.StartsWith("results: 0.9417104", StringComparison.Ordinal) && l.Split(' ').Length == 4 && l.Split(' ').Skip(1).Distinct().Count() == 1);
+        Assert.Contains("status: COMPLETE COMPLETE COMPLETE", retry);
+        Assert.Contains("status (follow: false): MOVED MOVED COMPLETE", retry);
+        Assert.Contains(retry, l => l.StartsWith("t1 moved: up: [], down: [", StringComparison.Ordinal));
+        Assert.Contains("status after delete: MISSING MISSING MISSING", retry);
     }
 
     internal static string RepositoryRoot()
