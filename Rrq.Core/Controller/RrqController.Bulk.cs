@@ -25,19 +25,20 @@ public sealed partial class RrqController
     /// <param name="dependsOn">Tasks every one of these must wait for.</param>
     /// <exception cref="ArgumentException">Elements have different members (the message names the first
     /// that differs), or a shared name is also an element's member.</exception>
+    /// <param name="retry">Retry each automatically when it fails; null for never.</param>
     public IReadOnlyList<string> TaskCreateBulkExpr(string expr, IEnumerable<object> data, object? shared = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null) =>
-        TaskCreateBulkExprAsync(expr, data, shared, queue, separateProcess, timeout, dependsOn).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
+        TaskCreateBulkExprAsync(expr, data, shared, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateBulkExpr"/>
     public Task<IReadOnlyList<string>> TaskCreateBulkExprAsync(string expr, IEnumerable<object> data, object? shared = null,
         string? queue = null, bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
-        CancellationToken cancellationToken = default)
+        RrqRetryPolicy? retry = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(expr);
         ArgumentNullException.ThrowIfNull(data);
         var rows = data.Select((row, i) => NamedValues(row ?? throw new ArgumentException($"Element {i} of data is null.", nameof(data)))).ToList();
-        return BulkAsync(rows.Select(_ => expr).ToList(), rows, shared, queue, separateProcess, timeout, dependsOn, cancellationToken);
+        return BulkAsync(rows.Select(_ => expr).ToList(), rows, shared, queue, separateProcess, timeout, dependsOn, retry, cancellationToken);
     }
 
     /// <summary>
@@ -69,12 +70,12 @@ public sealed partial class RrqController
             exprs.Add($"{function}({string.Join(", ", args.Concat(sharedNames.Select(n => $"{n}: {n}")))})");
             rows.Add(row);
         }
-        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, cancellationToken);
+        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, null, cancellationToken);
     }
 
     private async Task<IReadOnlyList<string>> BulkAsync(List<string> exprs, List<List<KeyValuePair<string, object?>>> rows,
         object? shared, string? queue, bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn,
-        CancellationToken cancellationToken)
+        RrqRetryPolicy? retry, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         queue ??= RrqKeys.DefaultQueue;
@@ -118,7 +119,7 @@ public sealed partial class RrqController
             p.SharedId = sharedBlob?.Id;
             payloads[i] = MemoryPackSerializer.Serialize(p);
         }
-        return await SubmitAsync(payloads, sharedBlob, queue, separateProcess, timeout, dependsOn, cancellationToken).ConfigureAwait(false);
+        return await SubmitAsync(payloads, sharedBlob, queue, separateProcess, timeout, dependsOn, retry, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A payload with its shared locals (if any) merged in, as a worker runs it.</summary>

@@ -34,10 +34,11 @@ public sealed partial class RrqController
                 continue;
             }
             var w = withHeartbeat[i].WorkerId;
-            var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerLost,
+            var r = await WithOrphanQueueAsync(w, queue => RrqScripts.EvalAsync(Db, RrqScripts.WorkerLost,
                 [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
-                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown],
-                [w, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
+                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown, .. Keys.RetryBlock,
+                    Keys.Queue(queue), Keys.Delayed(queue)],
+                [w, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!])).ConfigureAwait(false);
             if ((long)r[0] == 1)
             {
                 lost.Add(w);
@@ -76,7 +77,7 @@ public sealed partial class RrqController
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskCancel,
             [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue),
-                Keys.TaskDependsDown, Keys.TaskDependsLeft],
+                Keys.TaskDependsDown, Keys.TaskDependsLeft, Keys.Delayed(queue)],
             [taskId, (string)Keys.TaskCompleteChannel!]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         switch ((long)r[0])
         {
@@ -122,6 +123,27 @@ public sealed partial class RrqController
             {
                 // Deadline: look once more above, then give up.
             }
+        }
+    }
+
+    /// <summary>
+    /// Runs a worker_exit or worker_lost script, passing the queue of the task the worker is running
+    /// (a retry of it needs that queue's keys); if the task changed meanwhile, the script names the
+    /// right queue and it runs again.
+    /// </summary>
+    internal async Task<RedisResult[]> WithOrphanQueueAsync(string workerId, Func<string, Task<RedisResult>> run)
+    {
+        var task = await Db.HashGetAsync(Keys.WorkerTask, workerId).ConfigureAwait(false);
+        var queue = task.IsNull ? Rrq.Keys.RrqKeys.DefaultQueue
+            : (string?)await Db.HashGetAsync(Keys.TaskQueue, (string)task!).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
+        for (var attempt = 0; ; attempt++)
+        {
+            var r = (RedisResult[])(await run(queue).ConfigureAwait(false))!;
+            if ((long)r[0] != -4 || attempt >= 5)
+            {
+                return r;
+            }
+            queue = (string)r[1]!;
         }
     }
 

@@ -28,13 +28,14 @@ public sealed partial class RrqController
     /// <param name="dependsOn">Tasks that must COMPLETE first. Until then the task is DEFERRED; if one of
     /// them fails it becomes IMPOSSIBLE. A retried (MOVED) id stands for the newest task of its chain.</param>
     /// <exception cref="RrqValueException">A local cannot be serialized (the message names it).</exception>
+    /// <param name="retry">Retry it automatically when it fails (see <see cref="RrqRetryPolicy"/>); null for never.</param>
     public string TaskCreateExpr(string expr, object? locals = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null) =>
-        TaskCreateExprAsync(expr, locals, queue, separateProcess, timeout, dependsOn).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
+        TaskCreateExprAsync(expr, locals, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateExpr"/>
     public async Task<string> TaskCreateExprAsync(string expr, object? locals = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
         CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
@@ -45,15 +46,16 @@ public sealed partial class RrqController
 
         var payload = BuildPayload(expr, locals);
         var ids = await SubmitAsync([MemoryPackSerializer.Serialize(payload)], null, queue, separateProcess, timeout, dependsOn,
-            cancellationToken).ConfigureAwait(false);
+            retry, cancellationToken).ConfigureAwait(false);
         return ids[0];
     }
 
     /// <summary>Submits already-built payloads as tasks of one queue, in slices of up to 1,000 tasks per
     /// script call, all sent at once (a bulk of thousands costs a few round trips).</summary>
     internal async Task<string[]> SubmitAsync(IReadOnlyList<byte[]> payloads, (string Id, byte[] Bytes)? shared, string queue,
-        bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, CancellationToken cancellationToken)
+        bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, RrqRetryPolicy? retry, CancellationToken cancellationToken)
     {
+        retry?.Validate();
         var deps = dependsOn is null ? [] : ToIdArray(dependsOn).Distinct(StringComparer.Ordinal).ToArray();
         // A dependency that was retried stands for its chain: depend on the chain's newest task.
         deps = deps.Length == 0 ? deps : (await FollowAsync(deps).ConfigureAwait(false)).Distinct(StringComparer.Ordinal).ToArray();
@@ -62,7 +64,7 @@ public sealed partial class RrqController
         [
             Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
             Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
-            Keys.Shared, Keys.SharedRefs, Keys.TaskShared,
+            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry,
         ];
         var head = new List<RedisValue>
         {
@@ -85,6 +87,7 @@ public sealed partial class RrqController
                 args.Add(ids[i]);
                 args.Add(payloads[i]);
             }
+            args.Add(retry?.ToRedisString() ?? "");
             calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -200,13 +203,13 @@ public sealed partial class RrqController
         var unique = all.Distinct(StringComparer.Ordinal).ToArray();
         var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
         var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
-            .Select(q => Keys.Queue(q)).ToArray();
+            .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
         RedisKey[] hashes =
         [
             Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
             Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel,
+            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt,
         ];
         var args = new List<RedisValue> { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));

@@ -273,10 +273,11 @@ public sealed partial class RrqController
 
     internal async Task<string?> WorkerExitAsync(string workerId, string label)
     {
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
+        var r = await WithOrphanQueueAsync(workerId, queue => RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
             [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
-                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown],
-            [workerId, label, (string)Keys.TaskCompleteChannel!]).ConfigureAwait(false))!;
+                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown, .. Keys.RetryBlock,
+                Keys.Queue(queue), Keys.Delayed(queue)],
+            [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!])).ConfigureAwait(false);
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;
     }

@@ -55,6 +55,8 @@ internal sealed class RrqKeys
         Shared = _p + "shared";
         SharedRefs = _p + "shared_refs";
         TaskShared = _p + "task:shared";
+        TaskRetry = _p + "task:retry";
+        TaskAttempt = _p + "task:attempt";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -111,6 +113,18 @@ internal sealed class RrqKeys
     public RedisKey SharedRefs { get; }
     /// <summary>hash: task id → the shared-locals id it uses.</summary>
     public RedisKey TaskShared { get; }
+    /// <summary>hash: first task of a chain → its automatic retry policy ("max;STATUSES;delay_ms;backoff").</summary>
+    public RedisKey TaskRetry { get; }
+    /// <summary>hash: task id → which attempt of its chain it is (absent: the first).</summary>
+    public RedisKey TaskAttempt { get; }
+
+    /// <summary>The keys the retry step of task_finish, worker_exit and worker_lost reads, in its order.</summary>
+    public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,
+        TaskShared, SharedRefs, TaskDependsUp, TaskRetry, TaskAttempt, TaskDependsLeft, TaskQueue];
+
+    /// <summary>sorted set: automatic retries of the named queue waiting for their delay (score: due, ms).</summary>
+    public RedisKey Delayed(string name) => _p + "delayed:" + name;
+
     /// <summary>set: names of every queue tasks have been submitted to.</summary>
     public RedisKey Queues { get; }
 

@@ -5,7 +5,7 @@
 --
 -- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
 -- KEYS[5] task:cancel   KEYS[6] queue:<the task's queue>   KEYS[7] task:depends_down
--- KEYS[8] task:depends_left
+-- KEYS[8] task:depends_left   KEYS[9] delayed:<the task's queue> (a retry waiting for its delay)
 -- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on
 --
 -- Returns: {1} cancelled now; {2, worker} its worker was asked to kill it;
@@ -22,6 +22,7 @@ end
 if status == 'PENDING' or status == 'DEFERRED' then
   local time = now()
   redis.call('LREM', KEYS[6], 0, id)
+  redis.call('ZREM', KEYS[9], id)
   redis.call('HSET', KEYS[1], id, 'CANCELLED')
   redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')

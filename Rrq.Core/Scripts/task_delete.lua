@@ -8,7 +8,7 @@
 -- KEYS[6] task:shared   KEYS[7] shared   KEYS[8] shared_refs
 -- KEYS[9..n_hash]                the other per-task hashes to clear (task:expr, task:queue, ...)
 -- (KEYS[7] and KEYS[8] are not per-task: shared locals go when their last task goes.)
--- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in
+-- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in, each followed by its delayed set
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
 -- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" on   ARGV[4..] ids
 --
@@ -69,8 +69,9 @@ end
 
 for i = 4, #ARGV do
   local id = ARGV[i]
-  for q = n_hash + 1, n_hash + n_queue do
+  for q = n_hash + 1, n_hash + n_queue, 2 do
     redis.call('LREM', KEYS[q], 0, id)
+    redis.call('ZREM', KEYS[q + 1], id)
   end
   for k = 1, n_hash do
     if k ~= 7 and k ~= 8 then

@@ -1,44 +1,59 @@
 -- task_finish: a worker records the outcome of the task it ran, and what follows from it: on
 -- COMPLETE, dependents with nothing left to wait for go to the front of their queues as PENDING;
--- on any failure, every transitive dependent becomes IMPOSSIBLE. All of it happens only if the task
--- is still RUNNING on this worker: a task that was meanwhile declared DIED (lost worker), cancelled
--- or deleted keeps that outcome, and the late result is dropped.
+-- on a failure, the chain's retry policy may retry it at once (it becomes MOVED, its dependents
+-- keep waiting for the new task), else every transitive dependent becomes IMPOSSIBLE. All of it
+-- happens only if the task is still RUNNING on this worker: a task that was meanwhile declared
+-- DIED (lost worker), cancelled or deleted keeps that outcome, and the late result is dropped.
 --
 -- KEYS[1] task:status      KEYS[2] task:worker      KEYS[3] task:result
 -- KEYS[4] task:time_complete                        KEYS[5] worker:task
 -- KEYS[6] worker:status    KEYS[7] worker:<id>:log  KEYS[8] task:depends_down
--- KEYS[9] task:depends_left                         KEYS[10] task:queue
--- KEYS[11..] queue:<name> for each name in ARGV[7..], in the same order
+-- KEYS[9..22] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
+-- KEYS[23..] for each queue name in ARGV[8..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on     ARGV[6] prefix of the queues' channels
--- ARGV[7..] queue names
+-- ARGV[7] an unused task id for an automatic retry        ARGV[8..] queue names
 --
 -- Returns: {1} written; {-1} the task is no longer RUNNING on this worker (nothing written to the
--- task; the worker's own bookkeeping is still cleared); {-4, queue} a dependent to release lives in
--- a queue whose key was not passed (nothing written at all: call again with it).
+-- task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not
+-- passed (nothing written at all: call again with it).
 
 --#include now
 --#include fail_dependents
 --#include release_dependents
+--#include auto_retry
 
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
 local time = now()
+local k = retry_keys(9)
+
+local queue_keys = {}
+local pairs_of = {}
+for i = 23, #KEYS, 2 do
+  local name = ARGV[8 + math.floor((i - 23) / 2)]
+  queue_keys[name] = KEYS[i]
+  queue_keys['@channel:' .. name] = ARGV[6] .. name
+  pairs_of[name] = { KEYS[i], KEYS[i + 1], ARGV[6] .. name }
+end
+local function qk(name)
+  return pairs_of[name]
+end
 
 local result = -1
 if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
-  local queue_keys = {}
-  for i = 11, #KEYS do
-    local name = ARGV[i - 4]
-    queue_keys[name] = KEYS[i]
-    queue_keys['@channel:' .. name] = ARGV[6] .. name
-  end
   local release = {}
   if status == 'COMPLETE' then
     local missing
-    release, missing = dependents_to_release(KEYS[8], KEYS[9], KEYS[1], KEYS[10], queue_keys, id)
+    release, missing = dependents_to_release(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id)
     if not release then
       return {-4, missing}
+    end
+  else
+    -- Check before writing: a retry needs its queue's keys.
+    local q = redis.call('HGET', k.queue, id) or 'default'
+    if redis.call('HEXISTS', k.retry, redis.call('HGET', k.moved_root, id) or id) == 1 and not qk(q) then
+      return {-4, q}
     end
   end
   redis.call('HSET', KEYS[1], id, status)
@@ -46,10 +61,15 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
     redis.call('HSET', KEYS[3], id, ARGV[4])
   end
   redis.call('HSET', KEYS[4], id, time)
-  redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
   if status == 'COMPLETE' then
-    release_dependents(KEYS[8], KEYS[9], KEYS[1], KEYS[10], queue_keys, id, release)
+    redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
+    release_dependents(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id, release)
+  elseif auto_retry(k, qk, KEYS[1], KEYS[8], id, status, ARGV[7], time) == 'retried' then
+    redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
+    redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
+    status = 'RETRY'
   else
+    redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end
   result = 1
@@ -61,5 +81,9 @@ end
 if redis.call('HGET', KEYS[6], w) == 'BUSY' then
   redis.call('HSET', KEYS[6], w, 'IDLE')
 end
-redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
+if status == 'RETRY' then
+  redis.call('RPUSH', KEYS[7], time .. ' RETRY ' .. id .. ' ' .. redis.call('HGET', k.moved_to, id))
+else
+  redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
+end
 return {result}

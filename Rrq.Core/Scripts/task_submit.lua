@@ -7,11 +7,12 @@
 -- KEYS[7] queue:<name>     KEYS[8] task:depends_up KEYS[9] task:depends_left
 -- KEYS[10] task:depends_down                       KEYS[11] task:time_complete
 -- KEYS[12] queues (set of queue names)           KEYS[13] shared   KEYS[14] shared_refs
--- KEYS[15] task:shared
+-- KEYS[15] task:shared   KEYS[16] task:retry
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
--- ARGV[6] shared-locals id ("" for none)   ARGV[7] their bytes ("" when an earlier call stored them)
+-- ARGV[6] shared-locals id ("" for none); the retry policy is the last ARGV ("" for none)
+-- (ARGV[6] shared-locals id)   ARGV[7] their bytes ("" when an earlier call stored them)
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then pairs (task id, payload)
 --
@@ -25,7 +26,8 @@
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
 -- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
-local n = math.floor((#ARGV - first + 1) / 2)
+local policy = ARGV[#ARGV]
+local n = math.floor((#ARGV - first) / 2)
 for i = 0, n - 1 do
   local id = ARGV[first + 2 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
@@ -73,6 +75,9 @@ for i = 0, n - 1 do
     redis.call('HSET', KEYS[5], id, ARGV[3])
   end
   redis.call('HSET', KEYS[6], id, time)
+  if policy ~= '' then
+    redis.call('HSET', KEYS[16], id, policy)
+  end
   if nd > 0 then
     redis.call('HSET', KEYS[8], id, table.concat(deps, ' '))
   end

@@ -5,19 +5,33 @@
 -- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
+-- KEYS[10..23] the retry keys (see include/auto_retry.lua)
+-- KEYS[24] queue:<name> and KEYS[25] its delayed set, for the running task's queue ARGV[5]
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
--- ARGV[3] channel to publish "<task id> DIED" on for an orphaned task
+-- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
+-- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
 --
--- Returns: {was registered (1/0), orphaned task id or ''}
+-- Returns: {was registered (1/0), orphaned task id or ''}, or {-4, queue} (nothing written) when the
+-- running task's queue is not ARGV[5].
 --#include now
 --#include orphan_task
 
 local w = ARGV[1]
 local time = now()
+local function qk(name)
+  if name == ARGV[5] then
+    return { KEYS[24], KEYS[25], ARGV[6] }
+  end
+  return nil
+end
+local orphan, missing = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
+  retry_keys(10), qk, ARGV[4])
+if not orphan then
+  return {-4, string.sub(missing, 9)}
+end
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
 redis.call('DEL', KEYS[8])
-local orphan = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time)
 local status = redis.call('HGET', KEYS[2], w)
 if status ~= 'LOST' then
   redis.call('HSET', KEYS[2], w, 'EXITED')

@@ -6,10 +6,13 @@
 -- KEYS[1] worker:id      KEYS[2] worker:status   KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] worker:<id>:heartbeat
 -- KEYS[6] task:status    KEYS[7] task:worker     KEYS[8] task:time_complete
--- KEYS[9] task:depends_down
--- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" on
+-- KEYS[9] task:depends_down    KEYS[10..23] the retry keys (see include/auto_retry.lua)
+-- KEYS[24] queue:<name> and KEYS[25] its delayed set, for the running task's queue ARGV[4]
+-- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" (or MOVED) on
+-- ARGV[3] an unused task id for an automatic retry   ARGV[4] queue name   ARGV[5] its channel
 --
--- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''}.
+-- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''};
+-- {-4, queue} (nothing written) when the running task's queue is not ARGV[4].
 --#include now
 --#include orphan_task
 
@@ -18,8 +21,18 @@ if redis.call('SISMEMBER', KEYS[1], w) == 0 or redis.call('EXISTS', KEYS[5]) == 
   return {0}
 end
 local time = now()
+local function qk(name)
+  if name == ARGV[4] then
+    return { KEYS[24], KEYS[25], ARGV[5] }
+  end
+  return nil
+end
+local orphan, missing = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
+  retry_keys(10), qk, ARGV[3])
+if not orphan then
+  return {-4, string.sub(missing, 9)}
+end
 redis.call('SREM', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'LOST')
-local orphan = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time)
 redis.call('RPUSH', KEYS[4], time .. ' LOST')
 return {1, orphan}

@@ -28,6 +28,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly List<RedisChannel> _channels = [];
     private readonly string _workDir;
     private string[] _knownQueues;
+    private DateTimeOffset? _nextDue;
     private Heartbeat? _heartbeat;
     private ChildProcess? _prestarted;
     private string? _envirFile;
@@ -54,7 +55,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         [
             k.WorkerMessage(id), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(id), k.TaskStatus, k.TaskWorker,
             k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir,
-            .. config.EffectiveQueues.Select(k.Queue),
+            .. config.EffectiveQueues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }),
         ];
     }
 
@@ -193,7 +194,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return step;
         }
-        await _wake.WaitAsync(Config.PollQueue, cancellationToken).ConfigureAwait(false);
+        // Wait to be woken, but no longer than the poll time, or until a delayed retry comes due.
+        var wait = Config.PollQueue;
+        if (_nextDue is { } due && due - DateTimeOffset.UtcNow < wait)
+        {
+            wait = due - DateTimeOffset.UtcNow > TimeSpan.Zero ? due - DateTimeOffset.UtcNow : TimeSpan.Zero;
+        }
+        await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
         return await ClaimAndRunAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -264,6 +271,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 _idleSince = DateTime.UtcNow;
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
+                _nextDue = (string?)r[2] is { Length: > 0 } due
+                    ? DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(due, System.Globalization.CultureInfo.InvariantCulture))
+                    : null;
                 return new RrqWorkerStep(RrqWorkerStepKind.Idle);
         }
     }
@@ -554,9 +564,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var queues = _knownQueues;
             var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
                 [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
-                    k.TaskDependsDown, k.TaskDependsLeft, k.TaskQueue, .. queues.Select(k.Queue)],
+                    k.TaskDependsDown, .. k.RetryBlock, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
                 [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
-                    k.QueueChannelPrefix, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+                    k.QueueChannelPrefix, RrqController.NewTaskId(), .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
             if ((long)r[0] != -4 || attempt >= 5)
             {
                 return (long)r[0];
