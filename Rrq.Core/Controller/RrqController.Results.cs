@@ -197,6 +197,11 @@ public sealed partial class RrqController
             }
             else
             {
+                if (status == RrqTaskStatus.Moved && results[i].IsNull)
+                {
+                    // A retried attempt that left no result (DIED, TIMEOUT, CANCELLED): its error says how it ended.
+                    status = RrqTaskStatusExtensions.ParseTaskStatus(await Db.HashGetAsync(Keys.TaskMovedFrom, targets[i]).ConfigureAwait(false));
+                }
                 values[i] = DecodeResult(targets[i], status, results[i]);
             }
         }

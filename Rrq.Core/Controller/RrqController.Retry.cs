@@ -77,7 +77,7 @@ public sealed partial class RrqController
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskRetry,
             [Keys.TaskStatus, Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskTimeMoved, Keys.TaskTimeSubmit, Keys.TaskExpr,
                 Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown,
-                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, .. names.Select(Keys.Queue)],
+                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, Keys.TaskMovedFrom, .. names.Select(Keys.Queue)],
             [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         return (long)r[0] switch
         {

@@ -209,7 +209,7 @@ public sealed partial class RrqController
             Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
             Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt,
+            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom,
         ];
         var args = new List<RedisValue> { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));

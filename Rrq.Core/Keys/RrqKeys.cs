@@ -57,6 +57,7 @@ internal sealed class RrqKeys
         TaskShared = _p + "task:shared";
         TaskRetry = _p + "task:retry";
         TaskAttempt = _p + "task:attempt";
+        TaskMovedFrom = _p + "task:moved_from";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -117,10 +118,12 @@ internal sealed class RrqKeys
     public RedisKey TaskRetry { get; }
     /// <summary>hash: task id → which attempt of its chain it is (absent: the first).</summary>
     public RedisKey TaskAttempt { get; }
+    /// <summary>hash: MOVED task id → the status it had before it was retried.</summary>
+    public RedisKey TaskMovedFrom { get; }
 
     /// <summary>The keys the retry step of task_finish, worker_exit and worker_lost reads, in its order.</summary>
     public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,
-        TaskShared, SharedRefs, TaskDependsUp, TaskRetry, TaskAttempt, TaskDependsLeft, TaskQueue];
+        TaskShared, SharedRefs, TaskDependsUp, TaskRetry, TaskAttempt, TaskDependsLeft, TaskQueue, TaskMovedFrom];
 
     /// <summary>sorted set: automatic retries of the named queue waiting for their delay (score: due, ms).</summary>
     public RedisKey Delayed(string name) => _p + "delayed:" + name;

@@ -8,8 +8,8 @@
 -- KEYS[1] task:status      KEYS[2] task:worker      KEYS[3] task:result
 -- KEYS[4] task:time_complete                        KEYS[5] worker:task
 -- KEYS[6] worker:status    KEYS[7] worker:<id>:log  KEYS[8] task:depends_down
--- KEYS[9..22] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
--- KEYS[23..] for each queue name in ARGV[8..]: its list, then its delayed set
+-- KEYS[9..23] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
+-- KEYS[24..] for each queue name in ARGV[8..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on     ARGV[6] prefix of the queues' channels
@@ -30,8 +30,8 @@ local k = retry_keys(9)
 
 local queue_keys = {}
 local pairs_of = {}
-for i = 23, #KEYS, 2 do
-  local name = ARGV[8 + math.floor((i - 23) / 2)]
+for i = 24, #KEYS, 2 do
+  local name = ARGV[8 + math.floor((i - 24) / 2)]
   queue_keys[name] = KEYS[i]
   queue_keys['@channel:' .. name] = ARGV[6] .. name
   pairs_of[name] = { KEYS[i], KEYS[i + 1], ARGV[6] .. name }

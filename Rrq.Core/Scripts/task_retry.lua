@@ -9,8 +9,8 @@
 -- KEYS[5] task:time_submit KEYS[6] task:expr       KEYS[7] task:queue       KEYS[8] task:local
 -- KEYS[9] task:timeout    KEYS[10] task:depends_up KEYS[11] task:depends_left
 -- KEYS[12] task:depends_down KEYS[13] task:shared  KEYS[14] shared_refs     KEYS[15] queues
--- KEYS[16] task:time_complete
--- KEYS[17..] queue:<name> for each queue name in ARGV after the retries, in the same order
+-- KEYS[16] task:time_complete KEYS[17] task:moved_from
+-- KEYS[18..] queue:<name> for each queue name in ARGV after the retries, in the same order
 -- ARGV[1] channel to publish "<id> <status>" on    ARGV[2] prefix of the queues' channels
 -- ARGV[3] number of retries r, then r groups of (leaf id, root id, new id, queue name or "")
 -- then the queue names
@@ -24,8 +24,8 @@
 local r = tonumber(ARGV[3])
 local names_at = 4 + 4 * r
 local queue_keys = {}
-for i = 17, #KEYS do
-  queue_keys[ARGV[names_at + i - 17]] = KEYS[i]
+for i = 18, #KEYS do
+  queue_keys[ARGV[names_at + i - 18]] = KEYS[i]
 end
 local retriable = { COMPLETE = true, ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true }
 
@@ -48,7 +48,7 @@ for j = 0, r - 1 do
   if not queue_keys[q] then
     return {-4, q}
   end
-  plan[#plan + 1] = { leaf = leaf, root = root, new = new, queue = q }
+  plan[#plan + 1] = { leaf = leaf, root = root, new = new, queue = q, status = st }
 end
 
 -- Dependents that failed only because of a retried task wait again, for its new task.
@@ -83,6 +83,7 @@ end
 local time = now()
 for _, p in ipairs(plan) do
   redis.call('HSET', KEYS[1], p.leaf, 'MOVED')
+  redis.call('HSET', KEYS[17], p.leaf, p.status)
   redis.call('HSET', KEYS[4], p.leaf, time)
   redis.call('HSET', KEYS[2], p.leaf, p.new)
   redis.call('HSET', KEYS[3], p.new, p.root)

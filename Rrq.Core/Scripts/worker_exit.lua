@@ -5,8 +5,8 @@
 -- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
--- KEYS[10..23] the retry keys (see include/auto_retry.lua)
--- KEYS[24] queue:<name> and KEYS[25] its delayed set, for the running task's queue ARGV[5]
+-- KEYS[10..24] the retry keys (see include/auto_retry.lua)
+-- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[5]
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
 -- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
@@ -20,7 +20,7 @@ local w = ARGV[1]
 local time = now()
 local function qk(name)
   if name == ARGV[5] then
-    return { KEYS[24], KEYS[25], ARGV[6] }
+    return { KEYS[25], KEYS[26], ARGV[6] }
   end
   return nil
 end

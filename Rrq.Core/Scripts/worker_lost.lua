@@ -6,8 +6,8 @@
 -- KEYS[1] worker:id      KEYS[2] worker:status   KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] worker:<id>:heartbeat
 -- KEYS[6] task:status    KEYS[7] task:worker     KEYS[8] task:time_complete
--- KEYS[9] task:depends_down    KEYS[10..23] the retry keys (see include/auto_retry.lua)
--- KEYS[24] queue:<name> and KEYS[25] its delayed set, for the running task's queue ARGV[4]
+-- KEYS[9] task:depends_down    KEYS[10..24] the retry keys (see include/auto_retry.lua)
+-- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[4]
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" (or MOVED) on
 -- ARGV[3] an unused task id for an automatic retry   ARGV[4] queue name   ARGV[5] its channel
 --
@@ -23,7 +23,7 @@ end
 local time = now()
 local function qk(name)
   if name == ARGV[4] then
-    return { KEYS[24], KEYS[25], ARGV[5] }
+    return { KEYS[25], KEYS[26], ARGV[5] }
   end
   return nil
 end

@@ -1,7 +1,7 @@
--- Automatic retry. retry_keys(i) reads the fourteen keys a script passes from KEYS[i] on:
+-- Automatic retry. retry_keys(i) reads the fifteen keys a script passes from KEYS[i] on:
 --   task:moved_to, task:moved_root, task:time_moved, task:time_submit, task:expr, task:local,
 --   task:timeout, task:shared, shared_refs, task:depends_up, task:retry, task:attempt,
---   task:depends_left, task:queue
+--   task:depends_left, task:queue, task:moved_from
 -- auto_retry(k, qk, id, status, new, time) is called when task `id` has just failed with `status`.
 -- If the chain's policy (task:retry of its first task: "max;STATUS,STATUS;delay_ms;backoff") allows
 -- another attempt, `id` becomes MOVED and `new` takes its place: the same expression, locals,
@@ -13,7 +13,7 @@ local function retry_keys(i)
   return { moved_to = KEYS[i], moved_root = KEYS[i + 1], time_moved = KEYS[i + 2], time_submit = KEYS[i + 3],
            expr = KEYS[i + 4], lcl = KEYS[i + 5], timeout = KEYS[i + 6], shared = KEYS[i + 7],
            shared_refs = KEYS[i + 8], depends_up = KEYS[i + 9], retry = KEYS[i + 10], attempt = KEYS[i + 11],
-           depends_left = KEYS[i + 12], queue = KEYS[i + 13] }
+           depends_left = KEYS[i + 12], queue = KEYS[i + 13], moved_from = KEYS[i + 14] }
 end
 
 local function auto_retry(k, qk, status_key, depends_down, id, status, new, time)
@@ -37,6 +37,7 @@ local function auto_retry(k, qk, status_key, depends_down, id, status, new, time
   end
 
   redis.call('HSET', status_key, id, 'MOVED')
+  redis.call('HSET', k.moved_from, id, status)
   redis.call('HSET', k.time_moved, id, time)
   redis.call('HSET', k.moved_to, id, new)
   redis.call('HSET', k.moved_root, new, root)

@@ -49,3 +49,14 @@ public double stochastic_failure(double p, string counter, int failures)
     }
     return 0.5728534;
 }
+
+// Hangs the first time it is called with a marker file (leaving the file), answers after that.
+public string hang_first_time(string marker)
+{
+    if (!File.Exists(marker))
+    {
+        File.WriteAllText(marker, "started");
+        System.Threading.Thread.Sleep(3_600_000);
+    }
+    return "second time lucky";
+}
