@@ -122,6 +122,21 @@ public class ConnectTests
             Assert.Equal([RrqTaskStatus.Error, RrqTaskStatus.Impossible, RrqTaskStatus.Cancelled], obj.TaskStatus([doomed, after, cancelled]));
             Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
 
+            // Retries, by hand and automatic (with a delay), on Garnet's Lua too.
+            var retried = obj.TaskRetry(doomed);
+            Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(after));
+            await w.StepAsync();
+            Assert.Equal([RrqTaskStatus.Moved, RrqTaskStatus.Error], obj.TaskStatus([doomed, retried], follow: false));
+            var auto = obj.TaskCreateExpr("throw new Exception()", retry: new RrqRetryPolicy { MaxAttempts = 3, Delay = TimeSpan.FromMilliseconds(200), Backoff = 2 });
+            using (var cts = new CancellationTokenSource())
+            {
+                var loop = w.RunAsync(cts.Token);
+                Assert.False(await obj.TaskWaitAsync(auto, TimeSpan.FromSeconds(30)));
+                cts.Cancel();
+                await loop;
+            }
+            Assert.Equal(2, obj.TaskInfo(auto).Moved.Down.Count);
+
             // A second controller in the same process shares the one embedded server.
             await using var again = await RrqController.ConnectAsync("rrq:embedded:" + Guid.NewGuid().ToString("N"));
             Assert.Equal(obj.RedisConfiguration, again.RedisConfiguration);
