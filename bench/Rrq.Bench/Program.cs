@@ -73,7 +73,7 @@ Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(pe
     await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
     await obj.TaskDeleteAsync(ids);
 }
-var bulkPerTask = await ManyBulk(obj, bulk);
+var bulkPerTask = await Many(obj, bulk, bulk: true);
 Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers: {Ms(bulkPerTask * bulk)} total, {Ms(bulkPerTask)} per task = {bulkPerTask / ping:0.0} × PING  (budget 0.3 ms; rrq here 2.8–4.8 ms)");
 
 // Redis memory per finished trivial task (everything stored for it, result included).
@@ -152,24 +152,6 @@ static async Task<string> RoundTrip(RrqController obj, int i)
     return t;
 }
 
-static async Task<double> ManyBulk(RrqController obj, int n)
-{
-    var sw = Stopwatch.StartNew();
-    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
-    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false))
-    {
-        throw new InvalidOperationException("not every task completed");
-    }
-    var results = await obj.TaskResultsAsync(ids);
-    sw.Stop();
-    if ((int)results[n - 1]! != n)
-    {
-        throw new InvalidOperationException("wrong result");
-    }
-    await obj.TaskDeleteAsync(ids);
-    return sw.Elapsed.TotalMilliseconds / n;
-}
-
 static async Task<long> UsedMemory(ConnectionMultiplexer mux)
 {
     var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("memory") ?? "";
@@ -187,15 +169,26 @@ static async Task RoundTripSeparate(RrqController obj, int i)
     _ = await obj.TaskResultAsync(t);
 }
 
-static async Task<double> Many(RrqController obj, int n)
+/// <summary>Submits n trivial tasks (one call each, or one bulk call), waits for all, reads every
+/// result; returns the time per task in ms.</summary>
+static async Task<double> Many(RrqController obj, int n, bool bulk = false)
 {
     var sw = Stopwatch.StartNew();
-    var ids = new string[n];
-    for (var i = 0; i < n; i++)
+    IReadOnlyList<string> ids;
+    if (bulk)
     {
-        ids[i] = await obj.TaskCreateExprAsync("i + 1", new { i });
+        ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
     }
-    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5)))
+    else
+    {
+        var one = new string[n];
+        for (var i = 0; i < n; i++)
+        {
+            one[i] = await obj.TaskCreateExprAsync("i + 1", new { i });
+        }
+        ids = one;
+    }
+    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false))
     {
         throw new InvalidOperationException("not every task completed");
     }
