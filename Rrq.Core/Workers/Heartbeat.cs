@@ -18,6 +18,7 @@ internal sealed class Heartbeat : IDisposable
     private readonly Action<string> _report;
     private readonly ManualResetEventSlim _stop = new(false);
     private readonly Thread _thread;
+    private int _sweeping;
 
     public Heartbeat(IDatabase db, RedisKey key, TimeSpan period, Func<Task>? sweep, Action<string> report)
     {
@@ -45,16 +46,25 @@ internal sealed class Heartbeat : IDisposable
             {
                 _report($"heartbeat could not be refreshed: {e.Message}");
             }
-            if (_sweep is not null && !_stop.IsSet)
+            // The sweep runs beside the beat, never in its way: a slow sweep must not let this worker's
+            // own key expire. At most one sweep at a time.
+            if (_sweep is not null && !_stop.IsSet && Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
             {
-                try
+                _ = Task.Run(async () =>
                 {
-                    _sweep().GetAwaiter().GetResult();
-                }
-                catch (Exception e) when (e is RedisException or TimeoutException or RrqException)
-                {
-                    _report($"lost-worker sweep failed: {e.Message}");
-                }
+                    try
+                    {
+                        await _sweep().ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is RedisException or TimeoutException or RrqException or ObjectDisposedException)
+                    {
+                        _report($"lost-worker sweep failed: {e.Message}");
+                    }
+                    finally
+                    {
+                        Volatile.Write(ref _sweeping, 0);
+                    }
+                });
             }
         }
     }
