@@ -15,7 +15,10 @@ internal sealed class CompletionWaiter : IDisposable
 
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisChannel _channel;
+    private const int MaxResults = 1024;
     private readonly ConcurrentDictionary<Channel<string>, byte> _waiters = new();
+    private readonly ConcurrentDictionary<string, byte[]> _results = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _resultOrder = new();
     private readonly SemaphoreSlim _subscribeLock = new(1, 1);
     private bool _subscribed;
 
@@ -37,7 +40,7 @@ internal sealed class CompletionWaiter : IDisposable
                 if (!_subscribed)
                 {
                     // A handler called straight from the connection's reader: one hop less than a message queue.
-                    await _redis.GetSubscriber().SubscribeAsync(_channel, (_, m) => Publish((string?)m ?? Recheck)).ConfigureAwait(false);
+                    await _redis.GetSubscriber().SubscribeAsync(_channel, (_, m) => OnMessage(m)).ConfigureAwait(false);
                     _subscribed = true;
                 }
             }
@@ -51,6 +54,44 @@ internal sealed class CompletionWaiter : IDisposable
         return new Registration(this, ch);
     }
 
+    /// <summary>Takes (once) the value a completion notification carried for a task, if any.</summary>
+    public bool TryTakeResult(string taskId, out byte[] value) => _results.TryRemove(taskId, out value!);
+
+    /// <summary>Forgets a carried value (the task was retried or deleted through this controller).</summary>
+    public void Forget(string taskId) => _results.TryRemove(taskId, out _);
+
+    /// <summary>"id STATUS" or "id COMPLETE value-bytes": the value is kept for one read, the rest goes to the waiters.</summary>
+    private void OnMessage(RedisValue message)
+    {
+        if (message.IsNull)
+        {
+            Publish(Recheck);
+            return;
+        }
+        var bytes = (byte[])message!;
+        var first = Array.IndexOf(bytes, (byte)' ');
+        var second = first < 0 ? -1 : Array.IndexOf(bytes, (byte)' ', first + 1);
+        var head = System.Text.Encoding.ASCII.GetString(bytes, 0, second < 0 ? bytes.Length : second);
+        var id = first < 0 ? head : head[..first];
+        if (second > 0 && head.EndsWith(" COMPLETE", StringComparison.Ordinal))
+        {
+            _results[id] = bytes[(second + 1)..];
+            _resultOrder.Enqueue(id);
+            while (_resultOrder.Count > MaxResults && _resultOrder.TryDequeue(out var old))
+            {
+                _results.TryRemove(old, out _);
+            }
+        }
+        else
+        {
+            _results.TryRemove(id, out _);   // MOVED, DELETED, or a failure: any value held is no longer the task's
+        }
+        if (!head.EndsWith(" DELETED", StringComparison.Ordinal))
+        {
+            Publish(head);
+        }
+    }
+
     private void Publish(string id)
     {
         foreach (var ch in _waiters.Keys)
@@ -59,7 +100,11 @@ internal sealed class CompletionWaiter : IDisposable
         }
     }
 
-    private void OnRestored(object? sender, ConnectionFailedEventArgs e) => Publish(Recheck);
+    private void OnRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        _results.Clear();   // notifications may have been missed meanwhile
+        Publish(Recheck);
+    }
 
     public void Dispose()
     {

@@ -159,6 +159,11 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
+        // Just waited for? Its completion notice may have brought the value: no round trip.
+        if (ids.Length == 1 && _waiter.TryTakeResult(ids[0], out var carried))
+        {
+            return [RrqValueCodec.Deserialize(carried)];
+        }
         var fields = ids.Select(i => (RedisValue)i).ToArray();
         var batch = Db.CreateBatch();
         var movedTask = batch.HashGetAsync(Keys.TaskMovedTo, fields);

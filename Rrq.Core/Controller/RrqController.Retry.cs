@@ -46,6 +46,10 @@ public sealed partial class RrqController
             throw new ArgumentException($"Task ids to retry must not repeat: {string.Join(", ", dups)}. Nothing was retried.", nameof(taskIds));
         }
         var leaves = await FollowAsync(ids).ConfigureAwait(false);
+        foreach (var id in ids.Concat(leaves))
+        {
+            _waiter.Forget(id);
+        }
         var sameChain = ids.Zip(leaves).GroupBy(p => p.Second, StringComparer.Ordinal).Where(g => g.Count() > 1).ToArray();
         if (sameChain.Length > 0)
         {

@@ -201,6 +201,10 @@ public sealed partial class RrqController
             all.AddRange(await ChainAsync(id).ConfigureAwait(false));
         }
         var unique = all.Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var id in unique)
+        {
+            _waiter.Forget(id);
+        }
         var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
         var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
             .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();

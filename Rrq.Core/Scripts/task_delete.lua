@@ -10,7 +10,8 @@
 -- (KEYS[7] and KEYS[8] are not per-task: shared locals go when their last task goes.)
 -- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in, each followed by its delayed set
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
--- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" on   ARGV[4..] ids
+-- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" and "<id> DELETED" on
+-- ARGV[4..] ids
 --
 -- Returns: {number deleted}, or {-2, id} when a task is RUNNING (nothing deleted).
 
@@ -81,5 +82,9 @@ for i = 4, #ARGV do
 end
 for k = n_hash + n_queue + 1, #KEYS do
   redis.call('DEL', KEYS[k])
+end
+-- Listeners may hold a deleted task's value from its completion notification: tell them.
+for i = 4, #ARGV do
+  redis.call('PUBLISH', ARGV[3], ARGV[i] .. ' DELETED')
 end
 return {deleted}

@@ -12,7 +12,8 @@
 -- KEYS[24..] for each queue name in ARGV[8..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
--- ARGV[5] channel to publish "<task id> <status>" on     ARGV[6] prefix of the queues' channels
+-- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
+--         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
 -- ARGV[7] an unused task id for an automatic retry        ARGV[8..] queue names
 --
 -- Returns: {1} written; {-1} the task is no longer RUNNING on this worker (nothing written to the
@@ -62,7 +63,12 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
   end
   redis.call('HSET', KEYS[4], id, time)
   if status == 'COMPLETE' then
-    redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
+    -- A small value travels with the notification, so a waiter can read it without another round trip.
+    if #ARGV[4] <= 4096 then
+      redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE ' .. ARGV[4])
+    else
+      redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
+    end
     release_dependents(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id, release)
   elseif auto_retry(k, qk, KEYS[1], KEYS[8], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')

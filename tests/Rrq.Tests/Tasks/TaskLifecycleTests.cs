@@ -253,6 +253,41 @@ public class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task A_value_carried_by_the_completion_notice_never_outlives_a_retry_or_a_delete()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var t = obj.TaskCreateExpr("6 * 7");
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+        await w.StepAsync();
+        Assert.True(await waiting);
+        Assert.Equal(42, obj.TaskResult(t));
+        Assert.Equal(42, obj.TaskResult(t));          // taken once, then read from Redis: the same value
+
+        // Retried through this controller: the old value is not served for the chain.
+        var t2 = obj.TaskCreateExpr("\"first\"");
+        waiting = obj.TaskWaitAsync(t2, TimeSpan.FromSeconds(30));
+        await w.StepAsync();
+        Assert.True(await waiting);
+        obj.TaskRetry(t2);
+        Assert.Contains("has not finished (PENDING)", Assert.Throws<RrqException>(() => obj.TaskResult(t2)).Message);
+
+        // Deleted through another controller: once its notice arrives, the value is gone here too.
+        var t3 = obj.TaskCreateExpr("3");
+        waiting = obj.TaskWaitAsync(t3, TimeSpan.FromSeconds(30));
+        await w.StepAsync();
+        await w.StepAsync();
+        Assert.True(await waiting);
+        await using (var other = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address))
+        {
+            other.TaskDelete([t3]);
+        }
+        await Task.Delay(500);                          // time for the DELETED notice to arrive
+        Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskResult(t3)).Message);
+    }
+
+    [Fact]
     public async Task TaskWait_on_many_tasks_is_true_only_when_all_complete()
     {
         await using var q = await TestQueue.CreateAsync();
