@@ -450,14 +450,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
         var sw = Stopwatch.StartNew();
         var context = new RrqTaskContext(QueueId, taskId, Id);
-        // Locals shared by a bulk submission are merged in here, so the task (and a child process)
-        // sees one plain payload.
+        // Decoded once here. Locals shared by a bulk submission are merged in, so the task (and a child
+        // process) sees one plain payload; only a child needs it as bytes again.
         var payload = RrqController.DecodePayload(rawPayload);
         if (payload.SharedId is not null)
         {
             try
             {
-                rawPayload = MemoryPack.MemoryPackSerializer.Serialize(await _controller.WithSharedAsync(payload).ConfigureAwait(false));
+                payload = await _controller.WithSharedAsync(payload).ConfigureAwait(false);
+                if (separateProcess)
+                {
+                    rawPayload = MemoryPack.MemoryPackSerializer.Serialize(payload);
+                }
             }
             catch (RrqValueException e)
             {
@@ -468,7 +472,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         var outcome = separateProcess
             ? await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false)
-            : await TaskExecution.RunAsync(_evaluator, context, rawPayload, cancellationToken).ConfigureAwait(false);
+            : await TaskExecution.RunAsync(_evaluator, context, payload, cancellationToken).ConfigureAwait(false);
 
         var written = await FinishAsync(taskId, outcome).ConfigureAwait(false);
         if (written < 0)

@@ -14,13 +14,33 @@ internal sealed record TaskOutcome(RrqTaskStatus Status, byte[] Result, string? 
 /// worker (in-process tasks) and the child process of separate-process tasks.</summary>
 internal static class TaskExecution
 {
-    public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, byte[] rawPayload,
+    /// <summary>Runs a payload as stored (the child process of a separate-process task).</summary>
+    public static Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, byte[] rawPayload,
+        CancellationToken cancellationToken)
+    {
+        Tasks.TaskPayload payload;
+        try
+        {
+            payload = RrqController.DecodePayload(rawPayload);
+        }
+        catch (MemoryPack.MemoryPackSerializationException e)
+        {
+            return Task.FromResult(Error(context, new RrqEvaluation
+            {
+                Message = $"Could not read the task's payload: {e.Message}",
+                ExceptionType = e.GetType().FullName,
+            }));
+        }
+        return RunAsync(evaluator, context, payload, cancellationToken);
+    }
+
+    /// <summary>Runs an already decoded payload (the worker's own process).</summary>
+    public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, Tasks.TaskPayload payload,
         CancellationToken cancellationToken)
     {
         RrqEvaluation evaluation;
         try
         {
-            var payload = RrqController.DecodePayload(rawPayload);
             var locals = RrqController.DecodeLocals(payload);
             evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
         }
