@@ -32,11 +32,7 @@ public class EnvirTests
     public async Task A_source_that_does_not_compile_is_refused_with_diagnostics_and_running_workers_keep_the_old_one()
     {
         await using var q = await TestQueue.CreateAsync();
-        var obj = q.Controller;
-        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
-        var w = await q.WorkerAsync();
-        var t1 = obj.TaskCreateExpr("Version()");
-        await w.StepAsync();
+        var (obj, w, t1) = await WorkerOnVersionOne(q);
         Assert.Equal(1, obj.TaskResult(t1));
 
         var e = Assert.Throws<RrqEnvirException>(() => obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("broken.csx")])));
@@ -55,11 +51,7 @@ public class EnvirTests
     public async Task A_running_worker_reloads_a_new_environment_before_its_next_task()
     {
         await using var q = await TestQueue.CreateAsync();
-        var obj = q.Controller;
-        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
-        var w = await q.WorkerAsync();
-        var t1 = obj.TaskCreateExpr("Version()");
-        await w.StepAsync();
+        var (obj, w, t1) = await WorkerOnVersionOne(q);
         Assert.Equal(1, w.EnvirVersion);
 
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("version2.csx")]));
@@ -69,6 +61,16 @@ public class EnvirTests
         Assert.Equal(1, obj.TaskResult(t1));
         Assert.Equal(2, obj.TaskResult(t2));
         Assert.Contains(obj.WorkerLogTail(w.Id, 0), l => l.Command == "ENVIR" && l.Message.StartsWith("version 2", StringComparison.Ordinal));
+    }
+
+    /// <summary>A queue on environment version 1 (fault.csx) with an in-process worker that has run Version() once.</summary>
+    private static async Task<(RrqController, RrqWorker, string)> WorkerOnVersionOne(TestQueue q)
+    {
+        q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var w = await q.WorkerAsync();
+        var t1 = q.Controller.TaskCreateExpr("Version()");
+        await w.StepAsync();
+        return (q.Controller, w, t1);
     }
 
     [Fact]
