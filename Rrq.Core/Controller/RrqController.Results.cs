@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MemoryPack;
 using Rrq.Controller;
+using Rrq.Scripts;
 using Rrq.Store;
 using Rrq.Tasks;
 using StackExchange.Redis;
@@ -164,28 +165,8 @@ public sealed partial class RrqController
         {
             return [RrqValueCodec.Deserialize(carried)];
         }
-        var fields = ids.Select(i => (RedisValue)i).ToArray();
-        var batch = Db.CreateBatch();
-        var movedTask = batch.HashGetAsync(Keys.TaskMovedTo, fields);
-        var statusTask = batch.HashGetAsync(Keys.TaskStatus, fields);
-        var resultTask = batch.HashGetAsync(Keys.TaskResult, fields);
-        batch.Execute();
-        var moved = await movedTask.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var statuses = await statusTask.ConfigureAwait(false);
-        var results = await resultTask.ConfigureAwait(false);
-        var targets = ids;
-        if ((follow ?? Follow) && moved.Any(m => !m.IsNull))
-        {
-            // Some were retried: read the newest task of each chain instead.
-            targets = await FollowAsync(ids).ConfigureAwait(false);
-            var leafFields = targets.Select(i => (RedisValue)i).ToArray();
-            var b2 = Db.CreateBatch();
-            var st2 = b2.HashGetAsync(Keys.TaskStatus, leafFields);
-            var rs2 = b2.HashGetAsync(Keys.TaskResult, leafFields);
-            b2.Execute();
-            statuses = await st2.ConfigureAwait(false);
-            results = await rs2.ConfigureAwait(false);
-        }
+        var (targets, statuses, results) = await ResolveAsync(ids, follow ?? Follow, withResults: true)
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
 
         var values = new object?[ids.Length];
         var problems = new List<string>();
@@ -328,19 +309,51 @@ public sealed partial class RrqController
     /// </summary>
     internal async Task<(string[] Leaves, RrqTaskStatus[] Statuses)> ResolveAsync(string[] ids, bool follow)
     {
-        var fields = ids.Select(i => (RedisValue)i).ToArray();
-        var batch = Db.CreateBatch();
-        var movedTask = follow ? batch.HashGetAsync(Keys.TaskMovedTo, fields) : null;
-        var statusTask = batch.HashGetAsync(Keys.TaskStatus, fields);
-        batch.Execute();
-        var raw = await statusTask.ConfigureAwait(false);
-        var leaves = ids;
-        if (movedTask is not null && (await movedTask.ConfigureAwait(false)).Any(m => !m.IsNull))
+        var (leaves, statuses, _) = await ResolveAsync(ids, follow, withResults: false).ConfigureAwait(false);
+        return (leaves, statuses.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray());
+    }
+
+    /// <summary>
+    /// Each id's task to read (its chain's newest when following), that task's raw status and, when asked,
+    /// its raw result: read in one script per slice of ids, so a retry between the hops cannot be mistaken
+    /// for an outcome.
+    /// </summary>
+    private async Task<(string[] Leaves, RedisValue[] Statuses, RedisValue[] Results)> ResolveAsync(string[] ids,
+        bool follow, bool withResults)
+    {
+        const int slice = 1000;
+        var width = withResults ? 3 : 2;
+        var leaves = new string[ids.Length];
+        var statuses = new RedisValue[ids.Length];
+        var results = withResults ? new RedisValue[ids.Length] : [];
+        RedisKey[] keys = [Keys.TaskMovedTo, Keys.TaskStatus, Keys.TaskResult];
+        var calls = new List<(int Start, Task<RedisResult> Call)>();
+        for (var start = 0; start < ids.Length; start += slice)
         {
-            leaves = await FollowAsync(ids).ConfigureAwait(false);
-            raw = await Db.HashGetAsync(Keys.TaskStatus, leaves.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+            var part = ids.AsSpan(start, Math.Min(slice, ids.Length - start));
+            var args = new RedisValue[part.Length + 2];
+            args[0] = follow ? "1" : "0";
+            args[1] = withResults ? "1" : "0";
+            for (var i = 0; i < part.Length; i++)
+            {
+                args[i + 2] = part[i];
+            }
+            calls.Add((start, RrqScripts.EvalAsync(Db, RrqScripts.TaskResolve, keys, args)));
         }
-        return (leaves, raw.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray());
+        foreach (var (start, call) in calls)
+        {
+            var flat = (RedisResult[])(await call.ConfigureAwait(false))!;
+            for (var j = 0; j * width < flat.Length; j++)
+            {
+                leaves[start + j] = (string)flat[j * width]!;
+                statuses[start + j] = (RedisValue)flat[j * width + 1];
+                if (withResults)
+                {
+                    results[start + j] = (RedisValue)flat[j * width + 2];
+                }
+            }
+        }
+        return (leaves, statuses, results);
     }
 
     /// <summary>Each id's newest task in its retry chain (the id itself when never retried).</summary>

@@ -25,6 +25,7 @@ internal static class RrqScripts
     public const string TaskCancel = "task_cancel";
     public const string QueueRemove = "queue_remove";
     public const string TaskRetry = "task_retry";
+    public const string TaskResolve = "task_resolve";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

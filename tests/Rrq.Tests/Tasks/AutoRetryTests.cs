@@ -132,6 +132,42 @@ public class AutoRetryTests
     }
 
     [Fact]
+    public async Task Reading_a_chain_while_it_is_being_retried_never_reports_MOVED_as_its_outcome()
+    {
+        // Following a chain and reading the end's status must be one step: a worker retrying the end in
+        // between would otherwise show the reader MOVED, and a wait would end early with false.
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("int.Parse(\"again\")", retry: new RrqRetryPolicy { MaxAttempts = 200 });
+        var w = await q.WorkerAsync();
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60));
+        using var cts = new CancellationTokenSource();
+        var loop = w.RunAsync(cts.Token);
+        var seen = new HashSet<RrqTaskStatus>();
+        var endedEarly = false;
+        while (true)
+        {
+            var waitEnded = waiting.IsCompleted;
+            var status = await obj.TaskStatusAsync([t]);
+            endedEarly |= waitEnded && status[0] != RrqTaskStatus.Error;
+            seen.Add(status[0]);
+            var results = await obj.TaskStatusAsync([t, t, t]);
+            seen.UnionWith(results);
+            if (status[0] == RrqTaskStatus.Error)
+            {
+                break;
+            }
+        }
+        cts.Cancel();
+        await loop;
+        Assert.DoesNotContain(RrqTaskStatus.Moved, seen);
+        Assert.False(endedEarly, "the wait ended while the chain was still being retried");
+        Assert.False(await waiting);                                   // it ended as ERROR, after all 200 attempts
+        Assert.Equal(199, obj.TaskInfo(t).Moved.Down.Count);
+        Assert.Contains("'again'", ((RrqTaskError)obj.TaskResult(t)!).Message);
+    }
+
+    [Fact]
     public async Task A_bad_policy_is_refused_at_the_call_naming_the_field()
     {
         await using var q = await TestQueue.CreateAsync();
