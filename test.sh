@@ -13,7 +13,9 @@ if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; 
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
 fi
 
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT=1
+# The notebook test runs examples/rrq.ipynb with dotnet-repl, from the tool manifest in .config/.
+dotnet tool restore >/dev/null
 results=$(mktemp -d)
 status=0
 dotnet test tests/Rrq.Tests/Rrq.Tests.csproj -c Release --logger "trx;LogFileName=results.trx" \

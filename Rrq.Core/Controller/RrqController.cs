@@ -14,6 +14,7 @@ namespace Rrq;
 /// <see cref="Connect"/>; every I/O method has a synchronous form for REPL use and an
 /// <c>Async</c> form that takes a <see cref="CancellationToken"/>. Safe to use from many threads.
 /// </summary>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed partial class RrqController : IDisposable, IAsyncDisposable
 {
     internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };

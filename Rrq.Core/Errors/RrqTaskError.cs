@@ -8,6 +8,7 @@ namespace Rrq;
 /// inspected as data; pass <c>error: true</c> to have it thrown, or <c>throw</c> it yourself.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1710", Justification = "rrq's name for a failed task's result; the public name is fixed.")]
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public class RrqTaskError : Exception
 {
     /// <summary>Creates an error object for a task.</summary>

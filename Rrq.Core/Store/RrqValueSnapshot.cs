@@ -8,6 +8,7 @@ namespace Rrq;
 /// anonymous type, a type from an assembly this process has not loaded), captured as its structure:
 /// member names and values, with the original type name kept.
 /// </summary>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed class RrqValueSnapshot
 {
     internal RrqValueSnapshot(string typeName, string json)
@@ -50,6 +51,14 @@ public sealed class RrqValueSnapshot
     {
         var plus = name.LastIndexOf('+');
         return plus >= 0 && name.StartsWith("Submission#", StringComparison.Ordinal) ? name[(plus + 1)..] : name;
+    }
+
+    /// <summary>One member's value as <see cref="ToString"/> shows it.</summary>
+    internal static string FormatValue(object? value)
+    {
+        var sb = new StringBuilder();
+        Format(sb, value);
+        return sb.ToString();
     }
 
     private static void Format(StringBuilder sb, object? value)

@@ -11,6 +11,7 @@ namespace Rrq;
 /// <param name="Depends">The tasks it depends on (Up) and the tasks that depend on it (Down),
 /// transitively, nearest first.</param>
 /// <param name="Moved">Older (Up) and newer (Down) members of its retry chain.</param>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed record RrqTaskInfo(string Id, RrqTaskStatus Status, string Queue,
     bool SeparateProcess, TimeSpan? Timeout, string? Worker, int? Pid,
     RrqChain Depends, RrqChain Moved);

@@ -4,6 +4,7 @@ namespace Rrq;
 /// Where a task is in its life. PENDING → RUNNING → COMPLETE or ERROR is the common path;
 /// <see cref="Missing"/> is never stored: it is what an unknown task id reads as.
 /// </summary>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public enum RrqTaskStatus
 {
     /// <summary>Queued, waiting for a worker.</summary>

@@ -11,6 +11,7 @@ namespace Rrq;
 /// <param name="Runtime">The .NET runtime and operating system.</param>
 /// <param name="Started">When it started.</param>
 /// <param name="HeartbeatKey">The Redis key of its heartbeat, when it has one.</param>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed record RrqWorkerInfo(string WorkerId, string Hostname, int Pid, string Username,
     string Config, IReadOnlyList<string> Queues, string RrqVersion, string Runtime,
     DateTimeOffset Started, string? HeartbeatKey);

@@ -1,6 +1,7 @@
 namespace Rrq;
 
 /// <summary>What a worker is doing, as stored in <c>{queue}:worker:status</c>.</summary>
+[Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public enum RrqWorkerStatus
 {
     /// <summary>Registered and waiting for a task.</summary>

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Examples;
+
+/// <summary>Executes examples/rrq.ipynb headless with the dotnet-repl tool of the repository's tool
+/// manifest, as a notebook user would run it, and reads the outputs of the executed notebook.</summary>
+public class NotebookTests
+{
+    [Fact]
+    public async Task The_notebook_runs_headless_and_renders_a_value_an_error_statuses_task_info_and_a_worker()
+    {
+        var root = ExamplesTests.RepositoryRoot();
+        var examples = Path.Combine(root, "examples");
+        // The notebook's #r lines name the Release build of Rrq.WorkerRunner, relative to examples/.
+        if (!File.Exists(Path.Combine(root, "Rrq.WorkerRunner", "bin", "Release", "net10.0", "Rrq.Core.dll")))
+        {
+            await RunAsync(root, TimeSpan.FromMinutes(5), "build", "Rrq.WorkerRunner", "-c", "Release");
+        }
+        await RunAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
+        var executed = Path.Combine(Path.GetTempPath(), $"rrq-notebook-{Guid.NewGuid():N}.ipynb");
+        try
+        {
+            await RunAsync(examples, TimeSpan.FromMinutes(4), "repl", "--run", "rrq.ipynb", "--exit-after-run",
+                "--output-format", "ipynb", "--output-path", executed);
+            using var nb = JsonDocument.Parse(await File.ReadAllTextAsync(executed));
+            var cells = nb.RootElement.GetProperty("cells").EnumerateArray()
+                .Where(c => c.GetProperty("cell_type").GetString() == "code")
+                .Select(c => (Source: string.Concat(c.GetProperty("source").EnumerateArray().Select(s => s.GetString())),
+                              Outputs: c.GetProperty("outputs").EnumerateArray().ToArray()))
+                .ToArray();
+            Assert.Equal(9, cells.Length);
+            Assert.All(cells, c => Assert.DoesNotContain(c.Outputs, o => o.GetProperty("output_type").GetString() == "error"));
+
+            string Html(string startsWith)
+            {
+                var cell = cells.Single(c => c.Source.StartsWith(startsWith, StringComparison.Ordinal));
+                return string.Concat(cell.Outputs.SelectMany(o => o.TryGetProperty("data", out var d) && d.TryGetProperty("text/html", out var h)
+                    ? h.EnumerateArray().Select(s => s.GetString()) : []));
+            }
+            Assert.StartsWith("<code>&lt;rrq_controller: notebook:", Html("var obj"));
+            var fit = Html("var rng");
+            Assert.Contains("LinearFit", fit);
+            Assert.Contains("<td>Slope</td><td>1.96", fit);
+            var error = Html("var bad");
+            Assert.Contains("&lt;rrq_task_error&gt;</b> <code>ERROR</code>", error);
+            Assert.Contains("<b>error:</b> Value cannot be null. (Parameter &#39;y&#39;)", error);
+            Assert.Contains("<b>from:</b> <code>fit_model(double[], double[]) at fault.csx:8</code>", error);
+            Assert.Contains("<details><summary>stack trace</summary>", error);
+            Assert.Contains("in fault.csx:line 8", error);
+            var statuses = Html("obj.TaskStatus");
+            Assert.Contains("<td>0</td><td><code>COMPLETE</code></td>", statuses);
+            Assert.Contains("<td>1</td><td><code>ERROR</code></td>", statuses);
+            var info = Html("obj.TaskInfo");
+            Assert.Contains("&lt;rrq_task_info&gt;", info);
+            Assert.Contains("<td>status</td><td><code>ERROR</code></td>", info);
+            Assert.Equal("<code>IDLE</code>", Html("obj.WorkerStatus"));
+            var worker = Html("obj.WorkerInfo");
+            Assert.Contains("&lt;rrq_worker_info&gt;", worker);
+            Assert.Contains($"<td>host</td><td>{System.Net.WebUtility.HtmlEncode(Environment.MachineName)}</td>", worker);
+        }
+        finally
+        {
+            File.Delete(executed);
+        }
+    }
+
+    private static async Task RunAsync(string workingDirectory, TimeSpan limit, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        psi.Environment["RRQ_REDIS"] = RedisServer.Instance.Address;
+        psi.Environment["DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        try
+        {
+            await p.WaitForExitAsync().WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in {limit}:\n{await stdout}\n{await stderr}");
+        }
+        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{await stdout}\n{await stderr}");
+    }
+}
