@@ -10,8 +10,10 @@ namespace Rrq.Scripting;
 /// <summary>
 /// Runs a <c>.csx</c> file the way dotnet-script does, for what this project needs: <c>#r</c> of
 /// assemblies and <c>#load</c> of other files (relative to the file), top-level <c>await</c>, and
-/// <c>Args</c>. Rrq.Core and Rrq.Scripting are referenced already, and the file's directory and the
-/// host's own directory are searched for <c>#r</c>. <c>#r "nuget: ..."</c> is not supported.
+/// <c>Args</c>. Rrq.Core and Rrq.Scripting are referenced already; a <c>#r</c> of an assembly the
+/// host carries (by file name, e.g. <c>Rrq.Core.dll</c>) gets the host's copy whatever its folder, and
+/// other <c>#r</c> paths are resolved from the file's folder, then the host's. <c>#r "nuget: ..."</c>
+/// is not supported.
 /// </summary>
 public static class RrqScriptHost
 {
@@ -32,6 +34,7 @@ public static class RrqScriptHost
         var options = ScriptDefaults.Options(dir)
             .AddReferences(typeof(RrqScriptHost).Assembly)
             .WithFilePath(full)
+            .WithMetadataResolver(new HostReferenceResolver(ScriptDefaults.Options(dir).MetadataResolver))
             .WithSourceResolver(new SourceFileResolver(ImmutableArray<string>.Empty, dir));
         var script = CSharpScript.Create(code, options, typeof(ScriptHostGlobals));
         var diagnostics = script.Compile(cancellationToken);
