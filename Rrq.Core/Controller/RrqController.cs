@@ -95,9 +95,15 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
         {
-            throw new RrqConnectionException(address.Endpoints,
-                $"Could not connect to Redis at {address.Described}: {FirstLine(e.Message)} " +
-                "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
+            // Something listening that is not Redis (another service on the port, or one that wants TLS)
+            // deserves a different hint from nothing listening at all.
+            var listening = e is not ArgumentException && await address.AnswersAsync().ConfigureAwait(false);
+            throw new RrqConnectionException(address.Endpoints, listening
+                ? $"Something accepts connections at {address.Described} but did not answer as a Redis server does " +
+                  $"({FirstLine(e.Message)}). Is another service using that port, or does the server need TLS " +
+                  "(ssl=true in the connection string)? Point Rrq at a Redis server with a connection string or RRQ_REDIS."
+                : $"Could not connect to Redis at {address.Described}: {FirstLine(e.Message)} " +
+                  "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
         }
         var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger);
         try

@@ -15,6 +15,34 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
     private static GarnetServer? _server;
     private static string? _address;
 
+    /// <summary>Starts a Garnet server on a loopback port, or says clearly why it could not.</summary>
+    internal static GarnetServer StartOn(int port)
+    {
+        string[] args = ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--lua", "--lua-transaction-mode", "--logger-level", "None"];
+        // Garnet prints a banner on standard output as it starts; a REPL user should see only our one line.
+        var stdout = Console.Out;
+        GarnetServer? server = null;
+        try
+        {
+            Console.SetOut(TextWriter.Null);
+            server = new GarnetServer(args, NullLoggerFactory.Instance);
+            server.Start();
+            return server;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            server?.Dispose();
+            throw new RrqConnectionException($"127.0.0.1:{port}",
+                $"Could not start the embedded Garnet server on 127.0.0.1:{port}: {e.Message} " +
+                "Start a Redis server and set RRQ_REDIS instead (or pass a connection string to Connect).", e);
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+        }
+    }
+
     public (string Address, bool Started) Start()
     {
         lock (Gate)
@@ -24,28 +52,7 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
                 return (_address, false);
             }
             var port = LoopbackPort.Free();
-            string[] args = ["--bind", "127.0.0.1", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                "--lua", "--lua-transaction-mode", "--logger-level", "None"];
-            // Garnet prints a banner on standard output as it starts; a REPL user should see only our one line.
-            var stdout = Console.Out;
-            try
-            {
-                Console.SetOut(TextWriter.Null);
-                _server = new GarnetServer(args, NullLoggerFactory.Instance);
-                _server.Start();
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                _server?.Dispose();
-                _server = null;
-                throw new RrqConnectionException($"127.0.0.1:{port}",
-                    $"Could not start the embedded Garnet server on 127.0.0.1:{port}: {e.Message}. " +
-                    "Start a Redis server and set RRQ_REDIS instead.", e);
-            }
-            finally
-            {
-                Console.SetOut(stdout);
-            }
+            _server = StartOn(port);
             _address = $"127.0.0.1:{port}";
             AppDomain.CurrentDomain.ProcessExit += (_, _) => _server?.Dispose();
             return (_address, true);

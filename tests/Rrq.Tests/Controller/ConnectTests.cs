@@ -72,6 +72,65 @@ public class ConnectTests
     }
 
     [Fact]
+    public async Task A_port_that_answers_but_is_not_redis_fails_within_seconds_saying_so_and_starts_no_embedded_server()
+    {
+        // A web server's reply to whatever it is sent, on a loopback port.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var address = $"127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}";
+        using var stop = new CancellationTokenSource();
+        var serving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var client = await listener.AcceptTcpClientAsync(stop.Token);
+                var stream = client.GetStream();
+                await stream.WriteAsync("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), stop.Token);
+                await Task.Delay(50, stop.Token);
+            }
+        });
+        var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"),
+            Rrq.Controller.RedisAddress.DefaultAddress);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", address));
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+            Assert.Contains($"Something accepts connections at {address} but did not answer as a Redis server does", e.Message);
+            Assert.Equal(address, e.Address);
+
+            // The same server where Redis is looked for by default: it is not mistaken for "no Redis".
+            Environment.SetEnvironmentVariable("RRQ_REDIS", null);
+            Environment.SetEnvironmentVariable("REDIS_URL", null);
+            Rrq.Controller.RedisAddress.DefaultAddress = address;
+            var d = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x"));
+            Assert.Contains($"Something accepts connections at {address}", d.Message);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("RRQ_REDIS", saved.Item1);
+            Environment.SetEnvironmentVariable("REDIS_URL", saved.Item2);
+            Rrq.Controller.RedisAddress.DefaultAddress = saved.Item3;
+            await stop.CancelAsync();
+            listener.Stop();
+            await Assert.ThrowsAnyAsync<Exception>(() => serving);
+        }
+    }
+
+    [Fact]
+    public void An_embedded_server_that_cannot_start_says_where_and_what_to_do()
+    {
+        // Its port is taken: Garnet cannot bind it.
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        var e = Assert.Throws<RrqConnectionException>(() => Rrq.Scripting.EmbeddedGarnet.StartOn(port));
+        Assert.Equal($"127.0.0.1:{port}", e.Address);
+        Assert.StartsWith($"Could not start the embedded Garnet server on 127.0.0.1:{port}: ", e.Message);
+        Assert.Contains("set RRQ_REDIS", e.Message);
+    }
+
+    [Fact]
     public async Task With_no_redis_configured_and_none_answering_an_embedded_garnet_runs_the_task_life_cycle()
     {
         var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"),
