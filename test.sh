@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test against a real redis-server (installed here with apt-get when missing) and real
-# rrq-worker processes. Ends with one line: "N passed, N failed".
+# rrq-worker processes, then the life-cycle, retry and fault tests against Garnet, and executes the
+# example notebook with dotnet-repl (from the tool manifest). Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,16 +19,32 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_INTERACTIVE_CLI_TELE
 dotnet tool restore >/dev/null
 results=$(mktemp -d)
 status=0
-dotnet test tests/Rrq.Tests/Rrq.Tests.csproj -c Release --logger "trx;LogFileName=results.trx" \
-  --results-directory "$results" -- RunConfiguration.TreatNoTestsAsError=true || status=$?
+total_passed=0
+total_failed=0
 
-trx="$results/results.trx"
-if [ -f "$trx" ]; then
-  passed=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*')
-  failed=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*')
-else
-  passed=0
-  failed=1
-fi
-echo "${passed:-0} passed, ${failed:-0} failed"
+# run NAME [dotnet test arguments...]: one test run, its counts added to the totals.
+run() {
+  local name=$1
+  shift
+  dotnet test tests/Rrq.Tests/Rrq.Tests.csproj -c Release --logger "trx;LogFileName=$name.trx" \
+    --results-directory "$results" "$@" -- RunConfiguration.TreatNoTestsAsError=true || status=$?
+  local trx="$results/$name.trx" passed failed
+  if [ -f "$trx" ]; then
+    passed=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*')
+    failed=$(grep -o '<Counters [^>]*' "$trx" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*')
+  else
+    passed=0
+    failed=1
+  fi
+  echo "$name: ${passed:-0} passed, ${failed:-0} failed"
+  total_passed=$((total_passed + ${passed:-0}))
+  total_failed=$((total_failed + ${failed:-0}))
+}
+
+# Every test against a private redis-server; then the life-cycle, retry and fault tests again
+# against Garnet (the embedded server), started in the test process.
+run redis
+RRQ_TEST_SERVER=garnet run garnet --no-build --filter "Garnet=yes"
+
+echo "$total_passed passed, $total_failed failed"
 exit $status

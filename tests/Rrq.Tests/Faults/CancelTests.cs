@@ -2,6 +2,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Faults;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class CancelTests
 {
     [Fact]

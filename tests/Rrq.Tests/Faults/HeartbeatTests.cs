@@ -3,6 +3,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Faults;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class HeartbeatTests
 {
     private static readonly RrqWorkerConfig OneSecond = new() { HeartbeatPeriod = TimeSpan.FromSeconds(1), PollQueue = TimeSpan.FromSeconds(1) };

@@ -4,6 +4,7 @@ using Rrq.Tests.Support;
 namespace Rrq.Tests.Faults;
 
 /// <summary>Separate-process tasks: real child processes, killed and crashed for real.</summary>
+[Trait(RedisServer.OnGarnet, "yes")]
 public class SeparateProcessTests
 {
     private static async Task<(TestQueue, RrqWorker, Task)> QueueWithLoopingWorker()

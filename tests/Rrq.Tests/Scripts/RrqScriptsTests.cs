@@ -4,6 +4,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Scripts;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class RrqScriptsTests
 {
     public static TheoryData<string> Names()

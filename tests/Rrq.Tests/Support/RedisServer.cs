@@ -6,17 +6,29 @@ namespace Rrq.Tests.Support;
 /// <summary>
 /// A private redis-server for the whole test run: started on a free loopback port with persistence
 /// off, stopped by pid when the test process exits. Tests share it and keep apart by queue id.
+/// With <c>RRQ_TEST_SERVER=garnet</c> it is a Garnet server in this process instead, started as
+/// Rrq's embedded server is (test.sh runs the tests marked <see cref="OnGarnet"/> that way too).
 /// </summary>
 public sealed class RedisServer
 {
     private static readonly Lazy<RedisServer> Shared = new(() => new RedisServer(), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private readonly Process _process;
+    /// <summary>The trait that marks the tests run against Garnet as well: <c>[Trait(OnGarnet, "yes")]</c>.</summary>
+    public const string OnGarnet = "Garnet";
+
+    private readonly Process? _process;
+    private readonly IDisposable? _garnet;
 
     private RedisServer()
     {
-        var exe = FindRedisServer();
         Port = Rrq.Embedded.LoopbackPort.Free();
+        if (Environment.GetEnvironmentVariable("RRQ_TEST_SERVER") == "garnet")
+        {
+            _garnet = Rrq.Scripting.EmbeddedGarnet.StartOn(Port);
+            Connection = ConnectionMultiplexer.Connect(Address);
+            return;
+        }
+        var exe = FindRedisServer();
         var psi = new ProcessStartInfo(exe)
         {
             UseShellExecute = false,
@@ -61,13 +73,11 @@ public sealed class RedisServer
     /// <summary>A connection for tests to look at keys directly.</summary>
     public ConnectionMultiplexer Connection { get; }
 
-    public int Pid => _process.Id;
-
     private void Stop()
     {
         try
         {
-            if (!_process.HasExited)
+            if (_process is not null && !_process.HasExited)
             {
                 _process.Kill();
                 _process.WaitForExit(5000);

@@ -2,6 +2,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Tasks;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class AutoRetryTests
 {
     private static string Counter() => Path.Combine(Path.GetTempPath(), "rrq-auto-" + Guid.NewGuid().ToString("N"));

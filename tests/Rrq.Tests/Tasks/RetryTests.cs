@@ -2,6 +2,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Tasks;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class RetryTests
 {
     private static async Task<(TestQueue, RrqWorker, string counter)> Setup()

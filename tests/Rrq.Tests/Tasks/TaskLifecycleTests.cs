@@ -2,6 +2,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Tasks;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class TaskLifecycleTests
 {
     [Fact]

@@ -2,6 +2,7 @@ using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Workers;
 
+[Trait(RedisServer.OnGarnet, "yes")]
 public class InProcessWorkerTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Rrq.Tests.Support;
 namespace Rrq.Tests.Workers;
 
 /// <summary>Real rrq-worker processes, started by WorkerSpawn and killed by signal.</summary>
+[Trait(RedisServer.OnGarnet, "yes")]
 public class SpawnedWorkerTests
 {
     [Fact]
