@@ -197,7 +197,7 @@ public sealed partial class RrqController
         }
         foreach (var id in ids)
         {
-            await MessageSendAsync(id, "STOP", null).ConfigureAwait(false);
+            await SendAsync("STOP", null, [id]).ConfigureAwait(false);   // one already gone needs no STOP
         }
         if (timeout is { } t && t > TimeSpan.Zero)
         {
@@ -258,17 +258,6 @@ public sealed partial class RrqController
             throw new RrqException($"No process log is known for worker '{workerId}': only workers started by WorkerSpawn have one.");
         }
         return File.Exists((string)path!) ? await File.ReadAllLinesAsync((string)path!, cancellationToken).ConfigureAwait(false) : [];
-    }
-
-    internal async Task<string> MessageSendAsync(string workerId, string command, string? args)
-    {
-        var time = await Db.ExecuteAsync("TIME").ConfigureAwait(false);
-        var parts = (RedisResult[])time!;
-        var id = $"{(string?)parts[0]}.{long.Parse((string)parts[1]!, CultureInfo.InvariantCulture):D6}";
-        var message = JsonSerializer.Serialize(new WorkerMessage(id, command, args), JsonOptions);
-        await Db.ListRightPushAsync(Keys.WorkerMessage(workerId), message).ConfigureAwait(false);
-        await Redis.GetSubscriber().PublishAsync(Keys.WorkerChannel(workerId), "message").ConfigureAwait(false);
-        return id;
     }
 
     internal async Task<string?> WorkerExitAsync(string workerId, string label)

@@ -61,6 +61,7 @@ internal sealed class RrqKeys
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
+        ResponseChannel = RedisChannel.Literal(_p + "channel:response");
     }
 
     public string QueueId { get; }
@@ -138,6 +139,8 @@ internal sealed class RrqKeys
     public RedisChannel TaskCompleteChannel { get; }
     /// <summary>Channel: published to wake every worker of the queue (environment changed).</summary>
     public RedisChannel WorkersChannel { get; }
+    /// <summary>Channel: "&lt;worker id&gt; &lt;message id&gt;" is published when a worker has stored a response.</summary>
+    public RedisChannel ResponseChannel { get; }
 
     /// <summary>list: ids of PENDING tasks of one named queue, head = next to run.</summary>
     public RedisKey Queue(string name) => _p + "queue:" + name;
@@ -161,7 +164,10 @@ internal sealed class RrqKeys
     public RedisKey WorkerHeartbeat(string workerId) => _p + "worker:" + workerId + ":heartbeat";
 
     /// <summary>Channel: published to wake one worker (a message arrived).</summary>
-    public RedisChannel WorkerChannel(string workerId) => RedisChannel.Literal(_p + "channel:worker:" + workerId);
+    public RedisChannel WorkerChannel(string workerId) => RedisChannel.Literal(WorkerChannelPrefix + workerId);
+
+    /// <summary>The prefix of every worker's own channel (scripts append the worker id).</summary>
+    public string WorkerChannelPrefix => _p + "channel:worker:";
 
     /// <summary>The pattern that matches every key of this queue (for destroy and tests).</summary>
     public string AllKeysPattern => "{" + QueueId.Replace("*", "\\*", StringComparison.Ordinal)

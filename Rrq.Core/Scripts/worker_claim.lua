@@ -30,7 +30,7 @@ if msg then
 end
 
 if redis.call('HGET', KEYS[3], w) == 'PAUSED' then
-  return {0, version}
+  return {0, version, ''}
 end
 
 local t0 = redis.call('TIME')

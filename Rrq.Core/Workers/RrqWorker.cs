@@ -37,6 +37,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private long _envirVersion;
     private long _envirFailedVersion = -1;
     private DateTime _idleSince = DateTime.UtcNow;
+    private TimeSpan? _timeoutIdle;
     private int _stopped;
 
     private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
@@ -50,6 +51,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _output = output;
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
         _knownQueues = [.. config.EffectiveQueues];
+        _timeoutIdle = config.TimeoutIdle;
         var k = controller.Keys;
         _claimKeys =
         [
@@ -105,10 +107,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task RegisterAsync()
     {
         var k = _controller.Keys;
-        var heartbeatKey = Config.HeartbeatPeriod is null ? null : (string?)k.WorkerHeartbeat(Id);
-        var info = new RrqWorkerInfo(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
-            Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
-            $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", DateTimeOffset.UtcNow, heartbeatKey);
+        var info = BuildInfo();
         var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
         var registered = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRegister,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id)],
@@ -137,6 +136,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await LoadEnvirAsync().ConfigureAwait(false);
         }
     }
+
+    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+
+    private RrqWorkerInfo BuildInfo() => new(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
+        Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
+        $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", _started,
+        Config.HeartbeatPeriod is null ? null : (string?)_controller.Keys.WorkerHeartbeat(Id));
 
     private void OnNotification(RedisValue message)
     {
@@ -227,7 +233,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 {
                     return;
                 }
-                if (step.Kind == RrqWorkerStepKind.Idle && Config.TimeoutIdle is { } idle && DateTime.UtcNow - _idleSince >= idle)
+                if (step.Kind == RrqWorkerStepKind.Idle && _timeoutIdle is { } idle && DateTime.UtcNow - _idleSince >= idle)
                 {
                     reason = "OK (TIMEOUT)";
                     break;
@@ -278,7 +284,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task LoadEnvirAsync()
+    /// <summary>Loads the queue's environment; returns null, or why it failed (the previous one stays).</summary>
+    private async Task<string?> LoadEnvirAsync()
     {
         var spec = await _controller.WorkerEnvirGetAsync().ConfigureAwait(false);
         try
@@ -290,6 +297,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             DropPrestarted();
             await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
             Print($"environment version {spec.Version} loaded ({string.Join(", ", spec.Sources.Select(s => s.Path))})");
+            return null;
         }
         catch (RrqEnvirException e)
         {
@@ -297,6 +305,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await LogAsync("ENVIR", $"ERROR version {spec.Version}: {e.Message}").ConfigureAwait(false);
             Print($"environment version {spec.Version} failed to load; keeping version {_envirVersion}: {e.Message}");
             _controller.Logger.LogError(e, "Worker {WorkerId} could not load environment version {Version}", Id, spec.Version);
+            return e.Message;
         }
     }
 
@@ -504,29 +513,96 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: "unreadable");
         }
         await LogAsync("MESSAGE", message.Command).ConfigureAwait(false);
-        (string result, bool stop) = message.Command switch
+        var (result, error, stop) = await RunMessageAsync(message).ConfigureAwait(false);
+        byte[]? bytes = null;
+        if (error is null)
         {
-            "PING" => ("PONG", false),
-            "ECHO" => (Echo(message.Args), false),
-            "STOP" => ("BYE", true),
-            _ => ($"ERROR unknown message '{message.Command}'", false),
-        };
-        await _controller.Db.HashSetAsync(_controller.Keys.WorkerResponse(Id), message.Id,
-            JsonSerializer.Serialize(new { id = message.Id, command = message.Command, result }, RrqController.JsonOptions)).ConfigureAwait(false);
-        await LogAsync("RESPONSE", message.Command).ConfigureAwait(false);
+            try
+            {
+                bytes = RrqValueCodec.Serialize(result);
+            }
+            catch (RrqValueException e)
+            {
+                error = $"The answer to {message.Command} could not be stored: {e.Message}";
+            }
+        }
+        var k = _controller.Keys;
+        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond, [k.WorkerResponse(Id), k.WorkerLog(Id)],
+            [message.Id, MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
+                message.Command, (string)k.ResponseChannel!, Id]).ConfigureAwait(false);
         if (stop)
         {
             await StopAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "STOP");
         }
-        _idleSince = DateTime.UtcNow;
+        if (message.Command != "TIMEOUT_GET")
+        {
+            _idleSince = DateTime.UtcNow;   // any message but TIMEOUT_GET counts as activity, as in rrq
+        }
         return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: message.Command);
     }
 
-    private string Echo(string? text)
+    /// <summary>Carries out one message: its result, or an error message, and whether to stop after answering.</summary>
+    private async Task<(object? Result, string? Error, bool Stop)> RunMessageAsync(WorkerMessage message)
     {
-        Print(text ?? "");
-        return "OK";
+        switch (message.Command)
+        {
+            case "PING":
+                Print("PONG");
+                return ("PONG", null, false);
+            case "ECHO":
+                Print(message.Args ?? "");
+                return ("OK", null, false);
+            case "STOP":
+                return ("BYE", null, true);
+            case "EVAL":
+                if (string.IsNullOrWhiteSpace(message.Args))
+                {
+                    return (null, "EVAL needs a C# expression as its argument.", false);
+                }
+                var evaluation = await _evaluator.EvaluateAsync(new RrqTaskContext(QueueId, "message:" + message.Id, Id),
+                    message.Args, new Dictionary<string, object?>(), CancellationToken.None).ConfigureAwait(false);
+                Print($"EVAL {message.Args} => {(evaluation.Success ? evaluation.Value : "error: " + evaluation.Message)}");
+                return evaluation.Success ? (evaluation.Value, null, false)
+                    : (null, $"{evaluation.ExceptionType}: {evaluation.Message}".TrimStart(':', ' '), false);
+            case "INFO":
+                var info = BuildInfo();
+                await _controller.Db.HashSetAsync(_controller.Keys.WorkerInfo, Id,
+                    JsonSerializer.Serialize(info, RrqController.JsonOptions)).ConfigureAwait(false);
+                return (info, null, false);
+            case "PAUSE" or "RESUME":
+                var k = _controller.Keys;
+                var changed = (string?)await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerPause,
+                    [k.WorkerId, k.WorkerStatus, k.WorkerLog(Id)], [Id, message.Command]).ConfigureAwait(false);
+                Print($"{message.Command}: {changed}");
+                return changed == "GONE" ? (null, "This worker is no longer registered in the queue.", false) : (changed, null, false);
+            case "REFRESH":
+                var failed = await LoadEnvirAsync().ConfigureAwait(false);
+                return failed is null ? ("OK", null, false) : (null, "The environment did not load: " + failed, false);
+            case "TIMEOUT_SET":
+                if (message.Args is null)
+                {
+                    _timeoutIdle = null;
+                }
+                else if (double.TryParse(message.Args, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
+                    out var seconds) && seconds >= 0 && seconds < TimeSpan.MaxValue.TotalSeconds)
+                {
+                    _timeoutIdle = TimeSpan.FromSeconds(seconds);
+                }
+                else
+                {
+                    return ("INVALID", null, false);
+                }
+                _idleSince = DateTime.UtcNow;
+                return ("OK", null, false);
+            case "TIMEOUT_GET":
+                var remaining = _timeoutIdle is { } limit ? limit - (DateTime.UtcNow - _idleSince) : (TimeSpan?)null;
+                return (new RrqIdleTimeout(_timeoutIdle, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining), null, false);
+            default:
+                Print($"unknown message: {message.Command}");
+                return (null, $"Unknown message '{message.Command}'. Workers answer PING, ECHO, EVAL, INFO, PAUSE, RESUME, " +
+                    "REFRESH, TIMEOUT_SET, TIMEOUT_GET and STOP.", false);
+        }
     }
 
     /// <summary>Leaves the queue cleanly (EXITED). Safe to call twice.</summary>
