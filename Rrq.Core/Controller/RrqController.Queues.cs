@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Rrq.Keys;
 using Rrq.Scripts;
 using StackExchange.Redis;
@@ -158,6 +159,62 @@ public sealed partial class RrqController
         QueueIdValidation.CheckName(queue, "queue name", nameof(queue));
         return queue;
     }
+
+    /// <summary>
+    /// Deletes the whole queue (rrq's <c>rrq_destroy</c>): stops its workers, then deletes every key of
+    /// the queue id, and disposes this controller. Workers still busy when the stop times out find the
+    /// queue gone after their task and exit without writing anything back.
+    /// </summary>
+    /// <param name="workerStop">How to stop the live workers first (STOP message by default; Kill for
+    /// local workers now); null leaves them running (they exit when they next look for work).</param>
+    /// <param name="timeoutWorkerStop">How long to wait for them to exit; zero (the default) does not wait.</param>
+    /// <returns>How many keys were deleted.</returns>
+    public long Destroy(RrqWorkerStopType? workerStop = RrqWorkerStopType.Message, TimeSpan? timeoutWorkerStop = null) =>
+        DestroyAsync(workerStop, timeoutWorkerStop).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Destroy"/>
+    public async Task<long> DestroyAsync(RrqWorkerStopType? workerStop = RrqWorkerStopType.Message, TimeSpan? timeoutWorkerStop = null,
+        CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        CheckTimeout(timeoutWorkerStop, nameof(timeoutWorkerStop));
+        if (workerStop is { } how)
+        {
+            try
+            {
+                await WorkerStopAsync(null, how, timeoutWorkerStop, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RrqException e)
+            {
+                // Some did not exit in time: they will find the queue gone. Go on.
+                Logger.LogWarning("Destroying queue {QueueId}: {Message}", QueueId, e.Message);
+            }
+        }
+        var pattern = "{" + GlobEscape(QueueId) + "}:*";
+        long deleted = 0;
+        foreach (var server in Redis.GetServers().Where(s => !s.IsReplica))
+        {
+            var batch = new List<RedisKey>(1000);
+            await foreach (var key in server.KeysAsync(Db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                batch.Add(key);
+                if (batch.Count == 1000)
+                {
+                    deleted += await Db.KeyDeleteAsync([.. batch]).ConfigureAwait(false);
+                    batch.Clear();
+                }
+            }
+            if (batch.Count > 0)
+            {
+                deleted += await Db.KeyDeleteAsync([.. batch]).ConfigureAwait(false);
+            }
+        }
+        await DisposeAsync().ConfigureAwait(false);
+        return deleted;
+    }
+
+    private static string GlobEscape(string s) =>
+        string.Concat(s.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));
 
     /// <summary>Position of each queued id in the queue(s) the targets belong to.</summary>
     private async Task<Dictionary<string, long>> ListForAsync(string[] targets, string? queue)

@@ -29,6 +29,7 @@ internal static class RrqScripts
     public const string MessageSend = "message_send";
     public const string WorkerRespond = "worker_respond";
     public const string WorkerPause = "worker_pause";
+    public const string WorkerDelete = "worker_delete";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

@@ -87,6 +87,10 @@ end
 if redis.call('HGET', KEYS[6], w) == 'BUSY' then
   redis.call('HSET', KEYS[6], w, 'IDLE')
 end
+-- A worker the queue has no record of (the queue was destroyed under it) leaves no log line behind.
+if redis.call('HEXISTS', KEYS[6], w) == 0 then
+  return {result}
+end
 if status == 'RETRY' then
   redis.call('RPUSH', KEYS[7], time .. ' RETRY ' .. id .. ' ' .. redis.call('HGET', k.moved_to, id))
 else

@@ -11,12 +11,20 @@
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
 -- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
 --
+-- A worker with no record at all (its queue was destroyed) changes nothing.
+--
 -- Returns: {was registered (1/0), orphaned task id or ''}, or {-4, queue} (nothing written) when the
 -- running task's queue is not ARGV[5].
 --#include now
 --#include orphan_task
 
 local w = ARGV[1]
+if redis.call('SISMEMBER', KEYS[1], w) == 0 and not redis.call('HGET', KEYS[2], w) then
+  -- Unknown here: the queue was destroyed under a worker that is now leaving. Write nothing, and
+  -- take away the heartbeat key its last beats may have put back.
+  redis.call('DEL', KEYS[8])
+  return {0, ''}
+end
 local time = now()
 local function qk(name)
   if name == ARGV[5] then

@@ -34,6 +34,8 @@ internal sealed class Heartbeat : IDisposable
 
     public void Start() => _thread.Start();
 
+    private int _disposed;
+
     private void Run()
     {
         while (!_stop.Wait(_period))
@@ -71,6 +73,10 @@ internal sealed class Heartbeat : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _stop.Set();
         if (_thread.IsAlive && Thread.CurrentThread != _thread)
         {

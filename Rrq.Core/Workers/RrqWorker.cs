@@ -258,7 +258,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         if (kind == -1)
         {
             Interlocked.Exchange(ref _stopped, 1);
-            Print("this worker is no longer registered in the queue (stopped or declared lost): exiting");
+            // Its heartbeat would only make it look alive again (or, after a destroy, bring a key back).
+            _heartbeat?.Dispose();
+            await _controller.Db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id)).ConfigureAwait(false);
+            DropPrestarted();
+            Print("this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting");
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
         }
         if (version != _envirVersion && version != _envirFailedVersion)
@@ -527,7 +531,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
         }
         var k = _controller.Keys;
-        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond, [k.WorkerResponse(Id), k.WorkerLog(Id)],
+        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond, [k.WorkerResponse(Id), k.WorkerLog(Id), k.WorkerStatus],
             [message.Id, MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
                 message.Command, (string)k.ResponseChannel!, Id]).ConfigureAwait(false);
         if (stop)
@@ -657,7 +661,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     }
 
     private Task<RedisResult> LogAsync(string label, string value) =>
-        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id)], [label, value]);
+        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id), _controller.Keys.WorkerStatus],
+            [label, value, Id]);
 
     private void Print(string line)
     {

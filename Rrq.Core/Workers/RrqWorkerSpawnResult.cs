@@ -81,42 +81,9 @@ public sealed class RrqWorkerSpawnResult
     /// Waits until every worker has registered. Fails fast, with the workers' logs in the message, when
     /// a worker process dies first or the time runs out. Shows progress on a terminal.
     /// </summary>
-    public async Task WaitAliveAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        var sw = Stopwatch.StartNew();
-        var showProgress = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("CI") is null;
-        var lastShown = TimeSpan.Zero;
-        while (true)
-        {
-            var live = (await _controller.WorkerListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
-            var waiting = Ids.Where(i => !live.Contains(i)).ToArray();
-            if (waiting.Length == 0)
-            {
-                if (showProgress && lastShown > TimeSpan.Zero)
-                {
-                    Console.Error.WriteLine();
-                }
-                return;
-            }
-            var dead = waiting.Where(i => _processes[i].HasExited).ToArray();
-            if (dead.Length > 0 || sw.Elapsed > timeout)
-            {
-                var failed = dead.Length > 0 ? dead : waiting;
-                var what = dead.Length == 0
-                    ? (waiting.Length == 1 && Ids.Count == 1 ? "Worker not ready in time" : $"{waiting.Length} / {Ids.Count} workers not ready in time")
-                    : dead.Length == Ids.Count ? (Ids.Count == 1 ? "Worker died" : $"All {Ids.Count} workers died")
-                    : $"{dead.Length} / {Ids.Count} workers died";
-                var logs = string.Join("\n", failed.Select(i => $"> {i} ({LogFiles[i]}):\n" + string.Join("\n", Logs(i).TakeLast(30).Select(l => "  " + l))));
-                throw new RrqException($"{what} (queue '{_controller.QueueId}'). Log of each:\n{logs}");
-            }
-            if (showProgress && sw.Elapsed - lastShown > TimeSpan.FromSeconds(1))
-            {
-                lastShown = sw.Elapsed;
-                Console.Error.Write($"\r⏳ Waiting for workers: {Ids.Count - waiting.Length}/{Ids.Count} ready ({sw.Elapsed.TotalSeconds:0}s)");
-            }
-            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task WaitAliveAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+        _controller.WorkerWaitAsync(Ids, timeout, isDead: id => _processes[id].HasExited,
+            fetchLogs: id => [$"({LogFiles[id]})", .. Logs(id)], cancellationToken: cancellationToken);
 
     /// <summary>Synchronous form of <see cref="WaitAliveAsync"/>.</summary>
     public void WaitAlive(TimeSpan timeout) => WaitAliveAsync(timeout).GetAwaiter().GetResult();

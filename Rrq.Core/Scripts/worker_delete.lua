@@ -1,0 +1,28 @@
+-- worker_delete: removes workers that have left the queue (EXITED or LOST) and everything kept about
+-- them, or, if any of them is still live or unknown, removes nothing and names it.
+--
+-- KEYS[1] worker:id   KEYS[2] worker:status   KEYS[3] worker:task   KEYS[4] worker:info
+-- KEYS[5] worker:process
+-- KEYS[6..] for each worker, in ARGV order: worker:<id>:log, :message, :response, :heartbeat
+-- ARGV[1..] worker ids
+--
+-- Returns: {1} deleted; {-1, id} that worker is live; {-2, id} no such worker.
+
+for i = 1, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
+    return {-1, ARGV[i]}
+  end
+  if redis.call('HEXISTS', KEYS[4], ARGV[i]) == 0 then
+    return {-2, ARGV[i]}
+  end
+end
+for i = 1, #ARGV do
+  local w = ARGV[i]
+  redis.call('HDEL', KEYS[2], w)
+  redis.call('HDEL', KEYS[3], w)
+  redis.call('HDEL', KEYS[4], w)
+  redis.call('HDEL', KEYS[5], w)
+  local k = 6 + (i - 1) * 4
+  redis.call('DEL', KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
+end
+return {1}

@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Workers;
+
+/// <summary>Worker bookkeeping: existence, exited workers, running tasks, load, waiting for external workers, destroy.</summary>
+[Trait(RedisServer.OnGarnet, "yes")]
+public class WorkerStateTests
+{
+    [Fact]
+    public async Task Exited_workers_are_listed_and_deleted_only_when_they_have_left()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = await q.WorkerAsync("w_a");
+        var b = await q.WorkerAsync("w_b");
+        Assert.Equal(2, obj.WorkerLen());
+        await a.StopAsync();
+        Assert.False(obj.WorkerExists("w_a"));
+        Assert.True(obj.WorkerExists("w_b"));
+        Assert.Equal(1, obj.WorkerLen());
+        Assert.Equal(["w_a"], obj.WorkerListExited());
+
+        var live = Assert.Throws<RrqException>(() => obj.WorkerDeleteExited(["w_a", "w_b"]));
+        Assert.Contains("Worker 'w_b' is still live", live.Message);
+        var unknown = Assert.Throws<RrqException>(() => obj.WorkerDeleteExited(["w_zz"]));
+        Assert.Contains("No worker 'w_zz' has been registered", unknown.Message);
+        Assert.Equal(["w_a"], obj.WorkerListExited());                        // nothing was deleted
+
+        Assert.Equal(["w_a"], obj.WorkerDeleteExited());
+        Assert.Empty(obj.WorkerListExited());
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.False(await db.KeyExistsAsync($"{{{q.QueueId}}}:worker:w_a:log"));
+        Assert.False(await db.HashExistsAsync($"{{{q.QueueId}}}:worker:status", "w_a"));
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("w_b"));
+        Assert.NotNull(b);
+    }
+
+    [Fact]
+    public async Task Worker_task_id_names_the_running_task_and_the_load_follows_the_logs()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.SpawnAsync();
+        Assert.Null(obj.WorkerTaskId()[w.Id]);
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(1500)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        Assert.Equal(t, obj.WorkerTaskId([w.Id])[w.Id]);
+        Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(60)));
+        Assert.Null(obj.WorkerTaskId()[w.Id]);
+
+        var load = obj.WorkerLoad();
+        Assert.Equal([(1, 0), (1, 1), (1, 0)], load.Points.Select(p => (p.Workers, p.Tasks)));
+        var all = load.Mean();
+        Assert.Equal(1.0, all.Workers, 3);
+        var p = load.Points;
+        var busy = (p[2].Time - p[1].Time).TotalSeconds;
+        Assert.True(busy >= 1.4, $"busy {busy} s");
+        Assert.Equal(busy / (load.Now - p[0].Time).TotalSeconds, all.Tasks, 6);   // busy time over the worker's life so far
+        Assert.Equal(all.Tasks, all.Utilisation, 6);
+        Assert.Equal(0.0, load.Mean(TimeSpan.FromMilliseconds(1)).Tasks);   // idle right now
+        Assert.Equal(4, load.Means().Count);
+
+        obj.WorkerStop(timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal((0, 0), (obj.WorkerLoad().Points[^1].Workers, obj.WorkerLoad().Points[^1].Tasks));
+    }
+
+    [Fact]
+    public async Task Worker_wait_waits_for_workers_started_elsewhere_and_fails_fast_for_dead_ones_with_their_logs()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var log = Path.GetTempFileName();
+        // A worker started by hand, as a scheduler would start one.
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), q.QueueId, "--name", "by_hand_1",
+                     "--redis", RedisServer.Instance.Address, "--exit-with-stdin" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        try
+        {
+            var took = await obj.WorkerWaitAsync(["by_hand_1"], TimeSpan.FromSeconds(60));
+            Assert.True(obj.WorkerExists("by_hand_1"));
+            Assert.True(took < TimeSpan.FromSeconds(60));
+            Assert.True(await obj.WorkerWaitAsync(["by_hand_1"]) < TimeSpan.FromSeconds(1));   // already there
+
+            var sw = Stopwatch.StartNew();
+            var never = await Assert.ThrowsAsync<RrqException>(() => obj.WorkerWaitAsync(["never_1"], TimeSpan.FromMilliseconds(300)));
+            Assert.StartsWith("Worker not ready in time", never.Message);
+            var dead = await Assert.ThrowsAsync<RrqException>(() => obj.WorkerWaitAsync(["by_hand_1", "crashed_1"], TimeSpan.FromSeconds(60),
+                isDead: id => id == "crashed_1", fetchLogs: id => [$"{id} could not start: out of memory"]));
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+            Assert.StartsWith("1 / 2 workers died", dead.Message);
+            Assert.Contains("crashed_1 could not start: out of memory", dead.Message);
+
+            obj.WorkerStop(["by_hand_1"], timeout: TimeSpan.FromSeconds(30));
+            var left = await Assert.ThrowsAsync<RrqException>(() => obj.WorkerWaitAsync(["by_hand_1"], TimeSpan.FromSeconds(60)));
+            Assert.StartsWith("Worker died", left.Message);                 // it registered once and has left
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Destroy_stops_the_workers_deletes_every_key_and_a_worker_busy_meanwhile_writes_nothing_back()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1), PollQueue = TimeSpan.FromSeconds(1) });
+        var w = await q.SpawnAsync(2, "hb");
+        var done = obj.TaskCreateExpr("1 + 1");
+        Assert.True(obj.TaskWait(done, TimeSpan.FromSeconds(60)), $"{obj.TaskStatus(done)}: {obj.TaskResult(done)}");
+        var slow = obj.TaskCreateExpr("System.Threading.Thread.Sleep(2000)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(slow) == RrqTaskStatus.Running, 60);
+        var busy = obj.WorkerTaskId().Single(p => p.Value == slow).Key;
+
+        var deleted = obj.Destroy();
+        Assert.True(deleted > 10, $"{deleted} keys deleted");
+        Assert.Throws<ObjectDisposedException>(() => obj.TaskList());
+        var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
+        // The idle worker obeyed STOP; the busy one finishes its task, finds the queue gone and exits.
+        await Poll.Until(() => !w.IsAlive(busy) && w.Ids.All(id => !w.IsAlive(id)), 60);
+        var left = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: "{" + q.QueueId + "}:*"))
+        {
+            left.Add(key!);
+        }
+        Assert.True(left.Count == 0, string.Join(", ", left.Select(k => k[(q.QueueId.Length + 2)..])));
+    }
+}
