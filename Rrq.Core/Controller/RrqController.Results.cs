@@ -219,6 +219,27 @@ public sealed partial class RrqController
             : value;
     }
 
+    /// <summary>
+    /// The latest progress a task's code reported with <see cref="RrqTask.Progress"/> (rrq's
+    /// <c>rrq_task_progress</c>), or null when it has reported none. Readable while it runs and after.
+    /// </summary>
+    /// <exception cref="RrqException">The task does not exist (MISSING).</exception>
+    public object? TaskProgress(string taskId, bool? follow = null) => TaskProgressAsync(taskId, follow).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskProgress"/>
+    public async Task<object?> TaskProgressAsync(string taskId, bool? follow = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
+        var (leaves, statuses) = await ResolveAsync([taskId], follow ?? Follow).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (statuses[0] == RrqTaskStatus.Missing)
+        {
+            throw MissingTask(taskId);
+        }
+        var raw = await Db.HashGetAsync(Keys.TaskProgress, leaves[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return raw.IsNull ? null : RrqValueCodec.Deserialize((byte[])raw!);
+    }
+
     /// <summary>When each task was submitted, started, finished and retried (rrq's <c>rrq_task_times</c>).</summary>
     public IReadOnlyList<RrqTaskTimes> TaskTimes(IEnumerable<string> taskIds, bool? follow = null) =>
         TaskTimesAsync(taskIds, follow).GetAwaiter().GetResult();

@@ -214,6 +214,7 @@ public sealed partial class RrqController
             Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
             Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom,
+            Keys.TaskProgress,
         ];
         var args = new List<RedisValue> { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));

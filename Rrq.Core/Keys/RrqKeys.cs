@@ -58,6 +58,7 @@ internal sealed class RrqKeys
         TaskRetry = _p + "task:retry";
         TaskAttempt = _p + "task:attempt";
         TaskMovedFrom = _p + "task:moved_from";
+        TaskProgress = _p + "task:progress";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -121,6 +122,8 @@ internal sealed class RrqKeys
     public RedisKey TaskAttempt { get; }
     /// <summary>hash: MOVED task id → the status it had before it was retried.</summary>
     public RedisKey TaskMovedFrom { get; }
+    /// <summary>hash: task id → the latest progress value its code reported (value codec).</summary>
+    public RedisKey TaskProgress { get; }
 
     /// <summary>The keys the retry step of task_finish, worker_exit and worker_lost reads, in its order.</summary>
     public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,

@@ -15,6 +15,9 @@ internal static class ChildTaskRunner
     /// wait for the process to finish shutting down.</summary>
     public const string DoneMarker = "\u0001rrq-child-done\u0001";
 
+    /// <summary>Starts a line carrying a progress report (base64 of the encoded value) to the worker.</summary>
+    public const string ProgressMarker = "\u0001rrq-progress\u0001";
+
     public static async Task<int> RunAsync(IRrqTaskEvaluator evaluator, string envirFile, TextReader input)
     {
         string? envirError = null;
@@ -69,7 +72,18 @@ internal static class ChildTaskRunner
         })
         { IsBackground = true, Name = "rrq parent watch" }.Start();
 
-        var context = new RrqTaskContext(queueId, taskId, workerId);
+        var context = new RrqTaskContext(queueId, taskId, workerId)
+        {
+            // The worker turns these lines into the task's progress; they never reach its log.
+            ProgressSink = bytes =>
+            {
+                lock (Console.Out)
+                {
+                    Console.Out.WriteLine(ProgressMarker + Convert.ToBase64String(bytes));
+                    Console.Out.Flush();
+                }
+            },
+        };
         var outcome = envirError is null
             ? await TaskExecution.RunAsync(evaluator, context, await File.ReadAllBytesAsync(payloadPath).ConfigureAwait(false), CancellationToken.None)
                 .ConfigureAwait(false)

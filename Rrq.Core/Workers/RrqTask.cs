@@ -23,6 +23,29 @@ public static class RrqTask
         CurrentContext.Value?.AddWarning(message);
     }
 
+    /// <summary>
+    /// Reports how far the running task has got (rrq's <c>rrq_task_progress_update</c>): any value a
+    /// task could return, e.g. a fraction, a count or a message. The latest report is what
+    /// <see cref="RrqController.TaskProgress"/> reads, from anywhere, while the task runs and after.
+    /// Works in separate-process tasks too. Outside a task it does nothing, or throws when
+    /// <paramref name="error"/> is true.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called outside a running task with <paramref name="error"/> true.</exception>
+    /// <exception cref="RrqValueException">The value cannot be stored (the message names its type).</exception>
+    public static void Progress(object? value, bool error = false)
+    {
+        var context = CurrentContext.Value;
+        if (context is null)
+        {
+            if (error)
+            {
+                throw new InvalidOperationException("RrqTask.Progress was called outside a running task; only task code run by a worker can report progress.");
+            }
+            return;
+        }
+        context.ReportProgress(value);
+    }
+
     /// <summary>Sets the current task for the calling flow (used by evaluators).</summary>
     public static IDisposable Enter(RrqTaskContext context)
     {

@@ -34,6 +34,16 @@ public sealed class RrqTaskContext
         }
     }
 
+    /// <summary>Where progress reports go (the worker sets it; null drops them).</summary>
+    internal Action<byte[]>? ProgressSink { get; set; }
+
+    internal void ReportProgress(object? value)
+    {
+        // Encoded here, so a value that cannot be stored fails in the task code that reported it.
+        var bytes = Store.RrqValueCodec.Serialize(value);
+        ProgressSink?.Invoke(bytes);
+    }
+
     internal void AddWarning(string message)
     {
         lock (_warnings)

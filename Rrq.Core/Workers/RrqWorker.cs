@@ -394,7 +394,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 {
                     lock (pushes)
                     {
-                        pushes.Add(db.ListRightPushAsync(logKey, line));
+                        pushes.Add(line.StartsWith(ChildTaskRunner.ProgressMarker, StringComparison.Ordinal)
+                            ? db.HashSetAsync(k.TaskProgress, context.TaskId,
+                                Convert.FromBase64String(line[ChildTaskRunner.ProgressMarker.Length..]))
+                            : db.ListRightPushAsync(logKey, line));
                     }
                 });
             }
@@ -483,9 +486,31 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return (taskId, failed.Status);
             }
         }
-        var outcome = separateProcess
-            ? await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false)
-            : await TaskExecution.RunAsync(_evaluator, context, payload, cancellationToken).ConfigureAwait(false);
+        TaskOutcome outcome;
+        if (separateProcess)
+        {
+            outcome = await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false);
+        }
+        else
+        {
+            // Reports are sent in order on the worker's connection, all before the outcome is recorded.
+            var reports = new List<Task>();
+            context.ProgressSink = bytes =>
+            {
+                lock (reports)
+                {
+                    reports.Add(_controller.Db.HashSetAsync(_controller.Keys.TaskProgress, taskId, bytes));
+                }
+            };
+            outcome = await TaskExecution.RunAsync(_evaluator, context, payload, cancellationToken).ConfigureAwait(false);
+            context.ProgressSink = null;
+            Task[] sent;
+            lock (reports)
+            {
+                sent = [.. reports];
+            }
+            await Task.WhenAll(sent).ConfigureAwait(false);
+        }
 
         var written = await FinishAsync(taskId, outcome).ConfigureAwait(false);
         if (written < 0)
