@@ -98,7 +98,7 @@ public sealed partial class RrqController
 #pragma warning restore CA2208
             }
         }
-        (string Id, byte[] Bytes)? sharedBlob = null;
+        (string Id, byte[] Bytes, string Offloaded)? sharedBlob = null;
         if (shared is not null)
         {
             var sharedPayload = BuildPayload("", shared);
@@ -110,14 +110,14 @@ public sealed partial class RrqController
                     nameof(shared));
             }
             var bytes = MemoryPackSerializer.Serialize(sharedPayload);
-            sharedBlob = (Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes);
+            sharedBlob = (Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes, OffloadedHashes(sharedPayload));
         }
-        var payloads = new byte[rows.Count][];
+        var payloads = new TaskPayload[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
             var p = BuildPayload(exprs[i], rows[i]);
             p.SharedId = sharedBlob?.Id;
-            payloads[i] = MemoryPackSerializer.Serialize(p);
+            payloads[i] = p;
         }
         return await SubmitAsync(payloads, sharedBlob, queue, separateProcess, timeout, dependsOn, retry, cancellationToken).ConfigureAwait(false);
     }

@@ -209,6 +209,7 @@ public sealed partial class RrqController
                 deleted += await Db.KeyDeleteAsync([.. batch]).ConfigureAwait(false);
             }
         }
+        Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
         await DisposeAsync().ConfigureAwait(false);
         return deleted;
     }

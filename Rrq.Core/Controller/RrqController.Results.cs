@@ -163,7 +163,7 @@ public sealed partial class RrqController
         // Just waited for? Its completion notice may have brought the value: no round trip.
         if (ids.Length == 1 && _waiter.TryTakeResult(ids[0], out var carried))
         {
-            return [RrqValueCodec.Deserialize(carried)];
+            return [Values.Deserialize(carried, $"the result of task {ids[0]}")];
         }
         var (targets, statuses, results) = await ResolveAsync(ids, follow ?? Follow, withResults: true)
             .WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -212,7 +212,7 @@ public sealed partial class RrqController
         {
             return RrqTaskError.NotSuccessful(QueueId, taskId, status);
         }
-        var value = RrqValueCodec.Deserialize((byte[])raw!);
+        var value = Values.Deserialize((byte[])raw!, $"the result of task {taskId}");
         return value is TaskErrorData e
             ? new RrqTaskError(e.Message, e.QueueId, e.TaskId, RrqTaskStatusExtensions.ParseTaskStatus(e.Status),
                 e.ExceptionType, e.From, e.Trace, e.Warnings)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Collections;
 using System.Reflection;
 using System.Security.Cryptography;
@@ -45,14 +46,14 @@ public sealed partial class RrqController
         CheckTaskTimeout(timeout, separateProcess);
 
         var payload = BuildPayload(expr, locals);
-        var ids = await SubmitAsync([MemoryPackSerializer.Serialize(payload)], null, queue, separateProcess, timeout, dependsOn,
+        var ids = await SubmitAsync([payload], null, queue, separateProcess, timeout, dependsOn,
             retry, cancellationToken).ConfigureAwait(false);
         return ids[0];
     }
 
     /// <summary>Submits already-built payloads as tasks of one queue, in slices of up to 1,000 tasks per
     /// script call, all sent at once (a bulk of thousands costs a few round trips).</summary>
-    internal async Task<string[]> SubmitAsync(IReadOnlyList<byte[]> payloads, (string Id, byte[] Bytes)? shared, string queue,
+    internal async Task<string[]> SubmitAsync(IReadOnlyList<TaskPayload> payloads, (string Id, byte[] Bytes, string Offloaded)? shared, string queue,
         bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, RrqRetryPolicy? retry, CancellationToken cancellationToken)
     {
         retry?.Validate();
@@ -64,7 +65,7 @@ public sealed partial class RrqController
         [
             Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
             Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
-            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry,
+            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry, Keys.OffloadOwner, Keys.OffloadRefs,
         ];
         var head = new List<RedisValue>
         {
@@ -85,9 +86,11 @@ public sealed partial class RrqController
             for (var i = start; i < Math.Min(start + slice, ids.Length); i++)
             {
                 args.Add(ids[i]);
-                args.Add(payloads[i]);
+                args.Add(MemoryPackSerializer.Serialize(payloads[i]));
+                args.Add(OffloadedHashes(payloads[i]));
             }
             args.Add(retry?.ToRedisString() ?? "");
+            args.Add(start == 0 && shared is { } s ? s.Offloaded : "");
             calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -175,7 +178,7 @@ public sealed partial class RrqController
             throw MissingTask(taskId);
         }
         var payload = await WithSharedAsync(DecodePayload((byte[])raw!)).ConfigureAwait(false);
-        return new RrqTaskData(payload.Expression, DecodeLocals(payload));
+        return new RrqTaskData(payload.Expression, DecodeLocals(payload, Values));
     }
 
     /// <summary>Deletes tasks and all that is stored for them; a retried task's whole chain goes.
@@ -211,7 +214,7 @@ public sealed partial class RrqController
         RedisKey[] hashes =
         [
             Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
-            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
             Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom,
             Keys.TaskProgress,
@@ -226,6 +229,16 @@ public sealed partial class RrqController
             throw new RrqException(
                 $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
                 "wait for it to finish (or stop its worker) and delete again.");
+        }
+        var freed = result.Skip(1).Select(r => (string)r!).ToArray();
+        if (freed.Length > 0)
+        {
+            if (Values.Directory is null)
+            {
+                Logger.LogWarning("Deleted tasks of queue {QueueId} left {Count} offloaded values that no task uses; this controller has " +
+                    "no offload directory, so their files stay: {Hashes}", QueueId, freed.Length, string.Join(", ", freed));
+            }
+            Values.Delete(freed);
         }
     }
 
@@ -262,10 +275,14 @@ public sealed partial class RrqController
         return ids;
     }
 
-    private static TaskPayload BuildPayload(string expr, object? locals) => BuildPayload(expr, NamedValues(locals));
+    private TaskPayload BuildPayload(string expr, object? locals) => BuildPayload(expr, NamedValues(locals));
+
+    /// <summary>The content hashes of a payload's offloaded locals, space-separated ("" for none).</summary>
+    internal static string OffloadedHashes(TaskPayload payload) =>
+        string.Join(' ', payload.LocalValues.Select(v => OffloadStore.HashOf(v)).OfType<string>());
 
 #pragma warning disable CA2208 // the name is the public method's argument, not this helper's
-    private static TaskPayload BuildPayload(string expr, List<KeyValuePair<string, object?>> named)
+    private TaskPayload BuildPayload(string expr, List<KeyValuePair<string, object?>> named)
     {
         var names = new string[named.Count];
         var values = new byte[named.Count][];
@@ -281,7 +298,7 @@ public sealed partial class RrqController
             names[i] = name;
             try
             {
-                values[i] = RrqValueCodec.Serialize(value);
+                values[i] = Values.Serialize(value);
             }
             catch (RrqValueException e)
             {
@@ -293,12 +310,12 @@ public sealed partial class RrqController
     }
 #pragma warning restore CA2208
 
-    internal static IReadOnlyDictionary<string, object?> DecodeLocals(TaskPayload payload)
+    internal static IReadOnlyDictionary<string, object?> DecodeLocals(TaskPayload payload, OffloadStore values)
     {
         var locals = new Dictionary<string, object?>(payload.LocalNames.Length, StringComparer.Ordinal);
         for (var i = 0; i < payload.LocalNames.Length; i++)
         {
-            locals[payload.LocalNames[i]] = RrqValueCodec.Deserialize(payload.LocalValues[i]);
+            locals[payload.LocalNames[i]] = values.Deserialize(payload.LocalValues[i], $"the local '{payload.LocalNames[i]}'");
         }
         return locals;
     }

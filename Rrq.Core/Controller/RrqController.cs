@@ -24,9 +24,10 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     private int _disposed;
 
     private RrqController(string queueId, IConnectionMultiplexer redis, RedisAddress address, bool ownsConnection,
-        bool follow, TimeSpan? timeoutTaskWait, ILogger? logger)
+        bool follow, TimeSpan? timeoutTaskWait, ILogger? logger, Store.OffloadStore values)
     {
         Keys = new RrqKeys(queueId);
+        Values = values;
         Redis = redis;
         Address = address;
         _ownsConnection = ownsConnection;
@@ -52,7 +53,12 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <summary>The Redis connection (shared with whoever passed it in, else owned by this controller).</summary>
     public IConnectionMultiplexer Redis { get; }
 
+    /// <summary>Where values larger than a threshold are kept instead of Redis; null when they all stay in Redis.</summary>
+    public RrqOffload? Offload => Values.Offload;
+
     internal RrqKeys Keys { get; }
+    /// <summary>Encodes and decodes stored values, offloading large ones.</summary>
+    internal Store.OffloadStore Values { get; }
     internal IDatabase Db { get; }
     internal RedisAddress Address { get; }
     internal ILogger Logger { get; }
@@ -70,18 +76,23 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <param name="embedded">When no Redis is configured and nothing answers on localhost:6379, start
     /// an embedded Garnet server in this process (default true; the environment variable
     /// <c>RRQ_EMBEDDED=0</c> also turns it off). Needs Rrq.Scripting.</param>
+    /// <param name="offload">Keep values larger than a threshold in a directory instead of Redis (see
+    /// <see cref="RrqOffload"/>); default from <c>RRQ_OFFLOAD</c>, else none. Workers spawned by this
+    /// controller get the same.</param>
     /// <exception cref="RrqConnectionException">Redis did not answer within 3 seconds (unless the connection string sets connectTimeout) (the message names the address).</exception>
-    /// <exception cref="RrqException">The queue was created by an incompatible schema version.</exception>
+    /// <exception cref="RrqException">The queue was created by an incompatible schema version, or the offload directory cannot be written.</exception>
     public static RrqController Connect(string queueId, string? redis = null, bool follow = true,
-        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true) =>
-        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger, embedded).GetAwaiter().GetResult();
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true, RrqOffload? offload = null) =>
+        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger, embedded, offload).GetAwaiter().GetResult();
 
-    /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?, bool)"/>
+    /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?, bool, RrqOffload?)"/>
     public static async Task<RrqController> ConnectAsync(string queueId, string? redis = null, bool follow = true,
-        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true, CancellationToken cancellationToken = default)
+        TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true, RrqOffload? offload = null,
+        CancellationToken cancellationToken = default)
     {
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
+        var values = Store.OffloadStore.Create(queueId, offload ?? RrqOffload.FromEnvironment());
         var address = RedisAddress.Resolve(redis);
         if (address.Source == "default" && embedded && Environment.GetEnvironmentVariable("RRQ_EMBEDDED") != "0"
             && !await address.AnswersAsync().ConfigureAwait(false))
@@ -105,7 +116,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
                 : $"Could not connect to Redis at {address.Described}: {FirstLine(e.Message)} " +
                   "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
         }
-        var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger);
+        var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values);
         try
         {
             await controller.InitialiseAsync().ConfigureAwait(false);
@@ -121,13 +132,13 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <summary>Connects to a queue over a connection the caller owns (an app that already has one).
     /// <paramref name="configuration"/> is what workers spawned by this controller will use.</summary>
     public static async Task<RrqController> ConnectAsync(string queueId, IConnectionMultiplexer redis,
-        string configuration, bool follow = true, TimeSpan? timeoutTaskWait = null, ILogger? logger = null)
+        string configuration, bool follow = true, TimeSpan? timeoutTaskWait = null, ILogger? logger = null, RrqOffload? offload = null)
     {
         ArgumentNullException.ThrowIfNull(redis);
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
         var controller = new RrqController(queueId, redis, new RedisAddress(configuration, "argument"), ownsConnection: false,
-            follow, timeoutTaskWait, logger);
+            follow, timeoutTaskWait, logger, Store.OffloadStore.Create(queueId, offload ?? RrqOffload.FromEnvironment()));
         await controller.InitialiseAsync().ConfigureAwait(false);
         return controller;
     }

@@ -59,6 +59,8 @@ internal sealed class RrqKeys
         TaskAttempt = _p + "task:attempt";
         TaskMovedFrom = _p + "task:moved_from";
         TaskProgress = _p + "task:progress";
+        OffloadOwner = _p + "offload:owner";
+        OffloadRefs = _p + "offload:refs";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -124,6 +126,10 @@ internal sealed class RrqKeys
     public RedisKey TaskMovedFrom { get; }
     /// <summary>hash: task id → the latest progress value its code reported (value codec).</summary>
     public RedisKey TaskProgress { get; }
+    /// <summary>hash: owner (a task id, "&lt;task id&gt;:result" or "shared:&lt;id&gt;") → content hashes of its offloaded values.</summary>
+    public RedisKey OffloadOwner { get; }
+    /// <summary>hash: content hash of an offloaded value → how many owners use it.</summary>
+    public RedisKey OffloadRefs { get; }
 
     /// <summary>The keys the retry step of task_finish, worker_exit and worker_lost reads, in its order.</summary>
     public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,

@@ -6,17 +6,21 @@
 -- KEYS[1] task:status   KEYS[2] task:depends_up   KEYS[3] task:depends_down
 -- KEYS[4] task:time_complete                      KEYS[5] task:depends_left
 -- KEYS[6] task:shared   KEYS[7] shared   KEYS[8] shared_refs
--- KEYS[9..n_hash]                the other per-task hashes to clear (task:expr, task:queue, ...)
--- (KEYS[7] and KEYS[8] are not per-task: shared locals go when their last task goes.)
+-- KEYS[9] offload:owner  KEYS[10] offload:refs (see include/offload.lua)
+-- KEYS[11..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ...)
+-- (KEYS[7], KEYS[8] and KEYS[10] are not per-task: shared locals go when their last task goes, and
+-- an offloaded value when no task or shared locals use it.)
 -- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in, each followed by its delayed set
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
 -- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" and "<id> DELETED" on
 -- ARGV[4..] ids
 --
--- Returns: {number deleted}, or {-2, id} when a task is RUNNING (nothing deleted).
+-- Returns: {number deleted, content hashes of offloaded values no longer used (their files can go)...},
+-- or {-2, id} when a task is RUNNING (nothing deleted).
 
 --#include now
 --#include fail_dependents
+--#include offload
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
@@ -60,12 +64,16 @@ for i = 4, #ARGV do
   end
 end
 
+local freed = {}
 for i = 4, #ARGV do
   local sid = redis.call('HGET', KEYS[6], ARGV[i])
   if sid and redis.call('HINCRBY', KEYS[8], sid, -1) <= 0 then
     redis.call('HDEL', KEYS[7], sid)
     redis.call('HDEL', KEYS[8], sid)
+    offload_release(KEYS[9], KEYS[10], 'shared:' .. sid, freed)
   end
+  offload_release(KEYS[9], KEYS[10], ARGV[i], freed)
+  offload_release(KEYS[9], KEYS[10], ARGV[i] .. ':result', freed)
 end
 
 for i = 4, #ARGV do
@@ -75,7 +83,7 @@ for i = 4, #ARGV do
     redis.call('ZREM', KEYS[q + 1], id)
   end
   for k = 1, n_hash do
-    if k ~= 7 and k ~= 8 then
+    if k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
       redis.call('HDEL', KEYS[k], id)
     end
   end
@@ -87,4 +95,8 @@ end
 for i = 4, #ARGV do
   redis.call('PUBLISH', ARGV[3], ARGV[i] .. ' DELETED')
 end
-return {deleted}
+local out = {deleted}
+for _, h in ipairs(freed) do
+  out[#out + 1] = h
+end
+return out

@@ -9,12 +9,14 @@
 -- KEYS[4] task:time_complete                        KEYS[5] worker:task
 -- KEYS[6] worker:status    KEYS[7] worker:<id>:log  KEYS[8] task:depends_down
 -- KEYS[9..23] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
--- KEYS[24..] for each queue name in ARGV[8..]: its list, then its delayed set
+-- KEYS[24] offload:owner  KEYS[25] offload:refs (see include/offload.lua)
+-- KEYS[26..] for each queue name in ARGV[9..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
 --         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
--- ARGV[7] an unused task id for an automatic retry        ARGV[8..] queue names
+-- ARGV[7] an unused task id for an automatic retry
+-- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)   ARGV[9..] queue names
 --
 -- Returns: {1} written; {-1} the task is no longer RUNNING on this worker (nothing written to the
 -- task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not
@@ -24,6 +26,7 @@
 --#include fail_dependents
 --#include release_dependents
 --#include auto_retry
+--#include offload
 
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
 local time = now()
@@ -31,8 +34,8 @@ local k = retry_keys(9)
 
 local queue_keys = {}
 local pairs_of = {}
-for i = 24, #KEYS, 2 do
-  local name = ARGV[8 + math.floor((i - 24) / 2)]
+for i = 26, #KEYS, 2 do
+  local name = ARGV[9 + math.floor((i - 26) / 2)]
   queue_keys[name] = KEYS[i]
   queue_keys['@channel:' .. name] = ARGV[6] .. name
   pairs_of[name] = { KEYS[i], KEYS[i + 1], ARGV[6] .. name }
@@ -60,6 +63,7 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
   redis.call('HSET', KEYS[1], id, status)
   if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[3], id, ARGV[4])
+    offload_add(KEYS[24], KEYS[25], id .. ':result', ARGV[8])
   end
   redis.call('HSET', KEYS[4], id, time)
   if status == 'COMPLETE' then

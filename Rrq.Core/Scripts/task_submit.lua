@@ -8,13 +8,14 @@
 -- KEYS[10] task:depends_down                       KEYS[11] task:time_complete
 -- KEYS[12] queues (set of queue names)           KEYS[13] shared   KEYS[14] shared_refs
 -- KEYS[15] task:shared   KEYS[16] task:retry
+-- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
--- ARGV[6] shared-locals id ("" for none); the retry policy is the last ARGV ("" for none)
--- (ARGV[6] shared-locals id)   ARGV[7] their bytes ("" when an earlier call stored them)
+-- ARGV[6] shared-locals id ("" for none)   ARGV[7] their bytes ("" when an earlier call stored them)
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
--- then pairs (task id, payload)
+-- then triples (task id, payload, content hashes of its offloaded locals or "")
+-- then the retry policy ("" for none), and last the content hashes of the shared locals' offloaded values ("" for none)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
@@ -22,14 +23,16 @@
 -- Nothing is written when the result is negative.
 
 --#include now
+--#include offload
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
 -- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
-local policy = ARGV[#ARGV]
-local n = math.floor((#ARGV - first) / 2)
+local policy = ARGV[#ARGV - 1]
+local shared_hashes = ARGV[#ARGV]
+local n = math.floor((#ARGV - 1 - first) / 3)
 for i = 0, n - 1 do
-  local id = ARGV[first + 2 * i]
+  local id = ARGV[first + 3 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
     return {-1, id}
   end
@@ -65,9 +68,10 @@ end
 local time = now()
 local ids = {}
 for i = 0, n - 1 do
-  local id = ARGV[first + 2 * i]
+  local id = ARGV[first + 3 * i]
   ids[#ids + 1] = id
-  redis.call('HSET', KEYS[1], id, ARGV[first + 2 * i + 1])
+  redis.call('HSET', KEYS[1], id, ARGV[first + 3 * i + 1])
+  offload_add(KEYS[17], KEYS[18], id, ARGV[first + 3 * i + 2])
   redis.call('HSET', KEYS[2], id, status)
   redis.call('HSET', KEYS[3], id, ARGV[1])
   redis.call('HSET', KEYS[4], id, ARGV[2])
@@ -90,8 +94,8 @@ for i = 0, n - 1 do
 end
 redis.call('SADD', KEYS[12], ARGV[1])
 if ARGV[6] ~= '' then
-  if ARGV[7] ~= '' then
-    redis.call('HSETNX', KEYS[13], ARGV[6], ARGV[7])
+  if ARGV[7] ~= '' and redis.call('HSETNX', KEYS[13], ARGV[6], ARGV[7]) == 1 then
+    offload_add(KEYS[17], KEYS[18], 'shared:' .. ARGV[6], shared_hashes)
   end
   redis.call('HINCRBY', KEYS[14], ARGV[6], n)
   for _, id in ipairs(ids) do

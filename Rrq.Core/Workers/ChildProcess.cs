@@ -36,7 +36,7 @@ internal sealed class ChildProcess : IDisposable
 
     private string ResultPath => Path.Combine(Dir, "result.bin");
 
-    public static ChildProcess Start(string workDir, string envirFile, long envirVersion)
+    public static ChildProcess Start(string workDir, string envirFile, long envirVersion, RrqOffload? offload)
     {
         var dir = Directory.CreateDirectory(Path.Combine(workDir, "child-" + Guid.NewGuid().ToString("N")[..12])).FullName;
         var (file, prefix) = WorkerLauncher.Locate();
@@ -54,6 +54,14 @@ internal sealed class ChildProcess : IDisposable
         foreach (var a in OperatingSystem.IsWindows() ? command[1..] : ["-c", "exec \"$@\" 2>&1", "rrq-child", .. command])
         {
             psi.ArgumentList.Add(a);
+        }
+        psi.Environment.Remove("RRQ_OFFLOAD");
+        psi.Environment.Remove("RRQ_OFFLOAD_THRESHOLD");
+        if (offload is not null)
+        {
+            // The child reads and writes large values where its worker does.
+            psi.Environment["RRQ_OFFLOAD"] = offload.Path;
+            psi.Environment["RRQ_OFFLOAD_THRESHOLD"] = offload.ThresholdBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         var process = Process.Start(psi) ?? throw new RrqException($"Could not start a child process ({file}).");
         var child = new ChildProcess(process, dir, envirVersion);

@@ -36,7 +36,7 @@ internal static class ChildTaskRunner
                 LocalValues = [Store.RrqValueCodec.Serialize(1)],
             };
             await TaskExecution.RunAsync(evaluator, new RrqTaskContext("", "warm-up", ""),
-                MemoryPack.MemoryPackSerializer.Serialize(warmUp), CancellationToken.None).ConfigureAwait(false);
+                MemoryPack.MemoryPackSerializer.Serialize(warmUp), Store.OffloadStore.Create("", null), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RrqEnvirException or IOException or JsonException)
         {
@@ -85,7 +85,8 @@ internal static class ChildTaskRunner
             },
         };
         var outcome = envirError is null
-            ? await TaskExecution.RunAsync(evaluator, context, await File.ReadAllBytesAsync(payloadPath).ConfigureAwait(false), CancellationToken.None)
+            ? await TaskExecution.RunAsync(evaluator, context, await File.ReadAllBytesAsync(payloadPath).ConfigureAwait(false),
+                    ChildValues(queueId), CancellationToken.None)
                 .ConfigureAwait(false)
             : TaskExecution.Error(context, new RrqEvaluation
             {
@@ -102,6 +103,20 @@ internal static class ChildTaskRunner
         await Console.Out.WriteLineAsync(DoneMarker).ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>The child's value store: the worker passes its offload settings in RRQ_OFFLOAD(_THRESHOLD).</summary>
+    private static Store.OffloadStore ChildValues(string queueId)
+    {
+        try
+        {
+            return Store.OffloadStore.Create(queueId, RrqOffload.FromEnvironment());
+        }
+        catch (Exception e) when (e is RrqException or ArgumentException)
+        {
+            Console.Error.WriteLine($"rrq-worker child: {e.Message}; large values cannot be read or written here.");
+            return Store.OffloadStore.Create(queueId, null);
+        }
     }
 
     private static byte[] EncodeOutcome(TaskOutcome outcome)

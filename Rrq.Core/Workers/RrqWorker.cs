@@ -338,7 +338,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var version = _envirVersion;
         try
         {
-            var child = ChildProcess.Start(_workDir, file, version);
+            var child = ChildProcess.Start(_workDir, file, version, _controller.Offload);
             Interlocked.Exchange(ref _prestarted, child)?.Dispose();
             if (_stopped != 0)
             {
@@ -359,7 +359,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return child;
         }
         child?.Dispose();
-        return ChildProcess.Start(_workDir, _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty), _envirVersion);
+        return ChildProcess.Start(_workDir, _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty), _envirVersion, _controller.Offload);
     }
 
     private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, byte[] payload, TimeSpan? timeout)
@@ -502,7 +502,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     reports.Add(_controller.Db.HashSetAsync(_controller.Keys.TaskProgress, taskId, bytes));
                 }
             };
-            outcome = await TaskExecution.RunAsync(_evaluator, context, payload, cancellationToken).ConfigureAwait(false);
+            outcome = await TaskExecution.RunAsync(_evaluator, context, payload, _controller.Values, cancellationToken).ConfigureAwait(false);
             context.ProgressSink = null;
             Task[] sent;
             lock (reports)
@@ -673,9 +673,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var queues = _knownQueues;
             var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
                 [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
-                    k.TaskDependsDown, .. k.RetryBlock, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
+                    k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
                 [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
-                    k.QueueChannelPrefix, RrqController.NewTaskId(), .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+                    k.QueueChannelPrefix, RrqController.NewTaskId(), OffloadStore.HashOf(outcome.Result) ?? "",
+                    .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
             if ((long)r[0] != -4 || attempt >= 5)
             {
                 return (long)r[0];

@@ -16,7 +16,7 @@ internal static class TaskExecution
 {
     /// <summary>Runs a payload as stored (the child process of a separate-process task).</summary>
     public static Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, byte[] rawPayload,
-        CancellationToken cancellationToken)
+        OffloadStore values, CancellationToken cancellationToken)
     {
         Tasks.TaskPayload payload;
         try
@@ -31,20 +31,20 @@ internal static class TaskExecution
                 ExceptionType = e.GetType().FullName,
             }));
         }
-        return RunAsync(evaluator, context, payload, cancellationToken);
+        return RunAsync(evaluator, context, payload, values, cancellationToken);
     }
 
     /// <summary>Runs an already decoded payload (the worker's own process).</summary>
     public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, Tasks.TaskPayload payload,
-        CancellationToken cancellationToken)
+        OffloadStore values, CancellationToken cancellationToken)
     {
         RrqEvaluation evaluation;
         try
         {
-            var locals = RrqController.DecodeLocals(payload);
+            var locals = RrqController.DecodeLocals(payload, values);
             evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException)
+        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException or RrqException or IOException)
         {
             evaluation = new RrqEvaluation { Message = $"Could not read the task's locals: {e.Message}", ExceptionType = e.GetType().FullName };
         }
@@ -53,9 +53,9 @@ internal static class TaskExecution
         {
             try
             {
-                return new TaskOutcome(RrqTaskStatus.Complete, RrqValueCodec.Serialize(evaluation.Value), null);
+                return new TaskOutcome(RrqTaskStatus.Complete, values.Serialize(evaluation.Value), null);
             }
-            catch (RrqValueException e)
+            catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
             {
                 evaluation = new RrqEvaluation
                 {

@@ -18,6 +18,11 @@ internal static class WorkerSpawner
         var prefix = WorkerNames.NewBase();
         var ids = Enumerable.Range(1, n).Select(i => $"{prefix}_{i}").ToArray();
         var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["RRQ_REDIS"] = controller.RedisConfiguration };
+        if (controller.Offload is { } offload)
+        {
+            env["RRQ_OFFLOAD"] = offload.Path;
+            env["RRQ_OFFLOAD_THRESHOLD"] = offload.ThresholdBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         var processes = new Dictionary<string, Process>(StringComparer.Ordinal);
         var logs = new Dictionary<string, string>(StringComparer.Ordinal);
         if (Console.IsErrorRedirected is false)
