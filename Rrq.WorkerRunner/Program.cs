@@ -116,7 +116,7 @@ internal static class WorkerProgram
             await using var controller = await RrqController.ConnectAsync(queueId, redis);
             await using var worker = await RrqWorker.CreateAsync(controller, new RoslynTaskEvaluator(), name, config, Console.Out);
             await worker.RunAsync(stop.Token);
-            return 0;
+            return worker.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
         }
         catch (Exception e) when (e is RrqException or ArgumentException)
         {

@@ -15,4 +15,8 @@ public interface IRrqTaskEvaluator
     /// Never throws for a failing task: failures come back with <see cref="RrqEvaluation.Success"/> false.</summary>
     Task<RrqEvaluation> EvaluateAsync(RrqTaskContext context, string expression,
         IReadOnlyDictionary<string, object?> locals, CancellationToken cancellationToken);
+
+    /// <summary>How many distinct expressions this evaluator has compiled (code that stays loaded for
+    /// the life of the process); used to recycle workers (<see cref="RrqWorkerConfig.RecycleAfterCompiles"/>).</summary>
+    int CompiledCount => 0;
 }

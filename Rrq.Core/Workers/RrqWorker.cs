@@ -73,6 +73,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>The queue it serves.</summary>
     public string QueueId => _controller.QueueId;
 
+    /// <summary>The exit code of an <c>rrq-worker</c> process that stopped to be replaced (see
+    /// <see cref="Recycled"/>): a supervisor should start it again.</summary>
+    public const int RecycleExitCode = 3;
+
+    /// <summary>Why the worker stopped to be replaced (a recycle limit of its config was reached after a
+    /// task), or null when it was not. It left the queue cleanly between tasks, so nothing was lost;
+    /// <see cref="RrqController.WorkerSpawn"/> restarts such workers by itself.</summary>
+    public string? Recycled { get; private set; }
+
     /// <summary>The version of the worker environment it has loaded (0: none).</summary>
     public long EnvirVersion => _envirVersion;
 
@@ -233,6 +242,16 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 {
                     return;
                 }
+                if (step.Kind == RrqWorkerStepKind.Task)
+                {
+                    _tasksRun++;
+                    if (RecycleLimit() is { } limit)
+                    {
+                        Recycled = limit;
+                        reason = $"OK (RECYCLE: {limit})";
+                        break;
+                    }
+                }
                 if (step.Kind == RrqWorkerStepKind.Idle && _timeoutIdle is { } idle && DateTime.UtcNow - _idleSince >= idle)
                 {
                     reason = "OK (TIMEOUT)";
@@ -248,6 +267,26 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             throw;
         }
         await StopAsync(reason).ConfigureAwait(false);
+    }
+
+    private int _tasksRun;
+
+    /// <summary>The recycle limit reached, if any (checked between tasks).</summary>
+    private string? RecycleLimit()
+    {
+        if (Config.RecycleAfterTasks is { } tasks && _tasksRun >= tasks)
+        {
+            return $"ran {_tasksRun} tasks";
+        }
+        if (Config.RecycleAfterCompiles is { } compiles && _evaluator.CompiledCount >= compiles)
+        {
+            return $"compiled {_evaluator.CompiledCount} expressions";
+        }
+        if (Config.RecycleMemoryBytes is { } bytes && Environment.WorkingSet >= bytes)
+        {
+            return $"working set {Environment.WorkingSet / (1024 * 1024)} MiB";
+        }
+        return null;
     }
 
     private async Task<RrqWorkerStep> ClaimAndRunAsync(CancellationToken cancellationToken)

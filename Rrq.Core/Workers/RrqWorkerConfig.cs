@@ -29,6 +29,18 @@ public sealed record RrqWorkerConfig
     /// Default: 5 seconds.</summary>
     public TimeSpan PollQueue { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Replace the worker process after it has run this many tasks; null (the default) never.
+    /// See <see cref="RrqWorker.Recycled"/>.</summary>
+    public int? RecycleAfterTasks { get; init; }
+
+    /// <summary>Replace the worker process after it has compiled this many distinct task expressions
+    /// (compiled code is never unloaded, so a worker fed ever-new expressions grows); null never.</summary>
+    public int? RecycleAfterCompiles { get; init; }
+
+    /// <summary>Replace the worker process when its working set passes this many bytes after a task;
+    /// null never.</summary>
+    public long? RecycleMemoryBytes { get; init; }
+
     /// <summary>Print what the worker does to its standard output. Default: true.</summary>
     public bool Verbose { get; init; } = true;
 
@@ -62,6 +74,18 @@ public sealed record RrqWorkerConfig
         if (PollQueue <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(PollQueue), PollQueue, "PollQueue must be positive.");
+        }
+        if (RecycleAfterTasks is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecycleAfterTasks), RecycleAfterTasks, "RecycleAfterTasks must be at least 1 (or null for never).");
+        }
+        if (RecycleAfterCompiles is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecycleAfterCompiles), RecycleAfterCompiles, "RecycleAfterCompiles must be at least 1 (or null for never).");
+        }
+        if (RecycleMemoryBytes is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RecycleMemoryBytes), RecycleMemoryBytes, "RecycleMemoryBytes must be positive (or null for never).");
         }
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 
 namespace Rrq;
@@ -9,16 +10,65 @@ namespace Rrq;
 public sealed class RrqWorkerSpawnResult
 {
     private readonly RrqController _controller;
-    private readonly IReadOnlyDictionary<string, Process> _processes;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process> _processes;
+    private readonly Func<string, Process>? _restart;
+    private int _recycles;
+    private volatile bool _ending;
 
     internal RrqWorkerSpawnResult(RrqController controller, IReadOnlyList<string> ids,
-        IReadOnlyDictionary<string, Process> processes, IReadOnlyDictionary<string, string> logFiles)
+        IReadOnlyDictionary<string, Process> processes, IReadOnlyDictionary<string, string> logFiles,
+        Func<string, Process>? restart = null)
     {
         _controller = controller;
         Ids = ids;
-        _processes = processes;
+        _processes = new(processes, StringComparer.Ordinal);
         LogFiles = logFiles;
-        Pids = processes.ToDictionary(p => p.Key, p => p.Value.Id);
+        _restart = restart;
+        foreach (var (id, p) in processes)
+        {
+            Watch(id, p);
+        }
+    }
+
+    /// <summary>How many times a worker of this spawn stopped to be recycled and was started again.</summary>
+    public int Recycles => Volatile.Read(ref _recycles);
+
+    /// <summary>A worker that exits to be recycled (<see cref="RrqWorker.RecycleExitCode"/>) is started
+    /// again at once, with the same id, configuration and log.</summary>
+    private void Watch(string id, Process p)
+    {
+        if (_restart is null)
+        {
+            return;
+        }
+        p.EnableRaisingEvents = true;
+        p.Exited += (_, _) =>
+        {
+            int code;
+            try
+            {
+                code = p.ExitCode;
+            }
+            catch (InvalidOperationException)
+            {
+                return;
+            }
+            if (code != RrqWorker.RecycleExitCode || _ending)
+            {
+                return;
+            }
+            try
+            {
+                var next = _restart(id);
+                _processes[id] = next;
+                Interlocked.Increment(ref _recycles);
+                Watch(id, next);
+            }
+            catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception)
+            {
+                _controller.Logger.LogError(e, "Could not restart recycled worker {WorkerId}", id);
+            }
+        };
     }
 
     /// <summary>The worker ids, e.g. brave_otter_1, brave_otter_2.</summary>
@@ -27,8 +77,8 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>The first (or only) worker id.</summary>
     public string Id => Ids[0];
 
-    /// <summary>Process id of each worker.</summary>
-    public IReadOnlyDictionary<string, int> Pids { get; }
+    /// <summary>Process id of each worker (of its current process, when it has been recycled).</summary>
+    public IReadOnlyDictionary<string, int> Pids => Ids.ToDictionary(i => i, i => _processes[i].Id, StringComparer.Ordinal);
 
     /// <summary>The file each worker's output goes to.</summary>
     public IReadOnlyDictionary<string, string> LogFiles { get; }
@@ -56,6 +106,7 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>Kills every worker of this spawn (see <see cref="Kill(string)"/>).</summary>
     public void Kill()
     {
+        _ending = true;
         foreach (var id in Ids)
         {
             Kill(id);
@@ -65,6 +116,7 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>Stops the workers cleanly (STOP message) and waits for their processes to end.</summary>
     public void Stop(TimeSpan? timeout = null)
     {
+        _ending = true;
         _controller.WorkerStop(Ids.Where(IsAlive), RrqWorkerStopType.Message);
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         foreach (var p in _processes.Values)

@@ -38,7 +38,12 @@ internal static class WorkerSpawner
             processes[id] = p;
             Alive.Add(p);
         }
-        var result = new RrqWorkerSpawnResult(controller, ids, processes, logs);
+        var result = new RrqWorkerSpawnResult(controller, ids, processes, logs, restart: id =>
+        {
+            var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], logs[id], env);
+            Alive.Add(p);
+            return p;
+        });
         if (timeout > TimeSpan.Zero)
         {
             await result.WaitAliveAsync(timeout, cancellationToken).ConfigureAwait(false);

@@ -76,7 +76,7 @@ public class AutoRetryTests
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
         var counter = Counter();
         var t1 = obj.TaskCreateExpr("stochastic_failure(0.5, counter, 1)", new { counter },
-            retry: new RrqRetryPolicy { Delay = TimeSpan.FromSeconds(1.5) });
+            retry: new RrqRetryPolicy { Delay = TimeSpan.FromSeconds(4) });
         var w = await q.WorkerAsync();
         await w.StepAsync();
         var t2 = Assert.Single(obj.TaskInfo(t1).Moved.Down);
@@ -88,7 +88,7 @@ public class AutoRetryTests
         Assert.True(await obj.TaskWaitAsync(t1, TimeSpan.FromSeconds(30)));
         var failedAt = obj.TaskTimes(t1, follow: false).Complete!.Value;
         var retriedAt = obj.TaskTimes(t2).Start!.Value;
-        Assert.True(retriedAt - failedAt >= TimeSpan.FromSeconds(1.4), $"retried after {(retriedAt - failedAt).TotalSeconds:0.00} s");
+        Assert.True(retriedAt - failedAt >= TimeSpan.FromSeconds(3.9), $"retried after {(retriedAt - failedAt).TotalSeconds:0.00} s");
         cts.Cancel();
         await loop;
         File.Delete(counter);
