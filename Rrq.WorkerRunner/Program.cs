@@ -18,6 +18,10 @@ internal static class WorkerProgram
           --name ID       worker id (default: a random adjective_animal name)
           --redis CONN    Redis connection string or redis:// URL (default: RRQ_REDIS, REDIS_URL, localhost:6379)
 
+        Environment: RRQ_OFFLOAD (directory for large values), RRQ_OFFLOAD_THRESHOLD (bytes).
+        Exit codes: 0 stopped cleanly, 1 could not start, 2 bad arguments, 3 stopped to be recycled
+        (start it again).
+
         `run` executes a C# script file with Rrq referenced (#r and #load relative to the file).
         """;
 
