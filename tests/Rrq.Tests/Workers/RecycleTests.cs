@@ -50,13 +50,7 @@ public class RecycleTests
         var obj = q.Controller;
         obj.WorkerConfigSave("memory", new RrqWorkerConfig { RecycleMemoryBytes = 1 });   // any process passes 1 byte
         var t = obj.TaskCreateExpr("6 * 7");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), q.QueueId, "--config", "memory",
-                     "--redis", RedisServer.Instance.Address })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
+        using var p = WorkerProcess.Start(q.QueueId, "--config", "memory");
         var output = p.StandardOutput.ReadToEndAsync();
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(RrqWorker.RecycleExitCode, p.ExitCode);

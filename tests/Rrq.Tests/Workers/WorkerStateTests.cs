@@ -70,15 +70,9 @@ public class WorkerStateTests
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var log = Path.GetTempFileName();
         // A worker started by hand, as a scheduler would start one.
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), q.QueueId, "--name", "by_hand_1",
-                     "--redis", RedisServer.Instance.Address, "--exit-with-stdin" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
+        using var p = WorkerProcess.Start(q.QueueId, "--name", "by_hand_1", "--exit-with-stdin");
+        _ = p.StandardOutput.ReadToEndAsync();
         try
         {
             var took = await obj.WorkerWaitAsync(["by_hand_1"], TimeSpan.FromSeconds(60));
