@@ -66,7 +66,47 @@ public class NotebookTests
         }
     }
 
-    private static async Task RunAsync(string workingDirectory, TimeSpan limit, params string[] args)
+    [Fact]
+    public async Task A_cell_referencing_a_missing_assembly_fails_naming_the_file_and_its_line()
+    {
+        var root = ExamplesTests.RepositoryRoot();
+        await RunAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
+        var dir = Directory.CreateTempSubdirectory("rrq-nb-").FullName;
+        try
+        {
+            var cell = new
+            {
+                cell_type = "code", execution_count = (int?)null, metadata = new { }, outputs = Array.Empty<object>(),
+                source = new[] { "// needs a library that was never built\n", "#r \"../lib/Missing.Library.dll\"\n", "1 + 1" },
+            };
+            var notebook = new
+            {
+                cells = new[] { cell },
+                metadata = new { kernelspec = new { display_name = ".NET (C#)", language = "C#", name = ".net-csharp" } },
+                nbformat = 4, nbformat_minor = 5,
+            };
+            await File.WriteAllTextAsync(Path.Combine(dir, "bad.ipynb"), JsonSerializer.Serialize(notebook));
+            var executed = Path.Combine(dir, "out.ipynb");
+            // Run from the repository, where the tool manifest is; the missing path is relative to it.
+            var code = await RunAsync(root, TimeSpan.FromMinutes(4), expectSuccess: false, "repl", "--run", Path.Combine(dir, "bad.ipynb"), "--exit-after-run",
+                "--output-format", "ipynb", "--output-path", executed);
+            Assert.NotEqual(0, code);
+            using var nb = JsonDocument.Parse(await File.ReadAllTextAsync(executed));
+            var error = nb.RootElement.GetProperty("cells")[0].GetProperty("outputs").EnumerateArray()
+                .Single(o => o.GetProperty("output_type").GetString() == "error").GetProperty("evalue").GetString();
+            Assert.Contains("(2,1): error CS0006", error);
+            Assert.Contains("../lib/Missing.Library.dll", error);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static Task<int> RunAsync(string workingDirectory, TimeSpan limit, params string[] args) =>
+        RunAsync(workingDirectory, limit, expectSuccess: true, args);
+
+    private static async Task<int> RunAsync(string workingDirectory, TimeSpan limit, bool expectSuccess, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -93,6 +133,10 @@ public class NotebookTests
             p.Kill(entireProcessTree: true);
             throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in {limit}:\n{await stdout}\n{await stderr}");
         }
-        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{await stdout}\n{await stderr}");
+        if (expectSuccess)
+        {
+            Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{await stdout}\n{await stderr}");
+        }
+        return p.ExitCode;
     }
 }
