@@ -183,6 +183,16 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
                     ? "Use the Rrq version that created it, or destroy the queue and start again."
                     : "That queue belongs to another program (R's rrq?): pick another queue id."));
         }
+        // Where large values of this queue are kept: said by processes that have the directory, so that
+        // one without it can say where to look.
+        if (Values.Offload is { } offload)
+        {
+            await Db.StringSetAsync(Keys.OffloadPath, offload.Path).ConfigureAwait(false);
+        }
+        else
+        {
+            Values.PathElsewhere = (string?)await Db.StringGetAsync(Keys.OffloadPath).ConfigureAwait(false);
+        }
     }
 
     internal static void CheckTimeout(TimeSpan? timeout, string name)

@@ -61,6 +61,7 @@ internal sealed class RrqKeys
         TaskProgress = _p + "task:progress";
         OffloadOwner = _p + "offload:owner";
         OffloadRefs = _p + "offload:refs";
+        OffloadPath = _p + "offload:path";
 
         TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
         WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
@@ -130,6 +131,8 @@ internal sealed class RrqKeys
     public RedisKey OffloadOwner { get; }
     /// <summary>hash: content hash of an offloaded value → how many owners use it.</summary>
     public RedisKey OffloadRefs { get; }
+    /// <summary>string: the offload directory as the last process that had one named it.</summary>
+    public RedisKey OffloadPath { get; }
 
     /// <summary>The keys the retry step of task_finish, worker_exit and worker_lost reads, in its order.</summary>
     public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,

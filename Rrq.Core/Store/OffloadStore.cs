@@ -30,6 +30,9 @@ internal sealed class OffloadStore
     /// <summary>This queue's folder in the offload directory, or null without one.</summary>
     public string? Directory { get; }
 
+    /// <summary>Without a directory: the one other processes of the queue said they use, if any.</summary>
+    public string? PathElsewhere { get; set; }
+
     /// <summary>A store for a queue; with a directory, it checks at once that files can be written there.</summary>
     /// <exception cref="RrqException">The directory cannot be created or written (the message names it).</exception>
     public static OffloadStore Create(string queueId, RrqOffload? offload)
@@ -93,7 +96,8 @@ internal sealed class OffloadStore
         var length = BinaryPrimitives.ReadInt64LittleEndian(bytes[65..]);
         if (Directory is null)
         {
-            throw new RrqException($"{Capitalise(owner)} ({length:N0} bytes) is stored in the offload directory, as {Folder(QueueId)}/{hash}, " +
+            var where = PathElsewhere is null ? "the offload directory" : $"the offload directory '{PathElsewhere}' (as the queue's other processes name it)";
+            throw new RrqException($"{Capitalise(owner)} ({length:N0} bytes) is stored in {where}, as {Folder(QueueId)}/{hash}, " +
                 "and this process was not given that directory. Connect with offload: new RrqOffload(\"/the/shared/path\") " +
                 "or set RRQ_OFFLOAD to where the workers write it.");
         }

@@ -59,14 +59,14 @@ public sealed class OffloadTests : IDisposable
         await w.StepAsync();
         await w.StepAsync();
 
-        var other = q.Controller;                                                           // no offload directory
+        await using var other = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address);   // no offload directory
         Assert.Null(other.Offload);
         Assert.Equal(2, other.TaskList().Count);
         Assert.Equal(RrqTaskStatus.Complete, other.TaskStatus(large));
         Assert.Equal(42, other.TaskResult(small));
         var e = Assert.Throws<RrqException>(() => other.TaskResult(large));
         Assert.Contains($"The result of task {large} (", e.Message);
-        Assert.Contains("is stored in the offload directory", e.Message);
+        Assert.Contains($"is stored in the offload directory '{_dir}'", e.Message);
         Assert.Contains("RRQ_OFFLOAD", e.Message);
         Assert.Equal(new string('x', 5_000), obj.TaskResult(large));
     }
