@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using MemoryPack;
 using Rrq.Controller;
@@ -24,6 +25,9 @@ public sealed partial class RrqController
     /// (default: when standard error is a terminal) a progress bar is drawn on standard error.</summary>
     public bool TaskWait(IEnumerable<string> taskIds, TimeSpan? timeout = null, bool? progress = null) =>
         TaskWaitAsync(taskIds, timeout, progress: progress).GetAwaiter().GetResult();
+
+    /// <summary>How often a wait reads the statuses again in case a notification was missed.</summary>
+    internal static TimeSpan WaitSafetyPoll { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <inheritdoc cref="TaskWait(string, TimeSpan?)"/>
     public Task<bool> TaskWaitAsync(string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
@@ -79,12 +83,28 @@ public sealed partial class RrqController
             timeoutCts.CancelAfter(limit);
         }
         using var bar = watched.Count > 0 ? ProgressBar.Create(progress, given.Length, "finished") : null;
+        var polled = false;
         try
         {
             while (watched.Count > 0)
             {
                 bar?.Report(outcome.Count);
-                var message = await registration.Reader.ReadAsync(timeoutCts.Token).ConfigureAwait(false);
+                string message;
+                // Notifications are the fast path. Should one be missed (a dropped subscription that the
+                // client did not notice, a lost publication), the statuses are read again every few seconds.
+                using (var poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token))
+                {
+                    poll.CancelAfter(WaitSafetyPoll);
+                    try
+                    {
+                        message = await registration.Reader.ReadAsync(poll.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!timeoutCts.IsCancellationRequested)
+                    {
+                        message = CompletionWaiter.Recheck;
+                        polled = true;
+                    }
+                }
                 var recheck = new List<string>();
                 do
                 {
@@ -117,10 +137,18 @@ public sealed partial class RrqController
                 if (recheck.Count > 0)
                 {
                     var again = recheck.ToArray();
+                    var fromPoll = polled;
+                    polled = false;
                     var (l, st) = await ResolveAsync(again, doFollow).ConfigureAwait(false);
+                    var before = outcome.Count;
                     for (var i = 0; i < again.Length; i++)
                     {
                         Track(again[i], l[i], st[i]);
+                    }
+                    if (fromPoll && outcome.Count > before)
+                    {
+                        Logger.LogWarning("TaskWait on queue {QueueId} found {Count} finished tasks whose notification it had not seen",
+                            QueueId, outcome.Count - before);
                     }
                 }
             }

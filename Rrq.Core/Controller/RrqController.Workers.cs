@@ -128,25 +128,18 @@ public sealed partial class RrqController
     }
 
     /// <summary>What each worker reported about itself when it started, by id (default: live workers).</summary>
-    public IReadOnlyDictionary<string, RrqWorkerInfo> WorkerInfo(IEnumerable<string>? workerIds = null) =>
+    public RrqWorkerInfoDictionary WorkerInfo(IEnumerable<string>? workerIds = null) =>
         WorkerInfoAsync(workerIds).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="WorkerInfo"/>
-    public async Task<IReadOnlyDictionary<string, RrqWorkerInfo>> WorkerInfoAsync(IEnumerable<string>? workerIds = null,
+    public async Task<RrqWorkerInfoDictionary> WorkerInfoAsync(IEnumerable<string>? workerIds = null,
         CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         var ids = workerIds?.ToArray() ?? [.. await WorkerListAsync(cancellationToken).ConfigureAwait(false)];
         var raw = await Db.HashGetAsync(Keys.WorkerInfo, ids.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
-        var result = new Dictionary<string, RrqWorkerInfo>(StringComparer.Ordinal);
-        for (var i = 0; i < ids.Length; i++)
-        {
-            if (!raw[i].IsNull)
-            {
-                result[ids[i]] = JsonSerializer.Deserialize<RrqWorkerInfo>((string)raw[i]!, JsonOptions)!;
-            }
-        }
-        return result;
+        return new RrqWorkerInfoDictionary(raw.Where(r => !r.IsNull)
+            .Select(r => JsonSerializer.Deserialize<RrqWorkerInfo>((string)r!, JsonOptions)!));
     }
 
     /// <summary>

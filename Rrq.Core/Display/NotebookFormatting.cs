@@ -50,7 +50,7 @@ internal static class RrqHtml
             case RrqWorkerStatus s:
                 writer.Write(s.ToRedisString());
                 return true;
-            case RrqTaskError or RrqController or RrqValueSnapshot:
+            case RrqTaskError or RrqController or RrqValueSnapshot or RrqWorkerInfoDictionary:
                 writer.Write(instance.ToString());
                 return true;
             default:
@@ -101,6 +101,19 @@ internal static class RrqHtml
                 return true;
             case RrqController c:
                 writer.Write($"<code>{E(c.ToString())}</code>");
+                return true;
+            case RrqWorkerInfoDictionary table:
+                writer.Write("<table class=\"rrq\"><thead><tr>");
+                foreach (var column in RrqWorkerInfoDictionary.Columns)
+                {
+                    writer.Write($"<th>{column}</th>");
+                }
+                writer.Write("</tr></thead><tbody>");
+                foreach (var w in table.Values)
+                {
+                    writer.Write("<tr>" + string.Concat(RrqWorkerInfoDictionary.Row(w).Select((cell, i) => i == 0 ? $"<td>{Code(cell)}</td>" : $"<td>{E(cell)}</td>")) + "</tr>");
+                }
+                writer.Write("</tbody></table>");
                 return true;
             case RrqValueSnapshot v when v.Value is IReadOnlyDictionary<string, object?> members:
                 Table(writer, E(v.ToString().Split(' ')[0]),

@@ -57,8 +57,8 @@ public class NotebookTests
             Assert.Contains("<td>status</td><td><code>ERROR</code></td>", info);
             Assert.Equal("<code>IDLE</code>", Html("obj.WorkerStatus"));
             var worker = Html("obj.WorkerInfo");
-            Assert.Contains("&lt;rrq_worker_info&gt;", worker);
-            Assert.Contains($"<td>host</td><td>{System.Net.WebUtility.HtmlEncode(Environment.MachineName)}</td>", worker);
+            Assert.Contains("<tr><th>worker</th><th>host</th><th>pid</th>", worker);                  // one table, a row per worker
+            Assert.Contains($"<td>{System.Net.WebUtility.HtmlEncode(Environment.MachineName)}</td>", worker);
         }
         finally
         {

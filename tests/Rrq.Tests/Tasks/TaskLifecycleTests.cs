@@ -289,6 +289,24 @@ public class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task A_wait_whose_notification_never_comes_still_sees_the_task_finish()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("1");
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+        await Task.Delay(200);
+        // Finished behind the waiter's back: the status and value are written, no notification is published.
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        await db.HashSetAsync($"{{{q.QueueId}}}:task:result", t, Rrq.Store.RrqValueCodec.Serialize(7));
+        await db.HashSetAsync($"{{{q.QueueId}}}:task:status", t, "COMPLETE");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await waiting);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        Assert.Equal(7, obj.TaskResult(t));
+    }
+
+    [Fact]
     public async Task TaskWait_on_many_tasks_is_true_only_when_all_complete()
     {
         await using var q = await TestQueue.CreateAsync();

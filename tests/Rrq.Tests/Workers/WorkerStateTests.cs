@@ -27,6 +27,14 @@ public class WorkerStateTests
         Assert.Contains("No worker 'w_zz' has been registered", unknown.Message);
         Assert.Equal(["w_a"], obj.WorkerListExited());                        // nothing was deleted
 
+        var table = obj.WorkerInfo(["w_b", "w_a"]);   // in the order asked, as a table
+        Assert.Equal(["w_b", "w_a"], table.Keys);
+        var lines = table.ToString().Split('\n');
+        Assert.StartsWith("worker  host", lines[0]);
+        Assert.StartsWith("w_b ", lines[1]);
+        Assert.Contains($"{Environment.ProcessId}", lines[2]);
+        Assert.Throws<KeyNotFoundException>(() => table["w_c"]);
+
         Assert.Equal(["w_a"], obj.WorkerDeleteExited());
         Assert.Empty(obj.WorkerListExited());
         var db = RedisServer.Instance.Connection.GetDatabase();
