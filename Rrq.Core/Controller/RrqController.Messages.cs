@@ -170,7 +170,17 @@ public sealed partial class RrqController
         var sub = Redis.GetSubscriber();
         // Listen before reading, so an answer stored in between still wakes this wait.
         var queue = timeout > TimeSpan.Zero ? await sub.SubscribeAsync(Keys.ResponseChannel).ConfigureAwait(false) : null;
-        queue?.OnMessage(_ => wake.Release());
+        queue?.OnMessage(_ =>
+        {
+            try
+            {
+                wake.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // An answer that arrived as this wait ended.
+            }
+        });
         using var bar = timeout > TimeSpan.Zero ? ProgressBar.Create(progress, workerIds.Length, "answered") : null;
         try
         {
