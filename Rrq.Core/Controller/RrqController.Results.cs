@@ -84,26 +84,30 @@ public sealed partial class RrqController
         }
         using var bar = watched.Count > 0 ? ProgressBar.Create(progress, given.Length, "finished") : null;
         var polled = false;
+        // Notifications are the fast path. Should one be missed (a dropped subscription that the client
+        // did not notice, a lost publication), the statuses are read again after a quiet spell. One
+        // token source serves the whole wait: its timer is pushed back as each notification comes.
+        var poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token);
         try
         {
             while (watched.Count > 0)
             {
                 bar?.Report(outcome.Count);
                 string message;
-                // Notifications are the fast path. Should one be missed (a dropped subscription that the
-                // client did not notice, a lost publication), the statuses are read again every few seconds.
-                using (var poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token))
+                if (poll.IsCancellationRequested)
                 {
-                    poll.CancelAfter(WaitSafetyPoll);
-                    try
-                    {
-                        message = await registration.Reader.ReadAsync(poll.Token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (!timeoutCts.IsCancellationRequested)
-                    {
-                        message = CompletionWaiter.Recheck;
-                        polled = true;
-                    }
+                    poll.Dispose();
+                    poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token);
+                }
+                poll.CancelAfter(WaitSafetyPoll);
+                try
+                {
+                    message = await registration.Reader.ReadAsync(poll.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!timeoutCts.IsCancellationRequested)
+                {
+                    message = CompletionWaiter.Recheck;
+                    polled = true;
                 }
                 var recheck = new List<string>();
                 do
@@ -159,6 +163,7 @@ public sealed partial class RrqController
         }
         finally
         {
+            poll.Dispose();
             bar?.Report(outcome.Count, force: true);
         }
         return ids.All(id => outcome.TryGetValue(id, out var st) && st == RrqTaskStatus.Complete);
