@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Examples;
@@ -10,22 +9,8 @@ public class ExamplesTests
     public async Task Examples_csx_walks_the_vignette_errors_separate_processes_and_lost_workers()
     {
         var root = RepositoryRoot();
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"));
-        psi.ArgumentList.Add("run");
-        psi.ArgumentList.Add("examples.csx");
-        psi.Environment["RRQ_REDIS"] = RedisServer.Instance.Address;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-        var output = await stdout;
-        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{output}\n{await stderr}");
+        var output = (await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(3),
+            Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), "run", "examples.csx")).Output;
 
         var lines = output.Split('\n').Select(l => l.TrimEnd()).ToList();
         // The happy case: TRUE, COMPLETE, and the fitted coefficients.

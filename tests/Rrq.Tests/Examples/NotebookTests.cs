@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Rrq.Tests.Support;
 
@@ -16,13 +15,13 @@ public class NotebookTests
         // The notebook's #r lines name the Release build of Rrq.WorkerRunner, relative to examples/.
         if (!File.Exists(Path.Combine(root, "Rrq.WorkerRunner", "bin", "Release", "net10.0", "Rrq.Core.dll")))
         {
-            await RunAsync(root, TimeSpan.FromMinutes(5), "build", "Rrq.WorkerRunner", "-c", "Release");
+            await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(5), "build", "Rrq.WorkerRunner", "-c", "Release");
         }
-        await RunAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
+        await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
         var executed = Path.Combine(Path.GetTempPath(), $"rrq-notebook-{Guid.NewGuid():N}.ipynb");
         try
         {
-            await RunAsync(examples, TimeSpan.FromMinutes(4), "repl", "--run", "rrq.ipynb", "--exit-after-run",
+            await Dotnet.RunOkAsync(examples, TimeSpan.FromMinutes(4), "repl", "--run", "rrq.ipynb", "--exit-after-run",
                 "--output-format", "ipynb", "--output-path", executed);
             using var nb = JsonDocument.Parse(await File.ReadAllTextAsync(executed));
             var cells = nb.RootElement.GetProperty("cells").EnumerateArray()
@@ -70,7 +69,7 @@ public class NotebookTests
     public async Task A_cell_referencing_a_missing_assembly_fails_naming_the_file_and_its_line()
     {
         var root = ExamplesTests.RepositoryRoot();
-        await RunAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
+        await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
         var dir = Directory.CreateTempSubdirectory("rrq-nb-").FullName;
         try
         {
@@ -88,8 +87,8 @@ public class NotebookTests
             await File.WriteAllTextAsync(Path.Combine(dir, "bad.ipynb"), JsonSerializer.Serialize(notebook));
             var executed = Path.Combine(dir, "out.ipynb");
             // Run from the repository, where the tool manifest is; the missing path is relative to it.
-            var code = await RunAsync(root, TimeSpan.FromMinutes(4), expectSuccess: false, "repl", "--run", Path.Combine(dir, "bad.ipynb"), "--exit-after-run",
-                "--output-format", "ipynb", "--output-path", executed);
+            var code = (await Dotnet.RunAsync(root, TimeSpan.FromMinutes(4), "repl", "--run", Path.Combine(dir, "bad.ipynb"), "--exit-after-run",
+                "--output-format", "ipynb", "--output-path", executed)).ExitCode;
             Assert.NotEqual(0, code);
             using var nb = JsonDocument.Parse(await File.ReadAllTextAsync(executed));
             var error = nb.RootElement.GetProperty("cells")[0].GetProperty("outputs").EnumerateArray()
@@ -101,42 +100,5 @@ public class NotebookTests
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    private static Task<int> RunAsync(string workingDirectory, TimeSpan limit, params string[] args) =>
-        RunAsync(workingDirectory, limit, expectSuccess: true, args);
-
-    private static async Task<int> RunAsync(string workingDirectory, TimeSpan limit, bool expectSuccess, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        psi.Environment["RRQ_REDIS"] = RedisServer.Instance.Address;
-        psi.Environment["DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        try
-        {
-            await p.WaitForExitAsync().WaitAsync(limit);
-        }
-        catch (TimeoutException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in {limit}:\n{await stdout}\n{await stderr}");
-        }
-        if (expectSuccess)
-        {
-            Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {p.ExitCode}:\n{await stdout}\n{await stderr}");
-        }
-        return p.ExitCode;
     }
 }
