@@ -4,29 +4,36 @@
 -- keep waiting for the new task), else every transitive dependent becomes IMPOSSIBLE. All of it
 -- happens only if the task is still RUNNING on this worker: a task that was meanwhile declared
 -- DIED (lost worker), cancelled or deleted keeps that outcome, and the late result is dropped.
+-- Then, when asked, the worker's next step of work-taking happens in the same script (see
+-- include/claim.lua), so a busy worker costs one round trip per task, not two.
 --
 -- KEYS[1] task:status      KEYS[2] task:worker      KEYS[3] task:result
 -- KEYS[4] task:time_complete                        KEYS[5] worker:task
 -- KEYS[6] worker:status    KEYS[7] worker:<id>:log  KEYS[8] task:depends_down
 -- KEYS[9..23] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
 -- KEYS[24] offload:owner  KEYS[25] offload:refs (see include/offload.lua)
--- KEYS[26..] for each queue name in ARGV[9..]: its list, then its delayed set
+-- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
+-- KEYS[30..] for each queue name in ARGV[10..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
 --         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
 -- ARGV[7] an unused task id for an automatic retry
--- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)   ARGV[9..] queue names
+-- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)
+-- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[10..] (its own, highest
+--         priority first); 0 to take nothing      ARGV[10..] queue names
 --
--- Returns: {1} written; {-1} the task is no longer RUNNING on this worker (nothing written to the
--- task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not
--- passed (nothing written at all: call again with it).
+-- Returns: {1, claim...} written; {-1, claim...} the task is no longer RUNNING on this worker (nothing
+-- written to the task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved
+-- was not passed (nothing written at all: call again with it). "claim..." is what claim() returns
+-- (nothing when n is 0).
 
 --#include now
 --#include fail_dependents
 --#include release_dependents
 --#include auto_retry
 --#include offload
+--#include claim
 
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
 local time = now()
@@ -34,8 +41,13 @@ local k = retry_keys(9)
 
 local queue_keys = {}
 local pairs_of = {}
-for i = 26, #KEYS, 2 do
-  local name = ARGV[9 + math.floor((i - 26) / 2)]
+local own = {}
+local n_own = tonumber(ARGV[9])
+for i = 30, #KEYS, 2 do
+  local name = ARGV[10 + math.floor((i - 30) / 2)]
+  if #own < n_own then
+    own[#own + 1] = { KEYS[i], KEYS[i + 1] }
+  end
   queue_keys[name] = KEYS[i]
   queue_keys['@channel:' .. name] = ARGV[6] .. name
   pairs_of[name] = { KEYS[i], KEYS[i + 1], ARGV[6] .. name }
@@ -100,4 +112,11 @@ if status == 'RETRY' then
 else
   redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
 end
-return {result}
+if n_own == 0 then
+  return {result}
+end
+local out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
+  worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
+  lcl = k.lcl, timeout = k.timeout, envir = KEYS[29] }, own, w)
+table.insert(out, 1, result)
+return out

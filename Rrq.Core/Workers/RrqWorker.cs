@@ -192,7 +192,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>
     /// One step: answer a waiting message, or claim and run one task. With <paramref name="immediate"/>
     /// (the default) it returns at once when there is nothing to do; otherwise it waits for work up to
-    /// the configured poll time.
+    /// the configured poll time. A cancellation token ends that wait; a task the step has taken runs
+    /// to its end and is recorded.
     /// </summary>
     public RrqWorkerStep Step(bool immediate = true) => StepAsync(immediate).GetAwaiter().GetResult();
 
@@ -203,8 +204,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "already stopped");
         }
-        _wake.Wait(0, CancellationToken.None);
-        var step = await ClaimAndRunAsync(cancellationToken).ConfigureAwait(false);
+        if (_next is null)
+        {
+            _wake.Wait(0, CancellationToken.None);
+        }
+        var step = await ClaimAndRunAsync().ConfigureAwait(false);
         if (step.Kind != RrqWorkerStepKind.Idle || immediate)
         {
             return step;
@@ -216,18 +220,23 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             wait = due - DateTimeOffset.UtcNow > TimeSpan.Zero ? due - DateTimeOffset.UtcNow : TimeSpan.Zero;
         }
         await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
-        return await ClaimAndRunAsync(cancellationToken).ConfigureAwait(false);
+        return await ClaimAndRunAsync().ConfigureAwait(false);
     }
 
     /// <summary>Runs until stopped: by a STOP message, the idle timeout, removal from the queue, or
-    /// <paramref name="cancellationToken"/> (which stops after the current task). Then the worker
+    /// <paramref name="cancellationToken"/> (the current task runs to its end and is recorded first; the
+    /// rrq-worker program cancels it on SIGTERM and Ctrl-C). Then the worker
     /// leaves the queue as EXITED.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
         var reason = "OK (INTERRUPTED)";
+        _stopToken = cancellationToken;
+        _looping = true;
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            // A task taken with the last one's outcome is run even when a stop was asked for meanwhile:
+            // it is RUNNING here already, and leaving it would make it DIED.
+            while (!cancellationToken.IsCancellationRequested || _next is not null)
             {
                 RrqWorkerStep step;
                 try
@@ -244,8 +253,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 }
                 if (step.Kind == RrqWorkerStepKind.Task)
                 {
-                    _tasksRun++;
-                    if (RecycleLimit() is { } limit)
+                    if (RecycleLimit(_tasksRun) is { } limit)
                     {
                         Recycled = limit;
                         reason = $"OK (RECYCLE: {limit})";
@@ -270,13 +278,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     }
 
     private int _tasksRun;
+    private bool _looping;
+    private CancellationToken _stopToken;
 
-    /// <summary>The recycle limit reached, if any (checked between tasks).</summary>
-    private string? RecycleLimit()
+    /// <summary>The worker's next step, taken in the same script that recorded its last task (null
+    /// when it must look for work itself).</summary>
+    private RedisResult[]? _next;
+
+    /// <summary>The recycle limit reached after <paramref name="tasksRun"/> tasks, if any (checked between tasks).</summary>
+    private string? RecycleLimit(int tasksRun)
     {
-        if (Config.RecycleAfterTasks is { } tasks && _tasksRun >= tasks)
+        if (Config.RecycleAfterTasks is { } tasks && tasksRun >= tasks)
         {
-            return $"ran {_tasksRun} tasks";
+            return $"ran {tasksRun} tasks";
         }
         if (Config.RecycleAfterCompiles is { } compiles && _evaluator.CompiledCount >= compiles)
         {
@@ -289,9 +303,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return null;
     }
 
-    private async Task<RrqWorkerStep> ClaimAndRunAsync(CancellationToken cancellationToken)
+    /// <summary>Takes one step of work and carries it out. A task, once taken, runs to its end and is
+    /// recorded whatever happens to the caller's token: abandoning it would leave it RUNNING on a worker
+    /// that goes on (or DIED when it stops).</summary>
+    private async Task<RrqWorkerStep> ClaimAndRunAsync()
     {
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
+        var r = Interlocked.Exchange(ref _next, null)
+            ?? (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
         var kind = (long)r[0];
         var version = (long)r[1];
         if (kind == -1)
@@ -315,8 +333,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             case 2:
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
-                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, (string?)r[4] == "FALSE", timeout,
-                    cancellationToken).ConfigureAwait(false);
+                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, (string?)r[4] == "FALSE", timeout)
+                    .ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
@@ -500,7 +518,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     }
 
     private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[] rawPayload, bool separateProcess,
-        TimeSpan? timeout, CancellationToken cancellationToken)
+        TimeSpan? timeout)
     {
         Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
         var sw = Stopwatch.StartNew();
@@ -521,7 +539,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             catch (RrqValueException e)
             {
                 var failed = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
-                await FinishAsync(taskId, failed).ConfigureAwait(false);
+                _tasksRun++;
+                await FinishAsync(taskId, failed, claimNext: false).ConfigureAwait(false);
                 return (taskId, failed.Status);
             }
         }
@@ -541,7 +560,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     reports.Add(_controller.Db.HashSetAsync(_controller.Keys.TaskProgress, taskId, bytes));
                 }
             };
-            outcome = await TaskExecution.RunAsync(_evaluator, context, payload, _controller.Values, cancellationToken).ConfigureAwait(false);
+            outcome = await TaskExecution.RunAsync(_evaluator, context, payload, _controller.Values, CancellationToken.None).ConfigureAwait(false);
             context.ProgressSink = null;
             Task[] sent;
             lock (reports)
@@ -551,7 +570,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await Task.WhenAll(sent).ConfigureAwait(false);
         }
 
-        var written = await FinishAsync(taskId, outcome).ConfigureAwait(false);
+        _tasksRun++;
+        // Running by itself, with no stop or recycle due, the worker takes its next task as it records this one.
+        var claimNext = _looping && _stopped == 0 && !_stopToken.IsCancellationRequested && RecycleLimit(_tasksRun) is null;
+        var written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
         if (written < 0)
         {
             Print($"task {taskId} finished ({outcome.Status.ToRedisString()}) but was no longer running here: result dropped");
@@ -704,20 +726,25 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Records a task's outcome. Releasing dependents needs the keys of their queues: the
     /// worker passes every queue it knows of, and learns the queue list again if the script names one
     /// it lacks.</summary>
-    private async Task<long> FinishAsync(string taskId, TaskOutcome outcome)
+    private async Task<long> FinishAsync(string taskId, TaskOutcome outcome, bool claimNext)
     {
         var k = _controller.Keys;
         for (var attempt = 0; ; attempt++)
         {
+            // The worker's own queues come first in this list, in priority order: those are claimed from.
             var queues = _knownQueues;
             var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
                 [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
-                    k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
+                    k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(Id), k.WorkerId, k.TaskTimeStart,
+                    k.Envir, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
                 [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
                     k.QueueChannelPrefix, RrqController.NewTaskId(), OffloadStore.HashOf(outcome.Result) ?? "",
-                    .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+                    claimNext ? Config.EffectiveQueues.Count : 0, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
             if ((long)r[0] != -4 || attempt >= 5)
             {
+                // A task taken now is run next; finding nothing is not kept, as work submitted since would
+                // then wait for the poll (the next step looks again).
+                _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
                 return (long)r[0];
             }
             var all = await _controller.Db.SetMembersAsync(k.Queues).ConfigureAwait(false);

@@ -122,6 +122,48 @@ public class InProcessWorkerTests
     }
 
     [Fact]
+    public async Task A_busy_worker_in_a_loop_answers_a_message_before_it_takes_its_next_task()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("busy");
+        var first = obj.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
+        var second = obj.TaskCreateExpr("2");
+        using var cts = new CancellationTokenSource();
+        var loop = w.RunAsync(cts.Token);
+        await Poll.Until(async () => await obj.TaskStatusAsync(first) == RrqTaskStatus.Running);
+        var ping = obj.MessageSend("PING");
+        Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(20)));
+        Assert.Equal("PONG", obj.MessageGetResponse(ping)[w.Id].Result);
+        // The worker takes its next step as it records a task, and a message wins over a queued task.
+        var log = obj.WorkerLogTail(w.Id, 0).Select(l => $"{l.Command} {l.Message}").ToArray();
+        var done = Array.IndexOf(log, $"TASK_COMPLETE {first}");
+        Assert.Equal(["MESSAGE PING", "RESPONSE PING", $"TASK_START {second}"], log[(done + 1)..(done + 4)]);
+        cts.Cancel();
+        await loop;
+    }
+
+    [Fact]
+    public async Task Stopping_a_loop_while_a_task_runs_finishes_that_task_and_leaves_the_next_one_queued()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("stopping");
+        var first = obj.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
+        var second = obj.TaskCreateExpr("2");
+        using var cts = new CancellationTokenSource();
+        var loop = w.RunAsync(cts.Token);
+        await Poll.Until(async () => await obj.TaskStatusAsync(first) == RrqTaskStatus.Running);
+        cts.Cancel();
+        await loop;
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(first));
+        Assert.Equal(1, obj.TaskResult(first));
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(second));
+        Assert.Equal([second], obj.QueueList());
+        Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
+    }
+
+    [Fact]
     public async Task An_idle_timeout_stops_the_worker()
     {
         await using var q = await TestQueue.CreateAsync();

@@ -1,0 +1,73 @@
+-- claim(c, queues, w): a worker's one step of work-taking, shared by worker_claim (a step on its own)
+-- and task_finish (which takes the next task in the same step as recording the last one, saving a
+-- round trip per task). A message for the worker wins; otherwise the first PENDING task of its
+-- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
+-- same step, so no task is ever in no queue and owned by no one.
+--   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
+--        time_start, expr, lcl, timeout, envir } (keys)
+--   queues: list of { list key, delayed key }, highest priority first. Retries waiting for their
+--           delay sit in the delayed set; those that are due are moved to the tail of their queue.
+-- Returns {kind, envir version, ...} where kind is
+--    0  nothing to do:  {0, version, ms epoch of the next delayed retry or ""}
+--    1  a message:  {1, version, message}
+--    2  a task:     {2, version, task id, payload, local flag, timeout}
+--   -1  this worker is not registered (it was stopped or declared lost): it must exit.
+local function claim(c, queues, w)
+  local version = redis.call('HGET', c.envir, 'version') or '0'
+  if redis.call('SISMEMBER', c.worker_id, w) == 0 then
+    return {-1, version}
+  end
+
+  local msg = redis.call('LPOP', c.message)
+  if msg then
+    return {1, version, msg}
+  end
+
+  if redis.call('HGET', c.worker_status, w) == 'PAUSED' then
+    return {0, version, ''}
+  end
+
+  local t = redis.call('TIME')
+  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local next_due = ''
+  for _, q in ipairs(queues) do
+    -- One look at the earliest delayed retry; the due ones are moved only when there are any.
+    local first = redis.call('ZRANGE', q[2], 0, 0, 'WITHSCORES')
+    if first[2] and tonumber(first[2]) <= now_ms then
+      for _, id in ipairs(redis.call('ZRANGEBYSCORE', q[2], '-inf', now_ms, 'LIMIT', 0, 1000)) do
+        redis.call('ZREM', q[2], id)
+        if redis.call('HGET', c.task_status, id) == 'PENDING' then
+          redis.call('RPUSH', q[1], id)
+        end
+      end
+      first = redis.call('ZRANGE', q[2], 0, 0, 'WITHSCORES')
+    end
+    if first[2] and (next_due == '' or tonumber(first[2]) < next_due) then
+      next_due = tonumber(first[2])
+    end
+  end
+
+  for _, q in ipairs(queues) do
+    while true do
+      local id = redis.call('LPOP', q[1])
+      if not id then
+        break
+      end
+      -- Only a PENDING task is claimed; anything else left in a list is skipped.
+      if redis.call('HGET', c.task_status, id) == 'PENDING' then
+        local time = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+        redis.call('HSET', c.task_status, id, 'RUNNING')
+        redis.call('HSET', c.task_worker, id, w)
+        redis.call('HSET', c.time_start, id, time)
+        redis.call('HSET', c.worker_task, w, id)
+        redis.call('HSET', c.worker_status, w, 'BUSY')
+        redis.call('RPUSH', c.worker_log, time .. ' TASK_START ' .. id)
+        local payload = redis.call('HGET', c.expr, id)
+        local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
+        local timeout = redis.call('HGET', c.timeout, id) or ''
+        return {2, version, id, payload, lcl, timeout}
+      end
+    end
+  end
+  return {0, version, tostring(next_due)}
+end
