@@ -317,7 +317,7 @@ public sealed partial class RrqController
         var pid = batch.HashGetAsync(Keys.TaskPid, taskId);
         batch.Execute();
         await Task.WhenAll(status, queue, local, timeout, worker, pid).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var chain = await ChainAsync(taskId).ConfigureAwait(false);
+        var chain = (await ChainsAsync([taskId]).ConfigureAwait(false))[0];
         var at = Array.IndexOf(chain, taskId);
         var moved = chain.Length <= 1 ? RrqChain.Empty : new RrqChain(chain[..at], chain[(at + 1)..]);
         var depends = new RrqChain(await WalkAsync(Keys.TaskDependsUp, taskId).ConfigureAwait(false),
@@ -436,20 +436,32 @@ public sealed partial class RrqController
     internal async Task<string> RootAsync(string id) =>
         (string?)await Db.HashGetAsync(Keys.TaskMovedRoot, id).ConfigureAwait(false) ?? id;
 
-    /// <summary>All tasks of an id's retry chain, oldest first (just the id when never retried).</summary>
-    internal async Task<string[]> ChainAsync(string id)
+    /// <summary>All tasks of each id's retry chain, oldest first (just the id when never retried): two
+    /// round trips for any number of never-retried ids, one more per step of the longest chain.</summary>
+    internal async Task<string[][]> ChainsAsync(string[] ids)
     {
-        var chain = new List<string> { await RootAsync(id).ConfigureAwait(false) };
-        while (chain.Count < 10_000)
+        var roots = await Db.HashGetAsync(Keys.TaskMovedRoot, ids.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var chains = ids.Select((id, i) => new List<string> { roots[i].IsNull ? id : (string)roots[i]! }).ToArray();
+        var open = Enumerable.Range(0, ids.Length).ToList();
+        for (var hop = 0; open.Count > 0; hop++)
         {
-            var next = await Db.HashGetAsync(Keys.TaskMovedTo, chain[^1]).ConfigureAwait(false);
-            if (next.IsNull)
+            if (hop >= 10_000)
             {
-                break;
+                throw new UnreachableException("A retry chain is longer than 10,000 tasks (a cycle in task:moved_to?).");
             }
-            chain.Add((string)next!);
+            var next = await Db.HashGetAsync(Keys.TaskMovedTo, open.Select(i => (RedisValue)chains[i][^1]).ToArray()).ConfigureAwait(false);
+            var still = new List<int>();
+            for (var j = 0; j < open.Count; j++)
+            {
+                if (!next[j].IsNull)
+                {
+                    chains[open[j]].Add((string)next[j]!);
+                    still.Add(open[j]);
+                }
+            }
+            open = still;
         }
-        return [.. chain];
+        return chains.Select(c => c.ToArray()).ToArray();
     }
 
     internal static byte[] EncodeError(TaskErrorData error) => RrqValueCodec.Serialize(error);

@@ -198,37 +198,31 @@ public sealed partial class RrqController
         {
             return;
         }
-        var all = new List<string>();
-        foreach (var id in ids)
+        // Whole chains go; should a retry lengthen one meanwhile, the script says so and they are read again.
+        RedisResult[] result;
+        string[] unique;
+        for (var attempt = 0; ; attempt++)
         {
-            all.AddRange(await ChainAsync(id).ConfigureAwait(false));
+            unique = (await ChainsAsync(ids).ConfigureAwait(false)).SelectMany(c => c).Distinct(StringComparer.Ordinal).ToArray();
+            result = await DeleteWholeChainsAsync(unique, cancellationToken).ConfigureAwait(false);
+            if ((long)result[0] != -9 || attempt >= 5)
+            {
+                break;
+            }
         }
-        var unique = all.Distinct(StringComparer.Ordinal).ToArray();
+        switch ((long)result[0])
+        {
+            case -2:
+                throw new RrqException(
+                    $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
+                    "wait for it to finish (or stop its worker) and delete again.");
+            case -9:
+                throw new RrqException($"Task '{(string?)result[1]}' of queue '{QueueId}' kept being retried while it was being " +
+                    "deleted. Nothing was deleted; delete again.");
+        }
         foreach (var id in unique)
         {
             _waiter.Forget(id);
-        }
-        var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
-        var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
-            .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
-        RedisKey[] hashes =
-        [
-            Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
-            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
-            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom,
-            Keys.TaskProgress,
-        ];
-        var args = new List<RedisValue> { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
-        args.AddRange(unique.Select(i => (RedisValue)i));
-        var result = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
-            [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args])
-            .WaitAsync(cancellationToken).ConfigureAwait(false))!;
-        if ((long)result[0] == -2)
-        {
-            throw new RrqException(
-                $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
-                "wait for it to finish (or stop its worker) and delete again.");
         }
         var freed = result.Skip(1).Select(r => (string)r!).ToArray();
         if (freed.Length > 0)
@@ -240,6 +234,26 @@ public sealed partial class RrqController
             }
             Values.Delete(freed);
         }
+    }
+
+    /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>
+    private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, CancellationToken cancellationToken)
+    {
+        var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
+            .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
+        RedisKey[] hashes =
+        [
+            Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
+            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskMovedTo, Keys.TaskMovedRoot,
+            Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
+            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress,
+        ];
+        var args = new List<RedisValue>(unique.Length + 3) { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
+        args.AddRange(unique.Select(i => (RedisValue)i));
+        return (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
+            [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static void CheckTaskTimeout(TimeSpan? timeout, bool separateProcess)

@@ -7,7 +7,8 @@
 -- KEYS[4] task:time_complete                      KEYS[5] task:depends_left
 -- KEYS[6] task:shared   KEYS[7] shared   KEYS[8] shared_refs
 -- KEYS[9] offload:owner  KEYS[10] offload:refs (see include/offload.lua)
--- KEYS[11..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ...)
+-- KEYS[11] task:moved_to  KEYS[12] task:moved_root
+-- KEYS[13..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ...)
 -- (KEYS[7], KEYS[8] and KEYS[10] are not per-task: shared locals go when their last task goes, and
 -- an offloaded value when no task or shared locals use it.)
 -- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in, each followed by its delayed set
@@ -16,7 +17,8 @@
 -- ARGV[4..] ids
 --
 -- Returns: {number deleted, content hashes of offloaded values no longer used (their files can go)...},
--- or {-2, id} when a task is RUNNING (nothing deleted).
+-- or {-2, id} when a task is RUNNING (nothing deleted), or {-9, id} when the ids are not whole retry
+-- chains (a retry added a task to that id's chain since the caller read it: read again; nothing deleted).
 
 --#include now
 --#include fail_dependents
@@ -32,14 +34,27 @@ for i = 4, #ARGV do
   end
   gone[ARGV[i]] = true
 end
+-- A chain is only ever deleted whole.
+for i = 4, #ARGV do
+  local newer = redis.call('HGET', KEYS[11], ARGV[i])
+  local root = redis.call('HGET', KEYS[12], ARGV[i])
+  if (newer and not gone[newer]) or (root and not gone[root]) then
+    return {-9, ARGV[i]}
+  end
+end
 
 local time = now()
 local deleted = 0
+local queued = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
   local st = redis.call('HGET', status_key, id)
   if st then
     deleted = deleted + 1
+  end
+  -- Only a PENDING task is in a queue list (or, waiting for a retry's delay, in a delayed set).
+  if st == 'PENDING' then
+    queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then
     fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
@@ -76,12 +91,14 @@ for i = 4, #ARGV do
   offload_release(KEYS[9], KEYS[10], ARGV[i] .. ':result', freed)
 end
 
-for i = 4, #ARGV do
-  local id = ARGV[i]
+for _, id in ipairs(queued) do
   for q = n_hash + 1, n_hash + n_queue, 2 do
     redis.call('LREM', KEYS[q], 0, id)
     redis.call('ZREM', KEYS[q + 1], id)
   end
+end
+for i = 4, #ARGV do
+  local id = ARGV[i]
   for k = 1, n_hash do
     if k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
       redis.call('HDEL', KEYS[k], id)
