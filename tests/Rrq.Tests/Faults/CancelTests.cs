@@ -96,8 +96,9 @@ public class CancelTests
                 cancel = null;   // the worker had claimed it: RUNNING in-process
             }
             var s = await step;
-            await waiter;
+            var waited = await waiter;
             var status = await obj.TaskStatusAsync(t);
+            Assert.Equal(status == RrqTaskStatus.Complete, waited);   // a waiter's answer is the final outcome
             if (cancel == true)
             {
                 cancelled++;

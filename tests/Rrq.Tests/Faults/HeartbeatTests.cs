@@ -93,6 +93,70 @@ public class HeartbeatTests
     }
 
     [Fact]
+    public async Task When_two_sweeping_workers_and_a_controller_find_one_lost_worker_exactly_one_of_them_acts()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond);
+        var w = await q.SpawnAsync(3, "hb");
+        // A retry on DIED shows how many times the loss was acted on: each action would retry once more.
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(3_600_000)",
+            retry: new RrqRetryPolicy { MaxAttempts = 5, On = [RrqTaskStatus.Died] });
+        await Poll.Until(async () => await obj.TaskStatusAsync(t, follow: false) == RrqTaskStatus.Running, 60);
+        var busy = obj.TaskInfo(t).Worker!;
+
+        w.Kill(busy);
+        var foundByController = new List<string>();
+        while (await obj.TaskStatusAsync(t, follow: false) == RrqTaskStatus.Running)
+        {
+            foundByController.AddRange((await obj.WorkerDetectExitedAsync()).LostWorkers);
+        }
+        Assert.Equal(RrqTaskStatus.Moved, obj.TaskStatus(t, follow: false));
+        Assert.Single(obj.TaskInfo(t).Moved.Down);
+        Assert.Equal(2, obj.TaskList().Count);
+        Assert.Single(obj.WorkerLogTail(busy, 0), l => l.Command == "LOST");
+        Assert.Single(obj.WorkerLogTail(busy, 0), l => l.Command == "TASK_DIED");
+        Assert.True(foundByController.Count <= 1);
+        Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(busy));
+    }
+
+    [Fact]
+    public async Task A_worker_sigkilled_after_claiming_a_task_but_before_starting_it_leaves_a_task_that_detection_marks_died()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond with { DetectLostWorkers = false });
+        var w = await q.SpawnAsync(1, "hb");
+        // A new environment, without telling the workers: the worker finds it when it claims the next task,
+        // and loads it (here, slowly) before it starts that task.
+        var slow = Path.Combine(Path.GetTempPath(), $"rrq-slow-{Guid.NewGuid():N}.csx");
+        await File.WriteAllTextAsync(slow, "System.Threading.Thread.Sleep(60_000);\npublic int Never() => 0;\n");
+        try
+        {
+            obj.WorkerEnvirSet(new RrqEnvir([slow]), notify: false);
+            var t = obj.TaskCreateExpr("1");
+            var db = RedisServer.Instance.Connection.GetDatabase();
+            await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+            Assert.False(await db.HashExistsAsync($"{{{q.QueueId}}}:task:result", t));
+            Assert.DoesNotContain(obj.WorkerLogTail(w.Id, 0), l => l.Command == "ENVIR" && l.Message.StartsWith("version 1", StringComparison.Ordinal));
+
+            w.Kill(w.Id);
+            Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
+            Assert.Empty(obj.QueueList());   // claimed: in no queue, but owned by the worker on record
+            Assert.Equal(t, obj.WorkerTaskId([w.Id])[w.Id]);
+            await Poll.Until(async () => !await db.KeyExistsAsync($"{{{q.QueueId}}}:worker:{w.Id}:heartbeat"), 10);
+            var found = obj.WorkerDetectExited();
+            Assert.Equal(t, found.OrphanedTasks[w.Id]);
+            Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+            Assert.False(obj.TaskWait(t, TimeSpan.FromSeconds(5)));
+        }
+        finally
+        {
+            File.Delete(slow);
+        }
+    }
+
+    [Fact]
     public async Task Workers_stopped_through_the_api_are_exited_not_lost()
     {
         await using var q = await TestQueue.CreateAsync();
