@@ -36,7 +36,7 @@
 --#include claim
 
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
-local time = now()
+local time, t = clock()
 local k = retry_keys(9)
 
 local queue_keys = {}
@@ -58,10 +58,10 @@ end
 
 local result = -1
 if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
-  local release = {}
+  local release, down = {}, nil
   if status == 'COMPLETE' then
     local missing
-    release, missing = dependents_to_release(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id)
+    release, missing, down = dependents_to_release(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id)
     if not release then
       return {-4, missing}
     end
@@ -85,7 +85,7 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
     else
       redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
     end
-    release_dependents(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id, release)
+    release_dependents(down, k.depends_left, KEYS[1], k.queue, queue_keys, release)
   elseif auto_retry(k, qk, KEYS[1], KEYS[8], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
@@ -97,26 +97,33 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
   result = 1
 end
 
+-- The worker's own bookkeeping. A worker the queue has no record of (the queue was destroyed under
+-- it) leaves no log line behind.
+local wstatus = redis.call('HGET', KEYS[6], w)
+local line
+if status == 'RETRY' then
+  line = time .. ' RETRY ' .. id .. ' ' .. redis.call('HGET', k.moved_to, id)
+else
+  line = time .. ' TASK_' .. status .. ' ' .. id
+end
+local out = { result }
+if wstatus and n_own > 0 then
+  out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
+    worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
+    lcl = k.lcl, timeout = k.timeout, envir = KEYS[29] }, own, w, { t = t, status = wstatus, lines = { line } })
+  table.insert(out, 1, result)
+  if out[2] == 2 then
+    return out   -- busy again: claim() logged this task's end with the next one's start
+  end
+end
+-- No next task: the worker is idle.
 if redis.call('HGET', KEYS[5], w) == id then
   redis.call('HDEL', KEYS[5], w)
 end
-if redis.call('HGET', KEYS[6], w) == 'BUSY' then
-  redis.call('HSET', KEYS[6], w, 'IDLE')
+if wstatus then
+  if wstatus == 'BUSY' then
+    redis.call('HSET', KEYS[6], w, 'IDLE')
+  end
+  redis.call('RPUSH', KEYS[7], line)
 end
--- A worker the queue has no record of (the queue was destroyed under it) leaves no log line behind.
-if redis.call('HEXISTS', KEYS[6], w) == 0 then
-  return {result}
-end
-if status == 'RETRY' then
-  redis.call('RPUSH', KEYS[7], time .. ' RETRY ' .. id .. ' ' .. redis.call('HGET', k.moved_to, id))
-else
-  redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
-end
-if n_own == 0 then
-  return {result}
-end
-local out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
-  worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
-  lcl = k.lcl, timeout = k.timeout, envir = KEYS[29] }, own, w)
-table.insert(out, 1, result)
 return out

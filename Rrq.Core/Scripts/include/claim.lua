@@ -1,18 +1,22 @@
--- claim(c, queues, w): a worker's one step of work-taking, shared by worker_claim (a step on its own)
--- and task_finish (which takes the next task in the same step as recording the last one, saving a
--- round trip per task). A message for the worker wins; otherwise the first PENDING task of its
+-- claim(c, queues, w, pre): a worker's one step of work-taking, shared by worker_claim (a step on its
+-- own) and task_finish (which takes the next task in the same step as recording the last one, saving
+-- a round trip per task). A message for the worker wins; otherwise the first PENDING task of its
 -- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
 -- same step, so no task is ever in no queue and owned by no one.
 --   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
 --        time_start, expr, lcl, timeout, envir } (keys)
 --   queues: list of { list key, delayed key }, highest priority first. Retries waiting for their
 --           delay sit in the delayed set; those that are due are moved to the tail of their queue.
+--   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
+--        worker's status, lines = log lines to push before TASK_START when a task is taken (when
+--        none is, they are the caller's to push) }.
 -- Returns {kind, envir version, ...} where kind is
 --    0  nothing to do:  {0, version, ms epoch of the next delayed retry or ""}
 --    1  a message:  {1, version, message}
 --    2  a task:     {2, version, task id, payload, local flag, timeout}
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
-local function claim(c, queues, w)
+local function claim(c, queues, w, pre)
+  pre = pre or {}
   local version = redis.call('HGET', c.envir, 'version') or '0'
   if redis.call('SISMEMBER', c.worker_id, w) == 0 then
     return {-1, version}
@@ -23,11 +27,12 @@ local function claim(c, queues, w)
     return {1, version, msg}
   end
 
-  if redis.call('HGET', c.worker_status, w) == 'PAUSED' then
+  local wstatus = pre.status or redis.call('HGET', c.worker_status, w)
+  if wstatus == 'PAUSED' then
     return {0, version, ''}
   end
 
-  local t = redis.call('TIME')
+  local t = pre.t or redis.call('TIME')
   local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local next_due = ''
   for _, q in ipairs(queues) do
@@ -60,8 +65,12 @@ local function claim(c, queues, w)
         redis.call('HSET', c.task_worker, id, w)
         redis.call('HSET', c.time_start, id, time)
         redis.call('HSET', c.worker_task, w, id)
-        redis.call('HSET', c.worker_status, w, 'BUSY')
-        redis.call('RPUSH', c.worker_log, time .. ' TASK_START ' .. id)
+        if wstatus ~= 'BUSY' then
+          redis.call('HSET', c.worker_status, w, 'BUSY')
+        end
+        local lines = pre.lines or {}
+        lines[#lines + 1] = time .. ' TASK_START ' .. id
+        redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)
         local payload = redis.call('HGET', c.expr, id)
         local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
         local timeout = redis.call('HGET', c.timeout, id) or ''

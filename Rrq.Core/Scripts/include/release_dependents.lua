@@ -2,27 +2,27 @@
 -- DEFERRED counts one dependency fewer; those with none left go to the FRONT of their own queue as
 -- PENDING. The first function only reads: it returns the dependents to release, or nil and the
 -- name of a queue whose key the caller did not pass (the caller then retries with it, so a
--- script never touches a key it did not declare). queue_keys maps queue name → key.
+-- script never touches a key it did not declare). queue_keys maps queue name → key. The first also
+-- returns the task's dependents as read (down), for the second to use.
 local function dependents_to_release(depends_down, depends_left, task_status, task_queue, queue_keys, id)
   local release = {}
   local down = redis.call('HGET', depends_down, id)
   if not down then
-    return release
+    return release, nil, nil
   end
   for d in string.gmatch(down, '%S+') do
     if redis.call('HGET', task_status, d) == 'DEFERRED' and tonumber(redis.call('HGET', depends_left, d) or '0') <= 1 then
       local q = redis.call('HGET', task_queue, d)
       if not queue_keys[q] then
-        return nil, q
+        return nil, q, down
       end
       release[#release + 1] = d
     end
   end
-  return release
+  return release, nil, down
 end
 
-local function release_dependents(depends_down, depends_left, task_status, task_queue, queue_keys, id, release)
-  local down = redis.call('HGET', depends_down, id)
+local function release_dependents(down, depends_left, task_status, task_queue, queue_keys, release)
   if not down then
     return
   end
