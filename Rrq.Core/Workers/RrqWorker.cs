@@ -105,7 +105,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(controller);
         ArgumentNullException.ThrowIfNull(evaluator);
-        name ??= WorkerNames.NewBase();
+        name ??= await WorkerNames.UnusedBaseAsync(controller, 0).ConfigureAwait(false);
         QueueIdValidation.CheckName(name, "worker id", nameof(name));
         var cfg = await controller.WorkerConfigReadAsync(config, cancellationToken).ConfigureAwait(false);
         var worker = new RrqWorker(controller, evaluator, name, config, cfg, output);

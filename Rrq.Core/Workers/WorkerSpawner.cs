@@ -15,7 +15,7 @@ internal static class WorkerSpawner
     {
         logDir ??= Path.Combine(Path.GetTempPath(), "rrq-workers", Sanitize(controller.QueueId));
         Directory.CreateDirectory(logDir);
-        var prefix = WorkerNames.NewBase();
+        var prefix = await WorkerNames.UnusedBaseAsync(controller, n).ConfigureAwait(false);
         var ids = Enumerable.Range(1, n).Select(i => $"{prefix}_{i}").ToArray();
         var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["RRQ_REDIS"] = controller.RedisConfiguration };
         if (controller.Offload is { } offload)

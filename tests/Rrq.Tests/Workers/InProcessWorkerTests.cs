@@ -35,6 +35,22 @@ public class InProcessWorkerTests
     }
 
     [Fact]
+    public async Task A_new_worker_never_gets_the_id_of_one_the_queue_has_seen()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var gone = await q.WorkerAsync("taken_name_1");
+        await gone.StopAsync();
+        await q.WorkerAsync("taken_name");
+        var offered = new Queue<string>(["taken_name", "taken_name", "fresh_name"]);
+        // A spawn of two would name its workers taken_name_1 and taken_name_2: one of them exited here.
+        Assert.Equal("fresh_name", await Rrq.Workers.WorkerNames.UnusedBaseAsync(q.Controller, 2, offered.Dequeue));
+        offered = new Queue<string>(["taken_name", "fresh_name"]);
+        Assert.Equal("fresh_name", await Rrq.Workers.WorkerNames.UnusedBaseAsync(q.Controller, 0, offered.Dequeue));
+        var unnamed = await q.WorkerAsync();
+        Assert.Matches("^[a-z]+_[a-z]+$", unnamed.Id);
+    }
+
+    [Fact]
     public async Task Unknown_workers_are_clear_errors()
     {
         await using var q = await TestQueue.CreateAsync();
