@@ -8,9 +8,19 @@ using StackExchange.Redis;
 // (Redis PING from this process) and then Rrq, and reports Rrq's figures both in time and as
 // ratios to the baseline measured in the same run, because the machine is shared and noisy.
 //
-//   dotnet run -c Release --project bench/Rrq.Bench [-- --quick]
+//   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
+//
+// SECTION is one of roundtrip, many, bulk, separate, death (default: all of them, in that order).
 
 var quick = args.Contains("--quick");
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
+string[] sections = ["roundtrip", "many", "bulk", "separate", "death"];
+if (only is not null && !sections.Contains(only))
+{
+    Console.Error.WriteLine($"--only takes one of: {string.Join(", ", sections)}");
+    return 2;
+}
+bool Section(string name) => only is null || only == name;
 var roundTrips = quick ? 200 : 2000;
 var bulk = quick ? 256 : 2048;
 
@@ -26,120 +36,199 @@ Console.WriteLine($"baseline: Redis PING round trip, median {Ms(ping)}");
 var queue = "rrq-bench:" + Guid.NewGuid().ToString("N")[..8];
 await using var obj = await RrqController.ConnectAsync(queue, address);
 await obj.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
+var rt = double.NaN;
 
-// 1. Round trip of one trivial task with one worker already running.
-var one = await obj.WorkerSpawnAsync(1, "bench");
-for (var i = 0; i < 50; i++)
+if (Section("roundtrip") || Section("many") || Section("bulk"))
 {
-    await RoundTrip(obj, i); // warm-up: compile, JIT, connections
-}
-var done = new List<string>();
-var rt = Median(await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1))));
-await obj.TaskDeleteAsync(done);
-Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)} = {rt / ping:0.0} × PING  (budget 1 ms; rrq here 3–6 ms)");
-
-// Pieces of the round trip: submitting alone, and reading a finished task's result.
-var submitted = new List<string>();
-var submit = Median(await Repeat(roundTrips, async () => submitted.Add(await obj.TaskCreateExprAsync("i + 1", new { i = 1 }))));
-Console.WriteLine($"submit one task: median {Ms(submit)} = {submit / ping:0.0} × PING  (rrq here 0.65 ms)");
-await obj.TaskWaitAsync(submitted, TimeSpan.FromMinutes(1));
-var read = Median(await Repeat(roundTrips, async () => await obj.TaskResultAsync(submitted[0])));
-Console.WriteLine($"read one result: median {Ms(read)} = {read / ping:0.0} × PING");
-var waitDone = Median(await Repeat(roundTrips, async () => await obj.TaskWaitAsync(submitted[0])));
-Console.WriteLine($"wait on a finished task: median {Ms(waitDone)} = {waitDone / ping:0.0} × PING");
-await obj.TaskDeleteAsync(submitted);
-
-// 2. Many trivial tasks: submit them all, wait for all, read all results.
-var perTask1 = await Many(obj, bulk);
-Console.WriteLine($"{bulk} tasks, 1 worker: {Ms(perTask1 * bulk)} total, {Ms(perTask1)} per task = {perTask1 / ping:0.0} × PING  (rrq here 3.7–5.9 ms per task)");
-var two = await obj.WorkerSpawnAsync(1, "bench");
-// Warm the new worker too: keep the first one busy so the second compiles "i + 1" now, not mid-run.
-var blocker = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3000)");
-await Task.Delay(200);
-for (var i = 0; i < 20; i++)
-{
-    await RoundTrip(obj, i);
-}
-await obj.TaskWaitAsync(blocker, TimeSpan.FromSeconds(30));
-var perTask2 = await Many(obj, bulk);
-Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING  (rrq here 2.8–4.8 ms per task)");
-
-// 2b. Bulk: submitting 10,000 tasks in one call, and 2,048 bulk-submitted tasks run and collected.
-{
-    var sw = Stopwatch.StartNew();
-    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
-    var submitMs = sw.Elapsed.TotalMilliseconds;
-    Console.WriteLine($"bulk submit of 10,000 tasks: {Ms(submitMs)} = {submitMs / 10_000 * 1000:0.0} µs per task = {submitMs / 10_000 / ping:0.00} × PING per task  (budget 500 ms)");
-    await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
-    await obj.TaskDeleteAsync(ids);
-}
-var bulkPerTask = await Many(obj, bulk, bulk: true);
-Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers: {Ms(bulkPerTask * bulk)} total, {Ms(bulkPerTask)} per task = {bulkPerTask / ping:0.0} × PING  (budget 0.3 ms; rrq here 2.8–4.8 ms)");
-
-// Redis memory per finished trivial task (everything stored for it, result included).
-{
-    var before = await UsedMemory(mux);
-    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
-    await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
-    var after = await UsedMemory(mux);
-    Console.WriteLine($"Redis memory per finished trivial task: {(after - before) / 10_000.0:0} bytes");
-    await obj.TaskDeleteAsync(ids);
-}
-
-// 3. Separate-process round trip. The first such task of a worker starts its child cold; after that
-// the worker keeps one child ready, so tasks a few seconds apart each find one waiting.
-await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
-var sep = await obj.WorkerSpawnAsync(1, "bench");
-await RoundTripSeparate(obj, 0);
-var separate = new List<double>();
-for (var i = 0; i < (quick ? 5 : 15); i++)
-{
-    await Task.Delay(2500);   // time for the next child to start and warm up
-    var sw = Stopwatch.StartNew();
-    await RoundTripSeparate(obj, i);
-    separate.Add(sw.Elapsed.TotalMilliseconds);
-}
-var sepMedian = Median([.. separate]);
-Console.WriteLine($"round trip in a separate process (child ready): median {Ms(sepMedian)} = {sepMedian / ping:0} × PING = {sepMedian / rt:0} × in-process  (budget 100 ms; rrq here 500–750 ms)");
-await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
-
-// 4. From SIGKILL of a busy worker to its task DIED, heartbeat period 1 s, with nobody calling
-// anything: another worker's sweep finds it. Bound: 3 periods (expiry) + 1 (sweep).
-await obj.WorkerConfigSaveAsync("hb", new RrqWorkerConfig { Verbose = false, HeartbeatPeriod = TimeSpan.FromSeconds(1) });
-var deaths = new List<double>();
-for (var i = 0; i < (quick ? 1 : 3); i++)
-{
-    var pair = await obj.WorkerSpawnAsync(2, "hb");
-    var t = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3_600_000)");
-    while (await obj.TaskStatusAsync(t) != RrqTaskStatus.Running)
+    var one = await obj.WorkerSpawnAsync(1, "bench");
+    for (var i = 0; i < 50; i++)
     {
-        await Task.Delay(10);
+        await RoundTrip(obj, i); // warm-up: compile, JIT, connections
     }
-    var busy = (await obj.TaskInfoAsync(t)).Worker!;
-    var waiting = obj.TaskWaitAsync(t, TimeSpan.FromMinutes(1));
-    var sw = Stopwatch.StartNew();
-    pair.Kill(busy);
-    await waiting;
-    deaths.Add(sw.Elapsed.TotalMilliseconds);
-    if (await obj.TaskStatusAsync(t) != RrqTaskStatus.Died)
+
+    if (Section("roundtrip"))
     {
-        throw new InvalidOperationException("the killed worker's task is not DIED");
+        // 1. Round trip of one trivial task with one worker already running.
+        var done = new List<string>();
+        rt = Median(await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1))));
+        await obj.TaskDeleteAsync(done);
+        Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)} = {rt / ping:0.0} × PING  (budget 1 ms; rrq here 3–6 ms)");
+
+        // Pieces of the round trip: submitting alone, and reading a finished task's result.
+        var submitted = new List<string>();
+        var submit = Median(await Repeat(roundTrips, async () => submitted.Add(await obj.TaskCreateExprAsync("i + 1", new { i = 1 }))));
+        Console.WriteLine($"submit one task: median {Ms(submit)} = {submit / ping:0.0} × PING  (rrq here 0.65 ms)");
+        await obj.TaskWaitAsync(submitted, TimeSpan.FromMinutes(1));
+        var read = Median(await Repeat(roundTrips, async () => await obj.TaskResultAsync(submitted[0])));
+        Console.WriteLine($"read one result: median {Ms(read)} = {read / ping:0.0} × PING");
+        var waitDone = Median(await Repeat(roundTrips, async () => await obj.TaskWaitAsync(submitted[0])));
+        Console.WriteLine($"wait on a finished task: median {Ms(waitDone)} = {waitDone / ping:0.0} × PING");
+        await obj.TaskDeleteAsync(submitted);
+    }
+
+    // 2. Many trivial tasks: submit them all, wait for all, read all results.
+    if (Section("many"))
+    {
+        var perTask1 = await Many(obj, bulk);
+        Console.WriteLine($"{bulk} tasks, 1 worker: {Ms(perTask1 * bulk)} total, {Ms(perTask1)} per task = {perTask1 / ping:0.0} × PING  (rrq here 3.7–5.9 ms per task)");
+    }
+    var two = await obj.WorkerSpawnAsync(1, "bench");
+    // Warm the new worker too: keep the first one busy so the second compiles "i + 1" now, not mid-run.
+    var blocker = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3000)");
+    await Task.Delay(200);
+    for (var i = 0; i < 20; i++)
+    {
+        await RoundTrip(obj, i);
+    }
+    await obj.TaskWaitAsync(blocker, TimeSpan.FromSeconds(30));
+    if (Section("many"))
+    {
+        var perTask2 = await Many(obj, bulk);
+        Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING  (rrq here 2.8–4.8 ms per task)");
+    }
+
+    if (Section("bulk"))
+    {
+        // 2b. Bulk: submitting 10,000 tasks in one call, and 2,048 bulk-submitted tasks run and collected.
+        {
+            var sw = Stopwatch.StartNew();
+            var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
+            var submitMs = sw.Elapsed.TotalMilliseconds;
+            Console.WriteLine($"bulk submit of 10,000 tasks: {Ms(submitMs)} = {submitMs / 10_000 * 1000:0.0} µs per task = {submitMs / 10_000 / ping:0.00} × PING per task  (budget 500 ms)");
+            await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+            await obj.TaskDeleteAsync(ids);
+        }
+        // Three runs; the median one is reported with where its time went: each phase's wall time, and
+        // the CPU each process used while the workers ran (the machine has two cores for all of them).
+        int[] pids = [server?.Pid ?? 0, Environment.ProcessId, .. one.Pids.Values, .. two.Pids.Values];
+        var runs = new List<BulkRun>();
+        for (var r = 0; r < 3; r++)
+        {
+            runs.Add(await BulkPhases(obj, bulk, pids));
+        }
+        var m = runs.OrderBy(x => x.PerTask).ElementAt(1);
+        Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers (median of 3): {Ms(m.PerTask * bulk)} total, {Ms(m.PerTask)} per task = {m.PerTask / ping:0.0} × PING  (budget 0.3 ms; rrq here 2.8–4.8 ms)");
+        Console.WriteLine($"  submit {Ms(m.Submit)}, run and wait {Ms(m.Wait)}, read results {Ms(m.Results)}; then delete {Ms(m.Delete)}. " +
+            $"CPU while running: redis-server {m.Cpu[0]:0} ms, controller {m.Cpu[1]:0} ms, workers {m.Cpu[2]:0} and {m.Cpu[3]:0} ms");
+
+        // Redis memory per finished trivial task (everything stored for it, result included).
+        var before = await UsedMemory(mux);
+        var kept = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 10_000).Select(i => (object)new { i }));
+        await obj.TaskWaitAsync(kept, TimeSpan.FromMinutes(5), progress: false);
+        var after = await UsedMemory(mux);
+        Console.WriteLine($"Redis memory per finished trivial task: {(after - before) / 10_000.0:0} bytes");
+        await obj.TaskDeleteAsync(kept);
     }
     await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
-    pair.Kill();
+    one.Kill();
+    two.Kill();
 }
-var death = Median([.. deaths]);
-Console.WriteLine($"SIGKILL to DIED, heartbeat 1 s, automatic detection: median {death / 1000:0.00} s = {death / 1000:0.0} × period  (bound 4 periods; rrq here 2.7–2.9 s with someone polling detect every 0.25 s)");
 
-one.Kill();
-two.Kill();
-sep.Kill();
+if (Section("separate"))
+{
+    // 3. Separate-process round trip. The first such task of a worker starts its child cold; after that
+    // the worker keeps one child ready, so tasks a few seconds apart each find one waiting. (A task that
+    // comes sooner waits for the rest of the child's warm-up; the budget is for a child that is ready.)
+    var sep = await obj.WorkerSpawnAsync(1, "bench");
+    await RoundTripSeparate(obj, 0);
+    var separate = new List<double>();
+    for (var i = 0; i < (quick ? 5 : 15); i++)
+    {
+        await Task.Delay(4000);   // time for the next child to start and warm up (~2.7 s here; ~1.5 s published ReadyToRun)
+        var sw = Stopwatch.StartNew();
+        await RoundTripSeparate(obj, i);
+        separate.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    var sepMedian = Median([.. separate]);
+    var vsInProcess = double.IsNaN(rt) ? "" : $" = {sepMedian / rt:0} × in-process";
+    Console.WriteLine($"round trip in a separate process (child ready): median {Ms(sepMedian)} = {sepMedian / ping:0} × PING{vsInProcess}  (budget 100 ms; rrq here 500–750 ms)");
+    Console.WriteLine($"  all {separate.Count}: {string.Join(", ", separate.Order().Select(x => x.ToString("0", CultureInfo.InvariantCulture)))} ms");
+    await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+    sep.Kill();
+}
+
+if (Section("death"))
+{
+    // 4. From SIGKILL of a busy worker to its task DIED, heartbeat period 1 s, with nobody calling
+    // anything: another worker's sweep finds it. Bound: 3 periods (expiry) + 1 (sweep).
+    await obj.WorkerConfigSaveAsync("hb", new RrqWorkerConfig { Verbose = false, HeartbeatPeriod = TimeSpan.FromSeconds(1) });
+    var deaths = new List<double>();
+    for (var i = 0; i < (quick ? 1 : 3); i++)
+    {
+        var pair = await obj.WorkerSpawnAsync(2, "hb");
+        var t = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3_600_000)");
+        while (await obj.TaskStatusAsync(t) != RrqTaskStatus.Running)
+        {
+            await Task.Delay(10);
+        }
+        var busy = (await obj.TaskInfoAsync(t)).Worker!;
+        var waiting = obj.TaskWaitAsync(t, TimeSpan.FromMinutes(1));
+        var sw = Stopwatch.StartNew();
+        pair.Kill(busy);
+        await waiting;
+        deaths.Add(sw.Elapsed.TotalMilliseconds);
+        if (await obj.TaskStatusAsync(t) != RrqTaskStatus.Died)
+        {
+            throw new InvalidOperationException("the killed worker's task is not DIED");
+        }
+        await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+        pair.Kill();
+    }
+    var death = Median([.. deaths]);
+    Console.WriteLine($"SIGKILL to DIED, heartbeat 1 s, automatic detection: median {death / 1000:0.00} s = {death / 1000:0.0} × period  (bound 4 periods; rrq here 2.7–2.9 s with someone polling detect every 0.25 s)");
+}
+
 var server2 = mux.GetServer(mux.GetEndPoints()[0]);
 await foreach (var key in server2.KeysAsync(pattern: "{" + queue + "}:*"))
 {
     await db.KeyDeleteAsync(key);
 }
 return 0;
+
+/// <summary>One bulk run: submit n trivial tasks in one call, wait for all, read all results, then
+/// delete them; times in ms, and the CPU (ms) of each process of <c>pids</c> while the tasks ran.</summary>
+static async Task<BulkRun> BulkPhases(RrqController obj, int n, int[] pids)
+{
+    var sw = Stopwatch.StartNew();
+    var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
+    var submitted = sw.Elapsed.TotalMilliseconds;
+    var cpu0 = pids.Select(CpuMs).ToArray();
+    if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false))
+    {
+        throw new InvalidOperationException("not every task completed");
+    }
+    var waited = sw.Elapsed.TotalMilliseconds;
+    var cpu = pids.Select(CpuMs).Zip(cpu0, (a, b) => a - b).ToArray();
+    var results = await obj.TaskResultsAsync(ids);
+    var read = sw.Elapsed.TotalMilliseconds;
+    if ((int)results[n - 1]! != n)
+    {
+        throw new InvalidOperationException("wrong result");
+    }
+    await obj.TaskDeleteAsync(ids);
+    var deleted = sw.Elapsed.TotalMilliseconds;
+    return new BulkRun(read / n, submitted, waited - submitted, read - waited, deleted - read, cpu);
+}
+
+/// <summary>CPU time (user + system, ms) a process has used so far; 0 for pid 0 or a process that is gone.</summary>
+static double CpuMs(int pid)
+{
+    try
+    {
+        var stat = pid == 0 ? null : File.ReadAllText($"/proc/{pid}/stat");
+        if (stat is null)
+        {
+            return 0;
+        }
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return ticks * 1000.0 / 100;   // USER_HZ is 100 on Linux
+    }
+    catch (IOException)
+    {
+        return 0;
+    }
+}
 
 static async Task<string> RoundTrip(RrqController obj, int i)
 {
@@ -169,24 +258,15 @@ static async Task RoundTripSeparate(RrqController obj, int i)
     _ = await obj.TaskResultAsync(t);
 }
 
-/// <summary>Submits n trivial tasks (one call each, or one bulk call), waits for all, reads every
-/// result; returns the time per task in ms.</summary>
-static async Task<double> Many(RrqController obj, int n, bool bulk = false)
+/// <summary>Submits n trivial tasks one call each, waits for all, reads every result; returns the time
+/// per task in ms.</summary>
+static async Task<double> Many(RrqController obj, int n)
 {
     var sw = Stopwatch.StartNew();
-    IReadOnlyList<string> ids;
-    if (bulk)
+    var ids = new string[n];
+    for (var i = 0; i < n; i++)
     {
-        ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
-    }
-    else
-    {
-        var one = new string[n];
-        for (var i = 0; i < n; i++)
-        {
-            one[i] = await obj.TaskCreateExprAsync("i + 1", new { i });
-        }
-        ids = one;
+        ids[i] = await obj.TaskCreateExprAsync("i + 1", new { i });
     }
     if (!await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false))
     {
@@ -222,6 +302,9 @@ static double Median(double[] xs)
 
 static string Ms(double ms) => ms >= 100 ? $"{ms.ToString("0", CultureInfo.InvariantCulture)} ms" : $"{ms.ToString("0.000", CultureInfo.InvariantCulture)} ms";
 
+/// <summary>What one bulk run measured (ms; Cpu per process while the tasks ran).</summary>
+internal sealed record BulkRun(double PerTask, double Submit, double Wait, double Results, double Delete, double[] Cpu);
+
 /// <summary>A redis-server on a free loopback port with persistence off, killed on dispose.</summary>
 internal sealed class RedisProcess : IDisposable
 {
@@ -234,6 +317,8 @@ internal sealed class RedisProcess : IDisposable
     }
 
     public string Address { get; }
+
+    public int Pid => _process.Id;
 
     public static RedisProcess? StartUnlessConfigured()
     {
