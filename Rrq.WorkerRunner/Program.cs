@@ -35,12 +35,12 @@ internal static class WorkerProgram
         if (args[0] == "child")
         {
             // The process of one separate-process task, started and supervised by a worker.
-            if (args.Length != 3 || args[1] != "--envir")
+            if (!(args.Length == 3 || args.Length == 5 && args[3] == "--warm") || args[1] != "--envir")
             {
-                Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --envir FILE`; not for direct use.");
+                Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --envir FILE [--warm FILE]`; not for direct use.");
                 return 2;
             }
-            return await Rrq.Workers.ChildTaskRunner.RunAsync(new RoslynTaskEvaluator(), args[2], Console.In);
+            return await Rrq.Workers.ChildTaskRunner.RunAsync(new RoslynTaskEvaluator(), args[2], args.Length == 5 ? args[4] : null, Console.In);
         }
         if (args[0] == "run")
         {

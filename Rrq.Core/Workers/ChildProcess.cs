@@ -36,11 +36,19 @@ internal sealed class ChildProcess : IDisposable
 
     private string ResultPath => Path.Combine(Dir, "result.bin");
 
-    public static ChildProcess Start(string workDir, string envirFile, long envirVersion, RrqOffload? offload)
+    /// <summary>Starts a child for the next task. <paramref name="warmPayload"/>: the payload of a task like
+    /// the one expected (the worker's last), whose expression the child compiles while it waits; null for none.</summary>
+    public static ChildProcess Start(string workDir, string envirFile, long envirVersion, RrqOffload? offload, byte[]? warmPayload = null)
     {
         var dir = Directory.CreateDirectory(Path.Combine(workDir, "child-" + Guid.NewGuid().ToString("N")[..12])).FullName;
         var (file, prefix) = WorkerLauncher.Locate();
         string[] command = [file, .. prefix, "child", "--envir", envirFile];
+        if (warmPayload is not null)
+        {
+            var warm = Path.Combine(dir, "warm.bin");
+            File.WriteAllBytes(warm, warmPayload);
+            command = [.. command, "--warm", warm];
+        }
         // On Unix the shell merges standard error into standard output, so the task's log is one stream
         // in the order it was written, and the child's last line (its done marker) really is last.
         var psi = new ProcessStartInfo(OperatingSystem.IsWindows() ? command[0] : "/bin/sh")

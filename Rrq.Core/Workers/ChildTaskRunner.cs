@@ -18,7 +18,12 @@ internal static class ChildTaskRunner
     /// <summary>Starts a line carrying a progress report (base64 of the encoded value) to the worker.</summary>
     public const string ProgressMarker = "\u0001rrq-progress\u0001";
 
-    public static async Task<int> RunAsync(IRrqTaskEvaluator evaluator, string envirFile, TextReader input)
+    /// <param name="evaluator">Runs the task.</param>
+    /// <param name="envirFile">The worker environment (JSON).</param>
+    /// <param name="warmFile">The payload of the last task the worker ran in a separate process, or null: its
+    /// expression is compiled while the child waits, as the next task is often another of the same kind.</param>
+    /// <param name="input">Where the task comes from (the worker holds it open).</param>
+    public static async Task<int> RunAsync(IRrqTaskEvaluator evaluator, string envirFile, string? warmFile, TextReader input)
     {
         string? envirError = null;
         try
@@ -26,6 +31,10 @@ internal static class ChildTaskRunner
             var spec = JsonSerializer.Deserialize<RrqEnvirSpec>(await File.ReadAllTextAsync(envirFile).ConfigureAwait(false),
                 RrqController.JsonOptions) ?? RrqEnvirSpec.Empty;
             evaluator.LoadEnvironment(spec);
+            if (warmFile is not null)
+            {
+                PrepareLike(evaluator, warmFile);
+            }
             // While the worker has no task for us yet, run a throwaway task the whole way (payload, locals,
             // compile, run, encode): the first of each in a process pays for loading and JIT-compiling
             // the code involved, and that should not be on a real task's clock.
@@ -103,6 +112,20 @@ internal static class ChildTaskRunner
         await Console.Out.WriteLineAsync(DoneMarker).ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>Compiles the expression of an earlier task for locals of the same types, without running it.
+    /// Anything wrong with that payload only means there is nothing to prepare.</summary>
+    private static void PrepareLike(IRrqTaskEvaluator evaluator, string warmFile)
+    {
+        try
+        {
+            var payload = RrqController.DecodePayload(File.ReadAllBytes(warmFile));
+            evaluator.Prepare(payload.Expression, RrqController.DecodeLocals(payload, Store.OffloadStore.Create("", null)));
+        }
+        catch (Exception e) when (e is IOException or MemoryPack.MemoryPackSerializationException or RrqException or RrqValueException)
+        {
+        }
     }
 
     /// <summary>The child's value store: the worker passes its offload settings in RRQ_OFFLOAD(_THRESHOLD).</summary>

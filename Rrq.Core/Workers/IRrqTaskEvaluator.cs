@@ -16,6 +16,12 @@ public interface IRrqTaskEvaluator
     Task<RrqEvaluation> EvaluateAsync(RrqTaskContext context, string expression,
         IReadOnlyDictionary<string, object?> locals, CancellationToken cancellationToken);
 
+    /// <summary>Compiles an expression for locals like these, ready to run, without running it (a child
+    /// process warming up for the kind of task its worker ran last). Does nothing by default.</summary>
+    void Prepare(string expression, IReadOnlyDictionary<string, object?> locals)
+    {
+    }
+
     /// <summary>How many distinct expressions this evaluator has compiled (code that stays loaded for
     /// the life of the process); used to recycle workers (<see cref="RrqWorkerConfig.RecycleAfterCompiles"/>).</summary>
     int CompiledCount => 0;

@@ -395,7 +395,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var version = _envirVersion;
         try
         {
-            var child = ChildProcess.Start(_workDir, file, version, _controller.Offload);
+            var child = ChildProcess.Start(_workDir, file, version, _controller.Offload, _warmPayload);
             Interlocked.Exchange(ref _prestarted, child)?.Dispose();
             if (_stopped != 0)
             {
@@ -417,6 +417,17 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         child?.Dispose();
         return ChildProcess.Start(_workDir, _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty), _envirVersion, _controller.Offload);
+    }
+
+    /// <summary>The payload of the last separate-process task, for the next child to compile its expression
+    /// while it waits (tasks of a kind tend to come together); null when it was large or had offloaded values.</summary>
+    private byte[]? _warmPayload;
+
+    private const int WarmPayloadLimit = 256 * 1024;
+
+    private void RememberForWarmUp(byte[] rawPayload, Tasks.TaskPayload payload)
+    {
+        _warmPayload = rawPayload.Length <= WarmPayloadLimit && RrqController.OffloadedHashes(payload).Length == 0 ? rawPayload : null;
     }
 
     private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, byte[] payload, TimeSpan? timeout)
@@ -547,6 +558,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         TaskOutcome outcome;
         if (separateProcess)
         {
+            RememberForWarmUp(rawPayload, payload);
             outcome = await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false);
         }
         else

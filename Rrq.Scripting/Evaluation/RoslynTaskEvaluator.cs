@@ -45,17 +45,7 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(expression);
         ArgumentNullException.ThrowIfNull(locals);
-        var env = _environment;
-        if (env is null)
-        {
-            LoadEnvironment(RrqEnvirSpec.Empty);
-            env = _environment!;
-        }
-
-        var names = locals.Keys.ToArray();
-        var types = names.Select(n => DeclaredType(locals[n])).ToArray();
-        var key = $"{env.Spec.Version}\u0001{expression}\u0001{string.Join(",", names.Zip(types, (n, t) => $"{n}:{t.AssemblyQualifiedName}"))}";
-        var compiled = _cache.GetOrAdd(key, _ => Compile(env, expression, names, types));
+        var (env, names, compiled) = Compiled(expression, locals);
         if (compiled.Failure is { } failure)
         {
             return failure;
@@ -76,6 +66,31 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
         {
             env.Globals.__rrq_locals = [];
         }
+    }
+
+    /// <inheritdoc />
+    public void Prepare(string expression, IReadOnlyDictionary<string, object?> locals)
+    {
+        ArgumentNullException.ThrowIfNull(expression);
+        ArgumentNullException.ThrowIfNull(locals);
+        // Emitting and loading the assembly happens on first run unless asked for now.
+        Compiled(expression, locals).Expression.Script?.CreateDelegate();
+    }
+
+    /// <summary>The environment, the local names in order, and the expression compiled for them (from the cache when it can).</summary>
+    private (CompiledEnvironment Env, string[] Names, CompiledExpression Expression) Compiled(string expression,
+        IReadOnlyDictionary<string, object?> locals)
+    {
+        var env = _environment;
+        if (env is null)
+        {
+            LoadEnvironment(RrqEnvirSpec.Empty);
+            env = _environment!;
+        }
+        var names = locals.Keys.ToArray();
+        var types = names.Select(n => DeclaredType(locals[n])).ToArray();
+        var key = $"{env.Spec.Version}\u0001{expression}\u0001{string.Join(",", names.Zip(types, (n, t) => $"{n}:{t.AssemblyQualifiedName}"))}";
+        return (env, names, _cache.GetOrAdd(key, _ => Compile(env, expression, names, types)));
     }
 
     private static Type DeclaredType(object? value)

@@ -37,6 +37,27 @@ public class SeparateProcessTests
     }
 
     [Fact]
+    public async Task The_next_child_is_started_with_the_last_separate_task_to_compile_ahead_and_runs_the_next_one_right()
+    {
+        var (q, w, loop) = await QueueWithLoopingWorker();
+        await using var _ = q;
+        var obj = q.Controller;
+        var first = obj.TaskCreateExpr("Version() + a", new { a = 1 }, separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(first, TimeSpan.FromSeconds(60)));
+        // The child started for the next task was handed this task's payload to compile while it waits.
+        var workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{w.Id}");
+        string[] warm = [];
+        await Poll.Until(() => (warm = Directory.GetFiles(workDir, "warm.bin", SearchOption.AllDirectories)).Length == 1, 60);
+        var handed = RrqController.DecodePayload(await File.ReadAllBytesAsync(warm[0]));
+        Assert.Equal("Version() + a", handed.Expression);
+        Assert.Equal(["a"], handed.LocalNames);
+
+        var second = obj.TaskCreateExpr("Version() + a", new { a = 41 }, separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(60)));
+        Assert.Equal(obj.TaskResult(first) is int v1 ? v1 + 40 : -1, obj.TaskResult(second));
+    }
+
+    [Fact]
     public async Task A_failing_separate_process_task_is_an_error_with_the_same_trace_as_in_process()
     {
         var (q, _, _) = await QueueWithLoopingWorker();

@@ -169,6 +169,23 @@ public class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task An_expression_prepared_ahead_is_not_compiled_again_when_it_runs_and_preparing_runs_nothing()
+    {
+        var evaluator = new Rrq.Scripting.RoslynTaskEvaluator();
+        var marker = Path.Combine(Path.GetTempPath(), $"rrq-prepare-{Guid.NewGuid():N}");
+        var expr = "System.IO.File.WriteAllText(path, \"ran\"); a * 2";
+        evaluator.Prepare(expr, new Dictionary<string, object?> { ["path"] = marker, ["a"] = 1 });
+        Assert.Equal(1, evaluator.CompiledCount);
+        Assert.False(File.Exists(marker));
+        var run = await evaluator.EvaluateAsync(new RrqTaskContext("q", "t", "w"), expr,
+            new Dictionary<string, object?> { ["path"] = marker, ["a"] = 21 }, CancellationToken.None);
+        Assert.True(run.Success, run.Message);
+        Assert.Equal(42, run.Value);
+        Assert.Equal(1, evaluator.CompiledCount);
+        File.Delete(marker);
+    }
+
+    [Fact]
     public async Task A_repeated_expression_is_compiled_once()
     {
         await using var q = await TestQueue.CreateAsync();
