@@ -253,13 +253,16 @@ public sealed partial class RrqController
         return File.Exists((string)path!) ? await File.ReadAllLinesAsync((string)path!, cancellationToken).ConfigureAwait(false) : [];
     }
 
-    internal async Task<string?> WorkerExitAsync(string workerId, string label)
+    /// <summary>Records a worker leaving (worker_exit.lua). <paramref name="notStarted"/>: a task it took but
+    /// never started, which goes back to its queue rather than becoming DIED.</summary>
+    internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null)
     {
         var r = await WithOrphanQueueAsync(workerId, queue => RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
             [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
                 Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown, .. Keys.RetryBlock,
-                Keys.Queue(queue), Keys.Delayed(queue)],
-            [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!])).ConfigureAwait(false);
+                Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskTimeStart],
+            [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
+                notStarted ?? ""])).ConfigureAwait(false);
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;
     }

@@ -7,9 +7,12 @@
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
 -- KEYS[10..24] the retry keys (see include/auto_retry.lua)
 -- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[5]
+-- KEYS[27] task:time_start
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
 -- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
+-- ARGV[7] a task the worker took but never started ("" for none): if it is still RUNNING on this
+--         worker it goes back to the front of its queue as PENDING instead of becoming DIED
 --
 -- A worker with no record at all (its queue was destroyed) changes nothing.
 --
@@ -32,8 +35,25 @@ local function qk(name)
   end
   return nil
 end
+local k = retry_keys(10)
+local back = ARGV[7]
+if back ~= '' and redis.call('HGET', KEYS[3], w) == back and redis.call('HGET', KEYS[5], back) == 'RUNNING'
+    and redis.call('HGET', KEYS[6], back) == w then
+  local q = redis.call('HGET', k.queue, back) or 'default'
+  if q ~= ARGV[5] then
+    return {-4, q}
+  end
+  redis.call('HSET', KEYS[5], back, 'PENDING')
+  redis.call('HDEL', KEYS[6], back)
+  redis.call('HDEL', KEYS[27], back)
+  redis.call('HDEL', KEYS[3], w)
+  if redis.call('LPUSH', KEYS[25], back) == 1 then
+    redis.call('PUBLISH', ARGV[6], 1)
+  end
+  redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. back)
+end
 local orphan, missing = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
-  retry_keys(10), qk, ARGV[4])
+  k, qk, ARGV[4])
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end

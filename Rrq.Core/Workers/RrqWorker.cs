@@ -308,6 +308,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// that goes on (or DIED when it stops).</summary>
     private async Task<RrqWorkerStep> ClaimAndRunAsync()
     {
+        if (_stopped != 0)
+        {
+            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
+        }
         var r = Interlocked.Exchange(ref _next, null)
             ?? (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
         var kind = (long)r[0];
@@ -721,7 +725,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             await sub.UnsubscribeAsync(ch).ConfigureAwait(false);
         }
-        await _controller.WorkerExitAsync(Id, "STOP " + reason).ConfigureAwait(false);
+        // A task taken with the last one's outcome and not started (the loop did not take it first) goes back.
+        var taken = Interlocked.Exchange(ref _next, null);
+        var notStarted = taken is { Length: > 2 } && (long)taken[0] == 2 ? (string?)taken[2] : null;
+        await _controller.WorkerExitAsync(Id, "STOP " + reason, notStarted).ConfigureAwait(false);
         try
         {
             if (Directory.Exists(_workDir))

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rrq.Tests.Support;
+using StackExchange.Redis;
 
 namespace Rrq.Tests.Workers;
 
@@ -7,6 +8,35 @@ namespace Rrq.Tests.Workers;
 [Trait(RedisServer.OnGarnet, "yes")]
 public class WorkerStateTests
 {
+    [Fact]
+    public async Task A_task_a_leaving_worker_took_but_never_started_goes_back_to_the_front_of_its_queue()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("leaving");
+        var first = obj.TaskCreateExpr("1");
+        var second = obj.TaskCreateExpr("2");
+        // What the finishing script does for a busy worker: take its next task (RUNNING on it) before it starts.
+        var k = obj.Keys;
+        var claimed = (RedisResult[])(await Rrq.Scripts.RrqScripts.EvalAsync(obj.Db, Rrq.Scripts.RrqScripts.WorkerClaim,
+            [k.WorkerMessage(w.Id), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(w.Id), k.TaskStatus, k.TaskWorker,
+                k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.Queue("default"), k.Delayed("default")],
+            [w.Id]))!;
+        Assert.Equal(first, (string?)claimed[2]);
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(first));
+
+        await obj.WorkerExitAsync(w.Id, "STOP OK (BYE)", notStarted: first);
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(first));
+        Assert.Equal([first, second], obj.QueueList());
+        Assert.Null(obj.TaskInfo(first).Worker);
+        Assert.Null(obj.TaskTimes(first).Start);
+        Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
+        Assert.Contains(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TASK_RETURNED" && l.Message == first);
+        var other = await q.WorkerAsync("other");
+        Assert.Equal(first, (await other.StepAsync()).TaskId);
+        Assert.Equal(1, obj.TaskResult(first));
+    }
+
     [Fact]
     public async Task Exited_workers_are_listed_and_deleted_only_when_they_have_left()
     {
