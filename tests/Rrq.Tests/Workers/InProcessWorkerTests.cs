@@ -137,17 +137,24 @@ public class InProcessWorkerTests
         Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("looper"));
     }
 
+    /// <summary>A worker running in a loop, busy with a first task (half a second) while a second waits.</summary>
+    private static async Task<(RrqWorker W, string First, string Second, Task Loop)> BusyLoopAsync(TestQueue q, CancellationToken stop)
+    {
+        var w = await q.WorkerAsync();
+        var first = q.Controller.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
+        var second = q.Controller.TaskCreateExpr("2");
+        var loop = w.RunAsync(stop);
+        await Poll.Until(async () => await q.Controller.TaskStatusAsync(first) == RrqTaskStatus.Running);
+        return (w, first, second, loop);
+    }
+
     [Fact]
     public async Task A_busy_worker_in_a_loop_answers_a_message_before_it_takes_its_next_task()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var w = await q.WorkerAsync("busy");
-        var first = obj.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
-        var second = obj.TaskCreateExpr("2");
         using var cts = new CancellationTokenSource();
-        var loop = w.RunAsync(cts.Token);
-        await Poll.Until(async () => await obj.TaskStatusAsync(first) == RrqTaskStatus.Running);
+        var (w, first, second, loop) = await BusyLoopAsync(q, cts.Token);
         var ping = obj.MessageSend("PING");
         Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(20)));
         Assert.Equal("PONG", obj.MessageGetResponse(ping)[w.Id].Result);
@@ -164,12 +171,8 @@ public class InProcessWorkerTests
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var w = await q.WorkerAsync("stopping");
-        var first = obj.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
-        var second = obj.TaskCreateExpr("2");
         using var cts = new CancellationTokenSource();
-        var loop = w.RunAsync(cts.Token);
-        await Poll.Until(async () => await obj.TaskStatusAsync(first) == RrqTaskStatus.Running);
+        var (w, first, second, loop) = await BusyLoopAsync(q, cts.Token);
         cts.Cancel();
         await loop;
         Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(first));
