@@ -137,15 +137,19 @@ public class InProcessWorkerTests
         Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("looper"));
     }
 
-    /// <summary>A worker running in a loop, busy with a first task (half a second) while a second waits.</summary>
-    private static async Task<(RrqWorker W, string First, string Second, Task Loop)> BusyLoopAsync(TestQueue q, CancellationToken stop)
+    /// <summary>
+    /// A worker running in a loop, busy with a first task that waits for the returned go-ahead
+    /// file, while a second task waits in the queue. The test decides when the first ends.
+    /// </summary>
+    private static async Task<(RrqWorker W, string First, string Second, string Go, Task Loop)> BusyLoopAsync(TestQueue q, CancellationToken stop)
     {
         var w = await q.WorkerAsync();
-        var first = q.Controller.TaskCreateExpr("System.Threading.Thread.Sleep(500); 1");
+        var go = Path.Combine(Path.GetTempPath(), "rrq-go-" + Guid.NewGuid().ToString("N"));
+        var first = q.Controller.TaskCreateExpr("while (!File.Exists(go)) System.Threading.Thread.Sleep(20); 1", new { go });
         var second = q.Controller.TaskCreateExpr("2");
         var loop = w.RunAsync(stop);
         await Poll.Until(async () => await q.Controller.TaskStatusAsync(first) == RrqTaskStatus.Running);
-        return (w, first, second, loop);
+        return (w, first, second, go, loop);
     }
 
     [Fact]
@@ -154,8 +158,9 @@ public class InProcessWorkerTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         using var cts = new CancellationTokenSource();
-        var (w, first, second, loop) = await BusyLoopAsync(q, cts.Token);
+        var (w, first, second, go, loop) = await BusyLoopAsync(q, cts.Token);
         var ping = obj.MessageSend("PING");
+        await File.WriteAllTextAsync(go, "");
         Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(20)));
         Assert.Equal("PONG", obj.MessageGetResponse(ping)[w.Id].Result);
         // The worker takes its next step as it records a task, and a message wins over a queued task.
@@ -164,6 +169,7 @@ public class InProcessWorkerTests
         Assert.Equal(["MESSAGE PING", "RESPONSE PING", $"TASK_START {second}"], log[(done + 1)..(done + 4)]);
         cts.Cancel();
         await loop;
+        File.Delete(go);
     }
 
     [Fact]
@@ -172,9 +178,11 @@ public class InProcessWorkerTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         using var cts = new CancellationTokenSource();
-        var (w, first, second, loop) = await BusyLoopAsync(q, cts.Token);
+        var (w, first, second, go, loop) = await BusyLoopAsync(q, cts.Token);
         cts.Cancel();
+        await File.WriteAllTextAsync(go, "");
         await loop;
+        File.Delete(go);
         Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(first));
         Assert.Equal(1, obj.TaskResult(first));
         Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(second));
