@@ -47,12 +47,14 @@ public class CancelTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         var w = await q.WorkerAsync();
-        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(2000); 5");
+        using var gate = new Gate();
+        var t = obj.TaskCreateExpr(Gate.Wait + " 5", gate.Locals);
         var step = w.StepAsync();
         await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running);
         var e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskCancelAsync(t));
         Assert.Contains("inside worker", e.Message);
         Assert.Contains("separateProcess: true", e.Message);
+        gate.Open();
         await step;
         Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
         Assert.Equal(5, obj.TaskResult(t));

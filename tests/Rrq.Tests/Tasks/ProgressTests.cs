@@ -7,8 +7,7 @@ namespace Rrq.Tests.Tasks;
 public class ProgressTests
 {
     // Reports 0.5, waits for the test's go-ahead file, reports "done", returns 1.
-    private const string Reporting =
-        "RrqTask.Progress(0.5); while (!File.Exists(go)) System.Threading.Thread.Sleep(20); RrqTask.Progress(\"done\"); 1";
+    private const string Reporting = "RrqTask.Progress(0.5); " + Gate.Wait + " RrqTask.Progress(\"done\"); 1";
 
     [Theory]
     [InlineData(false)]
@@ -17,8 +16,8 @@ public class ProgressTests
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var go = Path.Combine(Path.GetTempPath(), "rrq-go-" + Guid.NewGuid().ToString("N"));
-        var t = obj.TaskCreateExpr(Reporting, new { go }, separateProcess: separate);
+        using var gate = new Gate();
+        var t = obj.TaskCreateExpr(Reporting, gate.Locals, separateProcess: separate);
         Assert.Null(obj.TaskProgress(t));                                // none reported yet
         var w = await q.WorkerAsync();
         using var cts = new CancellationTokenSource();
@@ -27,7 +26,7 @@ public class ProgressTests
         {
             await Poll.Until(async () => 0.5.Equals(await obj.TaskProgressAsync(t)), 60);
             Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
-            await File.WriteAllTextAsync(go, "");
+            gate.Open();
             Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
             Assert.Equal("done", obj.TaskProgress(t));
             if (separate)
@@ -42,7 +41,6 @@ public class ProgressTests
         {
             await cts.CancelAsync();
             await loop;
-            File.Delete(go);
         }
     }
 

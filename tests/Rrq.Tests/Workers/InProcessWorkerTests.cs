@@ -138,18 +138,17 @@ public class InProcessWorkerTests
     }
 
     /// <summary>
-    /// A worker running in a loop, busy with a first task that waits for the returned go-ahead
-    /// file, while a second task waits in the queue. The test decides when the first ends.
+    /// A worker running in a loop, busy with a first task that waits for the gate, while a second
+    /// task waits in the queue. The test decides when the first ends.
     /// </summary>
-    private static async Task<(RrqWorker W, string First, string Second, string Go, Task Loop)> BusyLoopAsync(TestQueue q, CancellationToken stop)
+    private static async Task<(RrqWorker W, string First, string Second, Task Loop)> BusyLoopAsync(TestQueue q, Gate gate, CancellationToken stop)
     {
         var w = await q.WorkerAsync();
-        var go = Path.Combine(Path.GetTempPath(), "rrq-go-" + Guid.NewGuid().ToString("N"));
-        var first = q.Controller.TaskCreateExpr("while (!File.Exists(go)) System.Threading.Thread.Sleep(20); 1", new { go });
+        var first = q.Controller.TaskCreateExpr(Gate.Wait + " 1", gate.Locals);
         var second = q.Controller.TaskCreateExpr("2");
         var loop = w.RunAsync(stop);
         await Poll.Until(async () => await q.Controller.TaskStatusAsync(first) == RrqTaskStatus.Running);
-        return (w, first, second, go, loop);
+        return (w, first, second, loop);
     }
 
     [Fact]
@@ -158,9 +157,10 @@ public class InProcessWorkerTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         using var cts = new CancellationTokenSource();
-        var (w, first, second, go, loop) = await BusyLoopAsync(q, cts.Token);
+        using var gate = new Gate();
+        var (w, first, second, loop) = await BusyLoopAsync(q, gate, cts.Token);
         var ping = obj.MessageSend("PING");
-        await File.WriteAllTextAsync(go, "");
+        gate.Open();
         Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(20)));
         Assert.Equal("PONG", obj.MessageGetResponse(ping)[w.Id].Result);
         // The worker takes its next step as it records a task, and a message wins over a queued task.
@@ -169,7 +169,6 @@ public class InProcessWorkerTests
         Assert.Equal(["MESSAGE PING", "RESPONSE PING", $"TASK_START {second}"], log[(done + 1)..(done + 4)]);
         cts.Cancel();
         await loop;
-        File.Delete(go);
     }
 
     [Fact]
@@ -178,11 +177,11 @@ public class InProcessWorkerTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         using var cts = new CancellationTokenSource();
-        var (w, first, second, go, loop) = await BusyLoopAsync(q, cts.Token);
+        using var gate = new Gate();
+        var (w, first, second, loop) = await BusyLoopAsync(q, gate, cts.Token);
         cts.Cancel();
-        await File.WriteAllTextAsync(go, "");
+        gate.Open();
         await loop;
-        File.Delete(go);
         Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(first));
         Assert.Equal(1, obj.TaskResult(first));
         Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(second));

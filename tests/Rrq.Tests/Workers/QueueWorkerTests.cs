@@ -17,7 +17,8 @@ public class QueueWorkerTests
         Assert.Equal(["short", "default"], obj.WorkerInfo()[shortWorker.Id].Queues);
         Assert.Equal(["long", "short", "default"], obj.WorkerInfo()[longWorker.Id].Queues);
 
-        var slow = obj.TaskCreateExpr("System.Threading.Thread.Sleep(4000); \"long\"", queue: "long");
+        using var gate = new Gate();
+        var slow = obj.TaskCreateExpr(Gate.Wait + " \"long\"", gate.Locals, queue: "long");
         await Poll.Until(async () => await obj.TaskStatusAsync(slow) == RrqTaskStatus.Running, 60);
         Assert.Equal(longWorker.Id, obj.TaskInfo(slow).Worker);
         var quick = obj.TaskCreateBulkExpr("i * 10", Enumerable.Range(0, 20).Select(i => new { i }), queue: "short");
@@ -26,6 +27,7 @@ public class QueueWorkerTests
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(slow));
         Assert.All(quick, t => Assert.Equal(shortWorker.Id, obj.TaskInfo(t).Worker));
         Assert.Equal(Enumerable.Range(0, 20).Select(i => i * 10), obj.TaskResults(quick).Cast<int>());
+        gate.Open();
         Assert.True(obj.TaskWait(slow, TimeSpan.FromSeconds(60)));
         Assert.Equal("long", obj.TaskResult(slow));
     }

@@ -81,9 +81,12 @@ public class WorkerStateTests
         var obj = q.Controller;
         var w = await q.SpawnAsync();
         Assert.Null(obj.WorkerTaskId()[w.Id]);
-        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(1500)");
+        using var gate = new Gate();
+        var t = obj.TaskCreateExpr(Gate.Wait, gate.Locals);
         await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
         Assert.Equal(t, obj.WorkerTaskId([w.Id])[w.Id]);
+        await Task.Delay(1500);
+        gate.Open();
         Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(60)));
         Assert.Null(obj.WorkerTaskId()[w.Id]);
 
@@ -149,12 +152,14 @@ public class WorkerStateTests
         var w = await q.SpawnAsync(2, "hb");
         var done = obj.TaskCreateExpr("1 + 1");
         Assert.True(obj.TaskWait(done, TimeSpan.FromSeconds(60)), $"{obj.TaskStatus(done)}: {obj.TaskResult(done)}");
-        var slow = obj.TaskCreateExpr("System.Threading.Thread.Sleep(2000)");
+        using var gate = new Gate();
+        var slow = obj.TaskCreateExpr(Gate.Wait, gate.Locals);
         await Poll.Until(async () => await obj.TaskStatusAsync(slow) == RrqTaskStatus.Running, 60);
         var busy = obj.WorkerTaskId().Single(p => p.Value == slow).Key;
 
         var deleted = obj.Destroy();
         Assert.True(deleted > 10, $"{deleted} keys deleted");
+        gate.Open();
         Assert.Throws<ObjectDisposedException>(() => obj.TaskList());
         var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
         // The idle worker obeyed STOP; the busy one finishes its task, finds the queue gone and exits.
