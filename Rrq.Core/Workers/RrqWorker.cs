@@ -40,6 +40,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private TimeSpan? _timeoutIdle;
     private int _stopped;
 
+    /// <summary>Set by <see cref="StopAsync"/>: take no further step.</summary>
+    private int _stopping;
+
+    /// <summary>Completed when the step in flight (claim, task or message, and its record) is over; null between steps.</summary>
+    private TaskCompletionSource? _inStep;
+
     private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
         RrqWorkerConfig config, TextWriter? output)
     {
@@ -271,10 +277,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             reason = "ERROR";
             Print($"uncaught error in the worker (a bug in Rrq?): {e}");
-            await StopAsync(reason).ConfigureAwait(false);
+            await ExitAsync(reason).ConfigureAwait(false);
             throw;
         }
-        await StopAsync(reason).ConfigureAwait(false);
+        await ExitAsync(reason).ConfigureAwait(false);
     }
 
     private int _tasksRun;
@@ -308,10 +314,26 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// that goes on (or DIED when it stops).</summary>
     private async Task<RrqWorkerStep> ClaimAndRunAsync()
     {
-        if (_stopped != 0)
+        if (_stopped != 0 || _stopping != 0)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
         }
+        var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _inStep, inStep);
+        try
+        {
+            // A stop asked for between the check above and now waits for this step, or finds it did not start.
+            return _stopping != 0 ? new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping") : await StepCoreAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _inStep, null);
+            inStep.TrySetResult();
+        }
+    }
+
+    private async Task<RrqWorkerStep> StepCoreAsync()
+    {
         var r = Interlocked.Exchange(ref _next, null)
             ?? (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
         var kind = (long)r[0];
@@ -588,7 +610,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
         _tasksRun++;
         // Running by itself, with no stop or recycle due, the worker takes its next task as it records this one.
-        var claimNext = _looping && _stopped == 0 && !_stopToken.IsCancellationRequested && RecycleLimit(_tasksRun) is null;
+        var claimNext = _looping && _stopped == 0 && _stopping == 0 && !_stopToken.IsCancellationRequested && RecycleLimit(_tasksRun) is null;
         var written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
         if (written < 0)
         {
@@ -638,7 +660,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 message.Command, (string)k.ResponseChannel!, Id]).ConfigureAwait(false);
         if (stop)
         {
-            await StopAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
+            await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "STOP");
         }
         if (message.Command != "TIMEOUT_GET")
@@ -711,8 +733,41 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Leaves the queue cleanly (EXITED). Safe to call twice.</summary>
-    public async Task StopAsync(string reason = "OK (BYE)")
+    /// <summary>
+    /// Leaves the queue cleanly (EXITED), as a host does when it shuts down. A step in flight, such as a
+    /// task running in <see cref="RunAsync"/> on another thread, is waited for and its outcome recorded
+    /// first; no further step is taken. Cancelling <paramref name="cancellationToken"/> stops that wait:
+    /// the worker then leaves at once and its running task becomes DIED (a separate process is killed).
+    /// Safe to call twice; a worker stopped while it is idle leaves at once.
+    /// </summary>
+    public async Task StopAsync(string reason = "OK (BYE)", CancellationToken cancellationToken = default)
+    {
+        Interlocked.Exchange(ref _stopping, 1);
+        Wake();
+        if (Volatile.Read(ref _inStep) is { } inStep)
+        {
+            try
+            {
+                await inStep.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                Print("stop no longer waits for the running task: it will be recorded as DIED");
+            }
+        }
+        await ExitAsync(reason).ConfigureAwait(false);
+        _cancelSignal.TrySetResult();   // a separate process still running (the wait was cut short) is killed
+    }
+
+    /// <inheritdoc cref="StopAsync"/>
+    public void Stop(string reason = "OK (BYE)", TimeSpan? timeout = null)
+    {
+        using var cts = timeout is { } t ? new CancellationTokenSource(t) : null;
+        StopAsync(reason, cts?.Token ?? CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Leaves the queue now: the worker's own way out, from its loop or a STOP message.</summary>
+    private async Task ExitAsync(string reason)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {

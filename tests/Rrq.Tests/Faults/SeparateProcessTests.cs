@@ -127,6 +127,22 @@ public class SeparateProcessTests
         Assert.Contains(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TIMEOUT");
     }
 
+    [Fact]
+    public async Task A_stop_that_will_not_wait_kills_the_running_child_and_the_task_is_died()
+    {
+        var (q, w, loop) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true);
+        await Poll.Until(async () => (await obj.TaskInfoAsync(t)).Pid is not null, 60);
+        var pid = obj.TaskInfo(t).Pid!.Value;
+        await w.StopAsync(cancellationToken: new CancellationToken(canceled: true));
+        await loop.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
+        Assert.True(Gone(pid));
+    }
+
     internal static bool Gone(int pid)
     {
         try

@@ -190,6 +190,46 @@ public class InProcessWorkerTests
     }
 
     [Fact]
+    public async Task StopAsync_from_outside_waits_for_the_running_task_records_it_and_leaves_the_next_one_queued()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        using var gate = new Gate();
+        var (w, first, second, loop) = await BusyLoopAsync(q, gate, CancellationToken.None);
+        var stop = w.StopAsync();
+        await Task.Delay(300);
+        Assert.False(stop.IsCompleted);                                       // waiting for the task
+        Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
+        gate.Open();
+        await stop.WaitAsync(TimeSpan.FromSeconds(20));
+        await loop.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(first));
+        Assert.Equal(1, obj.TaskResult(first));
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(second));
+        Assert.Equal([second], obj.QueueList());
+        Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
+        Assert.Equal("OK (BYE)", obj.WorkerLogTail(w.Id, 1).Single().Message);
+    }
+
+    [Fact]
+    public async Task StopAsync_whose_wait_is_cancelled_leaves_at_once_and_the_running_task_is_DIED()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        using var gate = new Gate();
+        var (w, first, second, loop) = await BusyLoopAsync(q, gate, CancellationToken.None);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await w.StopAsync(cancellationToken: cts.Token).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(first));
+        gate.Open();
+        await loop.WaitAsync(TimeSpan.FromSeconds(20));                      // the task ends; nothing is written back
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(first));
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(second));
+        Assert.Equal([second], obj.QueueList());
+    }
+
+    [Fact]
     public async Task An_idle_timeout_stops_the_worker()
     {
         await using var q = await TestQueue.CreateAsync();
