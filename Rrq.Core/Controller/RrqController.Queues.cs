@@ -79,9 +79,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        var targets = follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids;
-        var list = await ListForAsync(targets, queue).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return targets.Select(t => list.TryGetValue(t, out var at) ? at + 1 : missing).ToArray();
+        var (positions, _) = await PositionsAsync(ids, queue, follow ?? Follow, ahead: false).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return positions.Select(p => p == 0 ? missing : p).ToArray();
     }
 
     /// <summary>The ids queued ahead of a task (empty when it is next), or null when it is not queued.</summary>
@@ -97,12 +96,40 @@ public sealed partial class RrqController
         CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var target = (follow ?? Follow ? await FollowAsync([taskId]).ConfigureAwait(false) : [taskId])[0];
-        var q = queue ?? (string?)await Db.HashGetAsync(Keys.TaskQueue, await RootAsync(target).ConfigureAwait(false)).ConfigureAwait(false)
-            ?? RrqKeys.DefaultQueue;
-        var ids = await QueueListAsync(q, cancellationToken).ConfigureAwait(false);
-        var at = ids is List<string> l ? l.IndexOf(target) : Array.IndexOf(ids.ToArray(), target);
-        return at < 0 ? null : ids.Take(at).ToArray();
+        ArgumentNullException.ThrowIfNull(taskId);
+        var (positions, ahead) = await PositionsAsync([taskId], queue, follow ?? Follow, ahead: true).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return positions[0] == 0 ? null : ahead;
+    }
+
+    /// <summary>
+    /// Each id's 1-based place in its queue (0 when not queued) and, when asked, the ids ahead of the
+    /// first: followed and read in one script (task_position), in the given queue or each task's own.
+    /// </summary>
+    private async Task<(long[] Positions, string[] Ahead)> PositionsAsync(string[] ids, string? queue, bool follow, bool ahead)
+    {
+        var wanted = queue is null ? "" : CheckQueue(queue);
+        for (var attempt = 0; ; attempt++)
+        {
+            var names = (await Db.SetMembersAsync(Keys.Queues).ConfigureAwait(false)).Select(n => (string)n!)
+                .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
+            RedisValue[] args = [follow ? "1" : "0", wanted, ahead ? "1" : "0", ids.Length, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)];
+            var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskPosition,
+                [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)], args).ConfigureAwait(false))!;
+            if ((long)r[0] == -4)
+            {
+                if (attempt < 5)
+                {
+                    continue;   // a queue created just now: its name is in the set on the next read
+                }
+                throw new RrqException($"Queue '{(string?)r[1]}' of a task is not in the queue set; cannot find the task's position.");
+            }
+            var positions = new long[ids.Length];
+            for (var i = 0; i < ids.Length; i++)
+            {
+                positions[i] = (long)r[2 + 2 * i];
+            }
+            return (positions, [.. r.Skip(1 + 2 * ids.Length).Select(x => (string)x!)]);
+        }
     }
 
     /// <summary>
@@ -216,30 +243,4 @@ public sealed partial class RrqController
 
     private static string GlobEscape(string s) =>
         string.Concat(s.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));
-
-    /// <summary>Position of each queued id in the queue(s) the targets belong to.</summary>
-    private async Task<Dictionary<string, long>> ListForAsync(string[] targets, string? queue)
-    {
-        IEnumerable<string> queues;
-        if (queue is not null)
-        {
-            queues = [CheckQueue(queue)];
-        }
-        else
-        {
-            var roots = await Task.WhenAll(targets.Select(RootAsync)).ConfigureAwait(false);
-            var names = await Db.HashGetAsync(Keys.TaskQueue, roots.Select(r => (RedisValue)r).ToArray()).ConfigureAwait(false);
-            queues = names.Where(n => !n.IsNull).Select(n => (string)n!).Distinct(StringComparer.Ordinal);
-        }
-        var positions = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var q in queues)
-        {
-            var ids = await Db.ListRangeAsync(Keys.Queue(q)).ConfigureAwait(false);
-            for (var i = 0; i < ids.Length; i++)
-            {
-                positions.TryAdd((string)ids[i]!, i);
-            }
-        }
-        return positions;
-    }
 }

@@ -198,8 +198,9 @@ public sealed partial class RrqController
         {
             return [Values.Deserialize(carried, $"the result of task {ids[0]}")];
         }
-        var (targets, statuses, results) = await ResolveAsync(ids, follow ?? Follow, withResults: true)
+        var (targets, fields) = await ResolveAsync(ids, follow ?? Follow, [Keys.TaskStatus, Keys.TaskResult])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var (statuses, results) = (fields[0], fields[1]);
 
         var values = new object?[ids.Length];
         var problems = new List<string>();
@@ -264,12 +265,13 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
-        var (leaves, statuses) = await ResolveAsync([taskId], follow ?? Follow).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (statuses[0] == RrqTaskStatus.Missing)
+        var (_, fields) = await ResolveAsync([taskId], follow ?? Follow, [Keys.TaskStatus, Keys.TaskProgress])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (fields[0][0].IsNull)
         {
             throw MissingTask(taskId);
         }
-        var raw = await Db.HashGetAsync(Keys.TaskProgress, leaves[0]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = fields[1][0];
         return raw.IsNull ? null : RrqValueCodec.Deserialize((byte[])raw!);
     }
 
@@ -287,16 +289,11 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        var targets = (follow ?? Follow ? await FollowAsync(ids).ConfigureAwait(false) : ids).Select(i => (RedisValue)i).ToArray();
-        var batch = Db.CreateBatch();
-        var submit = batch.HashGetAsync(Keys.TaskTimeSubmit, targets);
-        var start = batch.HashGetAsync(Keys.TaskTimeStart, targets);
-        var complete = batch.HashGetAsync(Keys.TaskTimeComplete, targets);
-        var moved = batch.HashGetAsync(Keys.TaskTimeMoved, targets);
-        batch.Execute();
-        await Task.WhenAll(submit, start, complete, moved).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select((id, i) => new RrqTaskTimes(id, RedisTime.Parse(submit.Result[i]), RedisTime.Parse(start.Result[i]),
-            RedisTime.Parse(complete.Result[i]), RedisTime.Parse(moved.Result[i]))).ToArray();
+        var (_, f) = await ResolveAsync(ids, follow ?? Follow,
+            [Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeComplete, Keys.TaskTimeMoved])
+            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ids.Select((id, i) => new RrqTaskTimes(id, RedisTime.Parse(f[0][i]), RedisTime.Parse(f[1][i]),
+            RedisTime.Parse(f[2][i]), RedisTime.Parse(f[3][i]))).ToArray();
     }
 
     /// <summary>Everything known about one task (rrq's <c>rrq_task_info</c>); an unknown id gives
@@ -363,34 +360,31 @@ public sealed partial class RrqController
     /// </summary>
     internal async Task<(string[] Leaves, RrqTaskStatus[] Statuses)> ResolveAsync(string[] ids, bool follow)
     {
-        var (leaves, statuses, _) = await ResolveAsync(ids, follow, withResults: false).ConfigureAwait(false);
-        return (leaves, statuses.Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray());
+        var (leaves, fields) = await ResolveAsync(ids, follow, [Keys.TaskStatus]).ConfigureAwait(false);
+        return (leaves, fields[0].Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v)).ToArray());
     }
 
     /// <summary>
-    /// Each id's task to read (its chain's newest when following), that task's raw status and, when asked,
-    /// its raw result: read in one script per slice of ids, so a retry between the hops cannot be mistaken
-    /// for an outcome.
+    /// Each id's task to read (its chain's newest when following) and that task's raw field in each of
+    /// <paramref name="hashes"/> (its status, result, times...): read in one script
+    /// per slice of ids, so a retry between the hops cannot be mistaken for an outcome or mix two tasks.
     /// </summary>
-    private async Task<(string[] Leaves, RedisValue[] Statuses, RedisValue[] Results)> ResolveAsync(string[] ids,
-        bool follow, bool withResults)
+    private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveAsync(string[] ids, bool follow, RedisKey[] hashes)
     {
         const int slice = 1000;
-        var width = withResults ? 3 : 2;
+        var width = 1 + hashes.Length;
         var leaves = new string[ids.Length];
-        var statuses = new RedisValue[ids.Length];
-        var results = withResults ? new RedisValue[ids.Length] : [];
-        RedisKey[] keys = [Keys.TaskMovedTo, Keys.TaskStatus, Keys.TaskResult];
+        var fields = hashes.Select(_ => new RedisValue[ids.Length]).ToArray();
+        RedisKey[] keys = [Keys.TaskMovedTo, .. hashes];
         var calls = new List<(int Start, Task<RedisResult> Call)>();
         for (var start = 0; start < ids.Length; start += slice)
         {
             var part = ids.AsSpan(start, Math.Min(slice, ids.Length - start));
-            var args = new RedisValue[part.Length + 2];
+            var args = new RedisValue[part.Length + 1];
             args[0] = follow ? "1" : "0";
-            args[1] = withResults ? "1" : "0";
             for (var i = 0; i < part.Length; i++)
             {
-                args[i + 2] = part[i];
+                args[i + 1] = part[i];
             }
             calls.Add((start, RrqScripts.EvalAsync(Db, RrqScripts.TaskResolve, keys, args)));
         }
@@ -400,14 +394,13 @@ public sealed partial class RrqController
             for (var j = 0; j * width < flat.Length; j++)
             {
                 leaves[start + j] = (string)flat[j * width]!;
-                statuses[start + j] = (RedisValue)flat[j * width + 1];
-                if (withResults)
+                for (var h = 0; h < hashes.Length; h++)
                 {
-                    results[start + j] = (RedisValue)flat[j * width + 2];
+                    fields[h][start + j] = (RedisValue)flat[j * width + 1 + h];
                 }
             }
         }
-        return (leaves, statuses, results);
+        return (leaves, fields);
     }
 
     /// <summary>Each id's newest task in its retry chain (the id itself when never retried).</summary>

@@ -9,7 +9,7 @@ public sealed partial class RrqController
     /// <summary>
     /// Retries a finished task (COMPLETE, ERROR, CANCELLED, DIED or TIMEOUT), rrq's
     /// <c>rrq_task_retry</c>. The newest task of its chain becomes MOVED and points at a new task
-    /// that runs the same expression and locals, in the same queue unless <paramref name="queue"/>
+    /// that runs the same expression and locals, in the queue of the task it replaces unless <paramref name="queue"/>
     /// names another, with the same separate-process flag and timeout. Returns the new id. The old
     /// results stay readable with <c>follow: false</c>; with follow (the default) every id of the
     /// chain reads as the new task. Tasks that had become IMPOSSIBLE because this one failed wait
@@ -68,8 +68,10 @@ public sealed partial class RrqController
         }
 
         var roots = await Task.WhenAll(leaves.Select(RootAsync)).ConfigureAwait(false);
-        var rootQueues = await Db.HashGetAsync(Keys.TaskQueue, roots.Select(r => (RedisValue)r).ToArray()).ConfigureAwait(false);
-        var targets = rootQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
+        // The new task goes where the task it replaces was, unless told otherwise: a chain retried into
+        // another queue stays there, as automatic retries do.
+        var leafQueues = await Db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var targets = leafQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
         var names = targets.Distinct(StringComparer.Ordinal).ToArray();
         var newIds = ids.Select(_ => NewTaskId()).ToArray();
         var args = new List<RedisValue> { (string)Keys.TaskCompleteChannel!, Keys.QueueChannelPrefix, ids.Length };

@@ -1,7 +1,7 @@
 -- task_retry: retry finished tasks. Each old task (the newest of its chain, a "leaf") becomes
 -- MOVED and points at a new task that runs the chain's first task's expression and locals, with
 -- its separate-process flag and timeout, PENDING at the tail of the given queue (default: the
--- first task's). Tasks that had become IMPOSSIBLE because the old task failed are re-armed:
+-- old task's, so a chain retried into another queue stays there). Tasks that had become IMPOSSIBLE because the old task failed are re-armed:
 -- DEFERRED again, waiting for the new task. All checks come first: either every retry happens
 -- or none does.
 --
@@ -43,7 +43,7 @@ for j = 0, r - 1 do
     return {-8, leaf, st}
   end
   if q == '' then
-    q = redis.call('HGET', KEYS[7], root) or 'default'
+    q = redis.call('HGET', KEYS[7], leaf) or redis.call('HGET', KEYS[7], root) or 'default'
   end
   if not queue_keys[q] then
     return {-4, q}

@@ -153,6 +153,16 @@ public class RetryTests
         Assert.Equal("rescue", obj.TaskInfo(t2).Queue);
         Assert.Equal([t2], obj.QueueList("rescue"));
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // this worker does not listen to "rescue"
+        // Through the old id, position and the tasks ahead are those of the new task in its own queue.
+        var ahead = obj.TaskCreateExpr("0", queue: "rescue");
+        obj.QueueRemove([t2], "rescue");
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t2));
+        var t3 = obj.TaskRetry(t2);
+        Assert.Equal("rescue", obj.TaskInfo(t3).Queue);
+        Assert.Equal([2L, 2L], obj.TaskPosition([t, t3]));
+        Assert.Equal([ahead], obj.TaskPreceeding(t));
+        Assert.Equal(0, obj.TaskPosition(t, follow: false));
+        Assert.Null(obj.TaskPreceeding(t, follow: false));
     }
 
     [Fact]
