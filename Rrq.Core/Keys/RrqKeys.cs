@@ -175,6 +175,10 @@ internal sealed class RrqKeys
     /// <summary>string with expiry: refreshed by a worker that has a heartbeat.</summary>
     public RedisKey WorkerHeartbeat(string workerId) => _p + "worker:" + workerId + ":heartbeat";
 
+    /// <summary>string with expiry: the worker whose turn it is to sweep for lost workers, among those
+    /// beating every <paramref name="period"/>.</summary>
+    public RedisKey SweepTurn(TimeSpan period) => _p + "sweep:" + ((long)period.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>Channel: published to wake one worker (a message arrived).</summary>
     public RedisChannel WorkerChannel(string workerId) => RedisChannel.Literal(WorkerChannelPrefix + workerId);
 

@@ -27,6 +27,7 @@ internal static class RrqScripts
     public const string TaskRetry = "task_retry";
     public const string TaskResolve = "task_resolve";
     public const string TaskPosition = "task_position";
+    public const string SweepTurn = "sweep_turn";
     public const string MessageSend = "message_send";
     public const string WorkerRespond = "worker_respond";
     public const string WorkerPause = "worker_pause";

@@ -5,7 +5,7 @@ namespace Rrq.Workers;
 /// <summary>
 /// A worker's heartbeat: a key that expires after three periods, refreshed every period on a
 /// thread of its own (not the thread pool, so busy or blocking tasks cannot starve it). After each
-/// beat it runs the lost-worker sweep, when the worker has one.
+/// beat it offers to run the lost-worker sweep, when the worker has one (the sweep itself takes its turn).
 /// </summary>
 internal sealed class Heartbeat : IDisposable
 {

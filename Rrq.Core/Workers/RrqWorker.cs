@@ -169,8 +169,26 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Wake();
     }
 
+    /// <summary>Lost-worker sweeps this worker has run (one per period is shared among the workers
+    /// with its heartbeat period: see sweep_turn.lua).</summary>
+    internal int SweepsRun;
+
+    /// <summary>Whether it is this worker's turn to sweep, for 0.9 of its heartbeat period.</summary>
+    internal async Task<bool> TakeSweepTurnAsync()
+    {
+        var period = Config.HeartbeatPeriod ?? throw new InvalidOperationException("A worker without a heartbeat does not sweep.");
+        var k = _controller.Keys;
+        return (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.SweepTurn, [k.SweepTurn(period), k.WorkerId],
+            [Id, Math.Max(1, (long)(period.TotalMilliseconds * 0.9))]).ConfigureAwait(false)) == 1;
+    }
+
     private async Task SweepAsync()
     {
+        if (!await TakeSweepTurnAsync().ConfigureAwait(false))
+        {
+            return;
+        }
+        Interlocked.Increment(ref SweepsRun);
         var found = await _controller.WorkerDetectExitedAsync().ConfigureAwait(false);
         if (!found.IsEmpty)
         {

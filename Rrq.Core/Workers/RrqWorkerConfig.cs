@@ -17,8 +17,9 @@ public sealed record RrqWorkerConfig
     /// three periods, after which the worker can be declared lost.</summary>
     public TimeSpan? HeartbeatPeriod { get; init; }
 
-    /// <summary>With a heartbeat, also look for lost workers (expired heartbeats) after every beat and
-    /// declare them LOST and their tasks DIED, so nobody has to call WorkerDetectExited. Default: true.</summary>
+    /// <summary>With a heartbeat, also look for lost workers (expired heartbeats) and declare them LOST
+    /// and their tasks DIED, so nobody has to call WorkerDetectExited. Default: true. The workers
+    /// that share a heartbeat period take turns: one sweep per period in all, by whichever beats first.</summary>
     public bool DetectLostWorkers { get; init; } = true;
 
     /// <summary>Exit after being idle this long; null (the default) never.</summary>

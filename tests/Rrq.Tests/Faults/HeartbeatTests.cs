@@ -121,6 +121,35 @@ public class HeartbeatTests
     }
 
     [Fact]
+    public async Task Workers_with_one_heartbeat_period_take_turns_to_sweep_one_sweep_per_period_in_all()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        // Periods long enough that the workers' own beats do not take a turn while the test asks.
+        obj.WorkerConfigSave("slow", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(20) });
+        obj.WorkerConfigSave("slower", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(30) });
+        var a = await q.WorkerAsync("turn_a", "slow");
+        var b = await q.WorkerAsync("turn_b", "slow");
+        var c = await q.WorkerAsync("turn_c", "slower");
+        Assert.True(await a.TakeSweepTurnAsync());
+        Assert.False(await b.TakeSweepTurnAsync());                            // a has this period's turn
+        Assert.False(await a.TakeSweepTurnAsync());
+        Assert.True(await c.TakeSweepTurnAsync());                             // another period has its own turns
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var turn = $"{{{q.QueueId}}}:sweep:20000";
+        Assert.Equal("turn_a", (string?)await db.StringGetAsync(turn));
+        Assert.InRange((await db.KeyTimeToLiveAsync(turn))!.Value.TotalSeconds, 17, 18);   // 0.9 of a period
+        await db.KeyDeleteAsync(turn);                                         // as when the turn runs out
+        Assert.True(await b.TakeSweepTurnAsync());
+        Assert.Equal(0, a.SweepsRun + b.SweepsRun);                            // asking is not sweeping
+
+        await db.KeyDeleteAsync(turn);
+        await a.StopAsync();
+        Assert.False(await a.TakeSweepTurnAsync());                            // a stopped worker takes no turn
+        Assert.False(await db.KeyExistsAsync(turn));                           // and writes nothing
+    }
+
+    [Fact]
     public async Task A_worker_sigkilled_after_claiming_a_task_but_before_starting_it_leaves_a_task_that_detection_marks_died()
     {
         await using var q = await TestQueue.CreateAsync();
