@@ -46,18 +46,18 @@ public sealed partial class RrqController
     /// <c>rrq_task_create_bulk_call</c>). An element that is an anonymous object or a dictionary gives
     /// named arguments (<c>f(a: a, b: b)</c>); any other value is the single argument, a local named
     /// <c>arg</c> (<c>f(arg)</c>). <paramref name="shared"/> values are passed as further named
-    /// arguments to every call and stored once.
+    /// arguments to every call and stored once. The other options are those of <see cref="TaskCreateBulkExpr"/>.
     /// </summary>
     public IReadOnlyList<string> TaskCreateBulkCall(string function, IEnumerable<object?> data, object? shared = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null) =>
-        TaskCreateBulkCallAsync(function, data, shared, queue, separateProcess, timeout, dependsOn).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
+        TaskCreateBulkCallAsync(function, data, shared, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateBulkCall"/>
     public Task<IReadOnlyList<string>> TaskCreateBulkCallAsync(string function, IEnumerable<object?> data, object? shared = null,
         string? queue = null, bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
-        CancellationToken cancellationToken = default)
+        RrqRetryPolicy? retry = null, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(function);
+        CheckFunctionName(function);
         ArgumentNullException.ThrowIfNull(data);
         var sharedNames = NamedValues(shared).Select(p => p.Key).ToArray();
         var rows = new List<List<KeyValuePair<string, object?>>>();
@@ -65,12 +65,59 @@ public sealed partial class RrqController
         foreach (var element in data)
         {
             var named = IsRecordLike(element);
-            var row = named ? NamedValues(element) : [new("arg", element)];
-            var args = named ? row.Select(p => $"{p.Key}: {p.Key}") : ["arg"];
-            exprs.Add($"{function}({string.Join(", ", args.Concat(sharedNames.Select(n => $"{n}: {n}")))})");
+            var (expr, row) = CallOf(function, named ? NamedValues(element) : [new("arg", element)], !named, sharedNames);
+            exprs.Add(expr);
             rows.Add(row);
         }
-        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, null, cancellationToken);
+        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, retry, cancellationToken);
+    }
+
+    /// <summary>
+    /// Queues one call of <paramref name="function"/> (rrq's <c>rrq_task_create_call</c>): the members of
+    /// <paramref name="args"/> (an anonymous object or a dictionary) are its named arguments and the
+    /// task's locals, so <c>TaskCreateCall("Math.Round", new { value = 2.567, digits = 1 })</c> runs
+    /// <c>Math.Round(value: value, digits: digits)</c>; any other value is the single argument
+    /// (<c>f(arg)</c>), and null calls it with none. The options are those of <see cref="TaskCreateExpr"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The function is not a name such as <c>fit</c> or <c>Stats.Fit</c>.</exception>
+    public string TaskCreateCall(string function, object? args = null, string? queue = null, bool separateProcess = false,
+        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
+        TaskCreateCallAsync(function, args, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskCreateCall"/>
+    public Task<string> TaskCreateCallAsync(string function, object? args = null, string? queue = null, bool separateProcess = false,
+        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
+        CancellationToken cancellationToken = default)
+    {
+        CheckFunctionName(function);
+        var positional = args is not null && !IsRecordLike(args);
+        var row = args is null ? [] : positional ? [new("arg", args)] : NamedValues(args);
+        var (expr, locals) = CallOf(function, row, positional, []);
+        return TaskCreateExprAsync(expr, locals.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), queue,
+            separateProcess, timeout, dependsOn, retry, cancellationToken);
+    }
+
+    /// <summary>The expression calling <paramref name="function"/> with <paramref name="row"/> as named
+    /// arguments (or its one value as the positional <c>arg</c>) and the shared names after them.</summary>
+    private static (string Expr, List<KeyValuePair<string, object?>> Row) CallOf(string function,
+        List<KeyValuePair<string, object?>> row, bool positional, string[] sharedNames)
+    {
+        var args = positional ? ["arg"] : row.Select(p => $"{p.Key}: {p.Key}");
+        return ($"{function}({string.Join(", ", args.Concat(sharedNames.Select(n => $"{n}: {n}")))})", row);
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex FunctionName =
+        new(@"^@?[\p{L}_][\p{L}\p{Nd}_]*(\s*\.\s*@?[\p{L}_][\p{L}\p{Nd}_]*)*(<[\p{L}\p{Nd}_.,<>\[\]?\s]+>)?$",
+            System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static void CheckFunctionName(string function)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(function);
+        if (!FunctionName.IsMatch(function.Trim()))
+        {
+            throw new ArgumentException($"'{function}' is not a function name (such as fit, Stats.Fit or Convert.ToInt32); " +
+                "to run any other code, use TaskCreateExpr. Nothing was submitted.", nameof(function));
+        }
     }
 
     private async Task<IReadOnlyList<string>> BulkAsync(List<string> exprs, List<List<KeyValuePair<string, object?>>> rows,

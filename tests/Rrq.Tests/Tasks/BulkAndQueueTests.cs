@@ -57,6 +57,44 @@ public class BulkAndQueueTests
     }
 
     [Fact]
+    public async Task A_single_call_takes_named_arguments_one_argument_or_none_and_refuses_what_is_not_a_function_name()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var named = obj.TaskCreateCall("Math.Round", new { value = 2.567, digits = 1 });
+        var single = obj.TaskCreateCall("Math.Sqrt", 16.0);
+        var none = obj.TaskCreateCall("System.Environment.ProcessorCount.ToString");
+        var generic = obj.TaskCreateCall("System.Linq.Enumerable.Empty<int>");
+        var retried = obj.TaskCreateCall("System.IO.File.ReadAllText", new { path = "/nonexistent/rrq" },
+            retry: new RrqRetryPolicy { MaxAttempts = 2 });
+        Assert.Equal("Math.Round(value: value, digits: digits)", obj.TaskData(named).Expression);
+        Assert.Equal(2.567, obj.TaskData(named).Locals["value"]);
+        Assert.Equal("Math.Sqrt(arg)", obj.TaskData(single).Expression);
+        Assert.Equal("System.Environment.ProcessorCount.ToString()", obj.TaskData(none).Expression);
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < 6; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.Equal(2.6, obj.TaskResult(named));
+        Assert.Equal(4.0, obj.TaskResult(single));
+        Assert.Equal(Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture), obj.TaskResult(none));
+        Assert.Empty((IEnumerable<int>)obj.TaskResult(generic)!);
+        Assert.Equal([RrqTaskStatus.Moved, RrqTaskStatus.Error], obj.TaskInfo(retried).Moved.Down.Prepend(retried)
+            .Select(t => obj.TaskStatus(t, follow: false)));
+
+        var before = obj.TaskList().Count;
+        foreach (var bad in new[] { "f(1)", "x; Environment.Exit(1)", "a.", "1abc", "" })
+        {
+            var e = Assert.ThrowsAny<ArgumentException>(() => obj.TaskCreateCall(bad));
+            Assert.Equal("function", e.ParamName);
+        }
+        Assert.Contains("'f(1)' is not a function name", Assert.Throws<ArgumentException>(() => obj.TaskCreateCall("f(1)")).Message);
+        Assert.Throws<ArgumentException>(() => obj.TaskCreateBulkCall("f()", [1]));
+        Assert.Equal(before, obj.TaskList().Count);                            // nothing was submitted
+    }
+
+    [Fact]
     public async Task An_empty_bulk_creates_nothing_and_mismatched_elements_are_refused_naming_the_element()
     {
         await using var q = await TestQueue.CreateAsync();
