@@ -263,16 +263,35 @@ public sealed partial class RrqController
     /// <inheritdoc cref="TaskProgress"/>
     public async Task<object?> TaskProgressAsync(string taskId, bool? follow = null, CancellationToken cancellationToken = default)
     {
+        var raw = await FieldOfTaskAsync(taskId, follow, Keys.TaskProgress, cancellationToken).ConfigureAwait(false);
+        return raw.IsNull ? null : RrqValueCodec.Deserialize((byte[])raw!);
+    }
+
+    /// <summary>
+    /// The warnings a finished task raised (<see cref="RrqTask.Warning"/>, and the compiler's on its
+    /// expression), in order; empty when it raised none. Kept whatever the outcome: for a task that
+    /// failed they are also its error's <c>Warnings</c>. With follow, a retried task reads as its
+    /// chain's newest; <c>follow: false</c> gives each attempt's own.
+    /// </summary>
+    /// <exception cref="RrqException">The task does not exist (MISSING).</exception>
+    public IReadOnlyList<string> TaskWarnings(string taskId, bool? follow = null) => TaskWarningsAsync(taskId, follow).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="TaskWarnings"/>
+    public async Task<IReadOnlyList<string>> TaskWarningsAsync(string taskId, bool? follow = null, CancellationToken cancellationToken = default)
+    {
+        var raw = await FieldOfTaskAsync(taskId, follow, Keys.TaskWarnings, cancellationToken).ConfigureAwait(false);
+        return raw.IsNull ? [] : MemoryPack.MemoryPackSerializer.Deserialize<string[]>((byte[])raw!) ?? [];
+    }
+
+    /// <summary>One task's field in <paramref name="hash"/> (null when it has none), read with following
+    /// as asked; throws for a MISSING task.</summary>
+    private async Task<RedisValue> FieldOfTaskAsync(string taskId, bool? follow, RedisKey hash, CancellationToken cancellationToken)
+    {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(taskId);
-        var (_, fields) = await ResolveAsync([taskId], follow ?? Follow, [Keys.TaskStatus, Keys.TaskProgress])
+        var (_, fields) = await ResolveAsync([taskId], follow ?? Follow, [Keys.TaskStatus, hash])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (fields[0][0].IsNull)
-        {
-            throw MissingTask(taskId);
-        }
-        var raw = fields[1][0];
-        return raw.IsNull ? null : RrqValueCodec.Deserialize((byte[])raw!);
+        return fields[0][0].IsNull ? throw MissingTask(taskId) : fields[1][0];
     }
 
     /// <summary>When each task was submitted, started, finished and retried (rrq's <c>rrq_task_times</c>).</summary>

@@ -59,6 +59,7 @@ internal sealed class RrqKeys
         TaskAttempt = _p + "task:attempt";
         TaskMovedFrom = _p + "task:moved_from";
         TaskProgress = _p + "task:progress";
+        TaskWarnings = _p + "task:warnings";
         OffloadOwner = _p + "offload:owner";
         OffloadRefs = _p + "offload:refs";
         OffloadPath = _p + "offload:path";
@@ -127,6 +128,8 @@ internal sealed class RrqKeys
     public RedisKey TaskMovedFrom { get; }
     /// <summary>hash: task id → the latest progress value its code reported (value codec).</summary>
     public RedisKey TaskProgress { get; }
+    /// <summary>hash: task id → the warnings it raised (MemoryPack string[]); only tasks that raised any.</summary>
+    public RedisKey TaskWarnings { get; }
     /// <summary>hash: owner (a task id, "&lt;task id&gt;:result" or "shared:&lt;id&gt;") → content hashes of its offloaded values.</summary>
     public RedisKey OffloadOwner { get; }
     /// <summary>hash: content hash of an offloaded value → how many owners use it.</summary>

@@ -13,15 +13,17 @@
 -- KEYS[9..23] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
 -- KEYS[24] offload:owner  KEYS[25] offload:refs (see include/offload.lua)
 -- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
--- KEYS[30..] for each queue name in ARGV[10..]: its list, then its delayed set
+-- KEYS[30] task:warnings
+-- KEYS[31..] for each queue name in ARGV[11..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
 --         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
 -- ARGV[7] an unused task id for an automatic retry
 -- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)
--- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[10..] (its own, highest
---         priority first); 0 to take nothing      ARGV[10..] queue names
+-- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[11..] (its own, highest
+--         priority first); 0 to take nothing
+-- ARGV[10] the warnings the task raised (MemoryPack string[]), "" for none   ARGV[11..] queue names
 --
 -- Returns: {1, claim...} written; {-1, claim...} the task is no longer RUNNING on this worker (nothing
 -- written to the task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved
@@ -43,8 +45,8 @@ local queue_keys = {}
 local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
-for i = 30, #KEYS, 2 do
-  local name = ARGV[10 + math.floor((i - 30) / 2)]
+for i = 31, #KEYS, 2 do
+  local name = ARGV[11 + math.floor((i - 31) / 2)]
   if #own < n_own then
     own[#own + 1] = { KEYS[i], KEYS[i + 1] }
   end
@@ -78,6 +80,9 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
     offload_add(KEYS[24], KEYS[25], id .. ':result', ARGV[8])
   end
   redis.call('HSET', KEYS[4], id, time)
+  if ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[30], id, ARGV[10])
+  end
   if status == 'COMPLETE' then
     -- A small value travels with the notification, so a waiter can read it without another round trip.
     if #ARGV[4] <= 4096 then

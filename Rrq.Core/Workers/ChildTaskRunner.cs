@@ -142,14 +142,26 @@ internal static class ChildTaskRunner
         }
     }
 
+    // The outcome file: one byte (0 COMPLETE, 1 ERROR), the warnings (MemoryPack string[]) with their
+    // length in four bytes, then the result.
     private static byte[] EncodeOutcome(TaskOutcome outcome)
     {
-        var bytes = new byte[outcome.Result.Length + 1];
+        var warnings = MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray());
+        var bytes = new byte[1 + 4 + warnings.Length + outcome.Result.Length];
         bytes[0] = outcome.Status == RrqTaskStatus.Complete ? (byte)0 : (byte)1;
-        outcome.Result.CopyTo(bytes, 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), warnings.Length);
+        warnings.CopyTo(bytes, 5);
+        outcome.Result.CopyTo(bytes, 5 + warnings.Length);
         return bytes;
     }
 
-    public static TaskOutcome DecodeOutcome(byte[] bytes) =>
-        new(bytes[0] == 0 ? RrqTaskStatus.Complete : RrqTaskStatus.Error, bytes[1..], bytes[0] == 0 ? null : "failed in its process");
+    public static TaskOutcome DecodeOutcome(byte[] bytes)
+    {
+        var n = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(1));
+        var warnings = MemoryPack.MemoryPackSerializer.Deserialize<string[]>(bytes.AsSpan(5, n)) ?? [];
+        return new(bytes[0] == 0 ? RrqTaskStatus.Complete : RrqTaskStatus.Error, bytes[(5 + n)..], bytes[0] == 0 ? null : "failed in its process")
+        {
+            Warnings = warnings,
+        };
+    }
 }

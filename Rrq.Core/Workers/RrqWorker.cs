@@ -828,10 +828,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
                 [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
                     k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(Id), k.WorkerId, k.TaskTimeStart,
-                    k.Envir, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
+                    k.Envir, k.TaskWarnings, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
                 [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
                     k.QueueChannelPrefix, RrqController.NewTaskId(), OffloadStore.HashOf(outcome.Result) ?? "",
-                    claimNext ? Config.EffectiveQueues.Count : 0, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+                    claimNext ? Config.EffectiveQueues.Count : 0,
+                    outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
+                    .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
             if ((long)r[0] != -4 || attempt >= 5)
             {
                 // A task taken now is run next; finding nothing is not kept, as work submitted since would

@@ -7,6 +7,9 @@ namespace Rrq.Workers;
 /// (a value or an error object; empty when there is nothing to store).</summary>
 internal sealed record TaskOutcome(RrqTaskStatus Status, byte[] Result, string? Message)
 {
+    /// <summary>What the task raised with RrqTask.Warning and the compiler's warnings, whatever its outcome.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     public static TaskOutcome Failed(RrqTaskStatus status) => new(status, [], null);
 }
 
@@ -53,7 +56,7 @@ internal static class TaskExecution
         {
             try
             {
-                return new TaskOutcome(RrqTaskStatus.Complete, values.Serialize(evaluation.Value), null);
+                return new TaskOutcome(RrqTaskStatus.Complete, values.Serialize(evaluation.Value), null) { Warnings = [.. evaluation.Warnings] };
             }
             catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
             {
@@ -79,5 +82,5 @@ internal static class TaskExecution
             Warnings = [.. e.Warnings],
             QueueId = context.QueueId,
             TaskId = context.TaskId,
-        }), e.Message);
+        }), e.Message) { Warnings = [.. e.Warnings] };
 }

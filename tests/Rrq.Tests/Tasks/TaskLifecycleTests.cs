@@ -108,6 +108,35 @@ public class TaskLifecycleTests
         Assert.Contains("This error has warnings", err.ToString());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Warnings_of_a_task_that_succeeds_are_kept_too_in_process_and_in_a_separate_process(bool separate)
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var warned = obj.TaskCreateExpr("RrqTask.Warning(\"slow convergence\"); RrqTask.Warning(\"rescaled\"); 42", separateProcess: separate);
+        var quiet = obj.TaskCreateExpr("1", separateProcess: separate);
+        var failed = obj.TaskCreateExpr("warn_then_fail(2.5)", separateProcess: separate);
+        var w = await q.WorkerAsync();
+        using var cts = new CancellationTokenSource();
+        var loop = w.RunAsync(cts.Token);
+        Assert.True(await obj.TaskWaitAsync([warned, quiet], TimeSpan.FromSeconds(90)));
+        Assert.False(await obj.TaskWaitAsync(failed, TimeSpan.FromSeconds(90)));
+        await cts.CancelAsync();
+        await loop;
+        Assert.Equal(42, obj.TaskResult(warned));
+        Assert.Equal(["slow convergence", "rescaled"], obj.TaskWarnings(warned));
+        Assert.Empty(obj.TaskWarnings(quiet));
+        Assert.Equal(((RrqTaskError)obj.TaskResult(failed)!).Warnings, obj.TaskWarnings(failed));
+        Assert.Equal(["first warning", "v is 2.5"], obj.TaskWarnings(failed));
+
+        obj.TaskDelete([warned, quiet, failed]);
+        Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskWarnings(warned)).Message);
+        Assert.False(await RedisServer.Instance.Connection.GetDatabase().KeyExistsAsync($"{{{q.QueueId}}}:task:warnings"));
+    }
+
     [Fact]
     public async Task Compiler_warnings_on_the_expression_are_kept_with_its_error()
     {
