@@ -226,19 +226,19 @@ public sealed partial class RrqController
         }
         if (delete)
         {
-            var batch = Db.CreateBatch();
-            var deletes = workerIds.Select(w => batch.HashDeleteAsync(Keys.WorkerResponse(w), messageId)).ToArray();
-            batch.Execute();
-            await Task.WhenAll(deletes).ConfigureAwait(false);
+            var freed = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.ResponseDelete,
+                [Keys.OffloadOwner, Keys.OffloadRefs, .. workerIds.Select(Keys.WorkerResponse)],
+                [messageId, .. workerIds.Select(w => (RedisValue)w)]).ConfigureAwait(false))!;
+            DeleteFreedValues(freed.Select(f => (string)f!).ToArray(), "Deleted answers to a message");
         }
         return workerIds.ToDictionary(w => w, w => found[w], StringComparer.Ordinal);
     }
 
-    private static RrqMessageResponse DecodeResponse(string workerId, byte[] bytes)
+    private RrqMessageResponse DecodeResponse(string workerId, byte[] bytes)
     {
         var data = MemoryPackSerializer.Deserialize<WorkerResponseData>(bytes)
             ?? throw new RrqException($"Worker '{workerId}' stored an unreadable response.");
         return new RrqMessageResponse(workerId, data.Id, data.Command,
-            data.Result is null ? null : RrqValueCodec.Deserialize(data.Result), data.Error);
+            data.Result is null ? null : Values.Deserialize(data.Result, $"the answer of worker '{workerId}' to message {data.Id}"), data.Error);
     }
 }

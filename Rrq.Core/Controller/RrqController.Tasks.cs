@@ -224,16 +224,22 @@ public sealed partial class RrqController
         {
             _waiter.Forget(id);
         }
-        var freed = result.Skip(1).Select(r => (string)r!).ToArray();
-        if (freed.Length > 0)
+        DeleteFreedValues(result.Skip(1).Select(r => (string)r!).ToArray(), "Deleted tasks");
+    }
+
+    /// <summary>Deletes the files of offloaded values that nothing uses any more, or says why they stay.</summary>
+    internal void DeleteFreedValues(string[] freed, string what)
+    {
+        if (freed.Length == 0)
         {
-            if (Values.Directory is null)
-            {
-                Logger.LogWarning("Deleted tasks of queue {QueueId} left {Count} offloaded values that no task uses; this controller has " +
-                    "no offload directory, so their files stay: {Hashes}", QueueId, freed.Length, string.Join(", ", freed));
-            }
-            Values.Delete(freed);
+            return;
         }
+        if (Values.Directory is null)
+        {
+            Logger.LogWarning("{What} of queue {QueueId} left {Count} offloaded values that nothing uses; this controller has " +
+                "no offload directory, so their files stay: {Hashes}", what, QueueId, freed.Length, string.Join(", ", freed));
+        }
+        Values.Delete(freed);
     }
 
     /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>

@@ -64,17 +64,20 @@ public sealed partial class RrqController
             return [];
         }
         var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerDelete,
-            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerInfo, Keys.WorkerProcess,
+            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerInfo, Keys.WorkerProcess, Keys.OffloadOwner, Keys.OffloadRefs,
                 .. ids.SelectMany(w => new[] { Keys.WorkerLog(w), Keys.WorkerMessage(w), Keys.WorkerResponse(w), Keys.WorkerHeartbeat(w) })],
             [.. ids.Select(w => (RedisValue)w)]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
-        return (long)r[0] switch
+        switch ((long)r[0])
         {
-            -1 => throw new RrqException($"Worker '{(string?)r[1]}' is still live in queue '{QueueId}': stop it first " +
-                "(WorkerStop). Nothing was deleted."),
-            -2 => throw new RrqException($"No worker '{(string?)r[1]}' has been registered in queue '{QueueId}'; " +
-                $"workers that have left: {string.Join(", ", await WorkerListExitedAsync(cancellationToken).ConfigureAwait(false))}. Nothing was deleted."),
-            _ => ids,
-        };
+            case -1:
+                throw new RrqException($"Worker '{(string?)r[1]}' is still live in queue '{QueueId}': stop it first " +
+                    "(WorkerStop). Nothing was deleted.");
+            case -2:
+                throw new RrqException($"No worker '{(string?)r[1]}' has been registered in queue '{QueueId}'; " +
+                    $"workers that have left: {string.Join(", ", await WorkerListExitedAsync(cancellationToken).ConfigureAwait(false))}. Nothing was deleted.");
+        }
+        DeleteFreedValues(r.Skip(1).Select(f => (string)f!).ToArray(), "Deleted workers' answers to messages");
+        return ids;
     }
 
     /// <summary>The task each worker is running (null when it runs none), for the given workers or every live one.</summary>

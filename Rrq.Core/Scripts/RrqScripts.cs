@@ -28,6 +28,7 @@ internal static class RrqScripts
     public const string TaskResolve = "task_resolve";
     public const string TaskPosition = "task_position";
     public const string SweepTurn = "sweep_turn";
+    public const string ResponseDelete = "response_delete";
     public const string MessageSend = "message_send";
     public const string WorkerRespond = "worker_respond";
     public const string WorkerPause = "worker_pause";

@@ -665,17 +665,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             try
             {
-                bytes = RrqValueCodec.Serialize(result);
+                bytes = _controller.Values.Serialize(result);   // a large answer goes to the offload directory, if any
             }
-            catch (RrqValueException e)
+            catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
             {
                 error = $"The answer to {message.Command} could not be stored: {e.Message}";
             }
         }
         var k = _controller.Keys;
-        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond, [k.WorkerResponse(Id), k.WorkerLog(Id), k.WorkerStatus],
+        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond,
+            [k.WorkerResponse(Id), k.WorkerLog(Id), k.WorkerStatus, k.OffloadOwner, k.OffloadRefs],
             [message.Id, MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
-                message.Command, (string)k.ResponseChannel!, Id]).ConfigureAwait(false);
+                message.Command, (string)k.ResponseChannel!, Id, bytes is null ? "" : OffloadStore.HashOf(bytes) ?? ""]).ConfigureAwait(false);
         if (stop)
         {
             await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);

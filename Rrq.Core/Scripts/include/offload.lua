@@ -1,5 +1,6 @@
 -- Offloaded values (see Store/OffloadStore.cs): files named by content hash, counted by owner. An
--- owner is a task id (its locals), "<task id>:result" (its result) or "shared:<id>" (shared locals).
+-- owner is a task id (its locals), "<task id>:result" (its result), "shared:<id>" (shared locals) or
+-- "response:<worker id>:<message id>" (a worker's answer to a message).
 -- owner_key: hash owner -> space-separated content hashes; refs_key: hash content hash -> count.
 -- A retried task has no entry of its own: its chain's first task owns the locals they share, and a
 -- chain is only ever deleted whole.

@@ -49,6 +49,29 @@ public sealed class OffloadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_large_answer_to_a_message_goes_to_the_directory_and_goes_when_it_or_its_worker_is_deleted()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, offload: Offload);
+        var w = await RrqWorker.CreateAsync(obj, new RoslynTaskEvaluator());
+        var expected = Enumerable.Repeat(0.25, 5_000).ToArray();                          // a 40 kB answer
+        var first = obj.MessageSend("EVAL", "Enumerable.Repeat(0.25, 5_000).ToArray()");
+        var second = obj.MessageSend("EVAL", "Enumerable.Repeat(0.75, 5_000).ToArray()");
+        await w.StepAsync();
+        await w.StepAsync();
+        Assert.Equal(2, Files().Length);
+        Assert.True((await Db.HashGetAsync($"{{{q.QueueId}}}:worker:{w.Id}:response", first)).Length() < 1024);
+
+        Assert.Equal(expected, obj.MessageGetResponse(first, delete: true)[w.Id].Result);
+        Assert.Single(Files());                                                           // the first answer's file went with it
+        await w.StopAsync();
+        obj.WorkerDeleteExited([w.Id]);
+        Assert.Empty(Files());                                                            // the second went with its worker
+        Assert.Equal(0, await Db.HashLengthAsync($"{{{q.QueueId}}}:offload:refs"));
+        Assert.Equal(0, await Db.HashLengthAsync($"{{{q.QueueId}}}:offload:owner"));
+    }
+
+    [Fact]
     public async Task A_controller_without_the_directory_reads_small_values_and_is_told_where_large_ones_are()
     {
         await using var q = await TestQueue.CreateAsync();
