@@ -167,8 +167,11 @@ public class BulkAndQueueTests
         var captured = new StringWriter();
         try
         {
-            Console.SetError(captured);
+            var writer = TextWriter.Synchronized(captured);   // its methods lock on itself
+            Console.SetError(writer);
             var waiting = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(30), progress: true);
+            // The bar is drawn once the wait has read where the tasks stand: only then run them.
+            await Poll.Until(() => { lock (writer) { return captured.ToString().Contains("0/3 finished (0%)"); } });
             for (var i = 0; i < 3; i++)
             {
                 await w.StepAsync();
