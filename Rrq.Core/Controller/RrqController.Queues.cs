@@ -217,8 +217,10 @@ public sealed partial class RrqController
                 Logger.LogWarning("Destroying queue {QueueId}: {Message}", QueueId, e.Message);
             }
         }
+        // The worker registry goes first, in one step: from then on a worker still busy writes nothing
+        // (its scripts check it is on record), so no key reappears behind the deletion below.
+        long deleted = await Db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]).ConfigureAwait(false);
         var pattern = "{" + GlobEscape(QueueId) + "}:*";
-        long deleted = 0;
         foreach (var server in Redis.GetServers().Where(s => !s.IsReplica))
         {
             var batch = new List<RedisKey>(1000);

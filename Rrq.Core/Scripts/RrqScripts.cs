@@ -29,6 +29,7 @@ internal static class RrqScripts
     public const string TaskPosition = "task_position";
     public const string SweepTurn = "sweep_turn";
     public const string ResponseDelete = "response_delete";
+    public const string WorkerNote = "worker_note";
     public const string MessageSend = "message_send";
     public const string WorkerRespond = "worker_respond";
     public const string WorkerPause = "worker_pause";

@@ -2,8 +2,9 @@
 -- COMPLETE, dependents with nothing left to wait for go to the front of their queues as PENDING;
 -- on a failure, the chain's retry policy may retry it at once (it becomes MOVED, its dependents
 -- keep waiting for the new task), else every transitive dependent becomes IMPOSSIBLE. All of it
--- happens only if the task is still RUNNING on this worker: a task that was meanwhile declared
--- DIED (lost worker), cancelled or deleted keeps that outcome, and the late result is dropped.
+-- happens only if the task is still RUNNING on this worker and the worker is still registered: a
+-- task that was meanwhile declared DIED (lost worker), cancelled or deleted keeps that outcome, and
+-- the late result is dropped, as is any result once the queue is being destroyed.
 -- Then, when asked, the worker's next step of work-taking happens in the same script (see
 -- include/claim.lua), so a busy worker costs one round trip per task, not two.
 --
@@ -59,7 +60,8 @@ local function qk(name)
 end
 
 local result = -1
-if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
+if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
+    and redis.call('SISMEMBER', KEYS[27], w) == 1 then
   local release, down = {}, nil
   if status == 'COMPLETE' then
     local missing

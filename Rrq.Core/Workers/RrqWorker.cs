@@ -495,7 +495,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _separateTask = context.TaskId;
         try
         {
-            await db.HashSetAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
+            await NoteFieldAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
             await LogAsync("REMOTE", $"{context.TaskId} {child.Pid}").ConfigureAwait(false);
             var logKey = k.TaskLog(context.TaskId);
             var pushes = new List<Task>();
@@ -507,9 +507,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     lock (pushes)
                     {
                         pushes.Add(line.StartsWith(ChildTaskRunner.ProgressMarker, StringComparison.Ordinal)
-                            ? db.HashSetAsync(k.TaskProgress, context.TaskId,
-                                Convert.FromBase64String(line[ChildTaskRunner.ProgressMarker.Length..]))
-                            : db.ListRightPushAsync(logKey, line));
+                            ? NoteFieldAsync(k.TaskProgress, context.TaskId, Convert.FromBase64String(line[ChildTaskRunner.ProgressMarker.Length..]))
+                            : RrqScripts.EvalAsync(db, RrqScripts.WorkerNote, [k.WorkerStatus, logKey], [Id, "rpush", line]));
                     }
                 });
             }
@@ -613,7 +612,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 lock (reports)
                 {
-                    reports.Add(_controller.Db.HashSetAsync(_controller.Keys.TaskProgress, taskId, bytes));
+                    reports.Add(NoteFieldAsync(_controller.Keys.TaskProgress, taskId, bytes));
                 }
             };
             outcome = await TaskExecution.RunAsync(_evaluator, context, payload, _controller.Values, CancellationToken.None).ConfigureAwait(false);
@@ -714,8 +713,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     : (null, $"{evaluation.ExceptionType}: {evaluation.Message}".TrimStart(':', ' '), false);
             case "INFO":
                 var info = BuildInfo();
-                await _controller.Db.HashSetAsync(_controller.Keys.WorkerInfo, Id,
-                    JsonSerializer.Serialize(info, RrqController.JsonOptions)).ConfigureAwait(false);
+                await NoteFieldAsync(_controller.Keys.WorkerInfo, Id, JsonSerializer.Serialize(info, RrqController.JsonOptions)).ConfigureAwait(false);
                 return (info, null, false);
             case "PAUSE" or "RESUME":
                 var k = _controller.Keys;
@@ -846,6 +844,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             _knownQueues = [.. queues.Union(all.Select(q => (string)q!).Append((string)r[1]!), StringComparer.Ordinal)];
         }
     }
+
+    /// <summary>Sets a field about this worker's work, only while the queue has a record of the worker.</summary>
+    private Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value) =>
+        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, hash], [Id, "hset", field, value]);
 
     private Task<RedisResult> LogAsync(string label, string value) =>
         RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id), _controller.Keys.WorkerStatus],
