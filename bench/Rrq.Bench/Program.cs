@@ -50,9 +50,20 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
     {
         // 1. Round trip of one trivial task with one worker already running.
         var done = new List<string>();
+        var scriptsBefore = await ScriptMicroseconds(mux);
         rt = Median(await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1))));
+        var scriptsPerTask = (await ScriptMicroseconds(mux) - scriptsBefore) / 1000.0 / roundTrips;
+        // Where the time goes, by the server's clock: submitted → claimed (the worker is woken and
+        // claims), claimed → recorded (the worker runs it and records it); the rest is the submit's way
+        // in and the completion notice's way back to the waiting controller.
+        var times = await obj.TaskTimesAsync(done, follow: false);
+        var toStart = Median([.. times.Select(x => (x.Start!.Value - x.Submit!.Value).TotalMilliseconds)]);
+        var toComplete = Median([.. times.Select(x => (x.Complete!.Value - x.Start!.Value).TotalMilliseconds)]);
         await obj.TaskDeleteAsync(done);
         Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)} = {rt / ping:0.0} × PING  (budget 1 ms; rrq here 3–6 ms)");
+        Console.WriteLine($"  by the server's clock: submitted → claimed {Ms(toStart)}, claimed → recorded {Ms(toComplete)}; " +
+            $"the rest (the submit's way in, the notice's way out) {Ms(rt - toStart - toComplete)}; " +
+            $"Redis ran scripts for {Ms(scriptsPerTask)} per task");
 
         // Pieces of the round trip: submitting alone, and reading a finished task's result.
         var submitted = new List<string>();
@@ -245,6 +256,14 @@ static async Task<string> RoundTrip(RrqController obj, int i)
     }
     _ = await obj.TaskResultAsync(t);
     return t;
+}
+
+// Microseconds Redis has spent running scripts (EVAL and EVALSHA) since it started.
+static async Task<long> ScriptMicroseconds(ConnectionMultiplexer mux)
+{
+    var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("commandstats") ?? "";
+    return info.Split('\n').Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+        .Sum(l => long.Parse(l.Split("usec=")[1].Split(',')[0], CultureInfo.InvariantCulture));
 }
 
 static async Task<long> UsedMemory(ConnectionMultiplexer mux)
