@@ -26,19 +26,21 @@ public sealed partial class RrqController
     /// <exception cref="ArgumentException">Elements have different members (the message names the first
     /// that differs), or a shared name is also an element's member.</exception>
     /// <param name="retry">Retry each automatically when it fails; null for never.</param>
+    /// <param name="delay">Run them no sooner than this long after submission (see <see cref="TaskCreateExpr"/>).</param>
     public IReadOnlyList<string> TaskCreateBulkExpr(string expr, IEnumerable<object> data, object? shared = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
-        TaskCreateBulkExprAsync(expr, data, shared, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
+        TimeSpan? delay = null) =>
+        TaskCreateBulkExprAsync(expr, data, shared, queue, separateProcess, timeout, dependsOn, retry, delay).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateBulkExpr"/>
     public Task<IReadOnlyList<string>> TaskCreateBulkExprAsync(string expr, IEnumerable<object> data, object? shared = null,
         string? queue = null, bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
-        RrqRetryPolicy? retry = null, CancellationToken cancellationToken = default)
+        RrqRetryPolicy? retry = null, TimeSpan? delay = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(expr);
         ArgumentNullException.ThrowIfNull(data);
         var rows = data.Select((row, i) => NamedValues(row ?? throw new ArgumentException($"Element {i} of data is null.", nameof(data)))).ToList();
-        return BulkAsync(rows.Select(_ => expr).ToList(), rows, shared, queue, separateProcess, timeout, dependsOn, retry, cancellationToken);
+        return BulkAsync(rows.Select(_ => expr).ToList(), rows, shared, queue, separateProcess, timeout, dependsOn, retry, delay, cancellationToken);
     }
 
     /// <summary>
@@ -49,13 +51,14 @@ public sealed partial class RrqController
     /// arguments to every call and stored once. The other options are those of <see cref="TaskCreateBulkExpr"/>.
     /// </summary>
     public IReadOnlyList<string> TaskCreateBulkCall(string function, IEnumerable<object?> data, object? shared = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
-        TaskCreateBulkCallAsync(function, data, shared, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
+        TimeSpan? delay = null) =>
+        TaskCreateBulkCallAsync(function, data, shared, queue, separateProcess, timeout, dependsOn, retry, delay).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateBulkCall"/>
     public Task<IReadOnlyList<string>> TaskCreateBulkCallAsync(string function, IEnumerable<object?> data, object? shared = null,
         string? queue = null, bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null,
-        RrqRetryPolicy? retry = null, CancellationToken cancellationToken = default)
+        RrqRetryPolicy? retry = null, TimeSpan? delay = null, CancellationToken cancellationToken = default)
     {
         CheckFunctionName(function);
         ArgumentNullException.ThrowIfNull(data);
@@ -69,7 +72,7 @@ public sealed partial class RrqController
             exprs.Add(expr);
             rows.Add(row);
         }
-        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, retry, cancellationToken);
+        return BulkAsync(exprs, rows, shared, queue, separateProcess, timeout, dependsOn, retry, delay, cancellationToken);
     }
 
     /// <summary>
@@ -81,12 +84,12 @@ public sealed partial class RrqController
     /// </summary>
     /// <exception cref="ArgumentException">The function is not a name such as <c>fit</c> or <c>Stats.Fit</c>.</exception>
     public string TaskCreateCall(string function, object? args = null, string? queue = null, bool separateProcess = false,
-        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
-        TaskCreateCallAsync(function, args, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
+        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null, TimeSpan? delay = null) =>
+        TaskCreateCallAsync(function, args, queue, separateProcess, timeout, dependsOn, retry, delay).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateCall"/>
     public Task<string> TaskCreateCallAsync(string function, object? args = null, string? queue = null, bool separateProcess = false,
-        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
+        TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null, TimeSpan? delay = null,
         CancellationToken cancellationToken = default)
     {
         CheckFunctionName(function);
@@ -94,7 +97,7 @@ public sealed partial class RrqController
         var row = args is null ? [] : positional ? [new("arg", args)] : NamedValues(args);
         var (expr, locals) = CallOf(function, row, positional, []);
         return TaskCreateExprAsync(expr, locals.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), queue,
-            separateProcess, timeout, dependsOn, retry, cancellationToken);
+            separateProcess, timeout, dependsOn, retry, delay, cancellationToken);
     }
 
     /// <summary>The expression calling <paramref name="function"/> with <paramref name="row"/> as named
@@ -122,7 +125,7 @@ public sealed partial class RrqController
 
     private async Task<IReadOnlyList<string>> BulkAsync(List<string> exprs, List<List<KeyValuePair<string, object?>>> rows,
         object? shared, string? queue, bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn,
-        RrqRetryPolicy? retry, CancellationToken cancellationToken)
+        RrqRetryPolicy? retry, TimeSpan? delay, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         queue ??= RrqKeys.DefaultQueue;
@@ -166,7 +169,7 @@ public sealed partial class RrqController
             p.SharedId = sharedBlob?.Id;
             payloads[i] = p;
         }
-        return await SubmitAsync(payloads, sharedBlob, queue, separateProcess, timeout, dependsOn, retry, cancellationToken).ConfigureAwait(false);
+        return await SubmitAsync(payloads, sharedBlob, queue, separateProcess, timeout, dependsOn, retry, delay, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A payload with its shared locals (if any) merged in, as a worker runs it.</summary>

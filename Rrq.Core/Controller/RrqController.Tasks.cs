@@ -30,14 +30,17 @@ public sealed partial class RrqController
     /// them fails it becomes IMPOSSIBLE. A retried (MOVED) id stands for the newest task of its chain.</param>
     /// <exception cref="RrqValueException">A local cannot be serialized (the message names it).</exception>
     /// <param name="retry">Retry it automatically when it fails (see <see cref="RrqRetryPolicy"/>); null for never.</param>
+    /// <param name="delay">Run it no sooner than this long after submission (positive): it is PENDING meanwhile,
+    /// but not yet in its queue. Not with <paramref name="dependsOn"/>. Null (the default) queues it at once.</param>
     public string TaskCreateExpr(string expr, object? locals = null, string? queue = null,
-        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null) =>
-        TaskCreateExprAsync(expr, locals, queue, separateProcess, timeout, dependsOn, retry).GetAwaiter().GetResult();
+        bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
+        TimeSpan? delay = null) =>
+        TaskCreateExprAsync(expr, locals, queue, separateProcess, timeout, dependsOn, retry, delay).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="TaskCreateExpr"/>
     public async Task<string> TaskCreateExprAsync(string expr, object? locals = null, string? queue = null,
         bool separateProcess = false, TimeSpan? timeout = null, IEnumerable<string>? dependsOn = null, RrqRetryPolicy? retry = null,
-        CancellationToken cancellationToken = default)
+        TimeSpan? delay = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(expr);
@@ -47,17 +50,19 @@ public sealed partial class RrqController
 
         var payload = BuildPayload(expr, locals);
         var ids = await SubmitAsync([payload], null, queue, separateProcess, timeout, dependsOn,
-            retry, cancellationToken).ConfigureAwait(false);
+            retry, delay, cancellationToken).ConfigureAwait(false);
         return ids[0];
     }
 
     /// <summary>Submits already-built payloads as tasks of one queue, in slices of up to 1,000 tasks per
     /// script call, all sent at once (a bulk of thousands costs a few round trips).</summary>
     internal async Task<string[]> SubmitAsync(IReadOnlyList<TaskPayload> payloads, (string Id, byte[] Bytes, string Offloaded)? shared, string queue,
-        bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, RrqRetryPolicy? retry, CancellationToken cancellationToken)
+        bool separateProcess, TimeSpan? timeout, IEnumerable<string>? dependsOn, RrqRetryPolicy? retry, TimeSpan? delay,
+        CancellationToken cancellationToken)
     {
         retry?.Validate();
         var deps = dependsOn is null ? [] : ToIdArray(dependsOn).Distinct(StringComparer.Ordinal).ToArray();
+        CheckDelay(delay, deps.Length > 0);
         // A dependency that was retried stands for its chain: depend on the chain's newest task.
         deps = deps.Length == 0 ? deps : (await FollowAsync(deps).ConfigureAwait(false)).Distinct(StringComparer.Ordinal).ToArray();
         var ids = payloads.Select(_ => NewTaskId()).ToArray();
@@ -65,7 +70,7 @@ public sealed partial class RrqController
         [
             Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
             Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
-            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry, Keys.OffloadOwner, Keys.OffloadRefs,
+            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry, Keys.OffloadOwner, Keys.OffloadRefs, Keys.Delayed(queue),
         ];
         var head = new List<RedisValue>
         {
@@ -91,6 +96,7 @@ public sealed partial class RrqController
             }
             args.Add(retry?.ToRedisString() ?? "");
             args.Add(start == 0 && shared is { } s ? s.Offloaded : "");
+            args.Add(delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
             calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -260,6 +266,24 @@ public sealed partial class RrqController
         args.AddRange(unique.Select(i => (RedisValue)i));
         return (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
             [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private static void CheckDelay(TimeSpan? delay, bool hasDependencies)
+    {
+        if (delay is not { } d)
+        {
+            return;
+        }
+        if (d <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(delay), d,
+                $"A delay must be positive (it was {d}); leave it out to queue the task at once. Nothing was submitted.");
+        }
+        if (hasDependencies)
+        {
+            throw new ArgumentException("A task cannot both wait for a delay and depend on other tasks: it runs as soon as " +
+                "its dependencies complete. Give the delay to the first task of the chain instead. Nothing was submitted.", nameof(delay));
+        }
     }
 
     private static void CheckTaskTimeout(TimeSpan? timeout, bool separateProcess)

@@ -9,13 +9,15 @@
 -- KEYS[12] queues (set of queue names)           KEYS[13] shared   KEYS[14] shared_refs
 -- KEYS[15] task:shared   KEYS[16] task:retry
 -- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
+-- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
 -- ARGV[6] shared-locals id ("" for none)   ARGV[7] their bytes ("" when an earlier call stored them)
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then triples (task id, payload, content hashes of its offloaded locals or "")
--- then the retry policy ("" for none), and last the content hashes of the shared locals' offloaded values ("" for none)
+-- then the retry policy ("" for none), the content hashes of the shared locals' offloaded values ("" for none),
+-- and last the delay in ms before the tasks may run ("" for none: they are queued at once)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
@@ -28,9 +30,10 @@
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
 -- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
-local policy = ARGV[#ARGV - 1]
-local shared_hashes = ARGV[#ARGV]
-local n = math.floor((#ARGV - 1 - first) / 3)
+local policy = ARGV[#ARGV - 2]
+local shared_hashes = ARGV[#ARGV - 1]
+local delay = ARGV[#ARGV]
+local n = math.floor((#ARGV - 2 - first) / 3)
 for i = 0, n - 1 do
   local id = ARGV[first + 3 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
@@ -65,7 +68,7 @@ elseif left > 0 then
   status = 'DEFERRED'
 end
 
-local time = now()
+local time, t = clock()
 local ids = {}
 for i = 0, n - 1 do
   local id = ARGV[first + 3 * i]
@@ -111,7 +114,15 @@ if nd > 0 then
   end
 end
 
-if status == 'PENDING' then
+if status == 'PENDING' and delay ~= '' then
+  -- PENDING, but in the queue's delayed set until due; a worker's claim moves them to the queue's
+  -- tail then. Idle workers are woken to learn when the first is due.
+  local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(delay)
+  for _, id in ipairs(ids) do
+    redis.call('ZADD', KEYS[19], due, id)
+  end
+  redis.call('PUBLISH', ARGV[4], n)
+elseif status == 'PENDING' then
   -- Pushed in slices: Lua's unpack has a limit on how many values it spreads.
   local len = 0
   for i = 1, #ids, 500 do
