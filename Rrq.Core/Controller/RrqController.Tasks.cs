@@ -97,6 +97,7 @@ public sealed partial class RrqController
             args.Add(retry?.ToRedisString() ?? "");
             args.Add(start == 0 && shared is { } s ? s.Offloaded : "");
             args.Add(delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
+            args.Add(start);
             calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -17,7 +17,8 @@
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then triples (task id, payload, content hashes of its offloaded locals or "")
 -- then the retry policy ("" for none), the content hashes of the shared locals' offloaded values ("" for none),
--- and last the delay in ms before the tasks may run ("" for none: they are queued at once)
+-- the delay in ms before the tasks may run ("" for none: they are queued at once), and last the
+-- index of this call's first task in the whole submission (a bulk comes in several calls)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
@@ -30,10 +31,11 @@
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
 -- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
-local policy = ARGV[#ARGV - 2]
-local shared_hashes = ARGV[#ARGV - 1]
-local delay = ARGV[#ARGV]
-local n = math.floor((#ARGV - 2 - first) / 3)
+local policy = ARGV[#ARGV - 3]
+local shared_hashes = ARGV[#ARGV - 2]
+local delay = ARGV[#ARGV - 1]
+local offset = tonumber(ARGV[#ARGV])
+local n = math.floor((#ARGV - 3 - first) / 3)
 for i = 0, n - 1 do
   local id = ARGV[first + 3 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
@@ -117,9 +119,11 @@ end
 if status == 'PENDING' and delay ~= '' then
   -- PENDING, but in the queue's delayed set until due; a worker's claim moves them to the queue's
   -- tail then. Idle workers are woken to learn when the first is due.
+  -- Each task is due 1/1024 ms after the one before (exact in a double at this size), so they
+  -- are queued in submission order rather than in the set's order of equal scores (by id).
   local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(delay)
-  for _, id in ipairs(ids) do
-    redis.call('ZADD', KEYS[19], due, id)
+  for i, id in ipairs(ids) do
+    redis.call('ZADD', KEYS[19], string.format('%.4f', due + (offset + i - 1) / 1024), id)
   end
   redis.call('PUBLISH', ARGV[4], n)
 elseif status == 'PENDING' then
