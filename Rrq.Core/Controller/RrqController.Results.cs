@@ -385,11 +385,54 @@ public sealed partial class RrqController
 
     /// <summary>
     /// Each id's task to read (its chain's newest when following) and that task's raw field in each of
-    /// <paramref name="hashes"/> (its status, result, times...): read in one script
-    /// per slice of ids, so a retry between the hops cannot be mistaken for an outcome or mix two tasks.
+    /// <paramref name="hashes"/> (its status, result, times...), in one round trip. Plain reads first:
+    /// a task found with no newer task (task:moved_to read first) and, just after, not MOVED was its
+    /// chain's newest at that moment, as MOVED is final. Only retried tasks, or ones retried between
+    /// the two reads, are read again by the script that follows chains and reads in one step, so a
+    /// retry cannot be mistaken for an outcome or mix two tasks' fields.
     /// </summary>
     private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveAsync(string[] ids, bool follow, RedisKey[] hashes)
     {
+        var values = ids.Select(i => (RedisValue)i).ToArray();
+        var batch = Db.CreateBatch();
+        var moved = follow ? batch.HashGetAsync(Keys.TaskMovedTo, values) : null;
+        var reads = hashes.Select(h => batch.HashGetAsync(h, values)).ToArray();
+        var statusAt = Array.IndexOf(hashes, Keys.TaskStatus);
+        var status = follow && statusAt < 0 ? batch.HashGetAsync(Keys.TaskStatus, values) : null;
+        batch.Execute();
+        var fields = new RedisValue[hashes.Length][];
+        for (var h = 0; h < hashes.Length; h++)
+        {
+            fields[h] = await reads[h].ConfigureAwait(false);
+        }
+        var leaves = ids.ToArray();
+        if (moved is null)
+        {
+            return (leaves, fields);
+        }
+        var next = await moved.ConfigureAwait(false);
+        var statuses = status is null ? fields[statusAt] : await status.ConfigureAwait(false);
+        var retried = Enumerable.Range(0, ids.Length).Where(i => !next[i].IsNull || statuses[i] == "MOVED").ToArray();
+        if (retried.Length == 0)
+        {
+            return (leaves, fields);
+        }
+        var (chainLeaves, chainFields) = await ResolveInOneStepAsync([.. retried.Select(i => ids[i])], hashes).ConfigureAwait(false);
+        for (var j = 0; j < retried.Length; j++)
+        {
+            leaves[retried[j]] = chainLeaves[j];
+            for (var h = 0; h < hashes.Length; h++)
+            {
+                fields[h][retried[j]] = chainFields[h][j];
+            }
+        }
+        return (leaves, fields);
+    }
+
+    /// <summary>As <see cref="ResolveAsync(string[], bool, RedisKey[])"/> with follow, in one script per slice of ids.</summary>
+    private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveInOneStepAsync(string[] ids, RedisKey[] hashes)
+    {
+        const bool follow = true;
         const int slice = 1000;
         var width = 1 + hashes.Length;
         var leaves = new string[ids.Length];
