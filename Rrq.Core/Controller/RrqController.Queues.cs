@@ -108,28 +108,23 @@ public sealed partial class RrqController
     private async Task<(long[] Positions, string[] Ahead)> PositionsAsync(string[] ids, string? queue, bool follow, bool ahead)
     {
         var wanted = queue is null ? "" : CheckQueue(queue);
-        for (var attempt = 0; ; attempt++)
+        // Every task's queue is in the queue set (the scripts that create tasks add it in the same step).
+        var names = (await Db.SetMembersAsync(Keys.Queues).ConfigureAwait(false)).Select(n => (string)n!)
+            .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
+        RedisValue[] args = [follow ? "1" : "0", wanted, ahead ? "1" : "0", ids.Length, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)];
+        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskPosition,
+            [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)], args).ConfigureAwait(false))!;
+        if ((long)r[0] == -4)
         {
-            var names = (await Db.SetMembersAsync(Keys.Queues).ConfigureAwait(false)).Select(n => (string)n!)
-                .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
-            RedisValue[] args = [follow ? "1" : "0", wanted, ahead ? "1" : "0", ids.Length, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)];
-            var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskPosition,
-                [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)], args).ConfigureAwait(false))!;
-            if ((long)r[0] == -4)
-            {
-                if (attempt < 5)
-                {
-                    continue;   // a queue created just now: its name is in the set on the next read
-                }
-                throw new RrqException($"Queue '{(string?)r[1]}' of a task is not in the queue set; cannot find the task's position.");
-            }
-            var positions = new long[ids.Length];
-            for (var i = 0; i < ids.Length; i++)
-            {
-                positions[i] = (long)r[2 + 2 * i];
-            }
-            return (positions, [.. r.Skip(1 + 2 * ids.Length).Select(x => (string)x!)]);
+            throw new RrqException($"Queue '{(string?)r[1]}' of a task is missing from the set of queues of '{QueueId}'; " +
+                "cannot find the task's position.");
         }
+        var positions = new long[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            positions[i] = (long)r[2 + 2 * i];
+        }
+        return (positions, [.. r.Skip(1 + 2 * ids.Length).Select(x => (string)x!)]);
     }
 
     /// <summary>

@@ -432,7 +432,6 @@ public sealed partial class RrqController
     /// <summary>As <see cref="ResolveAsync(string[], bool, RedisKey[])"/> with follow, in one script per slice of ids.</summary>
     private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveInOneStepAsync(string[] ids, RedisKey[] hashes)
     {
-        const bool follow = true;
         const int slice = 1000;
         var width = 1 + hashes.Length;
         var leaves = new string[ids.Length];
@@ -442,11 +441,10 @@ public sealed partial class RrqController
         for (var start = 0; start < ids.Length; start += slice)
         {
             var part = ids.AsSpan(start, Math.Min(slice, ids.Length - start));
-            var args = new RedisValue[part.Length + 1];
-            args[0] = follow ? "1" : "0";
+            var args = new RedisValue[part.Length];
             for (var i = 0; i < part.Length; i++)
             {
-                args[i + 1] = part[i];
+                args[i] = part[i];
             }
             calls.Add((start, RrqScripts.EvalAsync(Db, RrqScripts.TaskResolve, keys, args)));
         }

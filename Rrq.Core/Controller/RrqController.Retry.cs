@@ -67,7 +67,8 @@ public sealed partial class RrqController
                 ". Nothing was retried.");
         }
 
-        var roots = await Task.WhenAll(leaves.Select(RootAsync)).ConfigureAwait(false);
+        var rootOf = await Db.HashGetAsync(Keys.TaskMovedRoot, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var roots = leaves.Select((l, i) => rootOf[i].IsNull ? l : (string)rootOf[i]!).ToArray();
         // The new task goes where the task it replaces was, unless told otherwise: a chain retried into
         // another queue stays there, as automatic retries do.
         var leafQueues = await Db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);

@@ -7,8 +7,7 @@
 -- ARGV[3] '1' to return the ids queued ahead as well (used with one id)
 -- ARGV[4] n, then n task ids, then the queue names of KEYS[3..]
 --
--- Returns {-4, queue} when a needed queue's key was not passed (the caller passes it and calls
--- again); otherwise {1, then for each id: the task looked up and its 1-based place in the queue or
+-- Returns {-4, queue} when a needed queue's key was not passed (nothing is read); otherwise {1, then for each id: the task looked up and its 1-based place in the queue or
 -- 0 when it is not queued}, followed with ARGV[3] '1' by the ids ahead of the first task.
 
 --#include follow

@@ -4,18 +4,16 @@
 -- in between: the reader would see MOVED as if it were the outcome.
 --
 -- KEYS[1] task:moved_to    KEYS[2..] hashes keyed by task id to read (task:status, task:result, ...)
--- ARGV[1] '1' to follow retry chains, '0' to read the ids as given
--- ARGV[2..] task ids
+-- ARGV[1..] task ids
 --
--- Returns a flat array: for each id, the task read (the chain's newest when following), then its
--- field of each hash in KEYS[2..] in order (false when none).
+-- Returns a flat array: for each id, the chain's newest task, then its field of each hash in
+-- KEYS[2..] in order (false when none).
 
 --#include follow
 
-local follow = ARGV[1] == '1'
 local out = {}
-for i = 2, #ARGV do
-  local id, err = follow_chain(KEYS[1], ARGV[i], follow)
+for i = 1, #ARGV do
+  local id, err = follow_chain(KEYS[1], ARGV[i], true)
   if not id then
     return err
   end

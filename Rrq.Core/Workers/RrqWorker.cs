@@ -169,10 +169,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Wake();
     }
 
-    /// <summary>Lost-worker sweeps this worker has run (one per period is shared among the workers
-    /// with its heartbeat period: see sweep_turn.lua).</summary>
-    internal int SweepsRun;
-
     /// <summary>Whether it is this worker's turn to sweep, for 0.9 of its heartbeat period.</summary>
     internal async Task<bool> TakeSweepTurnAsync()
     {
@@ -188,7 +184,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return;
         }
-        Interlocked.Increment(ref SweepsRun);
         var found = await _controller.WorkerDetectExitedAsync().ConfigureAwait(false);
         if (!found.IsEmpty)
         {

@@ -5,13 +5,13 @@
 -- same step, so no task is ever in no queue and owned by no one.
 --   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
 --        time_start, expr, lcl, timeout, envir } (keys)
---   queues: list of { list key, delayed key }, highest priority first. Retries waiting for their
---           delay sit in the delayed set; those that are due are moved to the tail of their queue.
+--   queues: list of { list key, delayed key }, highest priority first. Tasks submitted with a delay
+--           and retries waiting for theirs sit in the delayed set; due ones move to the queue's tail.
 --   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
 --        worker's status, lines = log lines to push before TASK_START when a task is taken (when
 --        none is, they are the caller's to push) }.
 -- Returns {kind, envir version, ...} where kind is
---    0  nothing to do:  {0, version, ms epoch of the next delayed retry or ""}
+--    0  nothing to do:  {0, version, ms epoch of the next delayed task or ""}
 --    1  a message:  {1, version, message}
 --    2  a task:     {2, version, task id, payload, local flag, timeout}
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
@@ -36,7 +36,7 @@ local function claim(c, queues, w, pre)
   local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local next_due = ''
   for _, q in ipairs(queues) do
-    -- One look at the earliest delayed retry; the due ones are moved only when there are any.
+    -- One look at the earliest delayed task; the due ones are moved only when there are any.
     local first = redis.call('ZRANGE', q[2], 0, 0, 'WITHSCORES')
     if first[2] and tonumber(first[2]) <= now_ms then
       for _, id in ipairs(redis.call('ZRANGEBYSCORE', q[2], '-inf', now_ms, 'LIMIT', 0, 1000)) do

@@ -93,7 +93,7 @@ public class HeartbeatTests
     }
 
     [Fact]
-    public async Task When_two_sweeping_workers_and_a_controller_find_one_lost_worker_exactly_one_of_them_acts()
+    public async Task When_sweeping_workers_and_a_controller_find_one_lost_worker_exactly_one_of_them_acts()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
@@ -141,7 +141,6 @@ public class HeartbeatTests
         Assert.InRange((await db.KeyTimeToLiveAsync(turn))!.Value.TotalSeconds, 17, 18);   // 0.9 of a period
         await db.KeyDeleteAsync(turn);                                         // as when the turn runs out
         Assert.True(await b.TakeSweepTurnAsync());
-        Assert.Equal(0, a.SweepsRun + b.SweepsRun);                            // asking is not sweeping
 
         await db.KeyDeleteAsync(turn);
         await a.StopAsync();
