@@ -181,7 +181,7 @@ public sealed partial class RrqController
         }
         if (!_sharedCache.TryGetValue(sid, out var shared))
         {
-            var raw = await Db.HashGetAsync(Keys.Shared, sid).ConfigureAwait(false);
+            var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.Shared, sid)).ConfigureAwait(false);
             if (raw.IsNull)
             {
                 throw new RrqValueException($"The shared locals '{sid}' of this task are gone from Redis (deleted with their last task?).");

@@ -24,8 +24,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var spec = EnvirReader.Read(envir, version: 0);
         IEnvirValidator.Find()?.Validate(spec);
-        await RrqScripts.EvalAsync(Db, RrqScripts.EnvirSet, [Keys.Envir],
-            [JsonSerializer.Serialize(spec, JsonOptions), notify ? (string)Keys.WorkersChannel! : ""])
+        await Queue.EvalAsync(RrqScripts.EnvirSet, [Keys.Envir], [JsonSerializer.Serialize(spec, JsonOptions), notify ? (string)Keys.WorkersChannel! : ""], cancellationToken)
             .WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -36,7 +35,7 @@ public sealed partial class RrqController
     public async Task<RrqEnvirSpec> WorkerEnvirGetAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var raw = await Db.HashGetAsync(Keys.Envir, ["version", "spec"]).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.Envir, ["version", "spec"]), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return raw[1].IsNull ? RrqEnvirSpec.Empty
             : JsonSerializer.Deserialize<RrqEnvirSpec>((string)raw[1]!, JsonOptions)! with { Version = (long)raw[0] };
     }

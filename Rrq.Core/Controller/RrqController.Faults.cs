@@ -20,21 +20,24 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var infos = await WorkerInfoAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         var withHeartbeat = infos.Values.Where(i => i.HeartbeatKey is not null).ToArray();
-        var batch = Db.CreateBatch();
-        var alive = withHeartbeat.Select(i => batch.KeyExistsAsync(i.HeartbeatKey!)).ToArray();
-        batch.Execute();
-        await Task.WhenAll(alive).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var alive = await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var checks = withHeartbeat.Select(i => batch.KeyExistsAsync(i.HeartbeatKey!)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(checks);
+        }, cancellationToken).ConfigureAwait(false);
 
         var lost = new List<string>();
         var orphaned = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i < withHeartbeat.Length; i++)
         {
-            if (alive[i].Result)
+            if (alive[i])
             {
                 continue;
             }
             var w = withHeartbeat[i].WorkerId;
-            var r = await WithOrphanQueueAsync(w, queue => RrqScripts.EvalAsync(Db, RrqScripts.WorkerLost,
+            var r = await WithOrphanQueueAsync(w, queue => Queue.EvalAsync(RrqScripts.WorkerLost,
                 [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
                     Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown, .. Keys.RetryBlock,
                     Keys.Queue(queue), Keys.Delayed(queue)],
@@ -73,12 +76,10 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(taskId);
         CheckTimeout(timeout, nameof(timeout));
-        var queue = (string?)await Db.HashGetAsync(Keys.TaskQueue, taskId).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
+        var queue = (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, taskId), cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskCancel,
-            [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue),
-                Keys.TaskDependsDown, Keys.TaskDependsLeft, Keys.Delayed(queue)],
-            [taskId, (string)Keys.TaskCompleteChannel!]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskCancel, [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue),
+                Keys.TaskDependsDown, Keys.TaskDependsLeft, Keys.Delayed(queue)], [taskId, (string)Keys.TaskCompleteChannel!], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         switch ((long)r[0])
         {
             case 1:
@@ -133,9 +134,9 @@ public sealed partial class RrqController
     /// </summary>
     internal async Task<RedisResult[]> WithOrphanQueueAsync(string workerId, Func<string, Task<RedisResult>> run)
     {
-        var task = await Db.HashGetAsync(Keys.WorkerTask, workerId).ConfigureAwait(false);
+        var task = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerTask, workerId)).ConfigureAwait(false);
         var queue = task.IsNull ? Rrq.Keys.RrqKeys.DefaultQueue
-            : (string?)await Db.HashGetAsync(Keys.TaskQueue, (string)task!).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
+            : (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, (string)task!)).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         for (var attempt = 0; ; attempt++)
         {
             var r = (RedisResult[])(await run(queue).ConfigureAwait(false))!;
@@ -159,7 +160,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var root = await RootAsync(taskId).ConfigureAwait(false);
-        var local = await Db.HashGetAsync(Keys.TaskLocal, root).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var local = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskLocal, root), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (local.IsNull)
         {
             throw MissingTask(taskId);
@@ -169,7 +170,7 @@ public sealed partial class RrqController
             throw new RrqException($"Task '{taskId}' has no log: it runs inside its worker's process, whose output is the worker's " +
                 "(see WorkerProcessLog). Submit with separateProcess: true to keep a log per task.");
         }
-        var lines = await Db.ListRangeAsync(Keys.TaskLog(taskId)).ConfigureAwait(false);
+        var lines = await Queue.RunAsync(db => db.ListRangeAsync(Keys.TaskLog(taskId)), cancellationToken).ConfigureAwait(false);
         return lines.Select(l => (string)l!).ToArray();
     }
 }

@@ -66,7 +66,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
-        var keys = await Db.HashKeysAsync(Keys.WorkerResponse(workerId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var keys = await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerResponse(workerId)), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return keys.Select(k => (string)k!).Order(StringComparer.Ordinal).ToArray();
     }
 
@@ -140,7 +140,7 @@ public sealed partial class RrqController
     /// worker that is not registered (then nothing was sent).</summary>
     private async Task<(string Id, string? Gone)> SendAsync(string command, string? args, string[] workerIds)
     {
-        var time = (RedisResult[])(await Db.ExecuteAsync("TIME").ConfigureAwait(false))!;
+        var time = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("TIME")).ConfigureAwait(false))!;
         // Sortable by time as text; the suffix keeps two sends in one microsecond apart.
         var id = $"{(string?)time[0]}.{long.Parse((string)time[1]!, CultureInfo.InvariantCulture):D6}.{Random.Shared.Next(0x10000):x4}";
         if (workerIds.Length == 0)
@@ -148,7 +148,7 @@ public sealed partial class RrqController
             return (id, null);
         }
         var message = JsonSerializer.Serialize(new WorkerMessage(id, command, args), JsonOptions);
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.MessageSend,
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.MessageSend,
             [Keys.WorkerId, .. workerIds.Select(Keys.WorkerMessage)],
             [message, Keys.WorkerChannelPrefix, .. workerIds.Select(w => (RedisValue)w)]).ConfigureAwait(false))!;
         return (long)r[0] < 0 ? (id, (string?)r[1]) : (id, null);
@@ -156,10 +156,13 @@ public sealed partial class RrqController
 
     private async Task<RedisValue[]> ReadResponsesAsync(string messageId, string[] workerIds)
     {
-        var batch = Db.CreateBatch();
-        var reads = workerIds.Select(w => batch.HashGetAsync(Keys.WorkerResponse(w), messageId)).ToArray();
-        batch.Execute();
-        return await Task.WhenAll(reads).ConfigureAwait(false);
+        return await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var reads = workerIds.Select(w => batch.HashGetAsync(Keys.WorkerResponse(w), messageId)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyDictionary<string, RrqMessageResponse>> CollectAsync(string messageId, string[] workerIds, bool delete,
@@ -217,7 +220,7 @@ public sealed partial class RrqController
         var missing = workerIds.Where(w => !found.ContainsKey(w)).ToArray();
         if (missing.Length > 0)
         {
-            var statuses = await Db.HashGetAsync(Keys.WorkerStatus, missing.Select(m => (RedisValue)m).ToArray()).ConfigureAwait(false);
+            var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, missing.Select(m => (RedisValue)m).ToArray()), cancellationToken).ConfigureAwait(false);
             var described = missing.Select((m, i) => $"'{m}' ({(statuses[i].IsNull ? "unknown worker" : (string?)statuses[i])})");
             throw new RrqException(
                 $"Response missing for worker{(missing.Length > 1 ? "s" : "")} {string.Join(", ", described)} to message {messageId} " +
@@ -226,9 +229,7 @@ public sealed partial class RrqController
         }
         if (delete)
         {
-            var freed = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.ResponseDelete,
-                [Keys.OffloadOwner, Keys.OffloadRefs, .. workerIds.Select(Keys.WorkerResponse)],
-                [messageId, .. workerIds.Select(w => (RedisValue)w)]).ConfigureAwait(false))!;
+            var freed = (RedisResult[])(await Queue.EvalAsync(RrqScripts.ResponseDelete, [Keys.OffloadOwner, Keys.OffloadRefs, .. workerIds.Select(Keys.WorkerResponse)], [messageId, .. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
             DeleteFreedValues(freed.Select(f => (string)f!).ToArray(), "Deleted answers to a message");
         }
         return workerIds.ToDictionary(w => w, w => found[w], StringComparer.Ordinal);

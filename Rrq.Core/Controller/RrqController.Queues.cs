@@ -14,7 +14,7 @@ public sealed partial class RrqController
     public Task<long> QueueLengthAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return Db.ListLengthAsync(Keys.Queue(CheckQueue(queue))).WaitAsync(cancellationToken);
+        return Queue.RunAsync(db => db.ListLengthAsync(Keys.Queue(CheckQueue(queue))), cancellationToken).WaitAsync(cancellationToken);
     }
 
     /// <summary>The ids waiting in a queue, next to run first.</summary>
@@ -24,7 +24,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> QueueListAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var ids = await Db.ListRangeAsync(Keys.Queue(CheckQueue(queue))).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ids = await Queue.RunAsync(db => db.ListRangeAsync(Keys.Queue(CheckQueue(queue))), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return ids.Select(i => (string)i!).ToArray();
     }
 
@@ -35,7 +35,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> QueueNamesAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var names = await Db.SetMembersAsync(Keys.Queues).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var names = await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return names.Select(n => (string)n!).Order(StringComparer.Ordinal).ToArray();
     }
 
@@ -57,9 +57,7 @@ public sealed partial class RrqController
         {
             return [];
         }
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.QueueRemove,
-            [Keys.Queue(CheckQueue(queue)), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown],
-            [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.QueueRemove, [Keys.Queue(CheckQueue(queue)), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown], [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         return r.Select(x => (long)x == 1).ToArray();
     }
 
@@ -109,10 +107,10 @@ public sealed partial class RrqController
     {
         var wanted = queue is null ? "" : CheckQueue(queue);
         // Every task's queue is in the queue set (the scripts that create tasks add it in the same step).
-        var names = (await Db.SetMembersAsync(Keys.Queues).ConfigureAwait(false)).Select(n => (string)n!)
+        var names = (await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues)).ConfigureAwait(false)).Select(n => (string)n!)
             .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
         RedisValue[] args = [follow ? "1" : "0", wanted, ahead ? "1" : "0", ids.Length, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)];
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskPosition,
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskPosition,
             [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)], args).ConfigureAwait(false))!;
         if ((long)r[0] == -4)
         {
@@ -142,7 +140,7 @@ public sealed partial class RrqController
         var counts = Enum.GetValues<RrqTaskStatus>().Where(s => s != RrqTaskStatus.Missing || taskIds is not null)
             .ToDictionary(s => s, _ => 0L);
         IEnumerable<RrqTaskStatus> statuses = taskIds is null
-            ? (await Db.HashValuesAsync(Keys.TaskStatus).WaitAsync(cancellationToken).ConfigureAwait(false))
+            ? (await Queue.RunAsync(db => db.HashValuesAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))
                 .Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v))
             : await TaskStatusAsync(taskIds, cancellationToken: cancellationToken).ConfigureAwait(false);
         foreach (var s in statuses)
@@ -162,9 +160,9 @@ public sealed partial class RrqController
         CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var all = await Db.HashGetAllAsync(Keys.TaskStatus).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var all = await Queue.RunAsync(db => db.HashGetAllAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         var deferred = all.Where(e => (string?)e.Value == "DEFERRED").Select(e => (string)e.Name!).ToArray();
-        var ups = await Db.HashGetAsync(Keys.TaskDependsUp, deferred.Select(d => (RedisValue)d).ToArray()).ConfigureAwait(false);
+        var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, deferred.Select(d => (RedisValue)d).ToArray()), cancellationToken).ConfigureAwait(false);
         var status = all.ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus(e.Value), StringComparer.Ordinal);
         var result = new Dictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>>(StringComparer.Ordinal);
         for (var i = 0; i < deferred.Length; i++)
@@ -214,23 +212,23 @@ public sealed partial class RrqController
         }
         // The worker registry goes first, in one step: from then on a worker still busy writes nothing
         // (its scripts check it is on record), so no key reappears behind the deletion below.
-        long deleted = await Db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]).ConfigureAwait(false);
+        long deleted = await Queue.RunAsync(db => db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]), cancellationToken).ConfigureAwait(false);
         var pattern = "{" + GlobEscape(QueueId) + "}:*";
         foreach (var server in Redis.GetServers().Where(s => !s.IsReplica))
         {
             var batch = new List<RedisKey>(1000);
-            await foreach (var key in server.KeysAsync(Db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
+            await foreach (var key in server.KeysAsync(Queue.Db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 batch.Add(key);
                 if (batch.Count == 1000)
                 {
-                    deleted += await Db.KeyDeleteAsync([.. batch]).ConfigureAwait(false);
+                    deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
                     batch.Clear();
                 }
             }
             if (batch.Count > 0)
             {
-                deleted += await Db.KeyDeleteAsync([.. batch]).ConfigureAwait(false);
+                deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
             }
         }
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one

@@ -220,7 +220,7 @@ public sealed partial class RrqController
                 if (status == RrqTaskStatus.Moved && results[i].IsNull)
                 {
                     // A retried attempt that left no result (DIED, TIMEOUT, CANCELLED): its error says how it ended.
-                    status = RrqTaskStatusExtensions.ParseTaskStatus(await Db.HashGetAsync(Keys.TaskMovedFrom, targets[i]).ConfigureAwait(false));
+                    status = RrqTaskStatusExtensions.ParseTaskStatus(await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedFrom, targets[i]), cancellationToken).ConfigureAwait(false));
                 }
                 values[i] = DecodeResult(targets[i], status, results[i]);
             }
@@ -324,26 +324,26 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(taskId);
-        var batch = Db.CreateBatch();
-        var status = batch.HashGetAsync(Keys.TaskStatus, taskId);
-        var queue = batch.HashGetAsync(Keys.TaskQueue, taskId);
-        var local = batch.HashGetAsync(Keys.TaskLocal, taskId);
-        var timeout = batch.HashGetAsync(Keys.TaskTimeout, taskId);
-        var worker = batch.HashGetAsync(Keys.TaskWorker, taskId);
-        var pid = batch.HashGetAsync(Keys.TaskPid, taskId);
-        batch.Execute();
-        await Task.WhenAll(status, queue, local, timeout, worker, pid).WaitAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey[] hashes = [Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid];
+        var fields = await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var reads = hashes.Select(h => batch.HashGetAsync(h, taskId)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }, cancellationToken).ConfigureAwait(false);
+        var (status, queue, local, timeout, worker, pid) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
         var chain = (await ChainsAsync([taskId]).ConfigureAwait(false))[0];
         var at = Array.IndexOf(chain, taskId);
         var moved = chain.Length <= 1 ? RrqChain.Empty : new RrqChain(chain[..at], chain[(at + 1)..]);
         var depends = new RrqChain(await WalkAsync(Keys.TaskDependsUp, taskId).ConfigureAwait(false),
             await WalkAsync(Keys.TaskDependsDown, taskId).ConfigureAwait(false));
-        return new RrqTaskInfo(taskId, RrqTaskStatusExtensions.ParseTaskStatus(status.Result),
-            (string?)queue.Result ?? "",
-            (string?)local.Result == "FALSE",
-            timeout.Result.IsNull ? null : TimeSpan.FromSeconds((double)timeout.Result),
-            (string?)worker.Result,
-            pid.Result.IsNull ? null : (int)pid.Result,
+        return new RrqTaskInfo(taskId, RrqTaskStatusExtensions.ParseTaskStatus(status),
+            (string?)queue ?? "",
+            (string?)local == "FALSE",
+            timeout.IsNull ? null : TimeSpan.FromSeconds((double)timeout),
+            (string?)worker,
+            pid.IsNull ? null : (int)pid,
             depends, moved);
     }
 
@@ -356,7 +356,7 @@ public sealed partial class RrqController
         var frontier = new List<string> { id };
         while (frontier.Count > 0)
         {
-            var next = await Db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray()).ConfigureAwait(false);
+            var next = await Queue.RunAsync(db => db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray())).ConfigureAwait(false);
             frontier = [];
             foreach (var v in next.Where(v => !v.IsNull))
             {
@@ -394,24 +394,24 @@ public sealed partial class RrqController
     private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveAsync(string[] ids, bool follow, RedisKey[] hashes)
     {
         var values = ids.Select(i => (RedisValue)i).ToArray();
-        var batch = Db.CreateBatch();
-        var moved = follow ? batch.HashGetAsync(Keys.TaskMovedTo, values) : null;
-        var reads = hashes.Select(h => batch.HashGetAsync(h, values)).ToArray();
         var statusAt = Array.IndexOf(hashes, Keys.TaskStatus);
-        var status = follow && statusAt < 0 ? batch.HashGetAsync(Keys.TaskStatus, values) : null;
-        batch.Execute();
-        var fields = new RedisValue[hashes.Length][];
-        for (var h = 0; h < hashes.Length; h++)
+        // One batch: the hashes asked for, then (when following) task:moved_to, then status if not asked for.
+        RedisKey[] read = [.. hashes, .. follow ? new[] { Keys.TaskMovedTo } : [], .. follow && statusAt < 0 ? new[] { Keys.TaskStatus } : []];
+        var all = await Queue.RunAsync(db =>
         {
-            fields[h] = await reads[h].ConfigureAwait(false);
-        }
+            var batch = db.CreateBatch();
+            var reads = read.Select(h => batch.HashGetAsync(h, values)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }).ConfigureAwait(false);
+        var fields = all[..hashes.Length];
         var leaves = ids.ToArray();
-        if (moved is null)
+        if (!follow)
         {
             return (leaves, fields);
         }
-        var next = await moved.ConfigureAwait(false);
-        var statuses = status is null ? fields[statusAt] : await status.ConfigureAwait(false);
+        var next = all[hashes.Length];
+        var statuses = statusAt < 0 ? all[hashes.Length + 1] : fields[statusAt];
         var retried = Enumerable.Range(0, ids.Length).Where(i => !next[i].IsNull || statuses[i] == "MOVED").ToArray();
         if (retried.Length == 0)
         {
@@ -446,7 +446,7 @@ public sealed partial class RrqController
             {
                 args[i] = part[i];
             }
-            calls.Add((start, RrqScripts.EvalAsync(Db, RrqScripts.TaskResolve, keys, args)));
+            calls.Add((start, Queue.EvalAsync(RrqScripts.TaskResolve, keys, args)));
         }
         foreach (var (start, call) in calls)
         {
@@ -469,7 +469,7 @@ public sealed partial class RrqController
         var current = ids.ToArray();
         for (var hop = 0; hop < 10_000; hop++)
         {
-            var next = await Db.HashGetAsync(Keys.TaskMovedTo, current.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+            var next = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedTo, current.Select(i => (RedisValue)i).ToArray())).ConfigureAwait(false);
             if (next.All(n => n.IsNull))
             {
                 return current;
@@ -487,13 +487,13 @@ public sealed partial class RrqController
 
     /// <summary>The first task of an id's retry chain.</summary>
     internal async Task<string> RootAsync(string id) =>
-        (string?)await Db.HashGetAsync(Keys.TaskMovedRoot, id).ConfigureAwait(false) ?? id;
+        (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, id)).ConfigureAwait(false) ?? id;
 
     /// <summary>All tasks of each id's retry chain, oldest first (just the id when never retried): two
     /// round trips for any number of never-retried ids, one more per step of the longest chain.</summary>
     internal async Task<string[][]> ChainsAsync(string[] ids)
     {
-        var roots = await Db.HashGetAsync(Keys.TaskMovedRoot, ids.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var roots = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, ids.Select(i => (RedisValue)i).ToArray())).ConfigureAwait(false);
         var chains = ids.Select((id, i) => new List<string> { roots[i].IsNull ? id : (string)roots[i]! }).ToArray();
         var open = Enumerable.Range(0, ids.Length).ToList();
         for (var hop = 0; open.Count > 0; hop++)
@@ -502,7 +502,7 @@ public sealed partial class RrqController
             {
                 throw new UnreachableException("A retry chain is longer than 10,000 tasks (a cycle in task:moved_to?).");
             }
-            var next = await Db.HashGetAsync(Keys.TaskMovedTo, open.Select(i => (RedisValue)chains[i][^1]).ToArray()).ConfigureAwait(false);
+            var next = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedTo, open.Select(i => (RedisValue)chains[i][^1]).ToArray())).ConfigureAwait(false);
             var still = new List<int>();
             for (var j = 0; j < open.Count; j++)
             {
@@ -519,5 +519,31 @@ public sealed partial class RrqController
 
     internal static byte[] EncodeError(TaskErrorData error) => RrqValueCodec.Serialize(error);
 
-    internal static TaskPayload DecodePayload(byte[] raw) => MemoryPackSerializer.Deserialize<TaskPayload>(raw)!;
+    /// <summary>Reads a stored task payload. Nothing read from Redis is trusted to be well formed: bytes that
+    /// are not a payload (garbage, cut short, a field missing) give an <see cref="RrqValueException"/>
+    /// saying so, never another exception.</summary>
+    internal static TaskPayload DecodePayload(byte[]? raw)
+    {
+        if (raw is null || raw.Length == 0)
+        {
+            throw new RrqValueException("it is missing (task:expr has no entry for the task)");
+        }
+        TaskPayload? payload;
+        try
+        {
+            payload = MemoryPackSerializer.Deserialize<TaskPayload>(raw);
+        }
+        catch (Exception e) when (e is MemoryPackSerializationException or ArgumentException or IndexOutOfRangeException
+            or InvalidOperationException or OverflowException or FormatException or System.Text.DecoderFallbackException)
+        {
+            throw new RrqValueException($"its {raw.Length} bytes are not a task payload ({e.GetType().Name}: {e.Message})", e);
+        }
+        if (payload is null || payload.Expression is null || payload.LocalNames is null || payload.LocalValues is null
+            || payload.LocalNames.Length != payload.LocalValues.Length || payload.LocalNames.Any(n => n is null)
+            || payload.LocalValues.Any(v => v is null))
+        {
+            throw new RrqValueException($"its {raw.Length} bytes decode to an incomplete payload (an expression, and a value for each local name, are needed)");
+        }
+        return payload;
+    }
 }

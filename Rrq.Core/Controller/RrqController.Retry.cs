@@ -57,7 +57,7 @@ public sealed partial class RrqController
                 string.Join("; ", sameChain.Select(g => $"{string.Join(", ", g.Select(p => p.First))} (newest {g.Key})")) +
                 ". Nothing was retried.", nameof(taskIds));
         }
-        var statuses = await Db.HashGetAsync(Keys.TaskStatus, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
         var bad = ids.Select((id, i) => (id, leaf: leaves[i], status: RrqTaskStatusExtensions.ParseTaskStatus(statuses[i])))
             .Where(x => !IsRetriable(x.status)).ToArray();
         if (bad.Length > 0)
@@ -67,11 +67,11 @@ public sealed partial class RrqController
                 ". Nothing was retried.");
         }
 
-        var rootOf = await Db.HashGetAsync(Keys.TaskMovedRoot, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var rootOf = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
         var roots = leaves.Select((l, i) => rootOf[i].IsNull ? l : (string)rootOf[i]!).ToArray();
         // The new task goes where the task it replaces was, unless told otherwise: a chain retried into
         // another queue stays there, as automatic retries do.
-        var leafQueues = await Db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()).ConfigureAwait(false);
+        var leafQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
         var targets = leafQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
         var names = targets.Distinct(StringComparer.Ordinal).ToArray();
         var newIds = ids.Select(_ => NewTaskId()).ToArray();
@@ -81,11 +81,9 @@ public sealed partial class RrqController
             args.AddRange([leaves[i], roots[i], newIds[i], targets[i]]);
         }
         args.AddRange(names.Select(n => (RedisValue)n));
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskRetry,
-            [Keys.TaskStatus, Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskTimeMoved, Keys.TaskTimeSubmit, Keys.TaskExpr,
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskRetry, [Keys.TaskStatus, Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskTimeMoved, Keys.TaskTimeSubmit, Keys.TaskExpr,
                 Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown,
-                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, Keys.TaskMovedFrom, .. names.Select(Keys.Queue)],
-            [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, Keys.TaskMovedFrom, .. names.Select(Keys.Queue)], [.. args], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         return (long)r[0] switch
         {
             -1 => throw MissingTask((string)r[1]!),

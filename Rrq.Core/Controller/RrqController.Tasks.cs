@@ -98,7 +98,7 @@ public sealed partial class RrqController
             args.Add(start == 0 && shared is { } s ? s.Offloaded : "");
             args.Add(delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
             args.Add(start);
-            calls.Add(RrqScripts.EvalAsync(Db, RrqScripts.TaskSubmit, keys, [.. args]));
+            calls.Add(Queue.EvalAsync(RrqScripts.TaskSubmit, keys, [.. args], cancellationToken));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
@@ -153,10 +153,13 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        var batch = Db.CreateBatch();
-        var checks = ids.Select(id => batch.HashExistsAsync(Keys.TaskExpr, id)).ToArray();
-        batch.Execute();
-        return await Task.WhenAll(checks).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var checks = ids.Select(id => batch.HashExistsAsync(Keys.TaskExpr, id)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(checks);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every task id of the queue, in no particular order (retried tasks included).</summary>
@@ -166,7 +169,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> TaskListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var keys = await Db.HashKeysAsync(Keys.TaskExpr).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var keys = await Queue.RunAsync(db => db.HashKeysAsync(Keys.TaskExpr), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return keys.Select(k => (string)k!).ToArray();
     }
 
@@ -179,7 +182,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var root = await RootAsync(taskId).ConfigureAwait(false);
-        var raw = await Db.HashGetAsync(Keys.TaskExpr, root).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskExpr, root), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (raw.IsNull)
         {
             throw MissingTask(taskId);
@@ -252,7 +255,7 @@ public sealed partial class RrqController
     /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>
     private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, CancellationToken cancellationToken)
     {
-        var queues = await Db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
         var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
             .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
         RedisKey[] hashes =
@@ -261,12 +264,11 @@ public sealed partial class RrqController
             Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskMovedTo, Keys.TaskMovedRoot,
             Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings,
+            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim,
         ];
         var args = new List<RedisValue>(unique.Length + 3) { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));
-        return (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.TaskDelete,
-            [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        return (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static void CheckDelay(TimeSpan? delay, bool hasDependencies)

@@ -15,7 +15,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
-        return Db.SetContainsAsync(Keys.WorkerId, workerId).WaitAsync(cancellationToken);
+        return Queue.RunAsync(db => db.SetContainsAsync(Keys.WorkerId, workerId), cancellationToken).WaitAsync(cancellationToken);
     }
 
     /// <summary>How many workers are live.</summary>
@@ -25,7 +25,7 @@ public sealed partial class RrqController
     public Task<long> WorkerLenAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return Db.SetLengthAsync(Keys.WorkerId).WaitAsync(cancellationToken);
+        return Queue.RunAsync(db => db.SetLengthAsync(Keys.WorkerId), cancellationToken).WaitAsync(cancellationToken);
     }
 
     /// <summary>Workers that have left the queue (EXITED or LOST) and are still on record, in natural order.</summary>
@@ -35,12 +35,16 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerListExitedAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var batch = Db.CreateBatch();
-        var known = batch.HashKeysAsync(Keys.WorkerInfo);
-        var live = batch.SetMembersAsync(Keys.WorkerId);
-        batch.Execute();
-        var liveSet = (await live.WaitAsync(cancellationToken).ConfigureAwait(false)).Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
-        return (await known.ConfigureAwait(false)).Select(k => (string)k!).Where(k => !liveSet.Contains(k))
+        var (known, live) = await Queue.RunAsync(async db =>
+        {
+            var batch = db.CreateBatch();
+            var known = batch.HashKeysAsync(Keys.WorkerInfo);
+            var live = batch.SetMembersAsync(Keys.WorkerId);
+            batch.Execute();
+            return (await known.ConfigureAwait(false), await live.ConfigureAwait(false));
+        }, cancellationToken).ConfigureAwait(false);
+        var liveSet = live.Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
+        return known.Select(k => (string)k!).Where(k => !liveSet.Contains(k))
             .Order(NaturalComparer.Instance).ToArray();
     }
 
@@ -63,10 +67,8 @@ public sealed partial class RrqController
         {
             return [];
         }
-        var r = (RedisResult[])(await RrqScripts.EvalAsync(Db, RrqScripts.WorkerDelete,
-            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerInfo, Keys.WorkerProcess, Keys.OffloadOwner, Keys.OffloadRefs,
-                .. ids.SelectMany(w => new[] { Keys.WorkerLog(w), Keys.WorkerMessage(w), Keys.WorkerResponse(w), Keys.WorkerHeartbeat(w) })],
-            [.. ids.Select(w => (RedisValue)w)]).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.WorkerDelete, [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerInfo, Keys.WorkerProcess, Keys.OffloadOwner, Keys.OffloadRefs,
+                .. ids.SelectMany(w => new[] { Keys.WorkerLog(w), Keys.WorkerMessage(w), Keys.WorkerResponse(w), Keys.WorkerHeartbeat(w) }), Keys.WorkerClaim], [.. ids.Select(w => (RedisValue)w)], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
         switch ((long)r[0])
         {
             case -1:
@@ -90,7 +92,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = await TargetsAsync(workerIds, cancellationToken).ConfigureAwait(false);
-        var tasks = await Db.HashGetAsync(Keys.WorkerTask, ids.Select(i => (RedisValue)i).ToArray()).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var tasks = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerTask, ids.Select(i => (RedisValue)i).ToArray()), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return ids.Select((id, i) => (id, task: (string?)tasks[i])).ToDictionary(p => p.id, p => p.task, StringComparer.Ordinal);
     }
 
@@ -105,7 +107,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = workerIds?.ToArray()
-            ?? (await Db.HashKeysAsync(Keys.WorkerInfo).WaitAsync(cancellationToken).ConfigureAwait(false)).Select(k => (string)k!).ToArray();
+            ?? (await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerInfo), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false)).Select(k => (string)k!).ToArray();
         var entries = await WorkerLogTailAsync(ids, 0, cancellationToken).ConfigureAwait(false);
         var now = await ServerTimeAsync().ConfigureAwait(false);
         var points = new List<RrqWorkerLoadPoint>();
@@ -170,12 +172,15 @@ public sealed partial class RrqController
         using var bar = Controller.ProgressBar.Create(progress, ids.Length, "workers ready");
         while (true)
         {
-            var batch = Db.CreateBatch();
-            var liveTask = batch.SetMembersAsync(Keys.WorkerId);
-            var statusTask = batch.HashGetAsync(Keys.WorkerStatus, ids.Select(i => (RedisValue)i).ToArray());
-            batch.Execute();
-            var live = (await liveTask.WaitAsync(cancellationToken).ConfigureAwait(false)).Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
-            var statuses = await statusTask.ConfigureAwait(false);
+            var (members, statuses) = await Queue.RunAsync(async db =>
+            {
+                var batch = db.CreateBatch();
+                var liveTask = batch.SetMembersAsync(Keys.WorkerId);
+                var statusTask = batch.HashGetAsync(Keys.WorkerStatus, ids.Select(i => (RedisValue)i).ToArray());
+                batch.Execute();
+                return (await liveTask.ConfigureAwait(false), await statusTask.ConfigureAwait(false));
+            }, cancellationToken).ConfigureAwait(false);
+            var live = members.Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
             var waiting = ids.Where(i => !live.Contains(i)).ToArray();
             bar?.Report(ids.Length - waiting.Length);
             if (waiting.Length == 0)
@@ -208,7 +213,7 @@ public sealed partial class RrqController
 
     private async Task<DateTimeOffset> ServerTimeAsync()
     {
-        var time = (RedisResult[])(await Db.ExecuteAsync("TIME").ConfigureAwait(false))!;
+        var time = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("TIME")).ConfigureAwait(false))!;
         return DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((string)time[0]!, System.Globalization.CultureInfo.InvariantCulture) * 1000
             + long.Parse((string)time[1]!, System.Globalization.CultureInfo.InvariantCulture) / 1000);
     }

@@ -25,7 +25,7 @@ public sealed partial class RrqController
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         var json = JsonSerializer.Serialize(config, JsonOptions);
-        return await Db.HashSetAsync(Keys.WorkerConfig, name, json, overwrite ? When.Always : When.NotExists)
+        return await Queue.RunAsync(db => db.HashSetAsync(Keys.WorkerConfig, name, json, overwrite ? When.Always : When.NotExists), cancellationToken)
             .WaitAsync(cancellationToken).ConfigureAwait(false) || overwrite;
     }
 
@@ -38,7 +38,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(name);
-        var raw = await Db.HashGetAsync(Keys.WorkerConfig, name).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerConfig, name), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (raw.IsNull)
         {
             var known = await WorkerConfigListAsync(cancellationToken).ConfigureAwait(false);
@@ -55,7 +55,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerConfigListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var names = await Db.HashKeysAsync(Keys.WorkerConfig).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var names = await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerConfig), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return names.Select(n => (string)n!).Order(StringComparer.Ordinal).ToArray();
     }
 
@@ -92,7 +92,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var ids = await Db.SetMembersAsync(Keys.WorkerId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ids = await Queue.RunAsync(db => db.SetMembersAsync(Keys.WorkerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return ids.Select(i => (string)i!).Order(NaturalComparer.Instance).ToArray();
     }
 
@@ -105,7 +105,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(workerId);
-        var raw = await Db.HashGetAsync(Keys.WorkerStatus, workerId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, workerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (raw.IsNull)
         {
             throw new RrqException($"Worker '{workerId}' has never registered in queue '{QueueId}'. " +
@@ -121,7 +121,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyDictionary<string, RrqWorkerStatus>> WorkerStatusAllAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var all = await Db.HashGetAllAsync(Keys.WorkerStatus).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var all = await Queue.RunAsync(db => db.HashGetAllAsync(Keys.WorkerStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         return new SortedDictionary<string, RrqWorkerStatus>(
             all.ToDictionary(e => (string)e.Name!, e => RrqWorkerStatusExtensions.ParseWorkerStatus((string)e.Value!)),
             NaturalComparer.Instance);
@@ -137,7 +137,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = workerIds?.ToArray() ?? [.. await WorkerListAsync(cancellationToken).ConfigureAwait(false)];
-        var raw = await Db.HashGetAsync(Keys.WorkerInfo, ids.Select(i => (RedisValue)i).ToArray()).ConfigureAwait(false);
+        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerInfo, ids.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
         return new RrqWorkerInfoDictionary(raw.Where(r => !r.IsNull)
             .Select(r => JsonSerializer.Deserialize<RrqWorkerInfo>((string)r!, JsonOptions)!));
     }
@@ -184,7 +184,7 @@ public sealed partial class RrqController
             foreach (var info in infos.Values)
             {
                 ProcessKill.Kill(info.Pid);
-                await WorkerExitAsync(info.WorkerId, "STOP KILLED").ConfigureAwait(false);
+                await WorkerExitAsync(info.WorkerId, "STOP KILLED", cancellationToken: cancellationToken).ConfigureAwait(false);
             }
             return;
         }
@@ -231,7 +231,7 @@ public sealed partial class RrqController
         var entries = new List<RrqWorkerLogEntry>();
         foreach (var id in ids)
         {
-            var lines = await Db.ListRangeAsync(Keys.WorkerLog(id), n == 0 ? 0 : -n, -1).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var lines = await Queue.RunAsync(db => db.ListRangeAsync(Keys.WorkerLog(id), n == 0 ? 0 : -n, -1), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             entries.AddRange(lines.Select(l => ParseLogLine(id, (string)l!)));
         }
         return entries.OrderBy(e => e.Time).ThenBy(e => e.WorkerId, NaturalComparer.Instance).ToArray();
@@ -245,7 +245,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerProcessLogAsync(string workerId, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var path = await Db.HashGetAsync(Keys.WorkerProcess, workerId).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var path = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerProcess, workerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (path.IsNull)
         {
             throw new RrqException($"No process log is known for worker '{workerId}': only workers started by WorkerSpawn have one.");
@@ -255,14 +255,15 @@ public sealed partial class RrqController
 
     /// <summary>Records a worker leaving (worker_exit.lua). <paramref name="notStarted"/>: a task it took but
     /// never started, which goes back to its queue rather than becoming DIED.</summary>
-    internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null)
+    internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null,
+        CancellationToken cancellationToken = default)
     {
-        var r = await WithOrphanQueueAsync(workerId, queue => RrqScripts.EvalAsync(Db, RrqScripts.WorkerExit,
+        var r = await WithOrphanQueueAsync(workerId, queue => Queue.EvalAsync(RrqScripts.WorkerExit,
             [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
                 Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown, .. Keys.RetryBlock,
                 Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskTimeStart],
             [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
-                notStarted ?? ""])).ConfigureAwait(false);
+                notStarted ?? ""], cancellationToken)).ConfigureAwait(false);
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;
     }

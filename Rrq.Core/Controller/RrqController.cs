@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Rrq.Connection;
 using Rrq.Controller;
 using Rrq.Keys;
 using Rrq.Scripts;
@@ -26,15 +27,13 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     private RrqController(string queueId, IConnectionMultiplexer redis, RedisAddress address, bool ownsConnection,
         bool follow, TimeSpan? timeoutTaskWait, ILogger? logger, Store.OffloadStore values)
     {
-        Keys = new RrqKeys(queueId);
-        Values = values;
         Redis = redis;
         Address = address;
         _ownsConnection = ownsConnection;
         Follow = follow;
         TimeoutTaskWait = timeoutTaskWait;
         Logger = logger ?? NullLogger.Instance;
-        Db = redis.GetDatabase();
+        Queue = new QueueContext(redis.GetDatabase(), new RrqKeys(queueId), values, new RedisRetry(address.Endpoints, Logger));
         _waiter = new CompletionWaiter(redis, Keys.TaskCompleteChannel);
     }
 
@@ -56,10 +55,29 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <summary>Where values larger than a threshold are kept instead of Redis; null when they all stay in Redis.</summary>
     public RrqOffload? Offload => Values.Offload;
 
-    internal RrqKeys Keys { get; }
+    /// <summary>
+    /// How long a call keeps retrying while Redis is unreachable, stalled, restarting or failing over
+    /// before it throws an <see cref="RrqConnectionException"/> naming the outage (default 60 seconds;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> retries for ever). Workers always retry for ever.
+    /// </summary>
+    public TimeSpan OutageBudget
+    {
+        get => Queue.Retry.Budget;
+        set
+        {
+            if (value <= TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "OutageBudget must be positive (or Timeout.InfiniteTimeSpan).");
+            }
+            Queue.Retry.Budget = value;
+        }
+    }
+
+    /// <summary>The database, keys, value codec and retry layer of this queue: every Redis call goes through it.</summary>
+    internal QueueContext Queue { get; }
+    internal RrqKeys Keys => Queue.Keys;
     /// <summary>Encodes and decodes stored values, offloading large ones.</summary>
-    internal Store.OffloadStore Values { get; }
-    internal IDatabase Db { get; }
+    internal Store.OffloadStore Values => Queue.Values;
     internal RedisAddress Address { get; }
     internal ILogger Logger { get; }
 
@@ -165,7 +183,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         RedisResult stored;
         try
         {
-            stored = await RrqScripts.EvalAsync(Db, RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
+            stored = await Queue.EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
                 [RrqKeys.SchemaVersion, defaults]).ConfigureAwait(false);
         }
         catch (RedisServerException e)
@@ -187,11 +205,11 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         // one without it can say where to look.
         if (Values.Offload is { } offload)
         {
-            await Db.StringSetAsync(Keys.OffloadPath, offload.Path).ConfigureAwait(false);
+            await Queue.RunAsync(db => db.StringSetAsync(Keys.OffloadPath, offload.Path)).ConfigureAwait(false);
         }
         else
         {
-            Values.PathElsewhere = (string?)await Db.StringGetAsync(Keys.OffloadPath).ConfigureAwait(false);
+            Values.PathElsewhere = (string?)await Queue.RunAsync(db => db.StringGetAsync(Keys.OffloadPath)).ConfigureAwait(false);
         }
     }
 

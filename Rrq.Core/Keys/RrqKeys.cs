@@ -32,6 +32,7 @@ internal sealed class RrqKeys
         WorkerTask = _p + "worker:task";
         WorkerInfo = _p + "worker:info";
         WorkerProcess = _p + "worker:process";
+        WorkerClaim = _p + "worker:claim";
 
         TaskExpr = _p + "task:expr";
         TaskStatus = _p + "task:status";
@@ -60,6 +61,7 @@ internal sealed class RrqKeys
         TaskMovedFrom = _p + "task:moved_from";
         TaskProgress = _p + "task:progress";
         TaskWarnings = _p + "task:warnings";
+        TaskClaim = _p + "task:claim";
         OffloadOwner = _p + "offload:owner";
         OffloadRefs = _p + "offload:refs";
         OffloadPath = _p + "offload:path";
@@ -130,6 +132,10 @@ internal sealed class RrqKeys
     public RedisKey TaskProgress { get; }
     /// <summary>hash: task id → the warnings it raised (MemoryPack string[]); only tasks that raised any.</summary>
     public RedisKey TaskWarnings { get; }
+    /// <summary>hash: task id → the token of the claim that took it (suffixed ":done" once its outcome is written).</summary>
+    public RedisKey TaskClaim { get; }
+    /// <summary>hash: worker id → the token of its last claim (followed by a newline and the message, when it took one).</summary>
+    public RedisKey WorkerClaim { get; }
     /// <summary>hash: owner (a task id, "&lt;task id&gt;:result" or "shared:&lt;id&gt;") → content hashes of its offloaded values.</summary>
     public RedisKey OffloadOwner { get; }
     /// <summary>hash: content hash of an offloaded value → how many owners use it.</summary>

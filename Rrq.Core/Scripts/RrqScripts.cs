@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using StackExchange.Redis;
 
 namespace Rrq.Scripts;
 
@@ -60,7 +59,4 @@ internal static class RrqScripts
         }
         return string.Join('\n', lines);
     }
-
-    public static Task<RedisResult> EvalAsync(IDatabaseAsync db, string name, RedisKey[] keys, RedisValue[] args) =>
-        db.ScriptEvaluateAsync(Text(name), keys, args);
 }

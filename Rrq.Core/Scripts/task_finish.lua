@@ -14,22 +14,25 @@
 -- KEYS[9..23] the retry keys (see include/auto_retry.lua), task:depends_left and task:queue last
 -- KEYS[24] offload:owner  KEYS[25] offload:refs (see include/offload.lua)
 -- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
--- KEYS[30] task:warnings
--- KEYS[31..] for each queue name in ARGV[11..]: its list, then its delayed set
+-- KEYS[30] task:warnings  KEYS[31] task:claim  KEYS[32] worker:claim
+-- KEYS[33..] for each queue name in ARGV[13..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
 --         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
 -- ARGV[7] an unused task id for an automatic retry
 -- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)
--- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[11..] (its own, highest
+-- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[13..] (its own, highest
 --         priority first); 0 to take nothing
--- ARGV[10] the warnings the task raised (MemoryPack string[]), "" for none   ARGV[11..] queue names
+-- ARGV[10] the warnings the task raised (MemoryPack string[]), "" for none
+-- ARGV[11] the token of the claim that took this task: the outcome is written only for that claim
+-- ARGV[12] the token of the next claim (see include/claim.lua)      ARGV[13..] queue names
 --
--- Returns: {1, claim...} written; {-1, claim...} the task is no longer RUNNING on this worker (nothing
--- written to the task; the worker's own bookkeeping is still cleared); {-4, queue} a queue involved
--- was not passed (nothing written at all: call again with it). "claim..." is what claim() returns
--- (nothing when n is 0).
+-- Returns: {1, claim...} written; {2, claim...} this very outcome was written already (a repeat after a
+-- lost reply: nothing is written twice, and the next claim's answer is the first one's); {-1, claim...}
+-- the task is no longer RUNNING on this worker under that claim (nothing written to the task; the
+-- worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not passed (nothing
+-- written at all: call again with it). "claim..." is what claim() returns (nothing when n is 0).
 
 --#include now
 --#include fail_dependents
@@ -46,10 +49,10 @@ local queue_keys = {}
 local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
-for i = 31, #KEYS, 2 do
-  local name = ARGV[11 + math.floor((i - 31) / 2)]
+for i = 33, #KEYS, 2 do
+  local name = ARGV[13 + math.floor((i - 33) / 2)]
   if #own < n_own then
-    own[#own + 1] = { KEYS[i], KEYS[i + 1] }
+    own[#own + 1] = { KEYS[i], KEYS[i + 1], name }
   end
   queue_keys[name] = KEYS[i]
   queue_keys['@channel:' .. name] = ARGV[6] .. name
@@ -60,8 +63,12 @@ local function qk(name)
 end
 
 local result = -1
-if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
-    and redis.call('SISMEMBER', KEYS[27], w) == 1 then
+local token = ARGV[11]
+local claimed = redis.call('HGET', KEYS[31], id)
+if claimed == token .. ':done' and redis.call('HGET', KEYS[2], id) == w then
+  result = 2
+elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
+    and claimed == token and redis.call('SISMEMBER', KEYS[27], w) == 1 then
   local release, down = {}, nil
   if status == 'COMPLETE' then
     local missing
@@ -77,6 +84,7 @@ if redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], 
     end
   end
   redis.call('HSET', KEYS[1], id, status)
+  redis.call('HSET', KEYS[31], id, token .. ':done')
   if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[3], id, ARGV[4])
     offload_add(KEYS[24], KEYS[25], id .. ':result', ARGV[8])
@@ -117,7 +125,9 @@ local out = { result }
 if wstatus and n_own > 0 then
   out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
-    lcl = k.lcl, timeout = k.timeout, envir = KEYS[29] }, own, w, { t = t, status = wstatus, lines = { line } })
+    lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
+    task_queue = k.queue },
+    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line } }, ARGV[12])
   table.insert(out, 1, result)
   if out[2] == 2 then
     return out   -- busy again: claim() logged this task's end with the next one's start
@@ -131,6 +141,8 @@ if wstatus then
   if wstatus == 'BUSY' then
     redis.call('HSET', KEYS[6], w, 'IDLE')
   end
-  redis.call('RPUSH', KEYS[7], line)
+  if result ~= 2 then
+    redis.call('RPUSH', KEYS[7], line)
+  end
 end
 return out

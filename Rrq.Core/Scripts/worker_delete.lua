@@ -4,6 +4,7 @@
 -- KEYS[1] worker:id   KEYS[2] worker:status   KEYS[3] worker:task   KEYS[4] worker:info
 -- KEYS[5] worker:process   KEYS[6] offload:owner   KEYS[7] offload:refs (see include/offload.lua)
 -- KEYS[8..] for each worker, in ARGV order: worker:<id>:log, :message, :response, :heartbeat
+-- KEYS[last] worker:claim
 -- ARGV[1..] worker ids
 --
 -- Returns: {1, content hashes of offloaded answers nothing uses any more...} deleted;
@@ -26,6 +27,7 @@ for i = 1, #ARGV do
   redis.call('HDEL', KEYS[3], w)
   redis.call('HDEL', KEYS[4], w)
   redis.call('HDEL', KEYS[5], w)
+  redis.call('HDEL', KEYS[#KEYS], w)
   local k = 8 + (i - 1) * 4
   for _, message in ipairs(redis.call('HKEYS', KEYS[k + 2])) do
     offload_release(KEYS[6], KEYS[7], 'response:' .. w .. ':' .. message, out)

@@ -5,15 +5,24 @@
 -- ARGV[1] worker id   ARGV[2] info (JSON)
 -- ARGV[3] heartbeat expiry in ms ("" for no heartbeat): the key is set here, with the
 --         registration, so a worker with a heartbeat is never registered without one.
+-- ARGV[4] "REJOIN": only register a worker that was declared LOST (it was cut off from Redis, or
+--         frozen, for longer than its heartbeat lasts, and is back); "" for a new worker.
 --
--- Returns: 1, or -1 when a live worker with that id is already registered.
+-- Returns: 1, or -1 when a live worker with that id is already registered, or -2 when asked to
+-- rejoin a worker that is not LOST (it was stopped, deleted, or the queue destroyed: it must exit).
 
 --#include now
 local w = ARGV[1]
 if redis.call('SISMEMBER', KEYS[1], w) == 1 then
   return -1
 end
+if ARGV[4] == 'REJOIN' and redis.call('HGET', KEYS[2], w) ~= 'LOST' then
+  return -2
+end
 local time = now()
+if ARGV[4] == 'REJOIN' then
+  redis.call('RPUSH', KEYS[5], time .. ' REJOIN declared lost while out of touch; its task, if any, stays DIED')
+end
 redis.call('SADD', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'IDLE')
 redis.call('HDEL', KEYS[3], w)

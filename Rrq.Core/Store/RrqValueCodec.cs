@@ -42,11 +42,20 @@ internal static class RrqValueCodec
         return buffer.ToArray();
     }
 
+    /// <summary>Reads a stored value. Bytes that are not one (damaged, cut short, a length past the end)
+    /// give an <see cref="RrqValueException"/>, never another exception or an allocation of their size.</summary>
     public static object? Deserialize(ReadOnlySpan<byte> bytes)
     {
         var pos = 0;
-        var value = Read(bytes, ref pos);
-        return value;
+        try
+        {
+            return Read(bytes, ref pos, depth: 0);
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or MemoryPackSerializationException
+            or OverflowException or DecoderFallbackException)
+        {
+            throw new RrqValueException($"The stored value is damaged: its {bytes.Length} bytes do not decode ({e.GetType().Name} at byte {pos}).", e);
+        }
     }
 
     private static void Write(ArrayBufferWriterStream w, object? value, int depth)
@@ -155,8 +164,12 @@ internal static class RrqValueCodec
         return items.ToArray(element);
     }
 
-    private static object? Read(ReadOnlySpan<byte> bytes, ref int pos)
+    private static object? Read(ReadOnlySpan<byte> bytes, ref int pos, int depth)
     {
+        if (depth > 64)
+        {
+            throw new RrqValueException("The stored value is damaged: it is nested more than 64 levels deep.");
+        }
         var kind = bytes[pos++];
         switch (kind)
         {
@@ -164,26 +177,26 @@ internal static class RrqValueCodec
                 return null;
             case KindArray:
                 {
-                    var n = ReadInt(bytes, ref pos);
+                    var n = ReadCount(bytes, ref pos);
                     var items = new object?[n];
-                    for (var i = 0; i < n; i++) { items[i] = Read(bytes, ref pos); }
+                    for (var i = 0; i < n; i++) { items[i] = Read(bytes, ref pos, depth + 1); }
                     return items;
                 }
             case KindList:
                 {
-                    var n = ReadInt(bytes, ref pos);
+                    var n = ReadCount(bytes, ref pos);
                     var items = new List<object?>(n);
-                    for (var i = 0; i < n; i++) { items.Add(Read(bytes, ref pos)); }
+                    for (var i = 0; i < n; i++) { items.Add(Read(bytes, ref pos, depth + 1)); }
                     return items;
                 }
             case KindDict:
                 {
-                    var n = ReadInt(bytes, ref pos);
+                    var n = ReadCount(bytes, ref pos);
                     var items = new Dictionary<string, object?>(n);
                     for (var i = 0; i < n; i++)
                     {
                         var k = ReadString(bytes, ref pos);
-                        items[k] = Read(bytes, ref pos);
+                        items[k] = Read(bytes, ref pos, depth + 1);
                     }
                     return items;
                 }
@@ -226,9 +239,21 @@ internal static class RrqValueCodec
         return v;
     }
 
+    /// <summary>A count of items, each at least one byte: one larger than what is left is damage.</summary>
+    private static int ReadCount(ReadOnlySpan<byte> bytes, ref int pos)
+    {
+        var n = ReadInt(bytes, ref pos);
+        return n >= 0 && n <= bytes.Length - pos ? n
+            : throw new RrqValueException($"The stored value is damaged: it claims {n} items with {bytes.Length - pos} bytes left.");
+    }
+
     private static ReadOnlySpan<byte> ReadBlock(ReadOnlySpan<byte> bytes, ref int pos)
     {
         var n = ReadInt(bytes, ref pos);
+        if (n < 0 || n > bytes.Length - pos)
+        {
+            throw new RrqValueException($"The stored value is damaged: a block of {n} bytes with {bytes.Length - pos} left.");
+        }
         var block = bytes.Slice(pos, n);
         pos += n;
         return block;

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Rrq.Connection;
 using StackExchange.Redis;
 
 namespace Rrq.Workers;
@@ -7,11 +9,18 @@ namespace Rrq.Workers;
 /// thread of its own (not the thread pool, so busy or blocking tasks cannot starve it). After each
 /// beat it offers to run the lost-worker sweep, when the worker has one (the sweep itself takes its turn).
 /// </summary>
+/// <remarks>
+/// A beat that fails (Redis away) is simply tried again at the next period; the key is set again, not
+/// just extended, so a worker whose key expired during an outage comes back alive. A worker only
+/// sweeps once its own beats have landed on time for a whole expiry window: after an outage every
+/// worker's key may have expired together, and a sweeper that had just come back would otherwise
+/// declare its live peers lost before they had a chance to beat again.
+/// </remarks>
 internal sealed class Heartbeat : IDisposable
 {
     public const int Multiplier = 3;
 
-    private readonly IDatabase _db;
+    private readonly QueueContext _queue;
     private readonly RedisKey _key;
     private readonly TimeSpan _period;
     private readonly Func<Task>? _sweep;
@@ -19,10 +28,13 @@ internal sealed class Heartbeat : IDisposable
     private readonly ManualResetEventSlim _stop = new(false);
     private readonly Thread _thread;
     private int _sweeping;
+    private long _lastBeat = Stopwatch.GetTimestamp();
+    private long _healthySince = Stopwatch.GetTimestamp();
+    private bool _failing;
 
-    public Heartbeat(IDatabase db, RedisKey key, TimeSpan period, Func<Task>? sweep, Action<string> report)
+    public Heartbeat(QueueContext queue, RedisKey key, TimeSpan period, Func<Task>? sweep, Action<string> report)
     {
-        _db = db;
+        _queue = queue;
         _key = key;
         _period = period;
         _sweep = sweep;
@@ -36,24 +48,49 @@ internal sealed class Heartbeat : IDisposable
 
     private int _disposed;
 
+    /// <summary>Whether this worker's beats have all landed on time for a whole expiry window.</summary>
+    internal bool Steady => _healthySince != 0 && Stopwatch.GetElapsedTime(_healthySince) >= Expiry;
+
     private void Run()
     {
+        RedisRetry.ForeverScope();
+        var value = ((long)Expiry.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
         while (!_stop.Wait(_period))
         {
             try
             {
-                _db.StringSet(_key, ((long)Expiry.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture), Expiry);
+                // One period to land the beat; after that the next beat tries again.
+                using var cts = new CancellationTokenSource(_period);
+                _queue.Retry.ExecuteAsync(_ => _queue.Db.StringSetAsync(_key, value, Expiry), cts.Token).GetAwaiter().GetResult();
+                var now = Stopwatch.GetTimestamp();
+                if (_healthySince == 0 || Stopwatch.GetElapsedTime(_lastBeat, now) > _period * 1.5)
+                {
+                    _healthySince = now;   // late (a stall), or the first beat after failures: start the window again
+                }
+                _lastBeat = now;
+                if (_failing)
+                {
+                    _failing = false;
+                    _report("heartbeat refreshed again");
+                }
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or RrqException or OperationCanceledException)
             {
-                _report($"heartbeat could not be refreshed: {e.Message}");
+                _healthySince = 0;
+                if (!_failing)
+                {
+                    _failing = true;
+                    _report($"heartbeat could not be refreshed (retrying every period): {e.Message}");
+                }
+                continue;
             }
             // The sweep runs beside the beat, never in its way: a slow sweep must not let this worker's
             // own key expire. At most one sweep at a time.
-            if (_sweep is not null && !_stop.IsSet && Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
+            if (_sweep is not null && Steady && !_stop.IsSet && Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
             {
                 _ = Task.Run(async () =>
                 {
+                    RedisRetry.ForeverScope();
                     try
                     {
                         await _sweep().ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Rrq.Connection;
 using Rrq.Keys;
 using Rrq.Scripts;
 using Rrq.Store;
@@ -23,7 +24,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly RrqController _controller;
     private readonly IRrqTaskEvaluator _evaluator;
     private readonly TextWriter? _output;
-    private readonly RedisKey[] _claimKeys;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly List<RedisChannel> _channels = [];
     private readonly string _workDir;
@@ -58,13 +58,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
         _knownQueues = [.. config.EffectiveQueues];
         _timeoutIdle = config.TimeoutIdle;
-        var k = controller.Keys;
-        _claimKeys =
-        [
-            k.WorkerMessage(id), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(id), k.TaskStatus, k.TaskWorker,
-            k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir,
-            .. config.EffectiveQueues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }),
-        ];
     }
 
     /// <summary>The worker's id.</summary>
@@ -109,6 +102,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     public static async Task<RrqWorker> CreateAsync(RrqController controller, IRrqTaskEvaluator evaluator, string? name = null,
         string config = "localhost", TextWriter? output = null, CancellationToken cancellationToken = default)
     {
+        RedisRetry.ForeverScope();
         ArgumentNullException.ThrowIfNull(controller);
         ArgumentNullException.ThrowIfNull(evaluator);
         name ??= await WorkerNames.UnusedBaseAsync(controller, 0).ConfigureAwait(false);
@@ -119,14 +113,20 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return worker;
     }
 
+    private async Task<long> RegisterScriptAsync(bool rejoin)
+    {
+        var k = _controller.Keys;
+        var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
+        return (long)(await _controller.Queue.EvalAsync(RrqScripts.WorkerRegister,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id)],
+            [Id, JsonSerializer.Serialize(BuildInfo(), RrqController.JsonOptions), expiry is null ? "" : expiry.Value, rejoin ? "REJOIN" : ""])
+            .ConfigureAwait(false));
+    }
+
     private async Task RegisterAsync()
     {
         var k = _controller.Keys;
-        var info = BuildInfo();
-        var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
-        var registered = (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRegister,
-            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id)],
-            [Id, JsonSerializer.Serialize(info, RrqController.JsonOptions), expiry is null ? "" : expiry.Value]).ConfigureAwait(false));
+        var registered = await RegisterScriptAsync(rejoin: false).ConfigureAwait(false);
         if (registered < 0)
         {
             throw new RrqException($"A live worker named '{Id}' is already registered in queue '{QueueId}'. " +
@@ -134,7 +134,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         if (Config.HeartbeatPeriod is { } beat)
         {
-            _heartbeat = new Heartbeat(_controller.Db, k.WorkerHeartbeat(Id), beat,
+            _heartbeat = new Heartbeat(_controller.Queue, k.WorkerHeartbeat(Id), beat,
                 Config.DetectLostWorkers ? SweepAsync : null, Print);
             _heartbeat.Start();
         }
@@ -146,7 +146,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         Print($"worker {Id} on queue '{QueueId}' (queues {string.Join(", ", Config.EffectiveQueues)})");
         await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
-        if (await _controller.Db.HashExistsAsync(k.Envir, "spec").ConfigureAwait(false))
+        if (await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.Envir, "spec")).ConfigureAwait(false))
         {
             await LoadEnvirAsync().ConfigureAwait(false);
         }
@@ -174,7 +174,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         var period = Config.HeartbeatPeriod ?? throw new InvalidOperationException("A worker without a heartbeat does not sweep.");
         var k = _controller.Keys;
-        return (long)(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.SweepTurn, [k.SweepTurn(period), k.WorkerId],
+        return (long)(await _controller.Queue.EvalAsync(RrqScripts.SweepTurn, [k.SweepTurn(period), k.WorkerId],
             [Id, Math.Max(1, (long)(period.TotalMilliseconds * 0.9))]).ConfigureAwait(false)) == 1;
     }
 
@@ -219,6 +219,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <inheritdoc cref="Step"/>
     public async Task<RrqWorkerStep> StepAsync(bool immediate = true, CancellationToken cancellationToken = default)
     {
+        RedisRetry.ForeverScope();   // a worker rides out a Redis outage, however long (see docs/fault-tolerance.md)
         if (_stopped != 0)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "already stopped");
@@ -248,6 +249,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// leaves the queue as EXITED.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
+        RedisRetry.ForeverScope();
         var reason = "OK (INTERRUPTED)";
         _stopToken = cancellationToken;
         _looping = true;
@@ -347,16 +349,30 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     private async Task<RrqWorkerStep> StepCoreAsync()
     {
-        var r = Interlocked.Exchange(ref _next, null)
-            ?? (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerClaim, _claimKeys, [Id]).ConfigureAwait(false))!;
+        var r = Interlocked.Exchange(ref _next, null);
+        var token = _nextToken;
+        if (r is null)
+        {
+            // A claim repeated after a lost reply carries the same token, and so gets the same answer.
+            token = NewClaimToken();
+            r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token).ConfigureAwait(false);
+        }
         var kind = (long)r[0];
         var version = (long)r[1];
+        if (kind == -1 && _stopping == 0 && await RegisterScriptAsync(rejoin: true).ConfigureAwait(false) == 1)
+        {
+            // Declared lost while out of touch (an outage longer than its heartbeat, or the process frozen):
+            // what it was running is DIED (or retried) already, and its late outcome was dropped.
+            Print("this worker was declared lost while it was out of touch with Redis: rejoined the queue");
+            _controller.Logger.LogWarning("Worker {WorkerId} was declared lost while out of touch with Redis, and rejoined", Id);
+            return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "rejoined");
+        }
         if (kind == -1)
         {
             Interlocked.Exchange(ref _stopped, 1);
             // Its heartbeat would only make it look alive again (or, after a destroy, bring a key back).
             _heartbeat?.Dispose();
-            await _controller.Db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id)).ConfigureAwait(false);
+            await _controller.Queue.RunAsync(db => db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id))).ConfigureAwait(false);
             DropPrestarted();
             Print("this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting");
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
@@ -372,7 +388,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             case 2:
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
-                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[])r[3]!, (string?)r[4] == "FALSE", timeout)
+                _taskToken = token;
+                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout)
                     .ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
@@ -472,7 +489,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, byte[] payload, TimeSpan? timeout)
     {
         var k = _controller.Keys;
-        var db = _controller.Db;
         ChildProcess child;
         try
         {
@@ -503,7 +519,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     {
                         pushes.Add(line.StartsWith(ChildTaskRunner.ProgressMarker, StringComparison.Ordinal)
                             ? NoteFieldAsync(k.TaskProgress, context.TaskId, Convert.FromBase64String(line[ChildTaskRunner.ProgressMarker.Length..]))
-                            : RrqScripts.EvalAsync(db, RrqScripts.WorkerNote, [k.WorkerStatus, logKey], [Id, "rpush", line]));
+                            : NoteAsync(logKey, "rpush", line));
                     }
                 });
             }
@@ -528,7 +544,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     break;
                 }
                 // The notification is the fast path; the stored request is the safety net if it was lost.
-                if (_cancelSignal.Task.IsCompleted || await db.HashExistsAsync(k.TaskCancel, context.TaskId).ConfigureAwait(false))
+                if (_cancelSignal.Task.IsCompleted || await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.TaskCancel, context.TaskId)).ConfigureAwait(false))
                 {
                     child.Kill();
                     await exited.ConfigureAwait(false);
@@ -566,7 +582,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[] rawPayload, bool separateProcess,
+    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[]? rawPayload, bool separateProcess,
         TimeSpan? timeout)
     {
         Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
@@ -574,7 +590,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var context = new RrqTaskContext(QueueId, taskId, Id);
         // Decoded once here. Locals shared by a bulk submission are merged in, so the task (and a child
         // process) sees one plain payload; only a child needs it as bytes again.
-        var payload = RrqController.DecodePayload(rawPayload);
+        Tasks.TaskPayload payload;
+        try
+        {
+            payload = RrqController.DecodePayload(rawPayload);
+        }
+        catch (RrqValueException e)
+        {
+            var unreadable = TaskExecution.UnreadablePayload(context, e);
+            _tasksRun++;
+            await FinishAsync(taskId, unreadable, claimNext: false).ConfigureAwait(false);
+            Print($"task {taskId} ERROR: {unreadable.Message}");
+            return (taskId, unreadable.Status);
+        }
         if (payload.SharedId is not null)
         {
             try
@@ -596,8 +624,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         TaskOutcome outcome;
         if (separateProcess)
         {
-            RememberForWarmUp(rawPayload, payload);
-            outcome = await RunSeparateAsync(context, rawPayload, timeout).ConfigureAwait(false);
+            RememberForWarmUp(rawPayload!, payload);
+            outcome = await RunSeparateAsync(context, rawPayload!, timeout).ConfigureAwait(false);
         }
         else
         {
@@ -667,7 +695,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
         }
         var k = _controller.Keys;
-        await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerRespond,
+        await _controller.Queue.EvalAsync(RrqScripts.WorkerRespond,
             [k.WorkerResponse(Id), k.WorkerLog(Id), k.WorkerStatus, k.OffloadOwner, k.OffloadRefs],
             [message.Id, MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
                 message.Command, (string)k.ResponseChannel!, Id, bytes is null ? "" : OffloadStore.HashOf(bytes) ?? ""]).ConfigureAwait(false);
@@ -712,7 +740,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return (info, null, false);
             case "PAUSE" or "RESUME":
                 var k = _controller.Keys;
-                var changed = (string?)await RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerPause,
+                var changed = (string?)await _controller.Queue.EvalAsync(RrqScripts.WorkerPause,
                     [k.WorkerId, k.WorkerStatus, k.WorkerLog(Id)], [Id, message.Command]).ConfigureAwait(false);
                 Print($"{message.Command}: {changed}");
                 return changed == "GONE" ? (null, "This worker is no longer registered in the queue.", false) : (changed, null, false);
@@ -754,6 +782,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// </summary>
     public async Task StopAsync(string reason = "OK (BYE)", CancellationToken cancellationToken = default)
     {
+        RedisRetry.ForeverScope();
         Interlocked.Exchange(ref _stopping, 1);
         Wake();
         if (Volatile.Read(ref _inStep) is { } inStep)
@@ -795,7 +824,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // A task taken with the last one's outcome and not started (the loop did not take it first) goes back.
         var taken = Interlocked.Exchange(ref _next, null);
         var notStarted = taken is { Length: > 2 } && (long)taken[0] == 2 ? (string?)taken[2] : null;
-        await _controller.WorkerExitAsync(Id, "STOP " + reason, notStarted).ConfigureAwait(false);
+        // Leaving is the one step a worker does not retry for ever: a worker told to stop during an outage
+        // stops, and is declared lost once its heartbeat expires (its task, if any, DIED).
+        using var exitBudget = new CancellationTokenSource(ExitBudget);
+        try
+        {
+            await _controller.WorkerExitAsync(Id, "STOP " + reason, notStarted, exitBudget.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (RedisFaults.IsTransient(e) || e is RrqConnectionException)
+        {
+            Print($"could not record the exit, Redis did not answer for {ExitBudget.TotalSeconds:0} s ({RedisFaults.Describe(e)}): " +
+                "the worker will be declared lost when its heartbeat expires");
+        }
         try
         {
             if (Directory.Exists(_workDir))
@@ -809,44 +849,66 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Print($"stopped: {reason}");
     }
 
+    /// <summary>How long a leaving worker keeps trying to record its exit through an outage.</summary>
+    internal static readonly TimeSpan ExitBudget = TimeSpan.FromSeconds(15);
+
     /// <summary>Records a task's outcome. Releasing dependents needs the keys of their queues: the
     /// worker passes every queue it knows of, and learns the queue list again if the script names one
     /// it lacks.</summary>
     private async Task<long> FinishAsync(string taskId, TaskOutcome outcome, bool claimNext)
     {
         var k = _controller.Keys;
+        var nextToken = NewClaimToken();
         for (var attempt = 0; ; attempt++)
         {
             // The worker's own queues come first in this list, in priority order: those are claimed from.
             var queues = _knownQueues;
-            var r = (RedisResult[])(await RrqScripts.EvalAsync(_controller.Db, RrqScripts.TaskFinish,
-                [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(Id),
-                    k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(Id), k.WorkerId, k.TaskTimeStart,
-                    k.Envir, k.TaskWarnings, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
-                [taskId, Id, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
-                    k.QueueChannelPrefix, RrqController.NewTaskId(), OffloadStore.HashOf(outcome.Result) ?? "",
-                    claimNext ? Config.EffectiveQueues.Count : 0,
-                    outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
-                    .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+            var r = await _controller.Queue.FinishAsync(taskId, Id, outcome, _taskToken, claimNext ? Config.EffectiveQueues.Count : 0,
+                nextToken, queues).ConfigureAwait(false);
             if ((long)r[0] != -4 || attempt >= 5)
             {
                 // A task taken now is run next; finding nothing is not kept, as work submitted since would
                 // then wait for the poll (the next step looks again).
                 _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
+                _nextToken = nextToken;
                 return (long)r[0];
             }
-            var all = await _controller.Db.SetMembersAsync(k.Queues).ConfigureAwait(false);
+            var all = await _controller.Queue.RunAsync(db => db.SetMembersAsync(k.Queues)).ConfigureAwait(false);
             _knownQueues = [.. queues.Union(all.Select(q => (string)q!).Append((string)r[1]!), StringComparer.Ordinal)];
         }
     }
 
-    /// <summary>Sets a field about this worker's work, only while the queue has a record of the worker.</summary>
-    private Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value) =>
-        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, hash], [Id, "hset", field, value]);
+    /// <summary>The token of the claim that took the task running now, and of the claim made with its outcome.</summary>
+    private string _taskToken = "", _nextToken = "";
 
-    private Task<RedisResult> LogAsync(string label, string value) =>
-        RrqScripts.EvalAsync(_controller.Db, RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id), _controller.Keys.WorkerStatus],
-            [label, value, Id]);
+    private readonly string _tokenPrefix = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+    private long _claims;
+
+    /// <summary>A token no other claim of any worker uses.</summary>
+    private string NewClaimToken() => $"{_tokenPrefix}.{Interlocked.Increment(ref _claims)}";
+
+    /// <summary>Sets a field about this worker's work, only while the queue has a record of the worker.</summary>
+    /// <remarks>Also called from a child's output thread, outside the worker's flow: so it marks its own.</remarks>
+    private async Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value)
+    {
+        RedisRetry.ForeverScope();
+        return await _controller.Queue.EvalAsync(RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, hash], [Id, "hset", field, value])
+            .ConfigureAwait(false);
+    }
+
+    private async Task<RedisResult> NoteAsync(RedisKey key, string command, RedisValue value)
+    {
+        RedisRetry.ForeverScope();
+        return await _controller.Queue.EvalAsync(RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, key], [Id, command, value])
+            .ConfigureAwait(false);
+    }
+
+    private async Task<RedisResult> LogAsync(string label, string value)
+    {
+        RedisRetry.ForeverScope();
+        return await _controller.Queue.EvalAsync(RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id), _controller.Keys.WorkerStatus],
+            [label, value, Id]).ConfigureAwait(false);
+    }
 
     private void Print(string line)
     {

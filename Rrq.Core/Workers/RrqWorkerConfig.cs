@@ -13,9 +13,14 @@ public sealed record RrqWorkerConfig
     /// unless listed (then its place sets its priority). Default: ["default"].</summary>
     public IReadOnlyList<string> Queues { get; init; } = [RrqKeys.DefaultQueue];
 
-    /// <summary>Period of the worker's heartbeat; null (the default) for none. Its key expires after
-    /// three periods, after which the worker can be declared lost.</summary>
-    public TimeSpan? HeartbeatPeriod { get; init; }
+    /// <summary>Period of the worker's heartbeat; default 5 seconds, null for none. Its key expires after
+    /// three periods, after which the worker is declared lost (by another worker's sweep, or
+    /// <see cref="RrqController.WorkerDetectExited"/>) and its task DIED: with the default, within
+    /// 15–20 seconds of the worker's process dying. See docs/fault-tolerance.md for choosing one.</summary>
+    public TimeSpan? HeartbeatPeriod { get; init; } = DefaultHeartbeatPeriod;
+
+    /// <summary>The heartbeat period of a config that does not set one: 5 seconds.</summary>
+    public static readonly TimeSpan DefaultHeartbeatPeriod = TimeSpan.FromSeconds(5);
 
     /// <summary>With a heartbeat, also look for lost workers (expired heartbeats) and declare them LOST
     /// and their tasks DIED, so nobody has to call WorkerDetectExited. Default: true. The workers

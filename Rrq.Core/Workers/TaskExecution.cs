@@ -26,13 +26,9 @@ internal static class TaskExecution
         {
             payload = RrqController.DecodePayload(rawPayload);
         }
-        catch (MemoryPack.MemoryPackSerializationException e)
+        catch (RrqValueException e)
         {
-            return Task.FromResult(Error(context, new RrqEvaluation
-            {
-                Message = $"Could not read the task's payload: {e.Message}",
-                ExceptionType = e.GetType().FullName,
-            }));
+            return Task.FromResult(UnreadablePayload(context, e));
         }
         return RunAsync(evaluator, context, payload, values, cancellationToken);
     }
@@ -41,16 +37,22 @@ internal static class TaskExecution
     public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, Tasks.TaskPayload payload,
         OffloadStore values, CancellationToken cancellationToken)
     {
-        RrqEvaluation evaluation;
+        IReadOnlyDictionary<string, object?> locals;
         try
         {
-            var locals = RrqController.DecodeLocals(payload, values);
-            evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
+            locals = RrqController.DecodeLocals(payload, values);
         }
-        catch (Exception e) when (e is RrqValueException or MemoryPack.MemoryPackSerializationException or RrqException or IOException)
+        catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
-            evaluation = new RrqEvaluation { Message = $"Could not read the task's locals: {e.Message}", ExceptionType = e.GetType().FullName };
+            // A corrupt value (a bad length prefix, an unknown tag) must not take the worker down: whatever the
+            // codec throws on bytes it cannot read is this task's error.
+            return Error(context, new RrqEvaluation
+            {
+                Message = $"Could not read the task's locals ({context.TaskId}): {e.Message}",
+                ExceptionType = e.GetType().FullName,
+            });
         }
+        var evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
 
         if (evaluation.Success)
         {
@@ -70,6 +72,14 @@ internal static class TaskExecution
         }
         return Error(context, evaluation);
     }
+
+    /// <summary>The ERROR outcome of a task whose stored payload cannot be read.</summary>
+    public static TaskOutcome UnreadablePayload(RrqTaskContext context, RrqValueException e) => Error(context, new RrqEvaluation
+    {
+        Message = $"The stored payload of task {context.TaskId} cannot be read: {e.Message}. It was damaged or written by " +
+            "something other than Rrq; submit the task again.",
+        ExceptionType = e.GetType().FullName,
+    });
 
     public static TaskOutcome Error(RrqTaskContext context, RrqEvaluation e) => new(RrqTaskStatus.Error,
         RrqController.EncodeError(new TaskErrorData

@@ -43,11 +43,15 @@ internal static class WorkerNames
         {
             var candidate = next();
             RedisValue[] ids = n == 0 ? [candidate] : [.. Enumerable.Range(1, n).Select(i => (RedisValue)$"{candidate}_{i}")];
-            var batch = controller.Db.CreateBatch();
-            var known = batch.HashGetAsync(controller.Keys.WorkerStatus, ids);
-            var spawned = batch.HashGetAsync(controller.Keys.WorkerProcess, ids);
-            batch.Execute();
-            if ((await known.ConfigureAwait(false)).All(v => v.IsNull) && (await spawned.ConfigureAwait(false)).All(v => v.IsNull))
+            var found = await controller.Queue.RunAsync(db =>
+            {
+                var batch = db.CreateBatch();
+                var known = batch.HashGetAsync(controller.Keys.WorkerStatus, ids);
+                var spawned = batch.HashGetAsync(controller.Keys.WorkerProcess, ids);
+                batch.Execute();
+                return Task.WhenAll(known, spawned);
+            }).ConfigureAwait(false);
+            if (found.All(values => values.All(v => v.IsNull)))
             {
                 return candidate;
             }

@@ -33,7 +33,7 @@ internal static class WorkerSpawner
         {
             var log = Path.Combine(logDir, id + ".log");
             logs[id] = log;
-            await controller.Db.HashSetAsync(controller.Keys.WorkerProcess, id, log).ConfigureAwait(false);
+            await controller.Queue.RunAsync(db => db.HashSetAsync(controller.Keys.WorkerProcess, id, log), cancellationToken).ConfigureAwait(false);
             var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], log, env);
             processes[id] = p;
             Alive.Add(p);

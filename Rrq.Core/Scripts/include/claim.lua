@@ -1,29 +1,80 @@
--- claim(c, queues, w, pre): a worker's one step of work-taking, shared by worker_claim (a step on its
+-- claim(c, queues, w, pre, token): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
 -- a round trip per task). A message for the worker wins; otherwise the first PENDING task of its
 -- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
 -- same step, so no task is ever in no queue and owned by no one.
 --   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
---        time_start, expr, lcl, timeout, envir } (keys)
---   queues: list of { list key, delayed key }, highest priority first. Tasks submitted with a delay
+--        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue } (keys)
+--   queues: list of { list key, delayed key, queue name }, highest priority first. Tasks submitted with a delay
 --           and retries waiting for theirs sit in the delayed set; due ones move to the queue's tail.
 --   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
 --        worker's status, lines = log lines to push before TASK_START when a task is taken (when
 --        none is, they are the caller's to push) }.
+--   token: the worker's token for this claim. Redis may apply a claim whose reply never reaches the
+--          worker (the connection dropped); the worker then sends the same claim again, with the same
+--          token, and gets the same answer: the task it took (task:claim records the token of the claim
+--          that took each task) or the message it popped (kept in worker:claim beside the token), never a
+--          second one. A repeat whose first try took nothing takes as usual.
+-- A worker asking for work is running nothing. If Redis says otherwise (a task RUNNING on it under
+-- another claim), Redis lost writes it had acknowledged (a crash with appendfsync everysec rewinds up
+-- to a second): the worker finished that task and its outcome is gone, or never started it. Either
+-- way nobody runs it, so it goes back to the front of its queue (run again: at least once).
 -- Returns {kind, envir version, ...} where kind is
 --    0  nothing to do:  {0, version, ms epoch of the next delayed task or ""}
 --    1  a message:  {1, version, message}
 --    2  a task:     {2, version, task id, payload, local flag, timeout}
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
-local function claim(c, queues, w, pre)
+local function task_reply(c, version, id)
+  local payload = redis.call('HGET', c.expr, id)
+  local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
+  local timeout = redis.call('HGET', c.timeout, id) or ''
+  return {2, version, id, payload, lcl, timeout}
+end
+
+local function claim(c, queues, w, pre, token)
   pre = pre or {}
   local version = redis.call('HGET', c.envir, 'version') or '0'
   if redis.call('SISMEMBER', c.worker_id, w) == 0 then
     return {-1, version}
   end
 
+  local last = redis.call('HGET', c.worker_claim, w)
+  if last then
+    local nl = string.find(last, '\n', 1, true)
+    if (nl and string.sub(last, 1, nl - 1) or last) == token then
+      if nl then
+        return {1, version, string.sub(last, nl + 1)}
+      end
+      local current = redis.call('HGET', c.worker_task, w)
+      if current and redis.call('HGET', c.task_claim, current) == token
+          and redis.call('HGET', c.task_status, current) == 'RUNNING' and redis.call('HGET', c.task_worker, current) == w then
+        return task_reply(c, version, current)
+      end
+    end
+  end
+  redis.call('HSET', c.worker_claim, w, token)
+
+  local held = redis.call('HGET', c.worker_task, w)
+  if held and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
+    local name = redis.call('HGET', c.task_queue, held) or 'default'
+    for _, q in ipairs(queues) do
+      if q[3] == name then
+        redis.call('HSET', c.task_status, held, 'PENDING')
+        redis.call('HDEL', c.task_worker, held)
+        redis.call('HDEL', c.time_start, held)
+        redis.call('HDEL', c.task_claim, held)
+        redis.call('HDEL', c.worker_task, w)
+        redis.call('LPUSH', q[1], held)
+        local t = redis.call('TIME')
+        redis.call('RPUSH', c.worker_log, t[1] .. '.' .. string.format('%06d', tonumber(t[2])) .. ' TASK_RETURNED ' .. held)
+        break
+      end
+    end
+  end
+
   local msg = redis.call('LPOP', c.message)
   if msg then
+    redis.call('HSET', c.worker_claim, w, token .. '\n' .. msg)
     return {1, version, msg}
   end
 
@@ -65,16 +116,14 @@ local function claim(c, queues, w, pre)
         redis.call('HSET', c.task_worker, id, w)
         redis.call('HSET', c.time_start, id, time)
         redis.call('HSET', c.worker_task, w, id)
+        redis.call('HSET', c.task_claim, id, token)
         if wstatus ~= 'BUSY' then
           redis.call('HSET', c.worker_status, w, 'BUSY')
         end
         local lines = pre.lines or {}
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)
-        local payload = redis.call('HGET', c.expr, id)
-        local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
-        local timeout = redis.call('HGET', c.timeout, id) or ''
-        return {2, version, id, payload, lcl, timeout}
+        return task_reply(c, version, id)
       end
     end
   end

@@ -88,7 +88,7 @@ public sealed class RedisServer
         }
     }
 
-    private static string FindRedisServer()
+    internal static string FindRedisServer()
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin"))
         {

@@ -17,11 +17,7 @@ public class WorkerStateTests
         var first = obj.TaskCreateExpr("1");
         var second = obj.TaskCreateExpr("2");
         // What the finishing script does for a busy worker: take its next task (RUNNING on it) before it starts.
-        var k = obj.Keys;
-        var claimed = (RedisResult[])(await Rrq.Scripts.RrqScripts.EvalAsync(obj.Db, Rrq.Scripts.RrqScripts.WorkerClaim,
-            [k.WorkerMessage(w.Id), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(w.Id), k.TaskStatus, k.TaskWorker,
-                k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.Queue("default"), k.Delayed("default")],
-            [w.Id]))!;
+        var claimed = await obj.Queue.ClaimAsync(w.Id, ["default"], "token-1");
         Assert.Equal(first, (string?)claimed[2]);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(first));
 

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace Rrq.Connection;
+
+/// <summary>
+/// Where every Redis call of a queue is retried through a transient fault (see <see cref="RedisFaults"/>),
+/// with capped, jittered exponential backoff. Two budgets: a worker's calls retry for as long as the
+/// outage lasts (<see cref="ForeverScope"/>); anyone else's give up once the outage has lasted
+/// <see cref="Budget"/> and throw an <see cref="RrqConnectionException"/> that names it.
+/// Each outage is reported once when it starts and once, with its length, when it ends.
+/// </summary>
+internal sealed class RedisRetry
+{
+    /// <summary>The default outage budget of a controller's calls.</summary>
+    public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(1);
+
+    private static readonly AsyncLocal<bool> Forever = new();
+    private static readonly ResiliencePropertyKey<long> StartedKey = new("rrq.started");
+
+    private readonly string _address;
+    private readonly ILogger _logger;
+    private readonly ResiliencePipeline _pipeline;
+    private readonly Lock _lock = new();
+    private long _outageStarted;   // Stopwatch timestamp; 0 when Redis is answering
+    private string? _outageCause;
+
+    public RedisRetry(string address, ILogger logger)
+    {
+        _address = address;
+        _logger = logger;
+        _pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome.Exception, args.Context)),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = FirstDelay,
+            MaxDelay = MaxDelay,
+            MaxRetryAttempts = int.MaxValue,
+            OnRetry = args =>
+            {
+                NoteFailure(args.Outcome.Exception!);
+                return default;
+            },
+        }).Build();
+    }
+
+    /// <summary>How long calls outside a worker keep retrying through one outage (default 60 s).</summary>
+    public TimeSpan Budget { get; set; } = DefaultBudget;
+
+    /// <summary>Called with a line when an outage starts and when it ends (a worker prints these).</summary>
+    public event Action<string>? Reported;
+
+    /// <summary>Whether Redis is failing calls right now, as far as this process has seen.</summary>
+    public bool InOutage => Volatile.Read(ref _outageStarted) != 0;
+
+    /// <summary>Makes the calls of the current async flow (and what it calls) retry for as long as an
+    /// outage lasts: a worker's loop, heartbeat and sweep. Restored when the flow returns.</summary>
+    public static void ForeverScope() => Forever.Value = true;
+
+    /// <summary>Runs <paramref name="call"/>, retrying it through transient faults.</summary>
+    /// <exception cref="RrqConnectionException">The outage outlasted the budget (never inside a worker).</exception>
+    public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken = default)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(StartedKey, Stopwatch.GetTimestamp());
+        try
+        {
+            var result = await _pipeline.ExecuteAsync(static (ctx, c) => new ValueTask<T>(c(ctx.CancellationToken)), context, call)
+                .ConfigureAwait(false);
+            NoteSuccess();
+            return result;
+        }
+        catch (Exception e) when (RedisFaults.IsTransient(e))
+        {
+            var waited = Stopwatch.GetElapsedTime(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
+            throw new RrqConnectionException(_address,
+                $"Redis at {_address} has not answered Rrq for {waited.TotalSeconds:0.#} s ({RedisFaults.Describe(e)}); " +
+                $"gave up after the outage budget of {Budget.TotalSeconds:0.#} s. Nothing was changed by this call unless Redis " +
+                "applied it before the connection failed. Check that Redis is running and reachable, then call again " +
+                "(or raise RrqController.OutageBudget).", e);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private bool ShouldRetry(Exception? e, ResilienceContext context)
+    {
+        if (!RedisFaults.IsTransient(e) || context.CancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        if (Forever.Value || Budget == Timeout.InfiniteTimeSpan)
+        {
+            return true;
+        }
+        var started = context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp());
+        return Stopwatch.GetElapsedTime(started) < Budget;
+    }
+
+    private void NoteFailure(Exception e)
+    {
+        lock (_lock)
+        {
+            if (_outageStarted != 0)
+            {
+                return;
+            }
+            _outageStarted = Stopwatch.GetTimestamp();
+            _outageCause = RedisFaults.Describe(e);
+        }
+        var line = $"Redis at {_address} is not answering ({_outageCause}): retrying until it is back";
+        _logger.LogWarning("{Message}", line);
+        Reported?.Invoke(line);
+    }
+
+    private void NoteSuccess()
+    {
+        if (Volatile.Read(ref _outageStarted) == 0)
+        {
+            return;
+        }
+        TimeSpan length;
+        string? cause;
+        lock (_lock)
+        {
+            if (_outageStarted == 0)
+            {
+                return;
+            }
+            length = Stopwatch.GetElapsedTime(_outageStarted);
+            cause = _outageCause;
+            _outageStarted = 0;
+        }
+        var line = $"Redis at {_address} is back after {length.TotalSeconds:0.0} s ({cause})";
+        _logger.LogWarning("{Message}", line);
+        Reported?.Invoke(line);
+    }
+}

@@ -1,0 +1,118 @@
+using Rrq.Tests.Support;
+using Rrq.Workers;
+using StackExchange.Redis;
+
+namespace Rrq.Tests.Faults;
+
+/// <summary>
+/// Scripts repeated after a lost reply: Redis applied the first try, its answer never arrived, and the
+/// retry layer sends the same call again. The claim token makes the repeat return the first answer.
+/// </summary>
+[Trait(RedisServer.OnGarnet, "yes")]
+public class ClaimTokenTests
+{
+    private static TaskOutcome Complete(RrqController obj, object value) => new(RrqTaskStatus.Complete, obj.Values.Serialize(value), null);
+
+    private static int Count(RrqController obj, string worker, string command, string taskId) =>
+        obj.WorkerLogTail(worker, 0).Count(l => l.Command == command && l.Message.StartsWith(taskId, StringComparison.Ordinal));
+
+    [Fact]
+    public async Task A_claim_repeated_with_its_token_returns_the_same_task_and_takes_no_other()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("claimer");
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+
+        var first = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        var again = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        Assert.Equal(2, (long)first[0]);
+        Assert.Equal(a, (string?)first[2]);
+        Assert.Equal(2, (long)again[0]);
+        Assert.Equal(a, (string?)again[2]);
+        Assert.Equal([b], obj.QueueList());
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(b));
+        Assert.Equal(1, Count(obj, w.Id, "TASK_START", a));
+    }
+
+    [Fact]
+    public async Task A_message_taken_by_a_claim_whose_reply_was_lost_is_handed_out_again_not_dropped()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("listener");
+        var id = obj.MessageSend("PING");
+        var first = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        var again = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        Assert.Equal(1, (long)first[0]);
+        Assert.Equal((string?)first[2], (string?)again[2]);
+        Assert.Contains(id, (string?)again[2]);
+        var next = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-2");
+        Assert.Equal(0, (long)next[0]);   // a new claim: the message was taken once
+    }
+
+    [Fact]
+    public async Task A_finish_repeated_after_a_lost_reply_writes_once_and_returns_the_same_next_task()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("finisher");
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        var c = obj.TaskCreateExpr("3");
+        await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+
+        var done = Complete(obj, 42);
+        var first = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
+        var again = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
+        Assert.Equal(1, (long)first[0]);
+        Assert.Equal(2, (long)again[0]);   // recorded already: nothing written twice
+        Assert.Equal(b, (string?)first[3]);
+        Assert.Equal(b, (string?)again[3]);   // the same next task, not c
+        Assert.Equal([c], obj.QueueList());
+        Assert.Equal(42, obj.TaskResult(a));
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(b));
+        Assert.Equal(1, Count(obj, w.Id, "TASK_COMPLETE", a));
+        Assert.Equal(1, Count(obj, w.Id, "TASK_START", b));
+    }
+
+    [Fact]
+    public async Task An_outcome_recorded_under_a_claim_that_is_no_longer_the_tasks_is_dropped()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("stale");
+        var a = obj.TaskCreateExpr("1");
+        await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        // Redis says the worker runs a, yet the worker asks for work: a goes back and is taken again, under tok-2.
+        var second = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-2");
+        Assert.Equal(a, (string?)second[2]);
+        Assert.Equal(-1, (long)(await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 1), "tok-1", 0, "tok-3", ["default"]))[0]);
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(a));
+        Assert.Equal(1, (long)(await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 2), "tok-2", 0, "tok-3", ["default"]))[0]);
+        Assert.Equal(2, obj.TaskResult(a));
+    }
+
+    [Fact]
+    public async Task A_task_Redis_says_a_worker_runs_goes_back_to_the_front_of_its_queue_when_that_worker_asks_for_work()
+    {
+        // What a Redis crash with appendfsync everysec can leave: the worker's finish of a (and its claim of the
+        // next task) were acknowledged, then lost; Redis wakes up with a RUNNING on a worker that has moved on.
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("rewound");
+        var a = obj.TaskCreateExpr("10");
+        var b = obj.TaskCreateExpr("20");
+        await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(a));
+
+        var step = await w.StepAsync();   // the worker itself, idle, asks for work
+        Assert.Equal(a, step.TaskId);
+        Assert.Equal(RrqTaskStatus.Complete, step.Status);
+        Assert.Equal(10, obj.TaskResult(a));
+        Assert.Equal(1, Count(obj, w.Id, "TASK_RETURNED", a));
+        Assert.Equal([b], obj.QueueList());
+        Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(w.Id));
+    }
+}

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Rrq.Tests.Support;
+
+/// <summary>
+/// A redis-server of one test's own, on a free loopback port, that the test can restart, freeze and cut
+/// off: the faults of Redis itself, injected for real. Append-only persistence is on (fsync every
+/// second), as an operator would run it, so a restart keeps the queue.
+/// </summary>
+public sealed class PrivateRedis : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rrq-redis-").FullName;
+    private Process? _process;
+
+    public PrivateRedis()
+    {
+        Port = Rrq.Embedded.LoopbackPort.Free();
+        Start();
+    }
+
+    public int Port { get; }
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    public int Pid => _process!.Id;
+
+    private void Start()
+    {
+        var psi = new ProcessStartInfo(RedisServer.FindRedisServer())
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                     "--dir", _dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
+                     "--loglevel", "warning" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        _process = Process.Start(psi)!;
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=500");
+                var db = mux.GetDatabase();
+                db.Ping();
+                if (!((string?)db.Execute("INFO", "persistence"))!.Contains("loading:1", StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+            catch (RedisConnectionException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
+            {
+            }
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Runs one command on a connection of its own (the test's connections must not be the ones cut off).</summary>
+    public RedisResult Command(string command, params object[] args)
+    {
+        using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=2000,syncTimeout=20000");
+        return mux.GetDatabase().Execute(command, args);
+    }
+
+    /// <summary>Stops the server (SHUTDOWN, which writes the append-only file out; or SIGKILL, which loses up
+    /// to its last second of writes), waits, and starts it again on the same port from its files.</summary>
+    public TimeSpan Restart(TimeSpan down, bool kill)
+    {
+        var sw = Stopwatch.StartNew();
+        if (kill)
+        {
+            _process!.Kill();
+        }
+        else
+        {
+            try
+            {
+                Command("SHUTDOWN");
+            }
+            catch (RedisConnectionException)
+            {
+                // The server closes the connection as it goes: that is the answer.
+            }
+        }
+        _process!.WaitForExit(10_000);
+        Thread.Sleep(down);
+        Start();
+        return sw.Elapsed;
+    }
+
+    /// <summary>Freezes the server process (SIGSTOP) for <paramref name="length"/>, then lets it go on.</summary>
+    public void Freeze(TimeSpan length)
+    {
+        Signal("STOP");
+        try
+        {
+            Thread.Sleep(length);
+        }
+        finally
+        {
+            Signal("CONT");
+        }
+    }
+
+    private void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-" + name, Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Signal("CONT");
+            if (_process is { HasExited: false })
+            {
+                _process.Kill();
+                _process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _process?.Dispose();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
