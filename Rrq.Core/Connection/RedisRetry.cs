@@ -76,7 +76,7 @@ internal sealed class RedisRetry
             NoteSuccess();
             return result;
         }
-        catch (Exception e) when (RedisFaults.IsTransient(e))
+        catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
             var waited = Stopwatch.GetElapsedTime(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
             throw new RrqConnectionException(_address,

@@ -80,7 +80,7 @@ internal sealed class Heartbeat : IDisposable
                 if (!_failing)
                 {
                     _failing = true;
-                    _report($"heartbeat could not be refreshed (retrying every period): {e.Message}");
+                    _report($"heartbeat could not be refreshed (retrying every period): {RedisFaults.Describe(e)}");
                 }
                 continue;
             }
@@ -97,7 +97,7 @@ internal sealed class Heartbeat : IDisposable
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException or RrqException or ObjectDisposedException)
                     {
-                        _report($"lost-worker sweep failed: {e.Message}");
+                        _report($"lost-worker sweep failed: {RedisFaults.Describe(e)}");
                     }
                     finally
                     {

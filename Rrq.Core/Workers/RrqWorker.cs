@@ -58,6 +58,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
         _knownQueues = [.. config.EffectiveQueues];
         _timeoutIdle = config.TimeoutIdle;
+        // Each outage is printed twice: when it starts, and with its length when Redis is back.
+        controller.Queue.Retry.Reported += Print;
     }
 
     /// <summary>The worker's id.</summary>
@@ -372,6 +374,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             Interlocked.Exchange(ref _stopped, 1);
             // Its heartbeat would only make it look alive again (or, after a destroy, bring a key back).
             _heartbeat?.Dispose();
+            _controller.Queue.Retry.Reported -= Print;
             await _controller.Queue.RunAsync(db => db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id))).ConfigureAwait(false);
             DropPrestarted();
             Print("this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting");
@@ -815,6 +818,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return;
         }
         _heartbeat?.Dispose();
+        _controller.Queue.Retry.Reported -= Print;
         DropPrestarted();
         var sub = _controller.Redis.GetSubscriber();
         foreach (var ch in _channels)

@@ -49,7 +49,7 @@ public sealed class PrivateRedis : IDisposable
         {
             try
             {
-                using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=500");
+                using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=500,allowAdmin=true");
                 var db = mux.GetDatabase();
                 db.Ping();
                 if (!((string?)db.Execute("INFO", "persistence"))!.Contains("loading:1", StringComparison.Ordinal))
@@ -64,11 +64,13 @@ public sealed class PrivateRedis : IDisposable
         }
     }
 
-    /// <summary>Runs one command on a connection of its own (the test's connections must not be the ones cut off).</summary>
+    private ConnectionMultiplexer? _admin;
+
+    /// <summary>Runs one command on the test's own connection (CLIENT KILL skips the connection that sends it).</summary>
     public RedisResult Command(string command, params object[] args)
     {
-        using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=2000,syncTimeout=20000");
-        return mux.GetDatabase().Execute(command, args);
+        _admin ??= ConnectionMultiplexer.Connect($"{Address},connectTimeout=2000,syncTimeout=20000,allowAdmin=true,abortConnect=false");
+        return _admin.GetDatabase().Execute(command, args);
     }
 
     /// <summary>Stops the server (SHUTDOWN, which writes the append-only file out; or SIGKILL, which loses up
@@ -119,6 +121,7 @@ public sealed class PrivateRedis : IDisposable
 
     public void Dispose()
     {
+        _admin?.Close(allowCommandsToComplete: false);
         try
         {
             Signal("CONT");

@@ -22,7 +22,7 @@ public class InProcessWorkerTests
         await step;
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus("busy_bee_1"));
         var log = obj.WorkerLogTail("busy_bee_1", 0).Select(e => e.Command).ToArray();
-        Assert.Equal(["ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE"], log);
+        Assert.Equal(["HEARTBEAT", "ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE"], log);   // a heartbeat by default
     }
 
     [Fact]
