@@ -117,7 +117,8 @@ internal static class WorkerProgram
 
         try
         {
-            await using var controller = await RrqController.ConnectAsync(queueId, redis);
+            await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
+                logger: null, embedded: true, offload: null, asWorker: true, CancellationToken.None);
             await using var worker = await RrqWorker.CreateAsync(controller, new RoslynTaskEvaluator(), name, config, Console.Out);
             await worker.RunAsync(stop.Token);
             return worker.Recycled is null ? 0 : RrqWorker.RecycleExitCode;

@@ -84,16 +84,19 @@ internal sealed record RedisAddress(string Configuration, string Source)
         _ => $"{Endpoints} (from {Source})",
     };
 
-    public ConfigurationOptions Options()
+    /// <summary>The connection options, with Rrq's defaults where the string sets none: 3 s to connect,
+    /// one retry (an unreachable address fails within seconds); for a worker (<paramref name="worker"/>)
+    /// 10 s and three retries, as many workers start at once on a loaded machine.</summary>
+    public ConfigurationOptions Options(bool worker = false)
     {
         var opts = ConfigurationOptions.Parse(Configuration);
         if (!Configuration.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
         {
-            opts.ConnectTimeout = 3000;
+            opts.ConnectTimeout = worker ? 10_000 : 3000;
         }
         if (!Configuration.Contains("connectRetry", StringComparison.OrdinalIgnoreCase))
         {
-            opts.ConnectRetry = 1;
+            opts.ConnectRetry = worker ? 3 : 1;
         }
         if (!Configuration.Contains("abortConnect", StringComparison.OrdinalIgnoreCase))
         {

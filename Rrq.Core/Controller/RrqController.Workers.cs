@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Rrq.Controller;
 using Rrq.Keys;
 using Rrq.Scripts;
@@ -181,10 +182,18 @@ public sealed partial class RrqController
                 throw new RrqException($"Cannot kill workers on other machines: {string.Join(", ", remote.Select(r => $"{r.WorkerId} on {r.Hostname}"))}. " +
                     "Stop them with RrqWorkerStopType.Message instead.");
             }
-            foreach (var info in infos.Values)
+            // Only workers still on the queue: the pid of one that has left may belong to another process by now.
+            var live = (await WorkerListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+            foreach (var info in infos.Values.Where(i => live.Contains(i.WorkerId)))
             {
-                ProcessKill.Kill(info.Pid);
+                // EXITED first: from then on the worker can write nothing, and whoever supervises it sees that it was
+                // stopped on purpose, not crashed.
                 await WorkerExitAsync(info.WorkerId, "STOP KILLED", cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!ProcessKill.Kill(info.Pid, info.ProcessStarted))
+                {
+                    Logger.LogWarning("Worker {WorkerId}: process {Pid} was gone (or is another process now); marked EXITED only",
+                        info.WorkerId, info.Pid);
+                }
             }
             return;
         }

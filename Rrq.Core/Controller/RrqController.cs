@@ -104,9 +104,17 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger, embedded, offload).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Connect(string, string?, bool, TimeSpan?, ILogger?, bool, RrqOffload?)"/>
-    public static async Task<RrqController> ConnectAsync(string queueId, string? redis = null, bool follow = true,
+    public static Task<RrqController> ConnectAsync(string queueId, string? redis = null, bool follow = true,
         TimeSpan? timeoutTaskWait = null, ILogger? logger = null, bool embedded = true, RrqOffload? offload = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        ConnectAsync(queueId, redis, follow, timeoutTaskWait, logger, embedded, offload, asWorker: false, cancellationToken);
+
+    /// <summary>As the public form; <paramref name="asWorker"/> (the rrq-worker program) never creates the queue
+    /// (a worker starting as the queue is destroyed must not bring it back) and gives Redis longer to answer
+    /// the first time (workers start many at once, on loaded machines).</summary>
+    internal static async Task<RrqController> ConnectAsync(string queueId, string? redis, bool follow,
+        TimeSpan? timeoutTaskWait, ILogger? logger, bool embedded, RrqOffload? offload, bool asWorker,
+        CancellationToken cancellationToken)
     {
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
@@ -120,7 +128,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         ConnectionMultiplexer mux;
         try
         {
-            mux = await ConnectionMultiplexer.ConnectAsync(address.Options()).WaitAsync(cancellationToken).ConfigureAwait(false);
+            mux = await ConnectionMultiplexer.ConnectAsync(address.Options(asWorker)).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
         {
@@ -137,7 +145,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values);
         try
         {
-            await controller.InitialiseAsync().ConfigureAwait(false);
+            await controller.InitialiseAsync(create: !asWorker).ConfigureAwait(false);
         }
         catch
         {
@@ -177,14 +185,14 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         return new RedisAddress(address, "embedded");
     }
 
-    private async Task InitialiseAsync()
+    private async Task InitialiseAsync(bool create = true)
     {
         var defaults = JsonSerializer.Serialize(new RrqWorkerConfig(), JsonOptions);
         RedisResult stored;
         try
         {
             stored = await Queue.EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
-                [RrqKeys.SchemaVersion, defaults]).ConfigureAwait(false);
+                [RrqKeys.SchemaVersion, defaults, create ? "create" : ""]).ConfigureAwait(false);
         }
         catch (RedisServerException e)
         {
@@ -193,6 +201,11 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
                 "newer (or Garnet started with --lua --lua-transaction-mode).", e);
         }
         var version = (string?)stored;
+        if (version is null && !create)
+        {
+            throw new RrqException($"Queue '{QueueId}' does not exist at {Address.Described}: it was never created, or has " +
+                "been destroyed. A worker joins a queue a controller has created: connect one first (RrqController.Connect).");
+        }
         if (!string.Equals(version, RrqKeys.SchemaVersion, StringComparison.Ordinal))
         {
             throw new RrqException(

@@ -33,6 +33,7 @@ internal static class RrqScripts
     public const string WorkerRespond = "worker_respond";
     public const string WorkerPause = "worker_pause";
     public const string WorkerDelete = "worker_delete";
+    public const string WorkerBeat = "worker_beat";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

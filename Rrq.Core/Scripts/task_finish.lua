@@ -116,7 +116,9 @@ end
 -- it) leaves no log line behind.
 local wstatus = redis.call('HGET', KEYS[6], w)
 local line
-if status == 'RETRY' then
+if result == -1 then
+  line = time .. ' TASK_DROPPED ' .. id .. ' ' .. status   -- the outcome came too late (DIED, CANCELLED or deleted meanwhile)
+elseif status == 'RETRY' then
   line = time .. ' RETRY ' .. id .. ' ' .. redis.call('HGET', k.moved_to, id)
 else
   line = time .. ' TASK_' .. status .. ' ' .. id

@@ -1,7 +1,7 @@
 -- worker_register: a worker announces itself and becomes IDLE.
 --
 -- KEYS[1] worker:id   KEYS[2] worker:status   KEYS[3] worker:task
--- KEYS[4] worker:info KEYS[5] worker:<id>:log  KEYS[6] worker:<id>:heartbeat
+-- KEYS[4] worker:info KEYS[5] worker:<id>:log  KEYS[6] worker:<id>:heartbeat  KEYS[7] version
 -- ARGV[1] worker id   ARGV[2] info (JSON)
 -- ARGV[3] heartbeat expiry in ms ("" for no heartbeat): the key is set here, with the
 --         registration, so a worker with a heartbeat is never registered without one.
@@ -9,10 +9,14 @@
 --         frozen, for longer than its heartbeat lasts, and is back); "" for a new worker.
 --
 -- Returns: 1, or -1 when a live worker with that id is already registered, or -2 when asked to
--- rejoin a worker that is not LOST (it was stopped, deleted, or the queue destroyed: it must exit).
+-- rejoin a worker that is not LOST (it was stopped, deleted, or the queue destroyed: it must exit),
+-- or -3 when the queue does not exist (destroyed as the worker started: nothing is written).
 
 --#include now
 local w = ARGV[1]
+if redis.call('EXISTS', KEYS[7]) == 0 then
+  return -3
+end
 if redis.call('SISMEMBER', KEYS[1], w) == 1 then
   return -1
 end

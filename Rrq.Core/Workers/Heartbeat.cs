@@ -21,6 +21,7 @@ internal sealed class Heartbeat : IDisposable
     public const int Multiplier = 3;
 
     private readonly QueueContext _queue;
+    private readonly string _workerId;
     private readonly RedisKey _key;
     private readonly TimeSpan _period;
     private readonly Func<Task>? _sweep;
@@ -32,10 +33,11 @@ internal sealed class Heartbeat : IDisposable
     private long _healthySince = Stopwatch.GetTimestamp();
     private bool _failing;
 
-    public Heartbeat(QueueContext queue, RedisKey key, TimeSpan period, Func<Task>? sweep, Action<string> report)
+    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<string> report)
     {
         _queue = queue;
-        _key = key;
+        _workerId = workerId;
+        _key = queue.Keys.WorkerHeartbeat(workerId);
         _period = period;
         _sweep = sweep;
         _report = report;
@@ -54,14 +56,15 @@ internal sealed class Heartbeat : IDisposable
     private void Run()
     {
         RedisRetry.ForeverScope();
-        var value = ((long)Expiry.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        RedisKey[] keys = [_queue.Keys.WorkerId, _key];
+        RedisValue[] args = [_workerId, (long)Expiry.TotalMilliseconds];
         while (!_stop.Wait(_period))
         {
             try
             {
                 // One period to land the beat; after that the next beat tries again.
                 using var cts = new CancellationTokenSource(_period);
-                _queue.Retry.ExecuteAsync(_ => _queue.Db.StringSetAsync(_key, value, Expiry), cts.Token).GetAwaiter().GetResult();
+                _queue.EvalAsync(Scripts.RrqScripts.WorkerBeat, keys, args, cts.Token).GetAwaiter().GetResult();
                 var now = Stopwatch.GetTimestamp();
                 if (_healthySince == 0 || Stopwatch.GetElapsedTime(_lastBeat, now) > _period * 1.5)
                 {

@@ -120,7 +120,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var k = _controller.Keys;
         var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
         return (long)(await _controller.Queue.EvalAsync(RrqScripts.WorkerRegister,
-            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id)],
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id), k.Version],
             [Id, JsonSerializer.Serialize(BuildInfo(), RrqController.JsonOptions), expiry is null ? "" : expiry.Value, rejoin ? "REJOIN" : ""])
             .ConfigureAwait(false));
     }
@@ -129,6 +129,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         var k = _controller.Keys;
         var registered = await RegisterScriptAsync(rejoin: false).ConfigureAwait(false);
+        if (registered == -3)
+        {
+            throw new RrqException($"Queue '{QueueId}' does not exist (it was destroyed as worker '{Id}' started): nothing was written.");
+        }
         if (registered < 0)
         {
             throw new RrqException($"A live worker named '{Id}' is already registered in queue '{QueueId}'. " +
@@ -136,7 +140,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         if (Config.HeartbeatPeriod is { } beat)
         {
-            _heartbeat = new Heartbeat(_controller.Queue, k.WorkerHeartbeat(Id), beat,
+            _heartbeat = new Heartbeat(_controller.Queue, Id, beat,
                 Config.DetectLostWorkers ? SweepAsync : null, Print);
             _heartbeat.Start();
         }
@@ -159,7 +163,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private RrqWorkerInfo BuildInfo() => new(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
         Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
         $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", _started,
-        Config.HeartbeatPeriod is null ? null : (string?)_controller.Keys.WorkerHeartbeat(Id));
+        Config.HeartbeatPeriod is null ? null : (string?)_controller.Keys.WorkerHeartbeat(Id))
+    {
+        ProcessStarted = ProcessKill.StartTime(Environment.ProcessId),
+    };
 
     private void OnNotification(RedisValue message)
     {

@@ -14,4 +14,9 @@ namespace Rrq;
 [Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed record RrqWorkerInfo(string WorkerId, string Hostname, int Pid, string Username,
     string Config, IReadOnlyList<string> Queues, string RrqVersion, string Runtime,
-    DateTimeOffset Started, string? HeartbeatKey);
+    DateTimeOffset Started, string? HeartbeatKey)
+{
+    /// <summary>When its operating-system process started (null when unknown). Killing a worker checks it,
+    /// so that a pid the system has since given to another process is never killed.</summary>
+    public DateTimeOffset? ProcessStarted { get; init; }
+}

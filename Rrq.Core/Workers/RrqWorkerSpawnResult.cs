@@ -9,20 +9,31 @@ namespace Rrq;
 /// </summary>
 public sealed class RrqWorkerSpawnResult
 {
+    /// <summary>At most this many crashed workers are started again per minute, per spawn: a worker that
+    /// crashes as it starts must not become a loop of processes.</summary>
+    public const int MaxRestartsPerMinute = 5;
+
     private readonly RrqController _controller;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process> _processes;
-    private readonly Func<string, Process>? _restart;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _logFiles;
+    private readonly Func<string, string, Process>? _restart;
+    private readonly Lock _lock = new();
+    private readonly Queue<DateTime> _recentRestarts = new();
+    private readonly HashSet<string> _killed = new(StringComparer.Ordinal);
+    private string[] _ids;
     private int _recycles;
+    private int _restarts;
     private volatile bool _ending;
 
+    // restart: starts a worker again, (id, the id of the worker it replaces) → its process.
     internal RrqWorkerSpawnResult(RrqController controller, IReadOnlyList<string> ids,
         IReadOnlyDictionary<string, Process> processes, IReadOnlyDictionary<string, string> logFiles,
-        Func<string, Process>? restart = null)
+        Func<string, string, Process>? restart = null)
     {
         _controller = controller;
-        Ids = ids;
+        _ids = [.. ids];
         _processes = new(processes, StringComparer.Ordinal);
-        LogFiles = logFiles;
+        _logFiles = new(logFiles, StringComparer.Ordinal);
         _restart = restart;
         foreach (var (id, p) in processes)
         {
@@ -33,8 +44,16 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>How many times a worker of this spawn stopped to be recycled and was started again.</summary>
     public int Recycles => Volatile.Read(ref _recycles);
 
+    /// <summary>How many times a worker of this spawn exited abnormally (crashed, or was killed from outside)
+    /// and was replaced by a new worker under a new id.</summary>
+    public int Restarts => Volatile.Read(ref _restarts);
+
     /// <summary>A worker that exits to be recycled (<see cref="RrqWorker.RecycleExitCode"/>) is started
-    /// again at once, with the same id, configuration and log.</summary>
+    /// again at once, with the same id, configuration and log. One that exits abnormally (any other
+    /// non-zero code, or a signal, unless <see cref="Kill(string)"/> or <see cref="Stop"/> asked for it)
+    /// is replaced by a new worker under a new id (<c>brave_otter_2</c> becomes <c>brave_otter_2r1</c>), at
+    /// most <see cref="MaxRestartsPerMinute"/> a minute, so a crash cannot leave the queue without workers.
+    /// The crashed worker's task, if any, is found by lost-worker detection (DIED).</summary>
     private void Watch(string id, Process p)
     {
         if (_restart is null)
@@ -42,7 +61,11 @@ public sealed class RrqWorkerSpawnResult
             return;
         }
         p.EnableRaisingEvents = true;
-        p.Exited += (_, _) =>
+        p.Exited += (_, _) => _ = Task.Run(() => OnExitedAsync(id, p));
+    }
+
+    private async Task OnExitedAsync(string id, Process p)
+    {
         {
             int code;
             try
@@ -53,26 +76,98 @@ public sealed class RrqWorkerSpawnResult
             {
                 return;
             }
-            if (code != RrqWorker.RecycleExitCode || _ending)
+            if (code == 0 || _ending)
             {
                 return;
             }
+            var recycle = code == RrqWorker.RecycleExitCode;
+            if (!recycle)
+            {
+                try
+                {
+                    // Stopped through the API (WorkerStop with Kill marks it EXITED before killing it): not a crash.
+                    if (await _controller.WorkerStatusAsync(id).ConfigureAwait(false) == RrqWorkerStatus.Exited)
+                    {
+                        return;
+                    }
+                }
+                catch (Exception e) when (e is RrqException or ObjectDisposedException)
+                {
+                    return;   // the controller is gone (its process ends), or the queue was destroyed
+                }
+            }
+            string next;
+            lock (_lock)
+            {
+                if (!recycle && _killed.Contains(id))
+                {
+                    return;   // killed on purpose
+                }
+                if (!recycle)
+                {
+                    while (_recentRestarts.Count > 0 && DateTime.UtcNow - _recentRestarts.Peek() > TimeSpan.FromMinutes(1))
+                    {
+                        _recentRestarts.Dequeue();
+                    }
+                    if (_recentRestarts.Count >= MaxRestartsPerMinute)
+                    {
+                        _controller.Logger.LogError("Worker {WorkerId} exited with code {Code}; not restarted: {Max} crashed workers " +
+                            "were restarted in the last minute already (see its log, {Log})", id, code, MaxRestartsPerMinute, _logFiles[id]);
+                        return;
+                    }
+                    _recentRestarts.Enqueue(DateTime.UtcNow);
+                }
+                next = recycle ? id : NextId(id);
+            }
             try
             {
-                var next = _restart(id);
-                _processes[id] = next;
-                Interlocked.Increment(ref _recycles);
-                Watch(id, next);
+                var process = _restart!(next, id);
+                lock (_lock)
+                {
+                    _processes[next] = process;
+                    if (!recycle)
+                    {
+                        _ids = [.. _ids.Select(i => i == id ? next : i)];
+                        Interlocked.Increment(ref _restarts);
+                        _controller.Logger.LogWarning("Worker {WorkerId} exited with code {Code}: started {NewId} in its place", id, code, next);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _recycles);
+                    }
+                }
+                Watch(next, process);
             }
-            catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception)
+            catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception or ObjectDisposedException)
             {
-                _controller.Logger.LogError(e, "Could not restart recycled worker {WorkerId}", id);
+                _controller.Logger.LogError(e, "Could not start worker {WorkerId} again", next);
             }
-        };
+        }
     }
 
-    /// <summary>The worker ids, e.g. brave_otter_1, brave_otter_2.</summary>
-    public IReadOnlyList<string> Ids { get; }
+    /// <summary>The id for the replacement of a crashed worker: its own with r1, r2... (no id is used twice).</summary>
+    private string NextId(string id)
+    {
+        var baseId = id;
+        var r = id.LastIndexOf('r');
+        if (r > 0 && int.TryParse(id.AsSpan(r + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
+            && _processes.ContainsKey(id[..r]))
+        {
+            baseId = id[..r];
+        }
+        for (var n = 1; ; n++)
+        {
+            var candidate = $"{baseId}r{n}";
+            if (!_processes.ContainsKey(candidate))
+            {
+                _logFiles[candidate] = Path.Combine(Path.GetDirectoryName(_logFiles[id]) ?? "", candidate + ".log");
+                return candidate;
+            }
+        }
+    }
+
+    /// <summary>The worker ids, e.g. brave_otter_1, brave_otter_2 (a crashed worker's replacement in its place).</summary>
+    public IReadOnlyList<string> Ids => Volatile.Read(ref _ids);
 
     /// <summary>The first (or only) worker id.</summary>
     public string Id => Ids[0];
@@ -80,8 +175,8 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>Process id of each worker (of its current process, when it has been recycled).</summary>
     public IReadOnlyDictionary<string, int> Pids => Ids.ToDictionary(i => i, i => _processes[i].Id, StringComparer.Ordinal);
 
-    /// <summary>The file each worker's output goes to.</summary>
-    public IReadOnlyDictionary<string, string> LogFiles { get; }
+    /// <summary>The file each worker's output goes to (crashed workers' included).</summary>
+    public IReadOnlyDictionary<string, string> LogFiles => _logFiles;
 
     /// <summary>True while the worker's process runs.</summary>
     public bool IsAlive(string workerId) => !Process(workerId).HasExited;
@@ -95,12 +190,33 @@ public sealed class RrqWorkerSpawnResult
     /// Use <see cref="RrqController.WorkerStop"/> to stop it cleanly.</summary>
     public void Kill(string workerId)
     {
+        lock (_lock)
+        {
+            _killed.Add(workerId);
+        }
         var p = Process(workerId);
         if (!p.HasExited)
         {
             p.Kill(entireProcessTree: true);
             p.WaitForExit(5000);
         }
+    }
+
+    /// <summary>Stops the workers of a spawn that failed part way: those that registered leave cleanly (EXITED),
+    /// the others are killed. Returns the ids of those that had registered.</summary>
+    internal async Task<IReadOnlyList<string>> AbandonAsync()
+    {
+        _ending = true;
+        var live = (await _controller.WorkerListAsync().ConfigureAwait(false)).Intersect(Ids, StringComparer.Ordinal).ToArray();
+        foreach (var id in Ids)
+        {
+            Kill(id);
+        }
+        foreach (var id in live)
+        {
+            await _controller.WorkerExitAsync(id, "STOP SPAWN FAILED").ConfigureAwait(false);
+        }
+        return live;
     }
 
     /// <summary>Kills every worker of this spawn (see <see cref="Kill(string)"/>).</summary>

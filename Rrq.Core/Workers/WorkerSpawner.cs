@@ -29,24 +29,46 @@ internal static class WorkerSpawner
         {
             Console.Error.WriteLine($"ℹ Spawning {n} worker{(n > 1 ? "s" : "")} with prefix '{prefix}'");
         }
-        foreach (var id in ids)
+        async Task<Process> StartAsync(string id, string log)
         {
-            var log = Path.Combine(logDir, id + ".log");
-            logs[id] = log;
             await controller.Queue.RunAsync(db => db.HashSetAsync(controller.Keys.WorkerProcess, id, log), cancellationToken).ConfigureAwait(false);
             var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], log, env);
-            processes[id] = p;
-            Alive.Add(p);
-        }
-        var result = new RrqWorkerSpawnResult(controller, ids, processes, logs, restart: id =>
-        {
-            var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], logs[id], env);
             Alive.Add(p);
             return p;
-        });
+        }
+        try
+        {
+            foreach (var id in ids)
+            {
+                logs[id] = Path.Combine(logDir, id + ".log");
+                processes[id] = await StartAsync(id, logs[id]).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception)
+        {
+            foreach (var p in processes.Values)
+            {
+                ProcessKill.Kill(p.Id);
+            }
+            throw new RrqException($"Could not start worker {ids[processes.Count]} of {n} ({e.Message}); the {processes.Count} " +
+                "started before it were killed.", e);
+        }
+        var result = new RrqWorkerSpawnResult(controller, ids, processes, logs, restart: (id, replaced) =>
+            StartAsync(id, Path.Combine(logDir, id + ".log")).GetAwaiter().GetResult());
         if (timeout > TimeSpan.Zero)
         {
-            await result.WaitAliveAsync(timeout, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await result.WaitAliveAsync(timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RrqException or OperationCanceledException)
+            {
+                // A partial spawn is no spawn: the workers that did start are stopped, so none is left behind unseen.
+                var started = await result.AbandonAsync().ConfigureAwait(false);
+                throw new RrqException($"{e.Message}\nWorkers that did start were stopped: " +
+                    $"{(started.Count == 0 ? "none" : string.Join(", ", started))}; not started: " +
+                    $"{string.Join(", ", ids.Except(started, StringComparer.Ordinal))}.", e);
+            }
         }
         return result;
     }

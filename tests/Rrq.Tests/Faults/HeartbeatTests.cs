@@ -252,4 +252,38 @@ public class HeartbeatTests
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
         Assert.Equal(RrqWorkerStepKind.Stopped, (await w.StepAsync()).Kind);
     }
+
+    [Fact]
+    public async Task A_worker_frozen_past_its_heartbeat_is_declared_lost_then_rejoins_and_its_task_stays_DIED()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("hb", OneSecond);
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var w = await q.SpawnAsync(2, "hb");
+        var t = obj.TaskCreateExpr("slow(2000)");
+        await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
+        var frozen = obj.TaskInfo(t).Worker!;
+        var pid = w.Pids[frozen].ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        using (var stop = Process.Start("kill", ["-STOP", pid])) { await stop.WaitForExitAsync(); }
+        try
+        {
+            await Poll.Until(async () => await obj.WorkerStatusAsync(frozen) == RrqWorkerStatus.Lost, 30);   // the other worker's sweep
+        }
+        finally
+        {
+            using var cont = Process.Start("kill", ["-CONT", pid]);
+            await cont.WaitForExitAsync();
+        }
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        await Poll.Until(async () => (await obj.WorkerListAsync()).Contains(frozen), 30);
+        Assert.Contains(obj.WorkerLogTail(frozen, 0), l => l.Command == "REJOIN");
+        Assert.True(w.IsAlive(frozen));
+        // Its late outcome was dropped: the task ended once, DIED, and the worker works again.
+        Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
+        Assert.DoesNotContain(obj.WorkerLogTail(frozen, 0), l => l.Command == "TASK_COMPLETE" && l.Message == t);
+        var next = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 20).Select(i => (object)new { i }));
+        Assert.True(obj.TaskWait(next, TimeSpan.FromSeconds(60)));
+    }
 }

@@ -57,7 +57,7 @@ public sealed class PrivateRedis : IDisposable
                     return;
                 }
             }
-            catch (RedisConnectionException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
+            catch (RedisException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
             {
             }
             Thread.Sleep(50);

@@ -31,7 +31,7 @@ public class SpawnedWorkerTests
         Assert.Equal("fit_model(double[], double[]) at fault.csx:6", ((RrqTaskError)obj.TaskResult(e)!).From);
 
         var commands = obj.WorkerLogTail(w.Id, 0).Select(l => l.Command).ToArray();
-        Assert.Equal(["ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE", "TASK_START", "TASK_ERROR"], commands);
+        Assert.Equal(["HEARTBEAT", "ALIVE", "QUEUE", "ENVIR", "TASK_START", "TASK_COMPLETE", "TASK_START", "TASK_ERROR"], commands);
         await Poll.Until(() => obj.WorkerProcessLog(w.Id).Any(l => l.Contains($"task {e} ERROR", StringComparison.Ordinal)));
         Assert.Equal(w.LogFiles[w.Id], (string?)await RedisServer.Instance.Connection.GetDatabase().HashGetAsync($"{{{q.QueueId}}}:worker:process", w.Id));
     }

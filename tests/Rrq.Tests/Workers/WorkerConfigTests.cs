@@ -17,7 +17,8 @@ public class WorkerConfigTests
         Assert.Equal(["short", "long", "default"], back.EffectiveQueues);
         Assert.Equal(TimeSpan.FromMinutes(5), back.TimeoutIdle);
         Assert.False(back.Verbose);
-        Assert.Null(back.HeartbeatPeriod);
+        Assert.Equal(RrqWorkerConfig.DefaultHeartbeatPeriod, back.HeartbeatPeriod);   // on unless a config says null
+        Assert.Equal(TimeSpan.FromSeconds(5), RrqWorkerConfig.DefaultHeartbeatPeriod);
 
         Assert.False(obj.WorkerConfigSave("big", new RrqWorkerConfig(), overwrite: false));
         Assert.Equal(["short", "long"], obj.WorkerConfigRead("big").Queues);
