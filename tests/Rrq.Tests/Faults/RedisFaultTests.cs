@@ -22,8 +22,14 @@ public class RedisFaultTests(ITestOutputHelper output)
     private async Task Survives(string fault, Action<PrivateRedis> inject, bool exactlyOnce = true)
     {
         using var redis = new PrivateRedis();
+        await Survives(fault, redis.Address, _ => inject(redis), exactlyOnce);
+    }
+
+    /// <param name="inject">Injects the fault, given the queue id; returns when Redis is back.</param>
+    private async Task Survives(string fault, string address, Action<string> inject, bool exactlyOnce = true)
+    {
         var marks = Directory.CreateTempSubdirectory("rrq-marks-").FullName;
-        await using var obj = await RrqController.ConnectAsync($"rrq-fault:{Guid.NewGuid():N}", redis.Address);
+        await using var obj = await RrqController.ConnectAsync($"rrq-fault:{Guid.NewGuid():N}", address);
         obj.WorkerConfigSave("fault", Config);
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("runs.csx")]));
         var workers = await obj.WorkerSpawnAsync(2, "fault", TimeSpan.FromSeconds(60));
@@ -34,9 +40,25 @@ public class RedisFaultTests(ITestOutputHelper output)
             var waiting = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(180), progress: false);
             await Poll.Until(() => Directory.GetFiles(marks).Length >= Tasks / 10, 60);
 
+            // The controller keeps reading while the fault lasts, as a dashboard or a polling app would: every
+            // call must ride it out.
+            using var faultOver = new CancellationTokenSource();
+            var reads = 0;
+            var reading = Task.Run(async () =>
+            {
+                while (!faultOver.IsCancellationRequested)
+                {
+                    await obj.TaskStatusAsync(ids);
+                    await obj.QueueLengthAsync();
+                    reads++;
+                    await Task.Delay(50);
+                }
+            });
             var sw = Stopwatch.StartNew();
-            await Task.Run(() => inject(redis));
+            await Task.Run(() => inject(obj.QueueId));
             var faultLength = sw.Elapsed;
+            await faultOver.CancelAsync();
+            await reading;
             var doneAtBack = Directory.GetFiles(marks).Length;
             sw.Restart();
             await Poll.Until(() => Directory.GetFiles(marks).Length > doneAtBack || doneAtBack == Tasks, 120);
@@ -58,7 +80,8 @@ public class RedisFaultTests(ITestOutputHelper output)
             }
             Assert.Empty(await obj.QueueListAsync());
             output.WriteLine($"{fault}: lasted {faultLength.TotalSeconds:0.0} s; no worker exited; next task completed " +
-                $"{toNext.TotalMilliseconds:0} ms after Redis was back; {runs.Count(r => r > 1)} tasks ran twice");
+                $"{toNext.TotalMilliseconds:0} ms after Redis was back; {runs.Count(r => r > 1)} tasks ran twice; " +
+                $"{reads} rounds of controller reads during the fault, none failed");
             foreach (var id in workers.Ids)
             {
                 output.WriteLine($"--- {id}\n{string.Join("\n", workers.Logs(id).Where(l => l.Contains("Redis", StringComparison.Ordinal) || l.Contains("rejoin", StringComparison.Ordinal)))}");
@@ -106,10 +129,62 @@ public class RedisFaultTests(ITestOutputHelper output)
         });
 
     [Fact]
+    public async Task Workers_and_the_controller_ride_out_the_queues_slot_moving_to_another_primary_of_a_cluster()
+    {
+        using var cluster = new RedisCluster();
+        var moved = 0;
+        await Survives("slot migration on a 3-primary cluster", cluster.Address, queueId =>
+        {
+            var slot = cluster.SlotOf(queueId);
+            var from = cluster.OwnerOf(slot);
+            var (to, _) = cluster.MigrateSlot(slot);
+            Assert.Equal(to, cluster.OwnerOf(slot));
+            Assert.NotEqual(from, to);
+            moved++;
+        });
+        Assert.Equal(1, moved);
+    }
+
+    [Fact]
     public Task Workers_ride_out_CLIENT_PAUSE_of_10_seconds() =>
         Survives("CLIENT PAUSE 10000 ALL", r =>
         {
             r.Command("CLIENT", "PAUSE", "10000", "ALL");
             Thread.Sleep(10_000);
         });
+
+    [Fact]
+    public async Task A_storm_of_worker_kills_with_automatic_retry_ends_every_task_complete_and_leaves_workers_running()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var marks = Directory.CreateTempSubdirectory("rrq-marks-").FullName;
+        obj.WorkerConfigSave("fault", Config);
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("runs.csx")]));
+        var workers = await q.SpawnAsync(3, "fault");
+        const int n = 60;
+        var ids = await obj.TaskCreateBulkExprAsync("mark(dir, i, ms)", Enumerable.Range(0, n).Select(i => (object)new { i }),
+            shared: new { dir = marks, ms = 150 }, retry: new RrqRetryPolicy { MaxAttempts = 6, On = [RrqTaskStatus.Died] });
+        var kills = 0;
+        for (var k = 0; k < 4; k++)
+        {
+            await Task.Delay(1500);
+            var busy = (await obj.WorkerTaskIdAsync()).FirstOrDefault(p => p.Value is not null).Key;
+            if (busy is not null && workers.Pids.TryGetValue(busy, out var pid))
+            {
+                using var p = Process.GetProcessById(pid);
+                p.Kill();   // from outside: the spawn replaces it, the heartbeat's expiry makes its task DIED and retried
+                kills++;
+            }
+        }
+        Assert.True(await obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(120)));
+        Assert.Equal(Enumerable.Range(0, n).Select(i => (object?)(i * 2)), await obj.TaskResultsAsync(ids));
+        var runs = Enumerable.Range(0, n).Select(i => File.ReadAllText(Path.Combine(marks, i.ToString(System.Globalization.CultureInfo.InvariantCulture))).Length).ToArray();
+        Assert.True(runs.Count(r => r > 1) <= kills, $"{runs.Count(r => r > 1)} tasks ran more than once after {kills} kills");
+        Assert.Equal(kills, workers.Restarts);
+        Assert.All(workers.Ids, id => Assert.True(workers.IsAlive(id), $"worker {id} is not running"));
+        Assert.Equal(3, (await obj.WorkerListAsync()).Count);
+        output.WriteLine($"kill storm: {kills} workers killed from outside, {workers.Restarts} replaced, {runs.Count(r => r > 1)} tasks ran twice, all {n} complete");
+        Directory.Delete(marks, recursive: true);
+    }
 }

@@ -16,7 +16,15 @@ public sealed class PrivateRedis : IDisposable
     public PrivateRedis()
     {
         Port = Rrq.Embedded.LoopbackPort.Free();
-        Start();
+        try
+        {
+            Start();
+        }
+        catch
+        {
+            Dispose();   // a server that did not come up must not outlive the test
+            throw;
+        }
     }
 
     public int Port { get; }
@@ -124,9 +132,9 @@ public sealed class PrivateRedis : IDisposable
         _admin?.Close(allowCommandsToComplete: false);
         try
         {
-            Signal("CONT");
             if (_process is { HasExited: false })
             {
+                Signal("CONT");
                 _process.Kill();
                 _process.WaitForExit(5000);
             }

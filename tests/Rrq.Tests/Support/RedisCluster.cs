@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Rrq.Tests.Support;
+
+/// <summary>
+/// A real three-primary Redis Cluster on loopback, for one test: three redis-server processes in cluster
+/// mode on free ports, joined with <c>redis-cli --cluster create</c>. It can move a hash slot from one
+/// primary to another while clients use it, as an operator resharding a live cluster would.
+/// </summary>
+public sealed class RedisCluster : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rrq-cluster-").FullName;
+    private readonly List<Process> _nodes = [];
+    private readonly ConnectionMultiplexer? _admin;
+
+    public RedisCluster()
+    {
+        try
+        {
+            _admin = Create();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    private ConnectionMultiplexer Create()
+    {
+        Ports = [.. Enumerable.Range(0, 3).Select(_ => Rrq.Embedded.LoopbackPort.Free())];
+        foreach (var port in Ports)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(_dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
+            var psi = new ProcessStartInfo(RedisServer.FindRedisServer()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                         "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "",
+                         "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            var p = Process.Start(psi)!;
+            p.OutputDataReceived += (_, _) => { };
+            p.ErrorDataReceived += (_, _) => { };
+            p.BeginOutputReadLine();
+            p.BeginErrorReadLine();
+            _nodes.Add(p);
+        }
+        foreach (var port in Ports)
+        {
+            WaitFor(() => Ping(port), $"node {port} to start");
+        }
+        var create = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--cluster", "create" }.Concat(Ports.Select(p => $"127.0.0.1:{p}"))
+                     .Concat(["--cluster-replicas", "0", "--cluster-yes"]))
+        {
+            create.ArgumentList.Add(a);
+        }
+        using (var cli = Process.Start(create)!)
+        {
+            var said = cli.StandardOutput.ReadToEnd() + cli.StandardError.ReadToEnd();
+            cli.WaitForExit();
+            if (cli.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"redis-cli --cluster create failed:\n{said}");
+            }
+        }
+        foreach (var port in Ports)
+        {
+            WaitFor(() => Info(port, "CLUSTER", "INFO").Contains("cluster_state:ok", StringComparison.Ordinal), $"node {port} to see the cluster ok");
+        }
+        return ConnectionMultiplexer.Connect(Address + ",allowAdmin=true");
+    }
+
+    public IReadOnlyList<int> Ports { get; private set; } = [];
+
+    /// <summary>A connection string naming every primary.</summary>
+    public string Address => string.Join(",", Ports.Select(p => $"127.0.0.1:{p}"));
+
+    private static bool Ping(int port)
+    {
+        try
+        {
+            using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500,abortConnect=true");
+            mux.GetServer($"127.0.0.1:{port}").Ping();
+            return true;
+        }
+        catch (RedisException)
+        {
+            return false;
+        }
+    }
+
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"waited 30 s for {what}");
+            }
+            Thread.Sleep(100);
+        }
+    }
+
+    /// <summary>Runs a command on one node (not through cluster routing).</summary>
+    private static string Info(int port, string command, params object[] args)
+    {
+        using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=2000,allowAdmin=true");
+        return mux.GetServer($"127.0.0.1:{port}").Execute(command, args).ToString();
+    }
+
+    private IServer Node(int port) => _admin!.GetServer($"127.0.0.1:{port}");
+
+    private string NodeId(int port) => Node(port).Execute("CLUSTER", "MYID").ToString();
+
+    /// <summary>The hash slot of a queue's keys.</summary>
+    public int SlotOf(string queueId) => (int)Node(Ports[0]).Execute("CLUSTER", "KEYSLOT", "{" + queueId + "}");
+
+    /// <summary>The port of the primary that serves a slot.</summary>
+    public int OwnerOf(int slot)
+    {
+        var shards = (RedisResult[])Node(Ports[0]).Execute("CLUSTER", "SLOTS")!;
+        foreach (RedisResult[] range in shards)
+        {
+            if ((int)range[0] <= slot && slot <= (int)range[1])
+            {
+                return (int)((RedisResult[])range[2]!)[1];
+            }
+        }
+        throw new InvalidOperationException($"no primary serves slot {slot}");
+    }
+
+    /// <summary>Moves <paramref name="slot"/> to another primary the way redis-cli's resharding does: IMPORTING on
+    /// the target, MIGRATING on the source, MIGRATE of its keys a few at a time (with a pause between batches, so
+    /// clients work against the slot while it is half moved), then the new owner announced to every node.
+    /// Returns the port of the new owner and how long the slot was in motion.</summary>
+    public (int Target, TimeSpan Took) MigrateSlot(int slot, int keysPerStep = 2, TimeSpan? pause = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var source = OwnerOf(slot);
+        var target = Ports.First(p => p != source);
+        var (sourceId, targetId) = (NodeId(source), NodeId(target));
+        Node(target).Execute("CLUSTER", "SETSLOT", slot, "IMPORTING", sourceId);
+        Node(source).Execute("CLUSTER", "SETSLOT", slot, "MIGRATING", targetId);
+        while (true)
+        {
+            var keys = (RedisResult[])Node(source).Execute("CLUSTER", "GETKEYSINSLOT", slot, keysPerStep)!;
+            if (keys.Length == 0)
+            {
+                break;
+            }
+            Node(source).Execute("MIGRATE", ["127.0.0.1", target, "", 0, 5000, "REPLACE", "KEYS", .. keys.Select(k => (object)(string)k!)]);
+            Thread.Sleep(pause ?? TimeSpan.FromMilliseconds(20));
+        }
+        foreach (var port in Ports)
+        {
+            Node(port).Execute("CLUSTER", "SETSLOT", slot, "NODE", targetId);
+        }
+        return (target, sw.Elapsed);
+    }
+
+    public void Dispose()
+    {
+        _admin?.Dispose();
+        foreach (var p in _nodes)
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();
+                    p.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
