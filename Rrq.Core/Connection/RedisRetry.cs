@@ -116,7 +116,7 @@ internal sealed class RedisRetry
             _outageStarted = Stopwatch.GetTimestamp();
             _outageCause = RedisFaults.Describe(e);
         }
-        var line = $"Redis at {_address} is not answering ({_outageCause}): retrying until it is back";
+        var line = $"Redis at {_address} cannot serve Rrq ({_outageCause}): retrying until it can";
         _logger.LogWarning("{Message}", line);
         Reported?.Invoke(line);
     }

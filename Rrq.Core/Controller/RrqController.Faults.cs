@@ -40,8 +40,10 @@ public sealed partial class RrqController
             var r = await WithOrphanQueueAsync(w, queue => Queue.EvalAsync(RrqScripts.WorkerLost,
                 [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
                     Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown, .. Keys.RetryBlock,
-                    Keys.Queue(queue), Keys.Delayed(queue)],
-                [w, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!])).ConfigureAwait(false);
+                    Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskReason],
+                [w, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
+                    $"its worker {w} was declared lost at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: its heartbeat had expired, so the " +
+                    "worker's process died, froze or was cut off from Redis"])).ConfigureAwait(false);
             if ((long)r[0] == 1)
             {
                 lost.Add(w);

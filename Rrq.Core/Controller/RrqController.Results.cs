@@ -198,9 +198,9 @@ public sealed partial class RrqController
         {
             return [Values.Deserialize(carried, $"the result of task {ids[0]}")];
         }
-        var (targets, fields) = await ResolveAsync(ids, follow ?? Follow, [Keys.TaskStatus, Keys.TaskResult])
+        var (targets, fields) = await ResolveAsync(ids, follow ?? Follow, [Keys.TaskStatus, Keys.TaskResult, Keys.TaskReason])
             .WaitAsync(cancellationToken).ConfigureAwait(false);
-        var (statuses, results) = (fields[0], fields[1]);
+        var (statuses, results, reasons) = (fields[0], fields[1], fields[2]);
 
         var values = new object?[ids.Length];
         var problems = new List<string>();
@@ -222,7 +222,7 @@ public sealed partial class RrqController
                     // A retried attempt that left no result (DIED, TIMEOUT, CANCELLED): its error says how it ended.
                     status = RrqTaskStatusExtensions.ParseTaskStatus(await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedFrom, targets[i]), cancellationToken).ConfigureAwait(false));
                 }
-                values[i] = DecodeResult(targets[i], status, results[i]);
+                values[i] = DecodeResult(targets[i], status, results[i], reasons[i]);
             }
         }
         if (problems.Count > 0)
@@ -240,11 +240,11 @@ public sealed partial class RrqController
         return values;
     }
 
-    private object? DecodeResult(string taskId, RrqTaskStatus status, RedisValue raw)
+    private object? DecodeResult(string taskId, RrqTaskStatus status, RedisValue raw, RedisValue reason)
     {
         if (raw.IsNull)
         {
-            return RrqTaskError.NotSuccessful(QueueId, taskId, status);
+            return RrqTaskError.NotSuccessful(QueueId, taskId, status, (string?)reason);
         }
         var value = Values.Deserialize((byte[])raw!, $"the result of task {taskId}");
         return value is TaskErrorData e

@@ -264,7 +264,7 @@ public sealed partial class RrqController
             Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskMovedTo, Keys.TaskMovedRoot,
             Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
             Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim,
+            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim, Keys.TaskReason,
         ];
         var args = new List<RedisValue>(unique.Length + 3) { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
         args.AddRange(unique.Select(i => (RedisValue)i));

@@ -270,9 +270,9 @@ public sealed partial class RrqController
         var r = await WithOrphanQueueAsync(workerId, queue => Queue.EvalAsync(RrqScripts.WorkerExit,
             [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
                 Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown, .. Keys.RetryBlock,
-                Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskTimeStart],
+                Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskTimeStart, Keys.TaskReason],
             [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
-                notStarted ?? ""], cancellationToken)).ConfigureAwait(false);
+                notStarted ?? "", $"its worker {workerId} left while the task was running ({label})"], cancellationToken)).ConfigureAwait(false);
         var orphan = (string?)r[1];
         return string.IsNullOrEmpty(orphan) ? null : orphan;
     }

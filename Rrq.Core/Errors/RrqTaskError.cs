@@ -27,9 +27,10 @@ public class RrqTaskError : Exception
     }
 
     /// <summary>The error object of a task that ended without running its code to an error
-    /// (DIED, TIMEOUT, CANCELLED, IMPOSSIBLE): message "Task not successful: STATUS", no trace.</summary>
-    public static RrqTaskError NotSuccessful(string queueId, string taskId, RrqTaskStatus status) =>
-        new($"Task not successful: {status.ToRedisString()}", queueId, taskId, status);
+    /// (DIED, TIMEOUT, CANCELLED, IMPOSSIBLE): message "Task not successful: STATUS", followed by why in
+    /// parentheses when that is known (a DIED task: its worker was lost or left, or its process exited); no trace.</summary>
+    public static RrqTaskError NotSuccessful(string queueId, string taskId, RrqTaskStatus status, string? reason = null) =>
+        new($"Task not successful: {status.ToRedisString()}{(string.IsNullOrEmpty(reason) ? "" : $" ({reason})")}", queueId, taskId, status);
 
     /// <summary>The queue the task belongs to.</summary>
     public string QueueId { get; }

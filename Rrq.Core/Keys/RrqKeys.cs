@@ -62,6 +62,7 @@ internal sealed class RrqKeys
         TaskProgress = _p + "task:progress";
         TaskWarnings = _p + "task:warnings";
         TaskClaim = _p + "task:claim";
+        TaskReason = _p + "task:reason";
         OffloadOwner = _p + "offload:owner";
         OffloadRefs = _p + "offload:refs";
         OffloadPath = _p + "offload:path";
@@ -134,6 +135,8 @@ internal sealed class RrqKeys
     public RedisKey TaskWarnings { get; }
     /// <summary>hash: task id → the token of the claim that took it (suffixed ":done" once its outcome is written).</summary>
     public RedisKey TaskClaim { get; }
+    /// <summary>hash: task id → why it DIED, when a worker's loss or exit ended it (its error says so).</summary>
+    public RedisKey TaskReason { get; }
     /// <summary>hash: worker id → the token of its last claim (followed by a newline and the message, when it took one).</summary>
     public RedisKey WorkerClaim { get; }
     /// <summary>hash: owner (a task id, "&lt;task id&gt;:result" or "shared:&lt;id&gt;") → content hashes of its offloaded values.</summary>

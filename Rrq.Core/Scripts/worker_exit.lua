@@ -7,12 +7,13 @@
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
 -- KEYS[10..24] the retry keys (see include/auto_retry.lua)
 -- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[5]
--- KEYS[27] task:time_start
+-- KEYS[27] task:time_start   KEYS[28] task:reason
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
 -- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
 -- ARGV[7] a task the worker took but never started ("" for none): if it is still RUNNING on this
 --         worker it goes back to the front of its queue as PENDING instead of becoming DIED
+-- ARGV[8] why a task it was running died, for the task's error
 --
 -- A worker with no record at all (its queue was destroyed) changes nothing.
 --
@@ -53,7 +54,7 @@ if back ~= '' and redis.call('HGET', KEYS[3], w) == back and redis.call('HGET', 
   redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. back)
 end
 local orphan, missing = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
-  k, qk, ARGV[4])
+  k, qk, ARGV[4], { key = KEYS[28], text = ARGV[8] })
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end

@@ -9,7 +9,9 @@
 -- KEYS[9] task:depends_down    KEYS[10..24] the retry keys (see include/auto_retry.lua)
 -- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[4]
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" (or MOVED) on
+-- KEYS[27] task:reason
 -- ARGV[3] an unused task id for an automatic retry   ARGV[4] queue name   ARGV[5] its channel
+-- ARGV[6] why its task died, for the task's error
 --
 -- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''};
 -- {-4, queue} (nothing written) when the running task's queue is not ARGV[4].
@@ -28,7 +30,7 @@ local function qk(name)
   return nil
 end
 local orphan, missing = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
-  retry_keys(10), qk, ARGV[3])
+  retry_keys(10), qk, ARGV[3], { key = KEYS[27], text = ARGV[6] })
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end

@@ -128,6 +128,28 @@ internal sealed class ChildProcess : IDisposable
     /// <summary>Completes when the process has exited and its output has been read to the end.</summary>
     public Task WaitForExitAsync() => _process.WaitForExitAsync();
 
+    /// <summary>How the process ended, for a DIED task's error: its exit code, or the signal that killed it.</summary>
+    public string ExitDescription()
+    {
+        int code;
+        try
+        {
+            code = _process.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            return $"its process (pid {Pid}) ended before the task finished";
+        }
+        // .NET reports a process killed by signal N on Unix as exit code 128 + N.
+        if (!OperatingSystem.IsWindows() && code > 128 && code < 128 + 65)
+        {
+            var signal = code - 128;
+            var name = signal switch { 2 => "SIGINT", 6 => "SIGABRT", 9 => "SIGKILL", 11 => "SIGSEGV", 15 => "SIGTERM", _ => null };
+            return $"its process (pid {Pid}) was killed by signal {signal}{(name is null ? "" : $" ({name})")} before the task finished";
+        }
+        return $"its process (pid {Pid}) exited with code {code} before the task finished";
+    }
+
     /// <summary>The outcome the child wrote, or null when it ended without one (killed, crashed).</summary>
     public TaskOutcome? ReadOutcome()
     {

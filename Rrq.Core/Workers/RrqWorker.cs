@@ -550,7 +550,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 await Task.WhenAny(child.Done, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
                 if (child.Done.IsCompleted)
                 {
-                    outcome = child.ReadOutcome() ?? TaskOutcome.Failed(RrqTaskStatus.Died);
+                    outcome = child.ReadOutcome() ?? TaskExecution.NotSuccessful(context, RrqTaskStatus.Died, child.ExitDescription());
                     break;
                 }
                 // The notification is the fast path; the stored request is the safety net if it was lost.

@@ -73,6 +73,19 @@ internal static class TaskExecution
         return Error(context, evaluation);
     }
 
+    /// <summary>A task that ended without an error of its own (DIED, ...), with why, stored as its error object.</summary>
+    public static TaskOutcome NotSuccessful(RrqTaskContext context, RrqTaskStatus status, string reason)
+    {
+        var error = RrqTaskError.NotSuccessful(context.QueueId, context.TaskId, status, reason);
+        return new(status, RrqController.EncodeError(new TaskErrorData
+        {
+            Message = error.Message,
+            Status = status.ToRedisString(),
+            QueueId = context.QueueId,
+            TaskId = context.TaskId,
+        }), reason);
+    }
+
     /// <summary>The ERROR outcome of a task whose stored payload cannot be read.</summary>
     public static TaskOutcome UnreadablePayload(RrqTaskContext context, RrqValueException e) => Error(context, new RrqEvaluation
     {

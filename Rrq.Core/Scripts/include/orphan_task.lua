@@ -5,9 +5,10 @@
 -- retry policy retries it (it becomes MOVED) or its dependents become IMPOSSIBLE. The worker's
 -- current-task entry is cleared either way. Call it before any other write: it returns the task id
 -- ('' if none was failed), or nil and 'missing:<queue>' when a retry needs a queue whose keys were
--- not passed (nothing written).
+-- not passed (nothing written). reason = { key = task:reason, text = why the task died } is kept
+-- with the task, for its error to say.
 local function orphan_task(worker_task, task_status, task_worker, task_time_complete, worker_log, depends_down,
-                           channel, w, time, k, qk, new)
+                           channel, w, time, k, qk, new, reason)
   local orphan = ''
   local id = redis.call('HGET', worker_task, w)
   if id then
@@ -18,6 +19,7 @@ local function orphan_task(worker_task, task_status, task_worker, task_time_comp
       end
       redis.call('HSET', task_status, id, 'DIED')
       redis.call('HSET', task_time_complete, id, time)
+      redis.call('HSET', reason.key, id, reason.text)
       redis.call('RPUSH', worker_log, time .. ' TASK_DIED ' .. id)
       if auto_retry(k, qk, task_status, depends_down, id, 'DIED', new, time) == 'retried' then
         redis.call('PUBLISH', channel, id .. ' MOVED')

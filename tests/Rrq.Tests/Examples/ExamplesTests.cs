@@ -32,7 +32,8 @@ public class ExamplesTests
         Assert.True(separate > 0 && losses > separate, output);
         var section = lines[separate..losses];
         Assert.Contains("status: DIED", section);
-        Assert.Contains("  error:  Task not successful: DIED", section);
+        Assert.Contains(section, l => l.StartsWith("  error:  Task not successful: DIED (its process", StringComparison.Ordinal)
+            && l.EndsWith("was killed by signal 9 (SIGKILL) before the task finished)", StringComparison.Ordinal));
         Assert.Contains("trace: null", section);
 
         // Lost workers: RUNNING/BUSY before and after the kill, then LOST with its task DIED.
@@ -43,7 +44,8 @@ public class ExamplesTests
         Assert.Contains("Orphaning 1 task:", lost);
         Assert.Contains("status: DIED", lost);
         Assert.Contains(lost, l => l.EndsWith(": LOST", StringComparison.Ordinal));
-        Assert.Contains("  error:  Task not successful: DIED", lost);
+        Assert.Contains(lost, l => l.StartsWith("  error:  Task not successful: DIED (its worker", StringComparison.Ordinal)
+            && l.Contains("was declared lost", StringComparison.Ordinal));
 
         // Retries: two convergence failures, then a value read through every id of the chain.
         var retries = lines.IndexOf("## Retrying tasks");

@@ -64,7 +64,9 @@ public class HeartbeatTests
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
         Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(dependent));
         Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(w.Id));
-        Assert.Equal("Task not successful: DIED", ((RrqTaskError)obj.TaskResult(t)!).Message);
+        Assert.StartsWith($"Task not successful: DIED (its worker {w.Id} was declared lost at ", ((RrqTaskError)obj.TaskResult(t)!).Message);
+        Assert.EndsWith("its heartbeat had expired, so the worker's process died, froze or was cut off from Redis)",
+            ((RrqTaskError)obj.TaskResult(t)!).Message);
         Assert.Empty(obj.WorkerList());
         Assert.True(obj.WorkerDetectExited().IsEmpty);
     }

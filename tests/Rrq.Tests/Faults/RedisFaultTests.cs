@@ -162,7 +162,7 @@ public class RedisFaultTests(ITestOutputHelper output)
         obj.WorkerConfigSave("fault", Config);
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("runs.csx")]));
         var workers = await q.SpawnAsync(3, "fault");
-        const int n = 60;
+        const int n = 150;
         var ids = await obj.TaskCreateBulkExprAsync("mark(dir, i, ms)", Enumerable.Range(0, n).Select(i => (object)new { i }),
             shared: new { dir = marks, ms = 150 }, retry: new RrqRetryPolicy { MaxAttempts = 6, On = [RrqTaskStatus.Died] });
         var kills = 0;
@@ -177,6 +177,7 @@ public class RedisFaultTests(ITestOutputHelper output)
                 kills++;
             }
         }
+        Assert.True(kills >= 3, $"only {kills} workers were busy when the storm struck");
         Assert.True(await obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(120)));
         Assert.Equal(Enumerable.Range(0, n).Select(i => (object?)(i * 2)), await obj.TaskResultsAsync(ids));
         var runs = Enumerable.Range(0, n).Select(i => File.ReadAllText(Path.Combine(marks, i.ToString(System.Globalization.CultureInfo.InvariantCulture))).Length).ToArray();

@@ -85,7 +85,7 @@ public class SeparateProcessTests
         Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30)));
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
         var err = Assert.IsType<RrqTaskError>(obj.TaskResult(t));
-        Assert.Equal("Task not successful: DIED", err.Message);
+        Assert.Equal($"Task not successful: DIED (its process (pid {pid}) was killed by signal 9 (SIGKILL) before the task finished)", err.Message);
         Assert.Equal(RrqTaskStatus.Died, err.Status);
         Assert.Null(err.Trace);
 

@@ -36,6 +36,7 @@ public class RrqKeysTests
         Assert.Equal("{rrq:abc}:task:moved_to", (string)k.TaskMovedTo!);
         Assert.Equal("{rrq:abc}:task:moved_root", (string)k.TaskMovedRoot!);
         Assert.Equal("{rrq:abc}:task:claim", (string)k.TaskClaim!);
+        Assert.Equal("{rrq:abc}:task:reason", (string)k.TaskReason!);
         Assert.Equal("{rrq:abc}:worker:claim", (string)k.WorkerClaim!);
         Assert.Equal("{rrq:abc}:channel:task_complete", k.TaskCompleteChannel.ToString());
         Assert.Equal("{rrq:abc}:channel:queue:short", k.QueueChannel("short").ToString());

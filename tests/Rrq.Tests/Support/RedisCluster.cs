@@ -123,7 +123,7 @@ public sealed class RedisCluster : IDisposable
     public int OwnerOf(int slot)
     {
         var shards = (RedisResult[])Node(Ports[0]).Execute("CLUSTER", "SLOTS")!;
-        foreach (RedisResult[] range in shards)
+        foreach (var range in shards.Select(s => (RedisResult[])s!))
         {
             if ((int)range[0] <= slot && slot <= (int)range[1])
             {

@@ -63,7 +63,8 @@ public class SpawnedWorkerTests
         Assert.False(await waiting);
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(t));
         Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
-        Assert.Equal("Task not successful: DIED", ((RrqTaskError)obj.TaskResult(t)!).Message);
+        Assert.Equal($"Task not successful: DIED (its worker {w.Id} left while the task was running (STOP KILLED))",
+            ((RrqTaskError)obj.TaskResult(t)!).Message);
     }
 
     [Fact]
