@@ -20,6 +20,7 @@
 --   {-8, id, status} its status cannot be retried;  {-4, queue} a queue's key was not passed.
 
 --#include now
+--#include move_task
 
 local r = tonumber(ARGV[3])
 local names_at = 4 + 4 * r
@@ -80,42 +81,13 @@ local function rearm(first)
   end
 end
 
+local k = { moved_to = KEYS[2], moved_root = KEYS[3], time_moved = KEYS[4], time_submit = KEYS[5], expr = KEYS[6],
+            queue = KEYS[7], lcl = KEYS[8], timeout = KEYS[9], depends_up = KEYS[10], shared = KEYS[13],
+            shared_refs = KEYS[14], moved_from = KEYS[17] }
 local time = now()
 for _, p in ipairs(plan) do
-  redis.call('HSET', KEYS[1], p.leaf, 'MOVED')
-  redis.call('HSET', KEYS[17], p.leaf, p.status)
-  redis.call('HSET', KEYS[4], p.leaf, time)
-  redis.call('HSET', KEYS[2], p.leaf, p.new)
-  redis.call('HSET', KEYS[3], p.new, p.root)
-  redis.call('HSET', KEYS[1], p.new, 'PENDING')
-  redis.call('HSET', KEYS[5], p.new, time)
-  redis.call('HSET', KEYS[6], p.new, redis.call('HGET', KEYS[6], p.root))
-  redis.call('HSET', KEYS[7], p.new, p.queue)
-  redis.call('HSET', KEYS[8], p.new, redis.call('HGET', KEYS[8], p.root) or 'TRUE')
-  local timeout = redis.call('HGET', KEYS[9], p.root)
-  if timeout then
-    redis.call('HSET', KEYS[9], p.new, timeout)
-  end
-  local sid = redis.call('HGET', KEYS[13], p.root)
-  if sid then
-    redis.call('HSET', KEYS[13], p.new, sid)
-    redis.call('HINCRBY', KEYS[14], sid, 1)
-  end
+  move_task(k, KEYS[1], KEYS[12], p.leaf, p.root, p.new, p.queue, p.status, time, nil, rearm)
   redis.call('SADD', KEYS[15], p.queue)
-
-  local down = redis.call('HGET', KEYS[12], p.leaf)
-  if down then
-    redis.call('HSET', KEYS[12], p.new, down)
-    redis.call('HDEL', KEYS[12], p.leaf)
-    for d in string.gmatch(down, '%S+') do
-      local ups = {}
-      for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
-        ups[#ups + 1] = (dep == p.leaf) and p.new or dep
-      end
-      redis.call('HSET', KEYS[10], d, table.concat(ups, ' '))
-      rearm(d)
-    end
-  end
 
   redis.call('PUBLISH', ARGV[1], p.leaf .. ' MOVED')
   if redis.call('RPUSH', queue_keys[p.queue], p.new) == 1 then

@@ -16,6 +16,8 @@ local function retry_keys(i)
            depends_left = KEYS[i + 12], queue = KEYS[i + 13], moved_from = KEYS[i + 14] }
 end
 
+--#include move_task
+
 local function auto_retry(k, qk, status_key, depends_down, id, status, new, time)
   if new == nil or new == '' then
     return 'no'
@@ -36,38 +38,7 @@ local function auto_retry(k, qk, status_key, depends_down, id, status, new, time
     return 'missing:' .. q
   end
 
-  redis.call('HSET', status_key, id, 'MOVED')
-  redis.call('HSET', k.moved_from, id, status)
-  redis.call('HSET', k.time_moved, id, time)
-  redis.call('HSET', k.moved_to, id, new)
-  redis.call('HSET', k.moved_root, new, root)
-  redis.call('HSET', k.attempt, new, attempt + 1)
-  redis.call('HSET', status_key, new, 'PENDING')
-  redis.call('HSET', k.time_submit, new, time)
-  redis.call('HSET', k.expr, new, redis.call('HGET', k.expr, root))
-  redis.call('HSET', k.queue, new, q)
-  redis.call('HSET', k.lcl, new, redis.call('HGET', k.lcl, root) or 'TRUE')
-  local timeout = redis.call('HGET', k.timeout, root)
-  if timeout then
-    redis.call('HSET', k.timeout, new, timeout)
-  end
-  local sid = redis.call('HGET', k.shared, root)
-  if sid then
-    redis.call('HSET', k.shared, new, sid)
-    redis.call('HINCRBY', k.shared_refs, sid, 1)
-  end
-  local down = redis.call('HGET', depends_down, id)
-  if down then
-    redis.call('HSET', depends_down, new, down)
-    redis.call('HDEL', depends_down, id)
-    for d in string.gmatch(down, '%S+') do
-      local ups = {}
-      for dep in string.gmatch(redis.call('HGET', k.depends_up, d) or '', '%S+') do
-        ups[#ups + 1] = (dep == id) and new or dep
-      end
-      redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
-    end
-  end
+  move_task(k, status_key, depends_down, id, root, new, q, status, time, attempt + 1)
 
   local wait = math.floor(tonumber(delay) * (tonumber(backoff) ^ (attempt - 1)))
   if wait > 0 then

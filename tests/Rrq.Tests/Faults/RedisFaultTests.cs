@@ -165,11 +165,13 @@ public class RedisFaultTests(ITestOutputHelper output)
         const int n = 150;
         var ids = await obj.TaskCreateBulkExprAsync("mark(dir, i, ms)", Enumerable.Range(0, n).Select(i => (object)new { i }),
             shared: new { dir = marks, ms = 150 }, retry: new RrqRetryPolicy { MaxAttempts = 6, On = [RrqTaskStatus.Died] });
+        await Poll.Until(() => Directory.GetFiles(marks).Length >= 6, 60);   // every worker has its environment loaded
         var kills = 0;
-        for (var k = 0; k < 4; k++)
+        for (var k = 0; k < 10 && kills < 4; k++)
         {
-            await Task.Delay(1500);
-            var busy = (await obj.WorkerTaskIdAsync()).FirstOrDefault(p => p.Value is not null).Key;
+            await Task.Delay(1000);
+            // A busy worker that is still running (one killed earlier stays on record, busy, until it is found lost).
+            var busy = (await obj.WorkerTaskIdAsync()).FirstOrDefault(p => p.Value is not null && workers.Pids.ContainsKey(p.Key)).Key;
             if (busy is not null && workers.Pids.TryGetValue(busy, out var pid))
             {
                 using var p = Process.GetProcessById(pid);
@@ -177,7 +179,10 @@ public class RedisFaultTests(ITestOutputHelper output)
                 kills++;
             }
         }
-        Assert.True(kills >= 3, $"only {kills} workers were busy when the storm struck");
+        Assert.True(kills >= 3, $"only {kills} workers were busy when the storm struck: " +
+            string.Join(", ", (await obj.WorkerTaskIdAsync()).Select(p => $"{p.Key}: {p.Value}")) + "; " +
+            string.Join(", ", (await obj.TaskStatusAsync(ids)).GroupBy(s => s).Select(g => $"{g.Key} {g.Count()}")) + "\n" +
+            string.Join("\n", workers.Logs(workers.Ids[0]).TakeLast(20)));
         Assert.True(await obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(120)));
         Assert.Equal(Enumerable.Range(0, n).Select(i => (object?)(i * 2)), await obj.TaskResultsAsync(ids));
         var runs = Enumerable.Range(0, n).Select(i => File.ReadAllText(Path.Combine(marks, i.ToString(System.Globalization.CultureInfo.InvariantCulture))).Length).ToArray();
