@@ -24,8 +24,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var spec = EnvirReader.Read(envir, version: 0);
         IEnvirValidator.Find()?.Validate(spec);
-        await Queue.EvalAsync(RrqScripts.EnvirSet, [Keys.Envir], [JsonSerializer.Serialize(spec, JsonOptions), notify ? (string)Keys.WorkersChannel! : ""], cancellationToken)
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Queue.EnvirSetAsync(JsonSerializer.Serialize(spec, JsonOptions), notify, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The worker environment currently stored for the queue (version 0: none set).</summary>

@@ -37,19 +37,15 @@ public sealed partial class RrqController
                 continue;
             }
             var w = withHeartbeat[i].WorkerId;
-            var r = await WithOrphanQueueAsync(w, queue => Queue.EvalAsync(RrqScripts.WorkerLost,
-                [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(w), Keys.WorkerHeartbeat(w),
-                    Keys.TaskStatus, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskDependsDown, .. Keys.RetryBlock,
-                    Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskReason],
-                [w, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
-                    $"its worker {w} was declared lost at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: its heartbeat had expired, so the " +
-                    "worker's process died, froze or was cut off from Redis"])).ConfigureAwait(false);
-            if ((long)r[0] == 1)
+            var (declared, orphan) = await Queue.WorkerLostAsync(w,
+                $"its worker {w} was declared lost at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: its heartbeat had expired, so the " +
+                "worker's process died, froze or was cut off from Redis", cancellationToken).ConfigureAwait(false);
+            if (declared)
             {
                 lost.Add(w);
-                if ((string?)r[1] is { Length: > 0 } task)
+                if (orphan is not null)
                 {
-                    orphaned[w] = task;
+                    orphaned[w] = orphan;
                 }
             }
         }
@@ -80,8 +76,7 @@ public sealed partial class RrqController
         CheckTimeout(timeout, nameof(timeout));
         var queue = (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, taskId), cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskCancel, [Keys.TaskStatus, Keys.TaskLocal, Keys.TaskWorker, Keys.TaskTimeComplete, Keys.TaskCancel, Keys.Queue(queue),
-                Keys.TaskDependsDown, Keys.TaskDependsLeft, Keys.Delayed(queue)], [taskId, (string)Keys.TaskCompleteChannel!], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = await Queue.TaskCancelAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
         switch ((long)r[0])
         {
             case 1:
@@ -126,27 +121,6 @@ public sealed partial class RrqController
             {
                 // Deadline: look once more above, then give up.
             }
-        }
-    }
-
-    /// <summary>
-    /// Runs a worker_exit or worker_lost script, passing the queue of the task the worker is running
-    /// (a retry of it needs that queue's keys); if the task changed meanwhile, the script names the
-    /// right queue and it runs again.
-    /// </summary>
-    internal async Task<RedisResult[]> WithOrphanQueueAsync(string workerId, Func<string, Task<RedisResult>> run)
-    {
-        var task = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerTask, workerId)).ConfigureAwait(false);
-        var queue = task.IsNull ? Rrq.Keys.RrqKeys.DefaultQueue
-            : (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, (string)task!)).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
-        for (var attempt = 0; ; attempt++)
-        {
-            var r = (RedisResult[])(await run(queue).ConfigureAwait(false))!;
-            if ((long)r[0] != -4 || attempt >= 5)
-            {
-                return r;
-            }
-            queue = (string)r[1]!;
         }
     }
 

@@ -148,10 +148,7 @@ public sealed partial class RrqController
             return (id, null);
         }
         var message = JsonSerializer.Serialize(new WorkerMessage(id, command, args), JsonOptions);
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.MessageSend,
-            [Keys.WorkerId, .. workerIds.Select(Keys.WorkerMessage)],
-            [message, Keys.WorkerChannelPrefix, .. workerIds.Select(w => (RedisValue)w)]).ConfigureAwait(false))!;
-        return (long)r[0] < 0 ? (id, (string?)r[1]) : (id, null);
+        return (id, await Queue.MessageSendAsync(message, workerIds).ConfigureAwait(false));
     }
 
     private async Task<RedisValue[]> ReadResponsesAsync(string messageId, string[] workerIds)
@@ -229,8 +226,8 @@ public sealed partial class RrqController
         }
         if (delete)
         {
-            var freed = (RedisResult[])(await Queue.EvalAsync(RrqScripts.ResponseDelete, [Keys.OffloadOwner, Keys.OffloadRefs, .. workerIds.Select(Keys.WorkerResponse)], [messageId, .. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
-            DeleteFreedValues(freed.Select(f => (string)f!).ToArray(), "Deleted answers to a message");
+            DeleteFreedValues(await Queue.ResponseDeleteAsync(messageId, workerIds, cancellationToken).ConfigureAwait(false),
+                "Deleted answers to a message");
         }
         return workerIds.ToDictionary(w => w, w => found[w], StringComparer.Ordinal);
     }

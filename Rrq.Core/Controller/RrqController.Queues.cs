@@ -57,8 +57,7 @@ public sealed partial class RrqController
         {
             return [];
         }
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.QueueRemove, [Keys.Queue(CheckQueue(queue)), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown], [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
-        return r.Select(x => (long)x == 1).ToArray();
+        return await Queue.QueueRemoveAsync(ids, CheckQueue(queue), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Each task's 1-based place in its queue (1 = next to run), or <paramref name="missing"/>
@@ -109,9 +108,7 @@ public sealed partial class RrqController
         // Every task's queue is in the queue set (the scripts that create tasks add it in the same step).
         var names = (await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues)).ConfigureAwait(false)).Select(n => (string)n!)
             .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
-        RedisValue[] args = [follow ? "1" : "0", wanted, ahead ? "1" : "0", ids.Length, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)];
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskPosition,
-            [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)], args).ConfigureAwait(false))!;
+        var r = await Queue.TaskPositionAsync(ids, wanted, follow, ahead, names).ConfigureAwait(false);
         if ((long)r[0] == -4)
         {
             throw new RrqException($"Queue '{(string?)r[1]}' of a task is missing from the set of queues of '{QueueId}'; " +

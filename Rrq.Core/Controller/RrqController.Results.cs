@@ -436,21 +436,14 @@ public sealed partial class RrqController
         var width = 1 + hashes.Length;
         var leaves = new string[ids.Length];
         var fields = hashes.Select(_ => new RedisValue[ids.Length]).ToArray();
-        RedisKey[] keys = [Keys.TaskMovedTo, .. hashes];
-        var calls = new List<(int Start, Task<RedisResult> Call)>();
+        var calls = new List<(int Start, Task<RedisResult[]> Call)>();
         for (var start = 0; start < ids.Length; start += slice)
         {
-            var part = ids.AsSpan(start, Math.Min(slice, ids.Length - start));
-            var args = new RedisValue[part.Length];
-            for (var i = 0; i < part.Length; i++)
-            {
-                args[i] = part[i];
-            }
-            calls.Add((start, Queue.EvalAsync(RrqScripts.TaskResolve, keys, args)));
+            calls.Add((start, Queue.TaskResolveAsync(ids[start..Math.Min(start + slice, ids.Length)], hashes)));
         }
         foreach (var (start, call) in calls)
         {
-            var flat = (RedisResult[])(await call.ConfigureAwait(false))!;
+            var flat = await call.ConfigureAwait(false);
             for (var j = 0; j * width < flat.Length; j++)
             {
                 leaves[start + j] = (string)flat[j * width]!;

@@ -73,17 +73,9 @@ public sealed partial class RrqController
         // another queue stays there, as automatic retries do.
         var leafQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
         var targets = leafQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
-        var names = targets.Distinct(StringComparer.Ordinal).ToArray();
         var newIds = ids.Select(_ => NewTaskId()).ToArray();
-        var args = new List<RedisValue> { (string)Keys.TaskCompleteChannel!, Keys.QueueChannelPrefix, ids.Length };
-        for (var i = 0; i < ids.Length; i++)
-        {
-            args.AddRange([leaves[i], roots[i], newIds[i], targets[i]]);
-        }
-        args.AddRange(names.Select(n => (RedisValue)n));
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskRetry, [Keys.TaskStatus, Keys.TaskMovedTo, Keys.TaskMovedRoot, Keys.TaskTimeMoved, Keys.TaskTimeSubmit, Keys.TaskExpr,
-                Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown,
-                Keys.TaskShared, Keys.SharedRefs, Keys.Queues, Keys.TaskTimeComplete, Keys.TaskMovedFrom, .. names.Select(Keys.Queue)], [.. args], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = await Queue.TaskRetryAsync([.. ids.Select((_, i) => (leaves[i], roots[i], newIds[i], targets[i]))], cancellationToken)
+            .ConfigureAwait(false);
         return (long)r[0] switch
         {
             -1 => throw MissingTask((string)r[1]!),

@@ -66,12 +66,6 @@ public sealed partial class RrqController
         // A dependency that was retried stands for its chain: depend on the chain's newest task.
         deps = deps.Length == 0 ? deps : (await FollowAsync(deps).ConfigureAwait(false)).Distinct(StringComparer.Ordinal).ToArray();
         var ids = payloads.Select(_ => NewTaskId()).ToArray();
-        RedisKey[] keys =
-        [
-            Keys.TaskExpr, Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskTimeSubmit, Keys.Queue(queue),
-            Keys.TaskDependsUp, Keys.TaskDependsLeft, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.Queues,
-            Keys.Shared, Keys.SharedRefs, Keys.TaskShared, Keys.TaskRetry, Keys.OffloadOwner, Keys.OffloadRefs, Keys.Delayed(queue),
-        ];
         var head = new List<RedisValue>
         {
             queue, separateProcess ? "FALSE" : "TRUE",
@@ -83,22 +77,20 @@ public sealed partial class RrqController
         var calls = new List<Task<RedisResult>>();
         for (var start = 0; start < ids.Length; start += slice)
         {
-            var args = new List<RedisValue>(head);
+            var sliceHead = new List<RedisValue>(head);
             if (start == 0 && shared is { } sh)
             {
-                args[6] = sh.Bytes;   // the shared locals travel once, with the first slice
+                sliceHead[6] = sh.Bytes;   // the shared locals travel once, with the first slice
             }
+            var tasks = new List<RedisValue>();
             for (var i = start; i < Math.Min(start + slice, ids.Length); i++)
             {
-                args.Add(ids[i]);
-                args.Add(MemoryPackSerializer.Serialize(payloads[i]));
-                args.Add(OffloadedHashes(payloads[i]));
+                tasks.AddRange([ids[i], MemoryPackSerializer.Serialize(payloads[i]), OffloadedHashes(payloads[i])]);
             }
-            args.Add(retry?.ToRedisString() ?? "");
-            args.Add(start == 0 && shared is { } s ? s.Offloaded : "");
-            args.Add(delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
-            args.Add(start);
-            calls.Add(Queue.EvalAsync(RrqScripts.TaskSubmit, keys, [.. args], cancellationToken));
+            calls.Add(Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
+                start == 0 && shared is { } s ? s.Offloaded : "",
+                delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
+                start, cancellationToken));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
@@ -256,19 +248,8 @@ public sealed partial class RrqController
     private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, CancellationToken cancellationToken)
     {
         var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
-        var queueKeys = queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal)
-            .SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
-        RedisKey[] hashes =
-        [
-            Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
-            Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskMovedTo, Keys.TaskMovedRoot,
-            Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
-            Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
-            Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim, Keys.TaskReason,
-        ];
-        var args = new List<RedisValue>(unique.Length + 3) { hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel! };
-        args.AddRange(unique.Select(i => (RedisValue)i));
-        return (RedisResult[])(await Queue.EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. unique.Select(Keys.TaskLog)], [.. args], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        return await Queue.TaskDeleteAsync(unique, queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal),
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static void CheckDelay(TimeSpan? delay, bool hasDependencies)

@@ -67,8 +67,7 @@ public sealed partial class RrqController
         {
             return [];
         }
-        var r = (RedisResult[])(await Queue.EvalAsync(RrqScripts.WorkerDelete, [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerInfo, Keys.WorkerProcess, Keys.OffloadOwner, Keys.OffloadRefs,
-                .. ids.SelectMany(w => new[] { Keys.WorkerLog(w), Keys.WorkerMessage(w), Keys.WorkerResponse(w), Keys.WorkerHeartbeat(w) }), Keys.WorkerClaim], [.. ids.Select(w => (RedisValue)w)], cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+        var r = await Queue.WorkerDeleteAsync(ids, cancellationToken).ConfigureAwait(false);
         switch ((long)r[0])
         {
             case -1:

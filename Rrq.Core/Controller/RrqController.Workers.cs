@@ -267,14 +267,8 @@ public sealed partial class RrqController
     internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null,
         CancellationToken cancellationToken = default)
     {
-        var r = await WithOrphanQueueAsync(workerId, queue => Queue.EvalAsync(RrqScripts.WorkerExit,
-            [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerTask, Keys.WorkerLog(workerId), Keys.TaskStatus, Keys.TaskWorker,
-                Keys.TaskTimeComplete, Keys.WorkerHeartbeat(workerId), Keys.TaskDependsDown, .. Keys.RetryBlock,
-                Keys.Queue(queue), Keys.Delayed(queue), Keys.TaskTimeStart, Keys.TaskReason],
-            [workerId, label, (string)Keys.TaskCompleteChannel!, NewTaskId(), queue, (string)Keys.QueueChannel(queue)!,
-                notStarted ?? "", $"its worker {workerId} left while the task was running ({label})"], cancellationToken)).ConfigureAwait(false);
-        var orphan = (string?)r[1];
-        return string.IsNullOrEmpty(orphan) ? null : orphan;
+        return await Queue.WorkerExitAsync(workerId, label, notStarted, $"its worker {workerId} left while the task was running ({label})",
+            cancellationToken).ConfigureAwait(false);
     }
 
     internal static RrqWorkerLogEntry ParseLogLine(string workerId, string line)

@@ -188,11 +188,10 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     private async Task InitialiseAsync(bool create = true)
     {
         var defaults = JsonSerializer.Serialize(new RrqWorkerConfig(), JsonOptions);
-        RedisResult stored;
+        string? version;
         try
         {
-            stored = await Queue.EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
-                [RrqKeys.SchemaVersion, defaults, create ? "create" : ""]).ConfigureAwait(false);
+            version = await Queue.SchemaCheckAsync(RrqKeys.SchemaVersion, defaults, create).ConfigureAwait(false);
         }
         catch (RedisServerException e)
         {
@@ -200,7 +199,6 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
                 $"The server at {Address.Described} refused Rrq's Lua scripts ({e.Message}). Rrq needs Redis 6.2 or " +
                 "newer (or Garnet started with --lua --lua-transaction-mode).", e);
         }
-        var version = (string?)stored;
         if (version is null && !create)
         {
             throw new RrqException($"Queue '{QueueId}' does not exist at {Address.Described}: it was never created, or has " +

@@ -8,7 +8,8 @@
 -- KEYS[8] task:depends_left   KEYS[9] delayed:<the task's queue> (a retry waiting for its delay)
 -- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on
 --
--- Returns: {1} cancelled now; {2, worker} its worker was asked to kill it;
+-- Returns: {1} cancelled now, or CANCELLED already (so a cancel repeated after a lost reply says
+--          what the first did); {2, worker} its worker was asked to kill it;
 --          {0, status} already finished (nothing changed); {-1} no such task;
 --          {-3, worker} RUNNING in its worker's own process (nothing changed).
 
@@ -18,6 +19,9 @@ local id = ARGV[1]
 local status = redis.call('HGET', KEYS[1], id)
 if not status then
   return {-1}
+end
+if status == 'CANCELLED' then
+  return {1}
 end
 if status == 'PENDING' or status == 'DEFERRED' then
   local time = now()

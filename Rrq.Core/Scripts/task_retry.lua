@@ -15,7 +15,8 @@
 -- ARGV[3] number of retries r, then r groups of (leaf id, root id, new id, queue name or "")
 -- then the queue names
 --
--- Returns: {r} done; or, with nothing changed:
+-- Returns: {r} done (also when this very call was applied before and its reply lost: the first leaf
+-- already points at the first new id); or, with nothing changed:
 --   {-1, id} no such task;  {-7, id} it was retried meanwhile (it is no longer the newest);
 --   {-8, id, status} its status cannot be retried;  {-4, queue} a queue's key was not passed.
 
@@ -30,6 +31,9 @@ for i = 18, #KEYS do
 end
 local retriable = { COMPLETE = true, ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true }
 
+if r > 0 and redis.call('HGET', KEYS[2], ARGV[4]) == ARGV[6] then
+  return {r}
+end
 local plan = {}
 for j = 0, r - 1 do
   local leaf, root, new, q = ARGV[4 + 4 * j], ARGV[5 + 4 * j], ARGV[6 + 4 * j], ARGV[7 + 4 * j]

@@ -23,7 +23,9 @@
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
 --   {-6, id}  a dependency has been retried (MOVED): depend on its newest task instead.
--- Nothing is written when the result is negative.
+-- Nothing is written when the result is negative. Task ids are fresh random ids, and a call is
+-- all or nothing: when its first task exists already, this is the same call sent again after its
+-- reply was lost, and it returns {n, "REPEATED"} writing nothing.
 
 --#include now
 --#include offload
@@ -36,6 +38,9 @@ local shared_hashes = ARGV[#ARGV - 2]
 local delay = ARGV[#ARGV - 1]
 local offset = tonumber(ARGV[#ARGV])
 local n = math.floor((#ARGV - 3 - first) / 3)
+if n > 0 and redis.call('HEXISTS', KEYS[1], ARGV[first]) == 1 and redis.call('HGET', KEYS[1], ARGV[first]) == ARGV[first + 1] then
+  return {n, 'REPEATED'}
+end
 for i = 0, n - 1 do
   local id = ARGV[first + 3 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then

@@ -18,7 +18,8 @@ if redis.call('EXISTS', KEYS[7]) == 0 then
   return -3
 end
 if redis.call('SISMEMBER', KEYS[1], w) == 1 then
-  return -1
+  -- The same registration sent again after its reply was lost has the same info (pid, start time).
+  return redis.call('HGET', KEYS[4], w) == ARGV[2] and 1 or -1
 end
 if ARGV[4] == 'REJOIN' and redis.call('HGET', KEYS[2], w) ~= 'LOST' then
   return -2

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rrq.Connection;
+using Rrq.Scripts;
 using StackExchange.Redis;
 
 namespace Rrq.Workers;
@@ -56,15 +57,13 @@ internal sealed class Heartbeat : IDisposable
     private void Run()
     {
         RedisRetry.ForeverScope();
-        RedisKey[] keys = [_queue.Keys.WorkerId, _key];
-        RedisValue[] args = [_workerId, (long)Expiry.TotalMilliseconds];
         while (!_stop.Wait(_period))
         {
             try
             {
                 // One period to land the beat; after that the next beat tries again.
                 using var cts = new CancellationTokenSource(_period);
-                _queue.EvalAsync(Scripts.RrqScripts.WorkerBeat, keys, args, cts.Token).GetAwaiter().GetResult();
+                _queue.WorkerBeatAsync(_workerId, Expiry, cts.Token).GetAwaiter().GetResult();
                 var now = Stopwatch.GetTimestamp();
                 if (_healthySince == 0 || Stopwatch.GetElapsedTime(_lastBeat, now) > _period * 1.5)
                 {

@@ -117,12 +117,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     private async Task<long> RegisterScriptAsync(bool rejoin)
     {
-        var k = _controller.Keys;
-        var expiry = Config.HeartbeatPeriod is { } period ? (long)(period * Heartbeat.Multiplier).TotalMilliseconds : (long?)null;
-        return (long)(await _controller.Queue.EvalAsync(RrqScripts.WorkerRegister,
-            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(Id), k.WorkerHeartbeat(Id), k.Version],
-            [Id, JsonSerializer.Serialize(BuildInfo(), RrqController.JsonOptions), expiry is null ? "" : expiry.Value, rejoin ? "REJOIN" : ""])
-            .ConfigureAwait(false));
+        return await _controller.Queue.WorkerRegisterAsync(Id, JsonSerializer.Serialize(BuildInfo(), RrqController.JsonOptions),
+            Config.HeartbeatPeriod * Heartbeat.Multiplier, rejoin).ConfigureAwait(false);
     }
 
     private async Task RegisterAsync()
@@ -182,9 +178,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     internal async Task<bool> TakeSweepTurnAsync()
     {
         var period = Config.HeartbeatPeriod ?? throw new InvalidOperationException("A worker without a heartbeat does not sweep.");
-        var k = _controller.Keys;
-        return (long)(await _controller.Queue.EvalAsync(RrqScripts.SweepTurn, [k.SweepTurn(period), k.WorkerId],
-            [Id, Math.Max(1, (long)(period.TotalMilliseconds * 0.9))]).ConfigureAwait(false)) == 1;
+        return await _controller.Queue.SweepTurnAsync(Id, period).ConfigureAwait(false);
     }
 
     private async Task SweepAsync()
@@ -704,11 +698,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 error = $"The answer to {message.Command} could not be stored: {e.Message}";
             }
         }
-        var k = _controller.Keys;
-        await _controller.Queue.EvalAsync(RrqScripts.WorkerRespond,
-            [k.WorkerResponse(Id), k.WorkerLog(Id), k.WorkerStatus, k.OffloadOwner, k.OffloadRefs],
-            [message.Id, MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
-                message.Command, (string)k.ResponseChannel!, Id, bytes is null ? "" : OffloadStore.HashOf(bytes) ?? ""]).ConfigureAwait(false);
+        await _controller.Queue.WorkerRespondAsync(Id, message.Id, message.Command,
+            MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
+            bytes is null ? "" : OffloadStore.HashOf(bytes) ?? "").ConfigureAwait(false);
         if (stop)
         {
             await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
@@ -749,9 +741,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 await NoteFieldAsync(_controller.Keys.WorkerInfo, Id, JsonSerializer.Serialize(info, RrqController.JsonOptions)).ConfigureAwait(false);
                 return (info, null, false);
             case "PAUSE" or "RESUME":
-                var k = _controller.Keys;
-                var changed = (string?)await _controller.Queue.EvalAsync(RrqScripts.WorkerPause,
-                    [k.WorkerId, k.WorkerStatus, k.WorkerLog(Id)], [Id, message.Command]).ConfigureAwait(false);
+                var changed = await _controller.Queue.WorkerPauseAsync(Id, message.Command).ConfigureAwait(false);
                 Print($"{message.Command}: {changed}");
                 return changed == "GONE" ? (null, "This worker is no longer registered in the queue.", false) : (changed, null, false);
             case "REFRESH":
@@ -870,23 +860,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         var k = _controller.Keys;
         var nextToken = NewClaimToken();
-        for (var attempt = 0; ; attempt++)
+        // The worker's own queues come first in the list, in priority order: those are claimed from. A dependent
+        // released, or a retry, in a queue it did not know of is added (and kept for next time).
+        var r = await QueueContext.WithQueuesAsync(_knownQueues, async queues =>
         {
-            // The worker's own queues come first in this list, in priority order: those are claimed from.
-            var queues = _knownQueues;
-            var r = await _controller.Queue.FinishAsync(taskId, Id, outcome, _taskToken, claimNext ? Config.EffectiveQueues.Count : 0,
+            _knownQueues = [.. queues];
+            return await _controller.Queue.FinishAsync(taskId, Id, outcome, _taskToken, claimNext ? Config.EffectiveQueues.Count : 0,
                 nextToken, queues).ConfigureAwait(false);
-            if ((long)r[0] != -4 || attempt >= 5)
-            {
-                // A task taken now is run next; finding nothing is not kept, as work submitted since would
-                // then wait for the poll (the next step looks again).
-                _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
-                _nextToken = nextToken;
-                return (long)r[0];
-            }
-            var all = await _controller.Queue.RunAsync(db => db.SetMembersAsync(k.Queues)).ConfigureAwait(false);
-            _knownQueues = [.. queues.Union(all.Select(q => (string)q!).Append((string)r[1]!), StringComparer.Ordinal)];
-        }
+        }).ConfigureAwait(false);
+        // A task taken now is run next; finding nothing is not kept, as work submitted since would then wait for
+        // the poll (the next step looks again).
+        _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
+        _nextToken = nextToken;
+        return (long)r[0];
     }
 
     /// <summary>The token of the claim that took the task running now, and of the claim made with its outcome.</summary>
@@ -898,27 +884,21 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>A token no other claim of any worker uses.</summary>
     private string NewClaimToken() => $"{_tokenPrefix}.{Interlocked.Increment(ref _claims)}";
 
-    /// <summary>Sets a field about this worker's work, only while the queue has a record of the worker.</summary>
+    /// <summary>Sets a field about this worker's work (HSET), or appends a line (RPUSH), only while the queue has
+    /// a record of the worker.</summary>
     /// <remarks>Also called from a child's output thread, outside the worker's flow: so it marks its own.</remarks>
-    private async Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value)
+    private async Task<RedisResult> NoteAsync(RedisKey key, string command, RedisValue field, RedisValue value = default)
     {
         RedisRetry.ForeverScope();
-        return await _controller.Queue.EvalAsync(RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, hash], [Id, "hset", field, value])
-            .ConfigureAwait(false);
+        return await _controller.Queue.WorkerNoteAsync(Id, key, command, field, value).ConfigureAwait(false);
     }
 
-    private async Task<RedisResult> NoteAsync(RedisKey key, string command, RedisValue value)
-    {
-        RedisRetry.ForeverScope();
-        return await _controller.Queue.EvalAsync(RrqScripts.WorkerNote, [_controller.Keys.WorkerStatus, key], [Id, command, value])
-            .ConfigureAwait(false);
-    }
+    private Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value) => NoteAsync(hash, "hset", field, value);
 
     private async Task<RedisResult> LogAsync(string label, string value)
     {
         RedisRetry.ForeverScope();
-        return await _controller.Queue.EvalAsync(RrqScripts.WorkerLog, [_controller.Keys.WorkerLog(Id), _controller.Keys.WorkerStatus],
-            [label, value, Id]).ConfigureAwait(false);
+        return await _controller.Queue.WorkerLogAsync(Id, label, value).ConfigureAwait(false);
     }
 
     private void Print(string line)

@@ -6,10 +6,11 @@ namespace Rrq.Tests.Faults;
 
 /// <summary>
 /// Scripts repeated after a lost reply: Redis applied the first try, its answer never arrived, and the
-/// retry layer sends the same call again. The claim token makes the repeat return the first answer.
+/// retry layer sends the same call again. The repeat must change nothing and answer as the first did
+/// (claims and finishes through their token; the others by checking what the first try left).
 /// </summary>
 [Trait(RedisServer.OnGarnet, "yes")]
-public class ClaimTokenTests
+public class RepeatedCallTests
 {
     private static TaskOutcome Complete(RrqController obj, object value) => new(RrqTaskStatus.Complete, obj.Values.Serialize(value), null);
 
@@ -114,5 +115,75 @@ public class ClaimTokenTests
         Assert.Equal(1, Count(obj, w.Id, "TASK_RETURNED", a));
         Assert.Equal([b], obj.QueueList());
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(w.Id));
+    }
+
+    [Fact]
+    public async Task A_submission_repeated_after_a_lost_reply_stores_its_task_once_and_succeeds()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var id = RrqController.NewTaskId();
+        var payload = MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "1 + 1" });
+        RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
+        RedisValue[] task = [id, payload, ""];
+        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", 0, default))!;
+        var again = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", 0, default))!;
+        Assert.Equal("PENDING", (string?)first[1]);
+        Assert.Equal(1, (long)again[0]);
+        Assert.Equal("REPEATED", (string?)again[1]);
+        Assert.Equal([id], obj.QueueList());
+        Assert.Equal([id], obj.TaskList());
+    }
+
+    [Fact]
+    public async Task A_cancel_repeated_after_a_lost_reply_still_says_the_task_was_cancelled()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("1");
+        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", default))[0]);
+        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", default))[0]);
+        Assert.True(obj.TaskCancel(t));
+        Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
+        Assert.Empty(obj.QueueList());
+    }
+
+    [Fact]
+    public async Task A_retry_repeated_after_a_lost_reply_makes_one_new_task_and_succeeds()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("1");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var @new = RrqController.NewTaskId();
+        Assert.Equal(1, (long)(await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default))[0]);
+        Assert.Equal(1, (long)(await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default))[0]);
+        Assert.Equal([@new], obj.TaskInfo(t).Moved.Down);
+        Assert.Equal([@new], obj.QueueList());
+        Assert.Equal(2, obj.TaskList().Count);
+    }
+
+    [Fact]
+    public async Task A_registration_repeated_after_a_lost_reply_succeeds_and_another_process_with_the_id_is_refused()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("registered");
+        var info = (string)(await RedisServer.Instance.Connection.GetDatabase().HashGetAsync($"{{{q.QueueId}}}:worker:info", w.Id))!;
+        Assert.Equal(1, await obj.Queue.WorkerRegisterAsync(w.Id, info, null, rejoin: false));
+        Assert.Equal(-1, await obj.Queue.WorkerRegisterAsync(w.Id, info.Replace("\"Pid\":", "\"Pid\":1", StringComparison.Ordinal), null, rejoin: false));
+    }
+
+    [Fact]
+    public async Task A_message_sent_again_after_a_lost_reply_is_queued_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync("listener");
+        const string message = "{\"Id\":\"1.000001.abcd\",\"Command\":\"PING\",\"Args\":null}";
+        Assert.Null(await obj.Queue.MessageSendAsync(message, [w.Id]));
+        Assert.Null(await obj.Queue.MessageSendAsync(message, [w.Id]));
+        Assert.Equal(1, await RedisServer.Instance.Connection.GetDatabase().ListLengthAsync($"{{{q.QueueId}}}:worker:{w.Id}:message"));
     }
 }

@@ -1,0 +1,141 @@
+using StackExchange.Redis;
+
+namespace Rrq.Scripts;
+
+/// <summary>The wrappers of the scripts a controller runs on tasks and queues: each builds its KEYS and ARGV
+/// (in the order the script's header lists) and reads its reply.</summary>
+internal sealed partial class QueueContext
+{
+    /// <summary>schema_check.lua: the queue's schema version, writing it (and the default worker config
+    /// <paramref name="defaultConfigJson"/>) when the queue is new and <paramref name="create"/>; null when the queue
+    /// does not exist and was not created.</summary>
+    public async Task<string?> SchemaCheckAsync(string version, string defaultConfigJson, bool create) =>
+        (string?)await EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
+            [version, defaultConfigJson, create ? "create" : ""]).ConfigureAwait(false);
+
+    /// <summary>envir_set.lua: stores a worker environment (JSON) under the next version, waking workers when
+    /// <paramref name="notify"/>.</summary>
+    public Task<RedisResult> EnvirSetAsync(string specJson, bool notify, CancellationToken cancellationToken) =>
+        EvalAsync(RrqScripts.EnvirSet, [Keys.Envir], [specJson, notify ? (string)Keys.WorkersChannel! : ""], cancellationToken);
+
+    /// <summary>task_submit.lua, for one slice of a submission to <paramref name="queue"/>. <paramref name="head"/>:
+    /// ARGV[1..8+d] (queue, flags, channels, shared locals, dependencies); <paramref name="tasks"/>: the (id, payload,
+    /// offloaded hashes) triples; then the policy, shared hashes, delay and offset. Returns the reply: {n, status}, or
+    /// a negative code (see the script). A call repeated after a lost reply finds its first task there, and returns
+    /// {n, "REPEATED"} having written nothing.</summary>
+    public Task<RedisResult> TaskSubmitAsync(string queue, IEnumerable<RedisValue> head, IEnumerable<RedisValue> tasks, string retryPolicy,
+        string sharedHashes, string delayMs, int offset, CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        return EvalAsync(RrqScripts.TaskSubmit,
+            [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
+                k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
+                k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue)],
+            [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, offset], cancellationToken);
+    }
+
+    /// <summary>task_cancel.lua on a task of <paramref name="queue"/>: {1} cancelled (now, or before: a repeat);
+    /// {2, worker} its worker was asked to kill it; {0, status} it had finished; {-1} no such task; {-3, worker} it runs in
+    /// its worker's own process.</summary>
+    public async Task<RedisResult[]> TaskCancelAsync(string taskId, string queue, CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
+            [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.Queue(queue), k.TaskDependsDown,
+                k.TaskDependsLeft, k.Delayed(queue)],
+            [taskId, (string)k.TaskCompleteChannel!], cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>task_retry.lua: retries each (leaf, root, new id, target queue) at once, or none. Returns {r}, or a
+    /// negative code (see the script); a call repeated after a lost reply returns {r}.</summary>
+    public async Task<RedisResult[]> TaskRetryAsync(IReadOnlyList<(string Leaf, string Root, string New, string Queue)> retries,
+        CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        var names = retries.Select(r => r.Queue).Distinct(StringComparer.Ordinal).ToArray();
+        var args = new List<RedisValue> { (string)k.TaskCompleteChannel!, k.QueueChannelPrefix, retries.Count };
+        foreach (var (leaf, root, @new, queue) in retries)
+        {
+            args.AddRange([leaf, root, @new, queue]);
+        }
+        args.AddRange(names.Select(n => (RedisValue)n));
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskRetry,
+            [k.TaskStatus, k.TaskMovedTo, k.TaskMovedRoot, k.TaskTimeMoved, k.TaskTimeSubmit, k.TaskExpr, k.TaskQueue, k.TaskLocal,
+                k.TaskTimeout, k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskShared, k.SharedRefs, k.Queues,
+                k.TaskTimeComplete, k.TaskMovedFrom, .. names.Select(k.Queue)],
+            [.. args], cancellationToken).ConfigureAwait(false))!;
+    }
+
+    /// <summary>The per-task hashes task_delete clears, in the order its header lists.</summary>
+    private RedisKey[] DeleteHashes =>
+    [
+        Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
+        Keys.TaskShared, Keys.Shared, Keys.SharedRefs, Keys.OffloadOwner, Keys.OffloadRefs, Keys.TaskMovedTo, Keys.TaskMovedRoot,
+        Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
+        Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
+        Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim, Keys.TaskReason,
+    ];
+
+    /// <summary>task_delete.lua: deletes whole retry chains <paramref name="ids"/>, whose tasks are in
+    /// <paramref name="queues"/>. Returns {n, freed offloaded hashes...}, or {-2, id} (RUNNING) or {-9, id} (not a whole chain).</summary>
+    public async Task<RedisResult[]> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken)
+    {
+        var hashes = DeleteHashes;
+        var queueKeys = queues.SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog)],
+            [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken)
+            .ConfigureAwait(false))!;
+    }
+
+    /// <summary>task_resolve.lua (read-only): for each id, the newest task of its chain, then that task's field in each of
+    /// <paramref name="hashes"/>, flat.</summary>
+    public async Task<RedisResult[]> TaskResolveAsync(IReadOnlyList<string> ids, RedisKey[] hashes) =>
+        (RedisResult[])(await EvalAsync(RrqScripts.TaskResolve, [Keys.TaskMovedTo, .. hashes], [.. ids.Select(i => (RedisValue)i)])
+            .ConfigureAwait(false))!;
+
+    /// <summary>task_position.lua (read-only): each id's place in its queue (or <paramref name="queue"/>), and the ids
+    /// ahead of the first when <paramref name="ahead"/>; <paramref name="names"/> are every queue the tasks may be in.</summary>
+    public async Task<RedisResult[]> TaskPositionAsync(IReadOnlyList<string> ids, string queue, bool follow, bool ahead, IReadOnlyList<string> names) =>
+        (RedisResult[])(await EvalAsync(RrqScripts.TaskPosition, [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)],
+            [follow ? "1" : "0", queue, ahead ? "1" : "0", ids.Count, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)])
+            .ConfigureAwait(false))!;
+
+    /// <summary>queue_remove.lua: takes queued tasks off <paramref name="queue"/> as CANCELLED; for each, whether it was.</summary>
+    public async Task<bool[]> QueueRemoveAsync(IReadOnlyList<string> ids, string queue, CancellationToken cancellationToken)
+    {
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.QueueRemove,
+            [Keys.Queue(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown],
+            [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
+        return [.. r.Select(x => (long)x == 1)];
+    }
+
+    /// <summary>message_send.lua: pushes <paramref name="messageJson"/> to each worker, or to none when one is not
+    /// registered (returned). A call repeated after a lost reply does not push the message twice.</summary>
+    public async Task<string?> MessageSendAsync(string messageJson, IReadOnlyList<string> workerIds)
+    {
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.MessageSend, [Keys.WorkerId, .. workerIds.Select(Keys.WorkerMessage)],
+            [messageJson, Keys.WorkerChannelPrefix, .. workerIds.Select(w => (RedisValue)w)]).ConfigureAwait(false))!;
+        return (long)r[0] < 0 ? (string?)r[1] : null;
+    }
+
+    /// <summary>response_delete.lua: deletes the workers' answers to a message; returns the offloaded hashes nothing uses any more.</summary>
+    public async Task<string[]> ResponseDeleteAsync(string messageId, IReadOnlyList<string> workerIds, CancellationToken cancellationToken)
+    {
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.ResponseDelete,
+            [Keys.OffloadOwner, Keys.OffloadRefs, .. workerIds.Select(Keys.WorkerResponse)],
+            [messageId, .. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
+        return [.. r.Select(f => (string)f!)];
+    }
+
+    /// <summary>worker_delete.lua: removes workers that have left, and all kept about them. Returns {1, freed hashes...},
+    /// {-1, id} (live) or {-2, id} (unknown).</summary>
+    public async Task<RedisResult[]> WorkerDeleteAsync(IReadOnlyList<string> workerIds, CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerDelete,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerProcess, k.OffloadOwner, k.OffloadRefs,
+                .. workerIds.SelectMany(w => new[] { k.WorkerLog(w), k.WorkerMessage(w), k.WorkerResponse(w), k.WorkerHeartbeat(w) }),
+                k.WorkerClaim],
+            [.. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
+    }
+}

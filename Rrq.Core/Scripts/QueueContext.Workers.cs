@@ -1,0 +1,150 @@
+using Rrq.Connection;
+using StackExchange.Redis;
+
+namespace Rrq.Scripts;
+
+/// <summary>The wrappers of the scripts a worker runs: each builds its KEYS and ARGV (in the order the
+/// script's header lists) and reads its reply.</summary>
+internal sealed partial class QueueContext
+{
+    /// <summary>worker_claim.lua: a worker's step of work-taking from <paramref name="queues"/> (highest
+    /// priority first). The reply is claim()'s (see include/claim.lua); a repeat with the same
+    /// <paramref name="token"/> gets the same answer.</summary>
+    public async Task<RedisResult[]> ClaimAsync(string workerId, IReadOnlyList<string> queues, string token)
+    {
+        var k = Keys;
+        RedisKey[] keys =
+        [
+            k.WorkerMessage(workerId), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
+            k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.TaskClaim, k.WorkerClaim, k.TaskQueue,
+            .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }),
+        ];
+        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, .. queues.Select(q => (RedisValue)q)])
+            .ConfigureAwait(false))!;
+    }
+
+    /// <summary>task_finish.lua: records <paramref name="outcome"/> of a task taken by the claim with
+    /// <paramref name="taskToken"/>, then (with <paramref name="claimFrom"/> &gt; 0) claims the worker's next step
+    /// from the first <paramref name="claimFrom"/> of <paramref name="queues"/> with <paramref name="nextToken"/>.
+    /// <paramref name="queues"/>: the worker's own queues first, then every other queue it knows of (a
+    /// dependent released, or a retry, may need one). A repeat after a lost reply returns 2, not 1.</summary>
+    public async Task<RedisResult[]> FinishAsync(string taskId, string workerId, Workers.TaskOutcome outcome, string taskToken,
+        int claimFrom, string nextToken, IReadOnlyList<string> queues)
+    {
+        var k = Keys;
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskFinish,
+            [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(workerId),
+                k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(workerId), k.WorkerId, k.TaskTimeStart,
+                k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
+            [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
+                k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,
+                outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
+                taskToken, nextToken, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+    }
+
+    /// <summary>worker_register.lua: registers a worker as IDLE (or, with <paramref name="rejoin"/>, lets one that was
+    /// declared LOST back in). Returns 1; -1 a live worker has that id; -2 a rejoin of a worker that is not LOST;
+    /// -3 the queue does not exist. A registration repeated after a lost reply (the same <paramref name="infoJson"/>) returns 1.</summary>
+    public async Task<long> WorkerRegisterAsync(string workerId, string infoJson, TimeSpan? heartbeatExpiry, bool rejoin)
+    {
+        var k = Keys;
+        return (long)(await EvalAsync(RrqScripts.WorkerRegister,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerLog(workerId), k.WorkerHeartbeat(workerId), k.Version],
+            [workerId, infoJson, heartbeatExpiry is { } e ? (long)e.TotalMilliseconds : "", rejoin ? "REJOIN" : ""]).ConfigureAwait(false));
+    }
+
+    /// <summary>worker_beat.lua: sets the heartbeat key again; false when the worker is not registered (nothing written).</summary>
+    public async Task<bool> WorkerBeatAsync(string workerId, TimeSpan expiry, CancellationToken cancellationToken) =>
+        (long)(await EvalAsync(RrqScripts.WorkerBeat, [Keys.WorkerId, Keys.WorkerHeartbeat(workerId)],
+            [workerId, (long)expiry.TotalMilliseconds], cancellationToken).ConfigureAwait(false)) == 1;
+
+    /// <summary>sweep_turn.lua: whether it is this worker's turn to sweep for lost workers among those beating every
+    /// <paramref name="period"/> (the turn lasts 0.9 of a period).</summary>
+    public async Task<bool> SweepTurnAsync(string workerId, TimeSpan period) =>
+        (long)(await EvalAsync(RrqScripts.SweepTurn, [Keys.SweepTurn(period), Keys.WorkerId],
+            [workerId, Math.Max(1, (long)(period.TotalMilliseconds * 0.9))]).ConfigureAwait(false)) == 1;
+
+    /// <summary>worker_log.lua: appends "&lt;server time&gt; LABEL value" to the worker's log, while it is on record.</summary>
+    public Task<RedisResult> WorkerLogAsync(string workerId, string label, string value) =>
+        EvalAsync(RrqScripts.WorkerLog, [Keys.WorkerLog(workerId), Keys.WorkerStatus], [label, value, workerId]);
+
+    /// <summary>worker_note.lua: a small write about the worker's work (HSET field value, or RPUSH value) on
+    /// <paramref name="key"/>, only while the worker is on record.</summary>
+    public Task<RedisResult> WorkerNoteAsync(string workerId, RedisKey key, string command, RedisValue field, RedisValue value = default) =>
+        EvalAsync(RrqScripts.WorkerNote, [Keys.WorkerStatus, key],
+            command == "hset" ? [workerId, command, field, value] : [workerId, command, field]);
+
+    /// <summary>worker_pause.lua: PAUSE or RESUME; returns the worker's status after it, or "GONE" when it is not registered.</summary>
+    public async Task<string?> WorkerPauseAsync(string workerId, string command) =>
+        (string?)await EvalAsync(RrqScripts.WorkerPause, [Keys.WorkerId, Keys.WorkerStatus, Keys.WorkerLog(workerId)],
+            [workerId, command]).ConfigureAwait(false);
+
+    /// <summary>worker_respond.lua: stores a worker's answer to a message (<paramref name="response"/>, MemoryPack) and
+    /// wakes whoever waits for it; <paramref name="offloadedHash"/> counts an offloaded answer's file.</summary>
+    public Task<RedisResult> WorkerRespondAsync(string workerId, string messageId, string command, byte[] response, string offloadedHash)
+    {
+        var k = Keys;
+        return EvalAsync(RrqScripts.WorkerRespond,
+            [k.WorkerResponse(workerId), k.WorkerLog(workerId), k.WorkerStatus, k.OffloadOwner, k.OffloadRefs],
+            [messageId, response, command, (string)k.ResponseChannel!, workerId, offloadedHash]);
+    }
+
+    /// <summary>worker_exit.lua: the worker leaves as EXITED with log <paramref name="label"/>; a task it was running is DIED
+    /// (with <paramref name="reason"/>), or, if it had taken it without starting it (<paramref name="notStarted"/>), PENDING
+    /// again at the front of its queue. Returns the task that died, or null.</summary>
+    public async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted, string reason,
+        CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerExit,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
+                k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock,
+                k.Queue(queue), k.Delayed(queue), k.TaskTimeStart, k.TaskReason],
+            [workerId, label, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!,
+                notStarted ?? "", reason], cancellationToken), cancellationToken).ConfigureAwait(false);
+        return (string?)r[1] is { Length: > 0 } orphan ? orphan : null;
+    }
+
+    /// <summary>worker_lost.lua: declares a worker whose heartbeat key has expired LOST and its task DIED (with
+    /// <paramref name="reason"/>). Returns whether this call declared it (false: not live, or it beat again), and the task
+    /// that died.</summary>
+    public async Task<(bool Lost, string? Orphan)> WorkerLostAsync(string workerId, string reason, CancellationToken cancellationToken)
+    {
+        var k = Keys;
+        var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerLost,
+            [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.WorkerHeartbeat(workerId),
+                k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock,
+                k.Queue(queue), k.Delayed(queue), k.TaskReason],
+            [workerId, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!, reason],
+            cancellationToken), cancellationToken).ConfigureAwait(false);
+        return ((long)r[0] == 1, (long)r[0] == 1 && (string?)r[1] is { Length: > 0 } orphan ? orphan : null);
+    }
+
+    /// <summary>Runs worker_exit or worker_lost with the keys of the queue of the task the worker is running (a retry of
+    /// it needs them); if that task changed meanwhile, the script names the right queue (-4) and runs again.</summary>
+    private async Task<RedisResult[]> WithTaskQueueAsync(string workerId, Func<string, Task<RedisResult>> run, CancellationToken cancellationToken)
+    {
+        var task = await RunAsync(db => db.HashGetAsync(Keys.WorkerTask, workerId), cancellationToken).ConfigureAwait(false);
+        var queue = task.IsNull ? null : (string?)await RunAsync(db => db.HashGetAsync(Keys.TaskQueue, (string)task!), cancellationToken).ConfigureAwait(false);
+        return await WithQueuesAsync([queue ?? Rrq.Keys.RrqKeys.DefaultQueue],
+            async queues => (RedisResult[])(await run(queues[^1]).ConfigureAwait(false))!).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The one place that answers a script's "-4, queue": the script needed the keys of a queue it could only name
+    /// once it ran (a dependent's, or a retried task's), wrote nothing, and is run again with that queue added to
+    /// <paramref name="queues"/> (its last element), at most five times.
+    /// </summary>
+    public static async Task<RedisResult[]> WithQueuesAsync(IReadOnlyList<string> queues, Func<IReadOnlyList<string>, Task<RedisResult[]>> run)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var r = await run(queues).ConfigureAwait(false);
+            if ((long)r[0] != -4 || attempt >= 5)
+            {
+                return r;
+            }
+            queues = [.. queues.Where(q => q != (string)r[1]!), (string)r[1]!];
+        }
+    }
+}
