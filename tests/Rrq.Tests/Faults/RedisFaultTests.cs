@@ -106,27 +106,23 @@ public class RedisFaultTests(ITestOutputHelper output)
     public Task Workers_ride_out_Redis_frozen_for_10_seconds() =>
         Survives("SIGSTOP 10 s", r => r.Freeze(TimeSpan.FromSeconds(10)));
 
+    /// <summary>Five CLIENT KILLs of one type, 300 ms apart.</summary>
+    private static void KillClients(PrivateRedis redis, string type)
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            redis.Command("CLIENT", "KILL", "TYPE", type);
+            Thread.Sleep(300);
+        }
+    }
+
     [Fact]
     public Task Workers_ride_out_their_connections_being_killed_five_times() =>
-        Survives("CLIENT KILL TYPE normal x5", r =>
-        {
-            for (var i = 0; i < 5; i++)
-            {
-                r.Command("CLIENT", "KILL", "TYPE", "normal");
-                Thread.Sleep(300);
-            }
-        });
+        Survives("CLIENT KILL TYPE normal x5", r => KillClients(r, "normal"));
 
     [Fact]
     public Task Workers_ride_out_their_subscriptions_being_killed_five_times() =>
-        Survives("CLIENT KILL TYPE pubsub x5", r =>
-        {
-            for (var i = 0; i < 5; i++)
-            {
-                r.Command("CLIENT", "KILL", "TYPE", "pubsub");
-                Thread.Sleep(300);
-            }
-        });
+        Survives("CLIENT KILL TYPE pubsub x5", r => KillClients(r, "pubsub"));
 
     [Fact]
     public async Task Workers_and_the_controller_ride_out_the_queues_slot_moving_to_another_primary_of_a_cluster()
@@ -192,5 +188,31 @@ public class RedisFaultTests(ITestOutputHelper output)
         Assert.Equal(3, (await obj.WorkerListAsync()).Count);
         output.WriteLine($"kill storm: {kills} workers killed from outside, {workers.Restarts} replaced, {runs.Count(r => r > 1)} tasks ran twice, all {n} complete");
         Directory.Delete(marks, recursive: true);
+    }
+
+    [Fact]
+    public async Task A_separate_process_task_runs_on_through_an_outage_and_its_result_is_recorded_when_Redis_is_back()
+    {
+        using var redis = new PrivateRedis();
+        await using var obj = await RrqController.ConnectAsync($"rrq-fault:{Guid.NewGuid():N}", redis.Address);
+        obj.WorkerConfigSave("fault", Config);
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
+        var workers = await obj.WorkerSpawnAsync(1, "fault", TimeSpan.FromSeconds(60));
+        try
+        {
+            var t = obj.TaskCreateExpr("slow(3000)", separateProcess: true);
+            await Poll.Until(async () => (await obj.TaskInfoAsync(t)).Pid is not null, 60);
+            var child = obj.TaskInfo(t).Pid!.Value;
+            await Task.Run(() => redis.Freeze(TimeSpan.FromSeconds(6)));   // the child finishes while Redis is frozen
+            Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
+            Assert.Equal("done", obj.TaskResult(t));
+            Assert.True(workers.IsAlive(workers.Id));
+            Assert.Equal(child, obj.TaskInfo(t).Pid);
+            Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(workers.Id));
+        }
+        finally
+        {
+            workers.Kill();
+        }
     }
 }
