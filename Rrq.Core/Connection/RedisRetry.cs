@@ -67,8 +67,22 @@ internal sealed class RedisRetry
     /// <exception cref="RrqConnectionException">The outage outlasted the budget (never inside a worker).</exception>
     public async Task<T> ExecuteAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken = default)
     {
+        // The first try is made directly: the retry pipeline costs microseconds a call, and is only needed once
+        // a call has failed.
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await call(cancellationToken).ConfigureAwait(false);
+            NoteSuccess();
+            return result;
+        }
+        catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+        {
+            NoteFailure(e);
+        }
+        await Task.Delay(FirstDelay, cancellationToken).ConfigureAwait(false);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
-        context.Properties.Set(StartedKey, Stopwatch.GetTimestamp());
+        context.Properties.Set(StartedKey, started);
         try
         {
             var result = await _pipeline.ExecuteAsync(static (ctx, c) => new ValueTask<T>(c(ctx.CancellationToken)), context, call)

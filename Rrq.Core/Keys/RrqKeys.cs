@@ -137,7 +137,7 @@ internal sealed class RrqKeys
     public RedisKey TaskClaim { get; }
     /// <summary>hash: task id → why it DIED, when a worker's loss or exit ended it (its error says so).</summary>
     public RedisKey TaskReason { get; }
-    /// <summary>hash: worker id → the token of its last claim (followed by a newline and the message, when it took one).</summary>
+    /// <summary>hash: worker id → the last message it took: the token of that claim, a newline, the message.</summary>
     public RedisKey WorkerClaim { get; }
     /// <summary>hash: owner (a task id, "&lt;task id&gt;:result" or "shared:&lt;id&gt;") → content hashes of its offloaded values.</summary>
     public RedisKey OffloadOwner { get; }

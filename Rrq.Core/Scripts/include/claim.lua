@@ -13,8 +13,9 @@
 --   token: the worker's token for this claim. Redis may apply a claim whose reply never reaches the
 --          worker (the connection dropped); the worker then sends the same claim again, with the same
 --          token, and gets the same answer: the task it took (task:claim records the token of the claim
---          that took each task) or the message it popped (kept in worker:claim beside the token), never a
---          second one. A repeat whose first try took nothing takes as usual.
+--          that took each task) or the message it popped (worker:claim keeps the last message a worker
+--          took, after its claim's token), never a second one. A repeat whose first try took nothing
+--          takes as usual.
 -- A worker asking for work is running nothing. If Redis says otherwise (a task RUNNING on it under
 -- another claim), Redis lost writes it had acknowledged (a crash with appendfsync everysec rewinds up
 -- to a second): the worker finished that task and its outcome is gone, or never started it. Either
@@ -38,23 +39,16 @@ local function claim(c, queues, w, pre, token)
     return {-1, version}
   end
 
-  local last = redis.call('HGET', c.worker_claim, w)
-  if last then
-    local nl = string.find(last, '\n', 1, true)
-    if (nl and string.sub(last, 1, nl - 1) or last) == token then
-      if nl then
-        return {1, version, string.sub(last, nl + 1)}
-      end
-      local current = redis.call('HGET', c.worker_task, w)
-      if current and redis.call('HGET', c.task_claim, current) == token
-          and redis.call('HGET', c.task_status, current) == 'RUNNING' and redis.call('HGET', c.task_worker, current) == w then
-        return task_reply(c, version, current)
-      end
-    end
-  end
-  redis.call('HSET', c.worker_claim, w, token)
-
   local held = redis.call('HGET', c.worker_task, w)
+  if held and redis.call('HGET', c.task_claim, held) == token
+      and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
+    return task_reply(c, version, held)   -- this claim, sent again: the task it took
+  end
+  local last = redis.call('HGET', c.worker_claim, w)
+  if last and string.sub(last, 1, #token + 1) == token .. '\n' then
+    return {1, version, string.sub(last, #token + 2)}   -- this claim, sent again: the message it took
+  end
+
   if held and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
     local name = redis.call('HGET', c.task_queue, held) or 'default'
     for _, q in ipairs(queues) do
