@@ -56,9 +56,6 @@ internal sealed class RedisRetry
     /// <summary>Called with a line when an outage starts and when it ends (a worker prints these).</summary>
     public event Action<string>? Reported;
 
-    /// <summary>Whether Redis is failing calls right now, as far as this process has seen.</summary>
-    public bool InOutage => Volatile.Read(ref _outageStarted) != 0;
-
     /// <summary>Makes the calls of the current async flow (and what it calls) retry for as long as an
     /// outage lasts: a worker's loop, heartbeat and sweep. Restored when the flow returns.</summary>
     public static void ForeverScope() => Forever.Value = true;
@@ -79,6 +76,10 @@ internal sealed class RedisRetry
         catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
             NoteFailure(e);
+            if (!WithinBudget(started))
+            {
+                throw Exhausted(e, started);   // the first try alone (a 5 s timeout) used the budget up
+            }
         }
         await Task.Delay(FirstDelay, cancellationToken).ConfigureAwait(false);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -92,12 +93,7 @@ internal sealed class RedisRetry
         }
         catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
-            var waited = Stopwatch.GetElapsedTime(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
-            throw new RrqConnectionException(_address,
-                $"Redis at {_address} has not answered Rrq for {waited.TotalSeconds:0.#} s ({RedisFaults.Describe(e)}); " +
-                $"gave up after the outage budget of {Budget.TotalSeconds:0.#} s. Nothing was changed by this call unless Redis " +
-                "applied it before the connection failed. Check that Redis is running and reachable, then call again " +
-                "(or raise RrqController.OutageBudget).", e);
+            throw Exhausted(e, started);
         }
         finally
         {
@@ -105,18 +101,20 @@ internal sealed class RedisRetry
         }
     }
 
+    /// <summary>Whether a call that started at <paramref name="started"/> may be tried again.</summary>
+    private bool WithinBudget(long started) =>
+        Forever.Value || Budget == Timeout.InfiniteTimeSpan || Stopwatch.GetElapsedTime(started) < Budget;
+
+    private RrqConnectionException Exhausted(Exception e, long started) => new(_address,
+        $"Redis at {_address} has not answered Rrq for {Stopwatch.GetElapsedTime(started).TotalSeconds:0.#} s ({RedisFaults.Describe(e)}); " +
+        $"gave up after the outage budget of {Budget.TotalSeconds:0.#} s. Nothing was changed by this call unless Redis " +
+        "applied it before the connection failed. Check that Redis is running and reachable, then call again " +
+        "(or raise RrqController.OutageBudget).", e);
+
     private bool ShouldRetry(Exception? e, ResilienceContext context)
     {
-        if (!RedisFaults.IsTransient(e) || context.CancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-        if (Forever.Value || Budget == Timeout.InfiniteTimeSpan)
-        {
-            return true;
-        }
-        var started = context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp());
-        return Stopwatch.GetElapsedTime(started) < Budget;
+        return RedisFaults.IsTransient(e) && !context.CancellationToken.IsCancellationRequested
+            && WithinBudget(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
     }
 
     private void NoteFailure(Exception e)
