@@ -155,8 +155,13 @@ public class HeartbeatTests
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        obj.WorkerConfigSave("hb", OneSecond with { DetectLostWorkers = false });
+        // A long poll: the worker looks for work only when a task is submitted, so it cannot find the new
+        // environment on an idle look (and load it before the task is even claimed).
+        obj.WorkerConfigSave("hb", OneSecond with { DetectLostWorkers = false, PollQueue = TimeSpan.FromMinutes(5) });
         var w = await q.SpawnAsync(1, "hb");
+        // One task first: the worker has finished starting (it looks for an environment as it starts, and must not
+        // find the slow one there).
+        Assert.True(obj.TaskWait(obj.TaskCreateExpr("0"), TimeSpan.FromSeconds(60)));
         // A new environment, without telling the workers: the worker finds it when it claims the next task,
         // and loads it (here, slowly) before it starts that task.
         var slow = Path.Combine(Path.GetTempPath(), $"rrq-slow-{Guid.NewGuid():N}.csx");
