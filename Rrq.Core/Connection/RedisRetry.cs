@@ -18,7 +18,7 @@ internal sealed class RedisRetry
     public static readonly TimeSpan DefaultBudget = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan FirstDelay = TimeSpan.FromMilliseconds(25);
-    private static readonly TimeSpan MaxDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxDelay = TimeSpan.FromMilliseconds(500);
 
     private static readonly AsyncLocal<bool> Forever = new();
     private static readonly ResiliencePropertyKey<long> StartedKey = new("rrq.started");

@@ -234,8 +234,20 @@ public sealed partial class RrqController
 
     private RrqMessageResponse DecodeResponse(string workerId, byte[] bytes)
     {
-        var data = MemoryPackSerializer.Deserialize<WorkerResponseData>(bytes)
-            ?? throw new RrqException($"Worker '{workerId}' stored an unreadable response.");
+        WorkerResponseData? data;
+        try
+        {
+            data = MemoryPackSerializer.Deserialize<WorkerResponseData>(bytes);
+        }
+        catch (MemoryPackSerializationException e)
+        {
+            throw new RrqException($"The stored response of worker '{workerId}' cannot be read ({e.Message}): it was damaged, " +
+                "or written by something other than Rrq. Send the message again.", e);
+        }
+        if (data is null)
+        {
+            throw new RrqException($"Worker '{workerId}' stored an unreadable response.");
+        }
         return new RrqMessageResponse(workerId, data.Id, data.Command,
             data.Result is null ? null : Values.Deserialize(data.Result, $"the answer of worker '{workerId}' to message {data.Id}"), data.Error);
     }
