@@ -23,7 +23,6 @@ internal sealed class Heartbeat : IDisposable
 
     private readonly QueueContext _queue;
     private readonly string _workerId;
-    private readonly RedisKey _key;
     private readonly TimeSpan _period;
     private readonly Func<Task>? _sweep;
     private readonly Action<string> _report;
@@ -38,7 +37,6 @@ internal sealed class Heartbeat : IDisposable
     {
         _queue = queue;
         _workerId = workerId;
-        _key = queue.Keys.WorkerHeartbeat(workerId);
         _period = period;
         _sweep = sweep;
         _report = report;

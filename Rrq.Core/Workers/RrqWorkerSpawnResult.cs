@@ -66,82 +66,80 @@ public sealed class RrqWorkerSpawnResult
 
     private async Task OnExitedAsync(string id, Process p)
     {
+        int code;
+        try
         {
-            int code;
+            code = p.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        if (code == 0 || _ending)
+        {
+            return;
+        }
+        var recycle = code == RrqWorker.RecycleExitCode;
+        if (!recycle)
+        {
             try
             {
-                code = p.ExitCode;
+                // Stopped through the API (WorkerStop with Kill marks it EXITED before killing it): not a crash.
+                if (await _controller.WorkerStatusAsync(id).ConfigureAwait(false) == RrqWorkerStatus.Exited)
+                {
+                    return;
+                }
             }
-            catch (InvalidOperationException)
+            catch (Exception e) when (e is RrqException or ObjectDisposedException)
             {
-                return;
+                return;   // the controller is gone (its process ends), or the queue was destroyed
             }
-            if (code == 0 || _ending)
+        }
+        string next;
+        lock (_lock)
+        {
+            if (!recycle && _killed.Contains(id))
             {
-                return;
+                return;   // killed on purpose
             }
-            var recycle = code == RrqWorker.RecycleExitCode;
             if (!recycle)
             {
-                try
+                while (_recentRestarts.Count > 0 && DateTime.UtcNow - _recentRestarts.Peek() > TimeSpan.FromMinutes(1))
                 {
-                    // Stopped through the API (WorkerStop with Kill marks it EXITED before killing it): not a crash.
-                    if (await _controller.WorkerStatusAsync(id).ConfigureAwait(false) == RrqWorkerStatus.Exited)
-                    {
-                        return;
-                    }
+                    _recentRestarts.Dequeue();
                 }
-                catch (Exception e) when (e is RrqException or ObjectDisposedException)
+                if (_recentRestarts.Count >= MaxRestartsPerMinute)
                 {
-                    return;   // the controller is gone (its process ends), or the queue was destroyed
+                    _controller.Logger.LogError("Worker {WorkerId} exited with code {Code}; not restarted: {Max} crashed workers " +
+                        "were restarted in the last minute already (see its log, {Log})", id, code, MaxRestartsPerMinute, _logFiles[id]);
+                    return;
                 }
+                _recentRestarts.Enqueue(DateTime.UtcNow);
             }
-            string next;
+            next = recycle ? id : NextId(id);
+        }
+        try
+        {
+            var process = _restart!(next, id);
             lock (_lock)
             {
-                if (!recycle && _killed.Contains(id))
-                {
-                    return;   // killed on purpose
-                }
+                _processes[next] = process;
                 if (!recycle)
                 {
-                    while (_recentRestarts.Count > 0 && DateTime.UtcNow - _recentRestarts.Peek() > TimeSpan.FromMinutes(1))
-                    {
-                        _recentRestarts.Dequeue();
-                    }
-                    if (_recentRestarts.Count >= MaxRestartsPerMinute)
-                    {
-                        _controller.Logger.LogError("Worker {WorkerId} exited with code {Code}; not restarted: {Max} crashed workers " +
-                            "were restarted in the last minute already (see its log, {Log})", id, code, MaxRestartsPerMinute, _logFiles[id]);
-                        return;
-                    }
-                    _recentRestarts.Enqueue(DateTime.UtcNow);
+                    _ids = [.. _ids.Select(i => i == id ? next : i)];
+                    Interlocked.Increment(ref _restarts);
+                    _controller.Logger.LogWarning("Worker {WorkerId} exited with code {Code}: started {NewId} in its place", id, code, next);
                 }
-                next = recycle ? id : NextId(id);
-            }
-            try
-            {
-                var process = _restart!(next, id);
-                lock (_lock)
+                else
                 {
-                    _processes[next] = process;
-                    if (!recycle)
-                    {
-                        _ids = [.. _ids.Select(i => i == id ? next : i)];
-                        Interlocked.Increment(ref _restarts);
-                        _controller.Logger.LogWarning("Worker {WorkerId} exited with code {Code}: started {NewId} in its place", id, code, next);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref _recycles);
-                    }
+                    Interlocked.Increment(ref _recycles);
                 }
-                Watch(next, process);
             }
-            catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception or ObjectDisposedException)
-            {
-                _controller.Logger.LogError(e, "Could not start worker {WorkerId} again", next);
-            }
+            Watch(next, process);
+        }
+        catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception or ObjectDisposedException)
+        {
+            _controller.Logger.LogError(e, "Could not start worker {WorkerId} again", next);
         }
     }
 
