@@ -34,13 +34,7 @@ internal static class WorkerProgram
         }
         if (args[0] == "child")
         {
-            // The process of one separate-process task, started and supervised by a worker.
-            if (!(args.Length == 3 || args.Length == 5 && args[3] == "--warm") || args[1] != "--envir")
-            {
-                Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --envir FILE [--warm FILE]`; not for direct use.");
-                return 2;
-            }
-            return await Rrq.Workers.ChildTaskRunner.RunAsync(new RoslynTaskEvaluator(), args[2], args.Length == 5 ? args[4] : null, Console.In);
+            return await RunChildAsync(args);
         }
         if (args[0] == "run")
         {
@@ -54,6 +48,30 @@ internal static class WorkerProgram
             return await RrqScriptHost.RunFileAsync(args[1], args[2..], Console.Error, cts.Token);
         }
         return await RunWorkerAsync(args);
+    }
+
+    /// <summary>The process of one separate-process task, started and supervised by a worker. It runs the
+    /// code its worker compiled and loads no compiler (nor anything else it does not need).</summary>
+    private static async Task<int> RunChildAsync(string[] args)
+    {
+        if (args.Length != 3 || args[1] != "--image")
+        {
+            Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --image FILE`; not for direct use.");
+            return 2;
+        }
+        return await Rrq.Workers.ChildTaskRunner.RunAsync(new Rrq.Scripting.Evaluation.ChildRuntime(), args[2], Console.In);
+    }
+
+    private static void WarmUp(Rrq.Workers.IChildCompiler compiler)
+    {
+        try
+        {
+            compiler.WarmUp();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"rrq-worker: could not warm up the compiler (the first task will compile more slowly): {e.Message}");
+        }
     }
 
     private static async Task<int> RunWorkerAsync(string[] args)
@@ -119,7 +137,11 @@ internal static class WorkerProgram
         {
             await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
                 logger: null, embedded: true, offload: null, asWorker: true, CancellationToken.None);
-            await using var worker = await RrqWorker.CreateAsync(controller, new RoslynTaskEvaluator(), name, config, Console.Out);
+            // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
+            // so its first task (in this process or a separate one) does not wait a second or two for that.
+            var evaluator = new RoslynTaskEvaluator();
+            WarmUp(evaluator);
+            await using var worker = await RrqWorker.CreateAsync(controller, evaluator, name, config, Console.Out);
             await worker.RunAsync(stop.Token);
             return worker.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
         }

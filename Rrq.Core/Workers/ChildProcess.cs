@@ -4,8 +4,8 @@ namespace Rrq.Workers;
 
 /// <summary>
 /// A child process for one separate-process task (<c>rrq-worker child</c>). It is started ahead of
-/// need, compiles the environment, then waits on its standard input for the task; it writes the
-/// outcome to a file and exits. Its output lines go to a sink (the task's log). When the worker
+/// need, loads the environment its worker compiled, then waits on its standard input for the task;
+/// it writes the outcome to a file and exits. Its output lines go to a sink (the task's log). When the worker
 /// goes away, the child's standard input closes and the child ends itself.
 /// </summary>
 internal sealed class ChildProcess : IDisposable
@@ -14,6 +14,7 @@ internal sealed class ChildProcess : IDisposable
     private readonly List<string> _early = [];
     private readonly Lock _gate = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Action<string>? _sink;
 
     private ChildProcess(Process process, string dir, long envirVersion)
@@ -34,21 +35,20 @@ internal sealed class ChildProcess : IDisposable
     /// <summary>Completes when the child has written its outcome (or has ended).</summary>
     public Task Done => _done.Task;
 
+    /// <summary>Completes when the child has loaded the environment and waits for its task (or has ended).</summary>
+    public Task Ready => _ready.Task;
+
     private string ResultPath => Path.Combine(Dir, "result.bin");
 
-    /// <summary>Starts a child for the next task. <paramref name="warmPayload"/>: the payload of a task like
-    /// the one expected (the worker's last), whose expression the child compiles while it waits; null for none.</summary>
-    public static ChildProcess Start(string workDir, string envirFile, long envirVersion, RrqOffload? offload, byte[]? warmPayload = null)
+    /// <summary>Where the worker writes the task for this child (<see cref="ChildTaskInput"/>) before <see cref="Assign"/>.</summary>
+    public string InputPath => Path.Combine(Dir, "task.bin");
+
+    /// <summary>Starts a child for a task to come, with the compiled environment in <paramref name="envirFile"/>.</summary>
+    public static ChildProcess Start(string workDir, string envirFile, long envirVersion, RrqOffload? offload)
     {
         var dir = Directory.CreateDirectory(Path.Combine(workDir, "child-" + Guid.NewGuid().ToString("N")[..12])).FullName;
         var (file, prefix) = WorkerLauncher.Locate();
-        string[] command = [file, .. prefix, "child", "--envir", envirFile];
-        if (warmPayload is not null)
-        {
-            var warm = Path.Combine(dir, "warm.bin");
-            File.WriteAllBytes(warm, warmPayload);
-            command = [.. command, "--warm", warm];
-        }
+        string[] command = [file, .. prefix, "child", "--image", envirFile];
         // On Unix the shell merges standard error into standard output, so the task's log is one stream
         // in the order it was written, and the child's last line (its done marker) really is last.
         var psi = new ProcessStartInfo(OperatingSystem.IsWindows() ? command[0] : "/bin/sh")
@@ -75,7 +75,11 @@ internal sealed class ChildProcess : IDisposable
         var child = new ChildProcess(process, dir, envirVersion);
         process.OutputDataReceived += (_, e) => child.Line(e.Data);
         process.ErrorDataReceived += (_, e) => child.Line(e.Data);
-        process.Exited += (_, _) => child._done.TrySetResult();
+        process.Exited += (_, _) =>
+        {
+            child._ready.TrySetResult();
+            child._done.TrySetResult();
+        };
         process.EnableRaisingEvents = true;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -93,6 +97,11 @@ internal sealed class ChildProcess : IDisposable
             _done.TrySetResult();
             return;
         }
+        if (data == ChildTaskRunner.ReadyMarker)
+        {
+            _ready.TrySetResult();
+            return;
+        }
         lock (_gate)
         {
             if (_sink is null)
@@ -106,9 +115,9 @@ internal sealed class ChildProcess : IDisposable
         }
     }
 
-    /// <summary>Hands the child its task. Output it printed so far (while loading the environment)
-    /// goes to the sink first.</summary>
-    public void Assign(RrqTaskContext context, byte[] payload, Action<string> sink)
+    /// <summary>Hands the child its task, written to <see cref="InputPath"/>. Output it printed so far (while
+    /// loading the environment) goes to the sink first.</summary>
+    public void Assign(RrqTaskContext context, Action<string> sink)
     {
         lock (_gate)
         {
@@ -119,9 +128,7 @@ internal sealed class ChildProcess : IDisposable
             _early.Clear();
             _sink = sink;
         }
-        var payloadPath = Path.Combine(Dir, "payload.bin");
-        File.WriteAllBytes(payloadPath, payload);
-        _process.StandardInput.WriteLine(string.Join('\t', "RUN", context.QueueId, context.WorkerId, context.TaskId, payloadPath, ResultPath));
+        _process.StandardInput.WriteLine(string.Join('\t', "RUN", context.QueueId, context.WorkerId, context.TaskId, InputPath, ResultPath));
         _process.StandardInput.Flush();
     }
 
@@ -151,15 +158,7 @@ internal sealed class ChildProcess : IDisposable
     }
 
     /// <summary>The outcome the child wrote, or null when it ended without one (killed, crashed).</summary>
-    public TaskOutcome? ReadOutcome()
-    {
-        if (!File.Exists(ResultPath))
-        {
-            return null;
-        }
-        var bytes = File.ReadAllBytes(ResultPath);
-        return bytes.Length == 0 ? null : ChildTaskRunner.DecodeOutcome(bytes);
-    }
+    public ChildOutcome? ReadOutcome() => File.Exists(ResultPath) ? ChildOutcome.Read(ResultPath) : null;
 
     public void Kill()
     {

@@ -3,54 +3,45 @@ using System.Text.Json;
 namespace Rrq.Workers;
 
 /// <summary>
-/// The child side of a separate-process task (<c>rrq-worker child --envir FILE</c>): load the
-/// environment, read one task from standard input, run it, write the outcome file, exit. If the
-/// worker goes away (standard input closes) the child ends itself.
+/// The child side of a separate-process task (<c>rrq-worker child --image FILE</c>): load the worker
+/// environment its worker compiled, wait for one task on standard input, run its compiled expression,
+/// write the outcome file, exit. Nothing is compiled here. If the worker goes away (standard input
+/// closes) the child ends itself.
 /// </summary>
 internal static class ChildTaskRunner
 {
     public const int ParentGoneExitCode = 70;
 
+
     /// <summary>The last line the child prints, after its outcome file is in place: the worker need not
     /// wait for the process to finish shutting down.</summary>
     public const string DoneMarker = "\u0001rrq-child-done\u0001";
 
+    /// <summary>Printed once the environment is loaded and the child waits for its task.</summary>
+    public const string ReadyMarker = "\u0001rrq-child-ready\u0001";
+
     /// <summary>Starts a line carrying a progress report (base64 of the encoded value) to the worker.</summary>
     public const string ProgressMarker = "\u0001rrq-progress\u0001";
 
-    /// <param name="evaluator">Runs the task.</param>
-    /// <param name="envirFile">The worker environment (JSON).</param>
-    /// <param name="warmFile">The payload of the last task the worker ran in a separate process, or null: its
-    /// expression is compiled while the child waits, as the next task is often another of the same kind.</param>
+    /// <param name="runtime">Loads and runs compiled code.</param>
+    /// <param name="envirFile">The compiled worker environment (<see cref="ChildEnvironment"/>).</param>
     /// <param name="input">Where the task comes from (the worker holds it open).</param>
-    public static async Task<int> RunAsync(IRrqTaskEvaluator evaluator, string envirFile, string? warmFile, TextReader input)
+    public static async Task<int> RunAsync(IChildRuntime runtime, string envirFile, TextReader input)
     {
         string? envirError = null;
         try
         {
-            var spec = JsonSerializer.Deserialize<RrqEnvirSpec>(await File.ReadAllTextAsync(envirFile).ConfigureAwait(false),
-                RrqController.JsonOptions) ?? RrqEnvirSpec.Empty;
-            evaluator.LoadEnvironment(spec);
-            if (warmFile is not null)
-            {
-                PrepareLike(evaluator, warmFile);
-            }
-            // While the worker has no task for us yet, run a throwaway task the whole way (payload, locals,
-            // compile, run, encode): the first of each in a process pays for loading and JIT-compiling
-            // the code involved, and that should not be on a real task's clock.
-            var warmUp = new Tasks.TaskPayload
-            {
-                Expression = "__rrq_warm + 1",
-                LocalNames = ["__rrq_warm"],
-                LocalValues = [Store.RrqValueCodec.Serialize(1)],
-            };
-            await TaskExecution.RunAsync(evaluator, new RrqTaskContext("", "warm-up", ""),
-                MemoryPack.MemoryPackSerializer.Serialize(warmUp), Store.OffloadStore.Create("", null), CancellationToken.None).ConfigureAwait(false);
+            var environment = ChildEnvironment.Read(envirFile);
+            runtime.LoadEnvironment(environment);
+            await WarmUpAsync(runtime, environment.WarmUp, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(envirFile))!,
+                $"warm-up-{Environment.ProcessId}.bin")).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is RrqEnvirException or IOException or JsonException)
+        catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException)
         {
             envirError = e.Message;
         }
+        await Console.Out.WriteLineAsync(ReadyMarker).ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
 
         var line = await input.ReadLineAsync().ConfigureAwait(false);
         if (line is null)
@@ -63,7 +54,7 @@ internal static class ChildTaskRunner
             await Console.Error.WriteLineAsync($"rrq-worker child: unexpected request '{line}'").ConfigureAwait(false);
             return 2;
         }
-        var (queueId, workerId, taskId, payloadPath, resultPath) = (parts[1], parts[2], parts[3], parts[4], parts[5]);
+        var (queueId, workerId, taskId, inputPath, resultPath) = (parts[1], parts[2], parts[3], parts[4], parts[5]);
 
         // The worker holds our standard input open while it supervises us; when it goes, so do we.
         new Thread(() =>
@@ -94,38 +85,87 @@ internal static class ChildTaskRunner
             },
         };
         var outcome = envirError is null
-            ? await TaskExecution.RunAsync(evaluator, context, await File.ReadAllBytesAsync(payloadPath).ConfigureAwait(false),
-                    ChildValues(queueId), CancellationToken.None)
-                .ConfigureAwait(false)
-            : TaskExecution.Error(context, new RrqEvaluation
+            ? await RunTaskAsync(runtime, context, inputPath, ChildValues(queueId)).ConfigureAwait(false)
+            : new ChildOutcome(false, null, null, new RrqEvaluation
             {
                 Message = $"The worker environment could not be loaded in the task's process: {envirError}",
                 ExceptionType = typeof(RrqEnvirException).FullName,
-            });
+            }, []);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         await Console.Error.FlushAsync().ConfigureAwait(false);
-
-        // Written aside and renamed, so the worker never reads half an outcome.
-        var tmp = resultPath + ".tmp";
-        await File.WriteAllBytesAsync(tmp, EncodeOutcome(outcome)).ConfigureAwait(false);
-        File.Move(tmp, resultPath, overwrite: true);
+        outcome.Write(resultPath);
         await Console.Out.WriteLineAsync(DoneMarker).ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
         return 0;
     }
 
-    /// <summary>Compiles the expression of an earlier task for locals of the same types, without running it.
-    /// Anything wrong with that payload only means there is nothing to prepare.</summary>
-    private static void PrepareLike(IRrqTaskEvaluator evaluator, string warmFile)
+    private static async Task<ChildOutcome> RunTaskAsync(IChildRuntime runtime, RrqTaskContext context, string inputPath,
+        Store.OffloadStore values)
     {
+        ChildTaskCode code;
+        Dictionary<string, object?> locals;
         try
         {
-            var payload = RrqController.DecodePayload(File.ReadAllBytes(warmFile));
-            evaluator.Prepare(payload.Expression, RrqController.DecodeLocals(payload, Store.OffloadStore.Create("", null)));
+            string codeFile;
+            (codeFile, locals) = ChildTaskInput.Read(inputPath, (name, bytes) => values.Deserialize(bytes, $"the local '{name}'"));
+            code = ChildTaskCode.Read(codeFile);
         }
-        catch (Exception e) when (e is IOException or MemoryPack.MemoryPackSerializationException or RrqException or RrqValueException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // A corrupt value must not look like the task's own failure, nor take the child down silently.
+            return new ChildOutcome(false, null, null, new RrqEvaluation
+            {
+                Message = $"Could not read the task's locals ({context.TaskId}): {e.Message}",
+                ExceptionType = e.GetType().FullName,
+            }, []);
         }
+        return Report(await runtime.RunAsync(context, code, locals).ConfigureAwait(false), values);
+    }
+
+    /// <summary>What the child reports for an evaluation: a plain value as itself (the worker encodes it),
+    /// any other value encoded here (large ones go to the offload directory from here).</summary>
+    private static ChildOutcome Report(RrqEvaluation evaluation, Store.OffloadStore values)
+    {
+        string[] warnings = [.. evaluation.Warnings];
+        if (!evaluation.Success)
+        {
+            return new ChildOutcome(false, null, null, evaluation, warnings);
+        }
+        if (ChildWire.IsPlain(evaluation.Value))
+        {
+            return new ChildOutcome(true, evaluation.Value, null, null, warnings);
+        }
+        try
+        {
+            return new ChildOutcome(true, null, values.Serialize(evaluation.Value), null, warnings);
+        }
+        catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
+        {
+            return new ChildOutcome(false, null, null, new RrqEvaluation
+            {
+                Message = $"The task's value could not be stored: {e.Message}",
+                ExceptionType = typeof(RrqValueException).FullName,
+                Warnings = warnings,
+            }, warnings);
+        }
+    }
+
+    /// <summary>Runs a throwaway task the whole way (reading compiled code, loading and running it, writing its
+    /// outcome) while the child waits for its real one: the first of each in a process pays for loading and
+    /// JIT-compiling the code involved, and that should not be on a task's clock.</summary>
+    private static async Task WarmUpAsync(IChildRuntime runtime, ChildTaskCode? code, string outcomeFile)
+    {
+        if (code is null)
+        {
+            return;
+        }
+        var context = new RrqTaskContext("", "warm-up", "");
+        ChildTaskInput.Write(outcomeFile, "", ["__rrq_warm"], new Dictionary<string, object?> { ["__rrq_warm"] = 1 }, [[]]);
+        var (_, locals) = ChildTaskInput.Read(outcomeFile, (_, _) => null);
+        var evaluation = await runtime.RunAsync(context, code, locals).ConfigureAwait(false);
+        Report(evaluation, Store.OffloadStore.Create("", null)).Write(outcomeFile);
+        _ = ChildOutcome.Read(outcomeFile);
+        File.Delete(outcomeFile);
     }
 
     /// <summary>The child's value store: the worker passes its offload settings in RRQ_OFFLOAD(_THRESHOLD).</summary>
@@ -140,28 +180,5 @@ internal static class ChildTaskRunner
             Console.Error.WriteLine($"rrq-worker child: {e.Message}; large values cannot be read or written here.");
             return Store.OffloadStore.Create(queueId, null);
         }
-    }
-
-    // The outcome file: one byte (0 COMPLETE, 1 ERROR), the warnings (MemoryPack string[]) with their
-    // length in four bytes, then the result.
-    private static byte[] EncodeOutcome(TaskOutcome outcome)
-    {
-        var warnings = MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray());
-        var bytes = new byte[1 + 4 + warnings.Length + outcome.Result.Length];
-        bytes[0] = outcome.Status == RrqTaskStatus.Complete ? (byte)0 : (byte)1;
-        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(1), warnings.Length);
-        warnings.CopyTo(bytes, 5);
-        outcome.Result.CopyTo(bytes, 5 + warnings.Length);
-        return bytes;
-    }
-
-    public static TaskOutcome DecodeOutcome(byte[] bytes)
-    {
-        var n = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(1));
-        var warnings = MemoryPack.MemoryPackSerializer.Deserialize<string[]>(bytes.AsSpan(5, n)) ?? [];
-        return new(bytes[0] == 0 ? RrqTaskStatus.Complete : RrqTaskStatus.Error, bytes[(5 + n)..], bytes[0] == 0 ? null : "failed in its process")
-        {
-            Warnings = warnings,
-        };
     }
 }

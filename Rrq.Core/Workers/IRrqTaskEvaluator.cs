@@ -16,8 +16,8 @@ public interface IRrqTaskEvaluator
     Task<RrqEvaluation> EvaluateAsync(RrqTaskContext context, string expression,
         IReadOnlyDictionary<string, object?> locals, CancellationToken cancellationToken);
 
-    /// <summary>Compiles an expression for locals like these, ready to run, without running it (a child
-    /// process warming up for the kind of task its worker ran last). Does nothing by default.</summary>
+    /// <summary>Compiles an expression for locals like these, ready to run, without running it (to have it
+    /// compiled before a task of that kind comes). Does nothing by default.</summary>
     void Prepare(string expression, IReadOnlyDictionary<string, object?> locals)
     {
     }

@@ -30,8 +30,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private string[] _knownQueues;
     private DateTimeOffset? _nextDue;
     private Heartbeat? _heartbeat;
-    private ChildProcess? _prestarted;
-    private string? _envirFile;
+    private readonly ChildPool _children;
+
+    /// <summary>The compiled environment its children load (written when the first separate-process task
+    /// of an environment version comes); null before that.</summary>
+    private string? _childEnvirFile;
+
+    /// <summary>Set once the worker has run a separate-process task: it then keeps a child ready.</summary>
+    private bool _seenSeparate;
     private string? _separateTask;
     private TaskCompletionSource _cancelSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _envirVersion;
@@ -56,6 +62,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Config = config;
         _output = output;
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
+        _children = new ChildPool(_workDir, controller.Offload, Print);
         _knownQueues = [.. config.EffectiveQueues];
         _timeoutIdle = config.TimeoutIdle;
         // Each outage is printed twice: when it starts, and with its length when Redis is back.
@@ -377,7 +384,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             _heartbeat?.Dispose();
             _controller.Queue.Retry.Reported -= Print;
             await _controller.Queue.RunAsync(db => db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id))).ConfigureAwait(false);
-            DropPrestarted();
+            _children.Dispose();
             Print("this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting");
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
         }
@@ -393,11 +400,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
                 _taskToken = token;
-                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout)
+                var separateNext = r.Length > 6 ? (int)r[6] : 0;
+                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
                     .ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
+                // Idle for a while (not just between two tasks): one child stays ready for the next
+                // separate-process task, not more.
+                if (DateTime.UtcNow - _idleSince >= IdleChildrenAfter)
+                {
+                    _children.Trim(Math.Min(1, Config.ReadyChildren));
+                }
                 _nextDue = (string?)r[2] is { Length: > 0 } due
                     ? DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(due, System.Globalization.CultureInfo.InvariantCulture))
                     : null;
@@ -414,8 +428,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var sw = Stopwatch.StartNew();
             _evaluator.LoadEnvironment(spec);
             _envirVersion = spec.Version;
-            _envirFile = WriteEnvirFile(spec);
-            DropPrestarted();
+            _childEnvirFile = null;
+            if (_seenSeparate)
+            {
+                // Children of the old environment go; the new one is compiled for children now.
+                try
+                {
+                    PrepareChildren(1);
+                }
+                catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException)
+                {
+                    Print($"could not prepare child processes for environment version {spec.Version}: {e.Message}");
+                }
+            }
             await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
             Print($"environment version {spec.Version} loaded ({string.Join(", ", spec.Sources.Select(s => s.Path))})");
             return null;
@@ -430,73 +455,62 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    private string WriteEnvirFile(RrqEnvirSpec spec)
-    {
-        Directory.CreateDirectory(_workDir);
-        var file = Path.Combine(_workDir, $"envir-{spec.Version}.json");
-        File.WriteAllText(file, JsonSerializer.Serialize(spec, RrqController.JsonOptions));
-        return file;
-    }
+    /// <summary>How long a worker finds nothing to do before it stops all but one of its ready children.</summary>
+    private static readonly TimeSpan IdleChildrenAfter = TimeSpan.FromSeconds(2);
 
-    private void DropPrestarted()
+    /// <summary>Writes the environment for children (once per version) and keeps up to <paramref name="count"/>
+    /// children started with it (bounded by the config). Returns false when the evaluator cannot compile for children.</summary>
+    private bool PrepareChildren(int count)
     {
-        Interlocked.Exchange(ref _prestarted, null)?.Dispose();
-    }
-
-    /// <summary>Starts the child for the next separate-process task now, so that task does not wait
-    /// for a process start and an environment compile.</summary>
-    private void Prestart()
-    {
-        if (_stopped != 0)
+        if (_evaluator is not IChildCompiler compiler)
         {
-            return;
+            return false;
         }
-        var file = _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty);
-        var version = _envirVersion;
-        try
+        if (_childEnvirFile is null)
         {
-            var child = ChildProcess.Start(_workDir, file, version, _controller.Offload, _warmPayload);
-            Interlocked.Exchange(ref _prestarted, child)?.Dispose();
-            if (_stopped != 0)
-            {
-                DropPrestarted();   // stopped while it was starting
-            }
+            _childEnvirFile = compiler.WriteEnvironment(_workDir);
+            _children.UseEnvironment(_childEnvirFile, _envirVersion);
         }
-        catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception)
+        if (_stopped == 0)
         {
-            Print($"could not pre-start a child process: {e.Message}");
+            _children.Fill(Math.Min(count, Config.ReadyChildren));
         }
+        return true;
     }
 
-    private ChildProcess TakeChild()
-    {
-        var child = Interlocked.Exchange(ref _prestarted, null);
-        if (child is not null && child.EnvirVersion == _envirVersion && !child.HasExited)
-        {
-            return child;
-        }
-        child?.Dispose();
-        return ChildProcess.Start(_workDir, _envirFile ??= WriteEnvirFile(RrqEnvirSpec.Empty), _envirVersion, _controller.Offload);
-    }
-
-    /// <summary>The payload of the last separate-process task, for the next child to compile its expression
-    /// while it waits (tasks of a kind tend to come together); null when it was large or had offloaded values.</summary>
-    private byte[]? _warmPayload;
-
-    private const int WarmPayloadLimit = 256 * 1024;
-
-    private void RememberForWarmUp(byte[] rawPayload, Tasks.TaskPayload payload)
-    {
-        _warmPayload = rawPayload.Length <= WarmPayloadLimit && RrqController.OffloadedHashes(payload).Length == 0 ? rawPayload : null;
-    }
-
-    private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, byte[] payload, TimeSpan? timeout)
+    /// <summary>Runs a task in a fresh child process. The worker compiles the expression (or takes it from its
+    /// cache) and the child, started ahead, only runs it.</summary>
+    /// <remarks><paramref name="separateNext"/>: how many separate-process tasks are next in the worker's queues;
+    /// that many children are started ahead (at least one, at most <see cref="RrqWorkerConfig.ReadyChildren"/>).</remarks>
+    private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, Tasks.TaskPayload payload, TimeSpan? timeout, int separateNext)
     {
         var k = _controller.Keys;
+        if (_evaluator is not IChildCompiler compiler)
+        {
+            return TaskExecution.Error(context, new RrqEvaluation
+            {
+                Message = $"This worker's evaluator ({_evaluator.GetType().FullName}) cannot run tasks in a separate process: " +
+                    "only Rrq.Scripting.RoslynTaskEvaluator compiles for child processes. Submit the task without separateProcess.",
+                ExceptionType = typeof(RrqException).FullName,
+            });
+        }
+        var (locals, unreadable) = TaskExecution.DecodeLocals(context, payload, _controller.Values);
+        if (unreadable is not null)
+        {
+            return unreadable;
+        }
         ChildProcess child;
+        string codeFile;
         try
         {
-            child = TakeChild();
+            PrepareChildren(0);
+            var (file, failure) = compiler.WriteTaskCode(payload.Expression, locals!, _workDir);
+            if (failure is not null)
+            {
+                return TaskExecution.Error(context, failure);   // it does not compile: no process needed
+            }
+            codeFile = file!;
+            child = _children.Take();
         }
         catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
@@ -506,6 +520,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 ExceptionType = e.GetType().FullName,
             });
         }
+        _seenSeparate = true;
         _cancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _separateTask = context.TaskId;
         try
@@ -517,7 +532,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var exited = child.WaitForExitAsync();
             try
             {
-                child.Assign(context, payload, line =>
+                ChildTaskInput.Write(child.InputPath, codeFile, payload.LocalNames, locals!, payload.LocalValues);
+                child.Assign(context, line =>
                 {
                     lock (pushes)
                     {
@@ -532,6 +548,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 // The child died before it could be handed the task (killed, or crashed while loading
                 // the environment): the task has no result, as when it dies while running.
             }
+            // The next tasks' processes start now, while this one runs, not after it: one for each separate-process
+            // task waiting, and one for a task yet to come (tasks of a kind come in runs).
+            PrepareChildren(separateNext + 1);
             var deadline = timeout is { } t ? DateTime.UtcNow + t : (DateTime?)null;
             TaskOutcome outcome;
             while (true)
@@ -544,7 +563,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 await Task.WhenAny(child.Done, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
                 if (child.Done.IsCompleted)
                 {
-                    outcome = child.ReadOutcome() ?? TaskExecution.NotSuccessful(context, RrqTaskStatus.Died, child.ExitDescription());
+                    outcome = child.ReadOutcome() is { } reported
+                        ? TaskExecution.FromChild(context, reported, _controller.Values)
+                        : TaskExecution.NotSuccessful(context, RrqTaskStatus.Died, child.ExitDescription());
                     break;
                 }
                 // The notification is the fast path; the stored request is the safety net if it was lost.
@@ -581,19 +602,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 child.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
                 child.Dispose();
-                Prestart();
             });
         }
     }
 
     private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[]? rawPayload, bool separateProcess,
-        TimeSpan? timeout)
+        TimeSpan? timeout, int separateNext)
     {
         Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
         var sw = Stopwatch.StartNew();
         var context = new RrqTaskContext(QueueId, taskId, Id);
         // Decoded once here. Locals shared by a bulk submission are merged in, so the task (and a child
-        // process) sees one plain payload; only a child needs it as bytes again.
+        // process) sees one plain payload.
         Tasks.TaskPayload payload;
         try
         {
@@ -612,10 +632,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             try
             {
                 payload = await _controller.WithSharedAsync(payload).ConfigureAwait(false);
-                if (separateProcess)
-                {
-                    rawPayload = MemoryPack.MemoryPackSerializer.Serialize(payload);
-                }
             }
             catch (RrqValueException e)
             {
@@ -628,8 +644,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         TaskOutcome outcome;
         if (separateProcess)
         {
-            RememberForWarmUp(rawPayload!, payload);
-            outcome = await RunSeparateAsync(context, rawPayload!, timeout).ConfigureAwait(false);
+            outcome = await RunSeparateAsync(context, payload, timeout, separateNext).ConfigureAwait(false);
         }
         else
         {
@@ -816,7 +831,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         _heartbeat?.Dispose();
         _controller.Queue.Retry.Reported -= Print;
-        DropPrestarted();
+        _children.Dispose();
         var sub = _controller.Redis.GetSubscriber();
         foreach (var ch in _channels)
         {

@@ -47,6 +47,13 @@ public sealed record RrqWorkerConfig
     /// null never.</summary>
     public long? RecycleMemoryBytes { get; init; }
 
+    /// <summary>How many child processes the worker keeps started ahead of separate-process tasks, at most:
+    /// each task still runs in a fresh process, but one that has started and loaded the environment before
+    /// the task comes. Once the worker has run a separate-process task it keeps one ready; while more of them
+    /// wait in its queues it keeps up to this many; idle, it keeps one. 0 starts each task's process only when
+    /// the task comes (slower, but no idle processes). Default: 2.</summary>
+    public int ReadyChildren { get; init; } = 2;
+
     /// <summary>Print what the worker does to its standard output. Default: true.</summary>
     public bool Verbose { get; init; } = true;
 
@@ -88,6 +95,10 @@ public sealed record RrqWorkerConfig
         if (RecycleAfterCompiles is < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(RecycleAfterCompiles), RecycleAfterCompiles, "RecycleAfterCompiles must be at least 1 (or null for never).");
+        }
+        if (ReadyChildren is < 0 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReadyChildren), ReadyChildren, "ReadyChildren must be from 0 to 64.");
         }
         if (RecycleMemoryBytes is < 1)
         {

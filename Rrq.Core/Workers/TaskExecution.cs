@@ -17,42 +17,41 @@ internal sealed record TaskOutcome(RrqTaskStatus Status, byte[] Result, string? 
 /// worker (in-process tasks) and the child process of separate-process tasks.</summary>
 internal static class TaskExecution
 {
-    /// <summary>Runs a payload as stored (the child process of a separate-process task).</summary>
-    public static Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, byte[] rawPayload,
-        OffloadStore values, CancellationToken cancellationToken)
-    {
-        Tasks.TaskPayload payload;
-        try
-        {
-            payload = RrqController.DecodePayload(rawPayload);
-        }
-        catch (RrqValueException e)
-        {
-            return Task.FromResult(UnreadablePayload(context, e));
-        }
-        return RunAsync(evaluator, context, payload, values, cancellationToken);
-    }
+    /// <summary>Runs a decoded payload in the worker's own process.</summary>
+    public static Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, Tasks.TaskPayload payload,
+        OffloadStore values, CancellationToken cancellationToken) =>
+        RunAsync(locals => evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken), context, payload, values);
 
-    /// <summary>Runs an already decoded payload (the worker's own process).</summary>
-    public static async Task<TaskOutcome> RunAsync(IRrqTaskEvaluator evaluator, RrqTaskContext context, Tasks.TaskPayload payload,
-        OffloadStore values, CancellationToken cancellationToken)
+    /// <summary>The task's locals, or the ERROR outcome of a task whose locals cannot be read.</summary>
+    public static (IReadOnlyDictionary<string, object?>? Locals, TaskOutcome? Failure) DecodeLocals(RrqTaskContext context,
+        Tasks.TaskPayload payload, OffloadStore values)
     {
-        IReadOnlyDictionary<string, object?> locals;
         try
         {
-            locals = RrqController.DecodeLocals(payload, values);
+            return (RrqController.DecodeLocals(payload, values), null);
         }
         catch (Exception e) when (e is not OperationCanceledException and not OutOfMemoryException)
         {
             // A corrupt value (a bad length prefix, an unknown tag) must not take the worker down: whatever the
             // codec throws on bytes it cannot read is this task's error.
-            return Error(context, new RrqEvaluation
+            return (null, Error(context, new RrqEvaluation
             {
                 Message = $"Could not read the task's locals ({context.TaskId}): {e.Message}",
                 ExceptionType = e.GetType().FullName,
-            });
+            }));
         }
-        var evaluation = await evaluator.EvaluateAsync(context, payload.Expression, locals, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Decodes the locals, runs <paramref name="evaluate"/> with them, and encodes what it produced.</summary>
+    public static async Task<TaskOutcome> RunAsync(Func<IReadOnlyDictionary<string, object?>, Task<RrqEvaluation>> evaluate,
+        RrqTaskContext context, Tasks.TaskPayload payload, OffloadStore values)
+    {
+        var (locals, failure) = DecodeLocals(context, payload, values);
+        if (failure is not null)
+        {
+            return failure;
+        }
+        var evaluation = await evaluate(locals!).ConfigureAwait(false);
 
         if (evaluation.Success)
         {
@@ -71,6 +70,28 @@ internal static class TaskExecution
             }
         }
         return Error(context, evaluation);
+    }
+
+    /// <summary>The outcome a child process reported, as it will be stored: a plain value is encoded here.</summary>
+    public static TaskOutcome FromChild(RrqTaskContext context, ChildOutcome reported, OffloadStore values)
+    {
+        if (!reported.Success)
+        {
+            return Error(context, reported.Failure! with { Warnings = reported.Warnings });
+        }
+        try
+        {
+            return new TaskOutcome(RrqTaskStatus.Complete, reported.Stored ?? values.Serialize(reported.Plain), null) { Warnings = reported.Warnings };
+        }
+        catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
+        {
+            return Error(context, new RrqEvaluation
+            {
+                Message = $"The task's value could not be stored: {e.Message}",
+                ExceptionType = typeof(RrqValueException).FullName,
+                Warnings = reported.Warnings,
+            });
+        }
     }
 
     /// <summary>A task that ended without an error of its own (DIED, ...), with why, stored as its error object.</summary>

@@ -16,10 +16,12 @@ namespace Rrq.Scripting;
 /// version, expression, local names and types), so a repeated expression costs only its run.
 /// Locals become typed variables; traces keep <c>.csx</c> files and lines.
 /// </summary>
-public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
+public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildCompiler
 {
     private readonly ConcurrentDictionary<string, CompiledExpression> _cache = new(StringComparer.Ordinal);
     private CompiledEnvironment? _environment;
+    private string? _environmentFile;
+    private int _files;
 
     /// <summary>How many distinct expressions have been compiled by this evaluator (each adds an
     /// assembly that is never unloaded).</summary>
@@ -35,7 +37,104 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
         var env = CompiledEnvironment.Compile(spec);
         env.RunAsync().GetAwaiter().GetResult();
         _environment = env;
+        _environmentFile = null;
         _cache.Clear();
+    }
+
+    /// <inheritdoc />
+    string Rrq.Workers.IChildCompiler.WriteEnvironment(string directory)
+    {
+        var env = LoadedEnvironment();
+        if (_environmentFile is { } written && File.Exists(written))
+        {
+            return written;
+        }
+        var image = new Rrq.Workers.ChildEnvironment
+        {
+            Version = env.Spec.Version,
+            SourcePaths = [.. env.DisplayPaths.Keys],
+            DisplayPaths = [.. env.DisplayPaths.Values],
+        };
+        var submissions = new List<Rrq.Workers.ChildAssembly>();
+        var references = new List<(string Name, string Path)>();
+        foreach (var script in ChildEmitter.Chain(env.Script))
+        {
+            if (ChildEmitter.Emit(script) is { } emitted)
+            {
+                submissions.Add(emitted);
+            }
+            ChildEmitter.AddFileReferences(script, references);
+        }
+        image.Submissions = [.. submissions];
+        // A throwaway task the child runs the whole way while it waits for its real one (not counted as a compile).
+        var warm = Compile(env, "__rrq_warm + 1", ["__rrq_warm"], [typeof(int)]);
+        image.WarmUp = warm.Script is null ? null : ChildCode(env, "__rrq_warm + 1", ["__rrq_warm"], warm);
+        image.ReferenceNames = [.. references.Select(r => r.Name)];
+        image.ReferencePaths = [.. references.Select(r => r.Path)];
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, $"envir-{env.Spec.Version}-{Interlocked.Increment(ref _files)}.bin");
+        image.Write(file);
+        return _environmentFile = file;
+    }
+
+    /// <inheritdoc />
+    (string? File, RrqEvaluation? Failure) Rrq.Workers.IChildCompiler.WriteTaskCode(string expression,
+        IReadOnlyDictionary<string, object?> locals, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(expression);
+        ArgumentNullException.ThrowIfNull(locals);
+        var (env, names, compiled) = Compiled(expression, locals);
+        if (compiled.Failure is { } failure)
+        {
+            return (null, failure);
+        }
+        if (compiled.ChildFile is { } written && File.Exists(written))
+        {
+            return (written, null);
+        }
+        var code = ChildCode(env, expression, names, compiled);
+        Directory.CreateDirectory(directory);
+        var file = Path.Combine(directory, $"task-{env.Spec.Version}-{Interlocked.Increment(ref _files)}.bin");
+        code.Write(file);
+        compiled.ChildFile = file;
+        return (file, null);
+    }
+
+    private static Rrq.Workers.ChildTaskCode ChildCode(CompiledEnvironment env, string expression, string[] names, CompiledExpression compiled)
+    {
+        var code = new Rrq.Workers.ChildTaskCode
+        {
+            EnvirVersion = env.Spec.Version,
+            Expression = expression,
+            LocalNames = names,
+            Submission = ChildEmitter.Emit(compiled.Script!)
+                ?? throw new RrqException($"The expression '{expression}' compiled to nothing a child process could run."),
+            Warnings = [.. compiled.Warnings],
+        };
+        var references = new List<(string Name, string Path)>();
+        ChildEmitter.AddFileReferences(compiled.Script!, references);
+        code.ReferenceNames = [.. references.Select(r => r.Name)];
+        code.ReferencePaths = [.. references.Select(r => r.Path)];
+        return code;
+    }
+
+    /// <inheritdoc />
+    void Rrq.Workers.IChildCompiler.WarmUp()
+    {
+        var options = ScriptDefaults.Options();
+        var script = Microsoft.CodeAnalysis.CSharp.Scripting.CSharpScript.Create<object>("var __rrq_warm = 1;", options, typeof(TaskGlobals))
+            .ContinueWith<object>("__rrq_warm + 1", options);
+        ChildEmitter.Emit(script.Previous!);
+        ChildEmitter.Emit(script);
+    }
+
+    private CompiledEnvironment LoadedEnvironment()
+    {
+        if (_environment is null)
+        {
+            LoadEnvironment(RrqEnvirSpec.Empty);
+        }
+        return _environment!;
     }
 
     /// <inheritdoc />
@@ -81,16 +180,15 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
     private (CompiledEnvironment Env, string[] Names, CompiledExpression Expression) Compiled(string expression,
         IReadOnlyDictionary<string, object?> locals)
     {
-        var env = _environment;
-        if (env is null)
-        {
-            LoadEnvironment(RrqEnvirSpec.Empty);
-            env = _environment!;
-        }
+        var env = LoadedEnvironment();
         var names = locals.Keys.ToArray();
         var types = names.Select(n => DeclaredType(locals[n])).ToArray();
         var key = $"{env.Spec.Version}\u0001{expression}\u0001{string.Join(",", names.Zip(types, (n, t) => $"{n}:{t.AssemblyQualifiedName}"))}";
-        return (env, names, _cache.GetOrAdd(key, _ => Compile(env, expression, names, types)));
+        return (env, names, _cache.GetOrAdd(key, _ =>
+        {
+            CompiledCount++;
+            return Compile(env, expression, names, types);
+        }));
     }
 
     private static Type DeclaredType(object? value)
@@ -103,9 +201,8 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
         return CSharpTypeName.IsNameable(t) ? t : typeof(object);
     }
 
-    private CompiledExpression Compile(CompiledEnvironment env, string expression, string[] names, Type[] types)
+    private static CompiledExpression Compile(CompiledEnvironment env, string expression, string[] names, Type[] types)
     {
-        CompiledCount++;
         var code = new StringBuilder();
         code.Append("#line hidden\n");
         for (var i = 0; i < names.Length; i++)
@@ -169,5 +266,9 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator
         return expression;
     }
 
-    private sealed record CompiledExpression(Script<object>? Script, IReadOnlyList<string> Warnings, RrqEvaluation? Failure);
+    private sealed record CompiledExpression(Script<object>? Script, IReadOnlyList<string> Warnings, RrqEvaluation? Failure)
+    {
+        /// <summary>Where it was written for child processes, once one needed it.</summary>
+        public string? ChildFile { get; set; }
+    }
 }

@@ -23,13 +23,30 @@
 -- Returns {kind, envir version, ...} where kind is
 --    0  nothing to do:  {0, version, ms epoch of the next delayed task or ""}
 --    1  a message:  {1, version, message}
---    2  a task:     {2, version, task id, payload, local flag, timeout}
+--    2  a task:     {2, version, task id, payload, local flag, timeout, separate tasks next}
+--       where the last is, for a separate-process task, how many of the next 8 tasks of the worker's
+--       queues are separate-process too (the worker starts their processes ahead); else 0.
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
-local function task_reply(c, version, id)
+local function task_reply(c, version, id, queues)
   local payload = redis.call('HGET', c.expr, id)
   local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
   local timeout = redis.call('HGET', c.timeout, id) or ''
-  return {2, version, id, payload, lcl, timeout}
+  local separate = 0
+  if lcl == 'FALSE' then
+    local left = 8
+    for _, q in ipairs(queues) do
+      if left <= 0 then
+        break
+      end
+      for _, next_id in ipairs(redis.call('LRANGE', q[1], 0, left - 1)) do
+        left = left - 1
+        if redis.call('HGET', c.lcl, next_id) == 'FALSE' then
+          separate = separate + 1
+        end
+      end
+    end
+  end
+  return {2, version, id, payload, lcl, timeout, separate}
 end
 
 local function claim(c, queues, w, pre, token)
@@ -42,7 +59,7 @@ local function claim(c, queues, w, pre, token)
   local held = redis.call('HGET', c.worker_task, w)
   if held and redis.call('HGET', c.task_claim, held) == token
       and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
-    return task_reply(c, version, held)   -- this claim, sent again: the task it took
+    return task_reply(c, version, held, queues)   -- this claim, sent again: the task it took
   end
   local last = redis.call('HGET', c.worker_claim, w)
   if last and string.sub(last, 1, #token + 1) == token .. '\n' then
@@ -117,7 +134,7 @@ local function claim(c, queues, w, pre, token)
         local lines = pre.lines or {}
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)
-        return task_reply(c, version, id)
+        return task_reply(c, version, id, queues)
       end
     end
   end
