@@ -36,25 +36,171 @@ public class SeparateProcessTests
         Assert.Equal(["TASK_START", "REMOTE", "TASK_COMPLETE"], commands[^3..]);
     }
 
-    [Fact]
-    public async Task The_next_child_is_started_with_the_last_separate_task_to_compile_ahead_and_runs_the_next_one_right()
+    /// <summary>The worker's children that are alive now (started ahead, or running a task): the processes
+    /// whose command line names the worker's own folder.</summary>
+    private static int[] ChildrenOf(RrqWorker w)
     {
-        var (q, w, loop) = await QueueWithLoopingWorker();
-        await using var _ = q;
+        var folder = $"rrq-worker-{Environment.ProcessId}-{w.Id}";
+        var found = new List<int>();
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+                if (cmdline.Contains("child") && cmdline.Contains("--image") && cmdline.Any(a => a.Contains(folder, StringComparison.Ordinal)))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        return [.. found];
+    }
+
+    [Fact]
+    public async Task The_next_task_runs_in_a_fresh_child_that_was_started_before_the_task_came()
+    {
+        var (q, w, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
         var obj = q.Controller;
         var first = obj.TaskCreateExpr("Version() + a", new { a = 1 }, separateProcess: true);
         Assert.True(await obj.TaskWaitAsync(first, TimeSpan.FromSeconds(60)));
-        // The child started for the next task was handed this task's payload to compile while it waits.
-        var workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{w.Id}");
-        string[] warm = [];
-        await Poll.Until(() => (warm = Directory.GetFiles(workDir, "warm.bin", SearchOption.AllDirectories)).Length == 1, 60);
-        var handed = RrqController.DecodePayload(await File.ReadAllBytesAsync(warm[0]));
-        Assert.Equal("Version() + a", handed.Expression);
-        Assert.Equal(["a"], handed.LocalNames);
+        // The child for the next task was started while the first ran: it is there before the next task is.
+        int[] ready = [];
+        await Poll.Until(() => (ready = ChildrenOf(w)).Length >= 1, 60);
+        Assert.DoesNotContain(obj.TaskInfo(first).Pid!.Value, ready);
 
         var second = obj.TaskCreateExpr("Version() + a", new { a = 41 }, separateProcess: true);
         Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(60)));
-        Assert.Equal(obj.TaskResult(first) is int v1 ? v1 + 40 : -1, obj.TaskResult(second));
+        Assert.Equal(42, obj.TaskResult(second));
+        Assert.Contains(obj.TaskInfo(second).Pid!.Value, ready);
+        Assert.NotEqual(obj.TaskInfo(first).Pid, obj.TaskInfo(second).Pid);
+        Assert.True(Gone(obj.TaskInfo(second).Pid!.Value));   // one process, one task
+    }
+
+    [Fact]
+    public async Task A_child_runs_compiled_code_without_loading_the_compiler_the_embedded_server_or_the_serializer()
+    {
+        var (q, _, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name ?? \"\").ToArray()", separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
+        var loaded = Assert.IsType<string[]>(obj.TaskResult(t));
+        Assert.Contains("Rrq.Core", loaded);
+        Assert.DoesNotContain(loaded, a => a.StartsWith("Microsoft.CodeAnalysis", StringComparison.Ordinal));
+        Assert.DoesNotContain(loaded, a => a.StartsWith("Garnet", StringComparison.Ordinal) || a.StartsWith("Tsavorite", StringComparison.Ordinal));
+        Assert.DoesNotContain(loaded, a => a.StartsWith("MemoryPack", StringComparison.Ordinal));
+        Assert.DoesNotContain(loaded, a => a.StartsWith("StackExchange.Redis", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Values_of_every_kind_reach_a_child_and_come_back_with_their_types()
+    {
+        var (q, _, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        var locals = new Dictionary<string, object?>
+        {
+            ["i"] = 7, ["l"] = 1L << 40, ["d"] = 2.5, ["b"] = true, ["s"] = "text", ["n"] = null,
+            ["ia"] = new[] { 1, 2 }, ["la"] = new[] { 3L }, ["da"] = new[] { 0.5, 1.5 }, ["ba"] = new[] { false }, ["sa"] = new[] { "a", null },
+            ["big"] = Enumerable.Range(0, 10_000).Select(x => (double)x).ToArray(),      // too big to travel plain
+            ["list"] = new List<object?> { 1, "two" },
+            ["dict"] = new Dictionary<string, int> { ["k"] = 3 },
+        };
+        foreach (var (name, value) in locals)
+        {
+            var t = obj.TaskCreateExpr(name, new Dictionary<string, object?> { [name] = value }, separateProcess: true);
+            Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)), name);
+            var back = obj.TaskResult(t);
+            Assert.Equal(value?.GetType(), back?.GetType());
+            Assert.Equal(value, back);
+        }
+        var sum = obj.TaskCreateExpr("i + l + d + ia.Sum() + da.Sum() + big.Length + dict[\"k\"] + (b ? 1 : 0) + s.Length",
+            locals, separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(sum, TimeSpan.FromSeconds(60)));
+        Assert.Equal(7 + (1L << 40) + 2.5 + 3 + 2.0 + 10_000 + 3 + 1 + 4, obj.TaskResult(sum));
+    }
+
+    [Fact]
+    public async Task An_expression_that_does_not_compile_is_an_error_without_a_child_process()
+    {
+        var (q, w, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        var t = obj.TaskCreateExpr("fit_model(x,", new { x = 1 }, separateProcess: true);
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
+        var err = Assert.IsType<RrqTaskError>(obj.TaskResult(t));
+        Assert.Equal("Rrq.CompilationError", err.ExceptionType);
+        Assert.StartsWith("The task expression does not compile:", err.Message, StringComparison.Ordinal);
+        Assert.Null(obj.TaskInfo(t).Pid);
+        Assert.DoesNotContain(obj.WorkerLogTail(w.Id, 0), l => l.Command == "REMOTE");
+    }
+
+    [Fact]
+    public async Task A_new_environment_is_never_run_by_a_child_started_for_the_old_one()
+    {
+        var (q, w, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        var before = obj.TaskCreateExpr("Version()", separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(before, TimeSpan.FromSeconds(60)));
+        Assert.Equal(1, obj.TaskResult(before));
+        await Poll.Until(() => ChildrenOf(w).Length >= 1, 60);   // a child of version 1 is ready
+        var old = ChildrenOf(w);
+
+        obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("version2.csx")]));
+        var after = obj.TaskCreateExpr("Version()", separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(after, TimeSpan.FromSeconds(60)));
+        Assert.Equal(2, obj.TaskResult(after));
+        Assert.DoesNotContain(obj.TaskInfo(after).Pid!.Value, old);
+        await Poll.Until(() => old.All(Gone), 30);   // the old environment's children were stopped
+    }
+
+    [Fact]
+    public async Task The_worker_starts_children_for_the_separate_tasks_waiting_and_keeps_one_when_idle()
+    {
+        var (q, w, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        // Four tasks waiting: while the first runs, the worker starts as many children as its config allows (2).
+        var ids = obj.TaskCreateBulkExpr("slow(ms)", Enumerable.Range(0, 4).Select(i => (object)new { ms = i == 0 ? 3000 : 10 }), separateProcess: true);
+        await Poll.Until(async () => (await obj.TaskInfoAsync(ids[0])).Pid is not null, 60);
+        var running = obj.TaskInfo(ids[0]).Pid!.Value;
+        await Poll.Until(() => ChildrenOf(w).Count(p => p != running) == w.Config.ReadyChildren, 30);
+        Assert.True(await obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(120)));
+        Assert.Equal(4, ids.Select(i => obj.TaskInfo(i).Pid).OfType<int>().Distinct().Count());   // a process each
+        // Idle, it keeps one ready (and never more than its config allows meanwhile).
+        await Poll.Until(() => ChildrenOf(w).Length == 1, 30);
+    }
+
+    [Fact]
+    public async Task With_no_children_ready_each_task_starts_its_own_and_none_is_left_behind()
+    {
+        var q = await TestQueue.CreateAsync();
+        await using var _q = q;
+        var obj = q.Controller;
+        obj.WorkerConfigSave("none-ready", new RrqWorkerConfig { ReadyChildren = 0 });
+        var w = await q.WorkerAsync(config: "none-ready");
+        _ = w.RunAsync();
+        var t = obj.TaskCreateExpr("6 * 7", separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
+        Assert.Equal(42, obj.TaskResult(t));
+        await Poll.Until(() => Gone(obj.TaskInfo(t).Pid!.Value), 30);
+        await Task.Delay(1000);
+        Assert.Empty(ChildrenOf(w));
+        Assert.Equal("ReadyChildren", Assert.ThrowsAny<ArgumentException>(() =>
+            obj.WorkerConfigSave("bad", new RrqWorkerConfig { ReadyChildren = -1 })).ParamName);
     }
 
     [Fact]
