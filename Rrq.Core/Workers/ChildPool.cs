@@ -70,7 +70,9 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
             {
                 return;
             }
-            _children.RemoveAll(c => c.HasExited && Stopped(c));
+            var exited = _children.FindAll(c => c.HasExited);
+            _children.RemoveAll(exited.Contains);
+            Stop(exited);
             try
             {
                 while (_children.Count < count)
@@ -114,12 +116,6 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
     }
 
     private ChildProcess Start() => ChildProcess.Start(workDir, _envirFile!, _envirVersion, offload);
-
-    private static bool Stopped(ChildProcess child)
-    {
-        Stop([child]);
-        return true;
-    }
 
     /// <summary>Kills and reaps children off the caller's thread (a waiting child ends at once).</summary>
     private static void Stop(List<ChildProcess> children)

@@ -459,12 +459,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private static readonly TimeSpan IdleChildrenAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>Writes the environment for children (once per version) and keeps up to <paramref name="count"/>
-    /// children started with it (bounded by the config). Returns false when the evaluator cannot compile for children.</summary>
-    private bool PrepareChildren(int count)
+    /// children started with it (bounded by the config). Does nothing for an evaluator that cannot compile for children.</summary>
+    private void PrepareChildren(int count)
     {
         if (_evaluator is not IChildCompiler compiler)
         {
-            return false;
+            return;
         }
         if (_childEnvirFile is null)
         {
@@ -475,13 +475,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             _children.Fill(Math.Min(count, Config.ReadyChildren));
         }
-        return true;
     }
 
     /// <summary>Runs a task in a fresh child process. The worker compiles the expression (or takes it from its
     /// cache) and the child, started ahead, only runs it.</summary>
     /// <remarks><paramref name="separateNext"/>: how many separate-process tasks are next in the worker's queues;
-    /// that many children are started ahead (at least one, at most <see cref="RrqWorkerConfig.ReadyChildren"/>).</remarks>
+    /// that many children and one more are started ahead, at most <see cref="RrqWorkerConfig.ReadyChildren"/>.</remarks>
     private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, Tasks.TaskPayload payload, TimeSpan? timeout, int separateNext)
     {
         var k = _controller.Keys;
@@ -500,7 +499,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return unreadable;
         }
         ChildProcess child;
-        string codeFile;
         try
         {
             PrepareChildren(0);
@@ -509,8 +507,16 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 return TaskExecution.Error(context, failure);   // it does not compile: no process needed
             }
-            codeFile = file!;
             child = _children.Take();
+            try
+            {
+                ChildTaskInput.Write(child.InputPath, file!, payload.LocalNames, locals!, payload.LocalValues);
+            }
+            catch
+            {
+                child.Dispose();   // never handed a task, it would wait for one for ever
+                throw;
+            }
         }
         catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
@@ -532,7 +538,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var exited = child.WaitForExitAsync();
             try
             {
-                ChildTaskInput.Write(child.InputPath, codeFile, payload.LocalNames, locals!, payload.LocalValues);
                 child.Assign(context, line =>
                 {
                     lock (pushes)

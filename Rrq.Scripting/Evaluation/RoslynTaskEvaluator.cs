@@ -23,6 +23,12 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
     private string? _environmentFile;
     private int _files;
 
+    /// <summary>Compiled expressions written for children, oldest first: at most <see cref="ChildFilesKept"/> stay
+    /// on disk (a worker fed ever-new expressions would otherwise fill its folder; one deleted is written again
+    /// when needed).</summary>
+    private readonly Queue<string> _childFiles = new();
+    private const int ChildFilesKept = 1000;
+
     /// <summary>How many distinct expressions have been compiled by this evaluator (each adds an
     /// assembly that is never unloaded).</summary>
     public int CompiledCount { get; private set; }
@@ -74,6 +80,7 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         Directory.CreateDirectory(directory);
         var file = Path.Combine(directory, $"envir-{env.Spec.Version}-{Interlocked.Increment(ref _files)}.bin");
         image.Write(file);
+        Remember(file);
         return _environmentFile = file;
     }
 
@@ -97,7 +104,24 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         var file = Path.Combine(directory, $"task-{env.Spec.Version}-{Interlocked.Increment(ref _files)}.bin");
         code.Write(file);
         compiled.ChildFile = file;
+        Remember(file);
         return (file, null);
+    }
+
+    private void Remember(string file)
+    {
+        _childFiles.Enqueue(file);
+        while (_childFiles.Count > ChildFilesKept)
+        {
+            try
+            {
+                File.Delete(_childFiles.Dequeue());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // left for the worker's folder to be removed with it
+            }
+        }
     }
 
     private static Rrq.Workers.ChildTaskCode ChildCode(CompiledEnvironment env, string expression, string[] names, CompiledExpression compiled)
