@@ -76,9 +76,10 @@ public class SeparateProcessTests
         var first = obj.TaskCreateExpr("Version() + a", new { a = 1 }, separateProcess: true);
         Assert.True(await obj.TaskWaitAsync(first, TimeSpan.FromSeconds(60)));
         // The child for the next task was started while the first ran: it is there before the next task is.
+        var firstPid = obj.TaskInfo(first).Pid!.Value;
         int[] ready = [];
-        await Poll.Until(() => (ready = ChildrenOf(w)).Length >= 1, 60);
-        Assert.DoesNotContain(obj.TaskInfo(first).Pid!.Value, ready);
+        await Poll.Until(() => Gone(firstPid) && (ready = ChildrenOf(w)).Length >= 1, 60);
+        Assert.DoesNotContain(firstPid, ready);
 
         var second = obj.TaskCreateExpr("Version() + a", new { a = 41 }, separateProcess: true);
         Assert.True(await obj.TaskWaitAsync(second, TimeSpan.FromSeconds(60)));
