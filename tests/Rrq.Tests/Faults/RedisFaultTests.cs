@@ -64,7 +64,26 @@ public class RedisFaultTests(ITestOutputHelper output)
             await Poll.Until(() => Directory.GetFiles(marks).Length > doneAtBack || doneAtBack == Tasks, 120);
             var toNext = sw.Elapsed;
 
-            Assert.True(await waiting, "the controller's TaskWait, started before the fault, should see every task complete");
+            if (!await waiting)
+            {
+                // Say what went wrong: which tasks did not complete, why, and what the workers printed.
+                var statuses = await obj.TaskStatusAsync(ids);
+                var notDone = ids.Zip(statuses).Where(x => x.Second != RrqTaskStatus.Complete).Take(5).ToList();
+                string Reason(string id)
+                {
+                    try
+                    {
+                        return (obj.TaskResult(id) as RrqTaskError)?.Message ?? "";
+                    }
+                    catch (RrqException e)
+                    {
+                        return e.Message;
+                    }
+                }
+                var why = string.Join("\n", notDone.Select(x => $"{x.First}: {x.Second} {Reason(x.First)}"));
+                var logs = string.Join("\n", workers.Ids.Select(id => $"--- {id}\n{string.Join("\n", workers.Logs(id).TakeLast(25))}"));
+                Assert.Fail($"the controller's TaskWait, started before the fault, should see every task complete; {notDone.Count} did not:\n{why}\n{logs}");
+            }
             var results = await obj.TaskResultsAsync(ids);
             Assert.Equal(Enumerable.Range(0, Tasks).Select(i => (object?)(i * 2)), results);
             Assert.All(workers.Ids, id => Assert.True(workers.IsAlive(id), $"worker {id} exited:\n{string.Join("\n", workers.Logs(id).TakeLast(30))}"));
