@@ -182,16 +182,24 @@ public class RedisFaultTests(ITestOutputHelper output)
             shared: new { dir = marks, ms = 150 }, retry: new RrqRetryPolicy { MaxAttempts = 6, On = [RrqTaskStatus.Died] });
         await Poll.Until(() => Directory.GetFiles(marks).Length >= 6, 60);   // every worker has its environment loaded
         var kills = 0;
+        var killed = new HashSet<int>();   // a worker killed earlier stays on record, and in the spawn, until it is replaced
         for (var k = 0; k < 10 && kills < 4; k++)
         {
             await Task.Delay(1000);
             // A busy worker that is still running (one killed earlier stays on record, busy, until it is found lost).
             var busy = (await obj.WorkerTaskIdAsync()).FirstOrDefault(p => p.Value is not null && workers.Pids.ContainsKey(p.Key)).Key;
-            if (busy is not null && workers.Pids.TryGetValue(busy, out var pid))
+            if (busy is not null && workers.Pids.TryGetValue(busy, out var pid) && killed.Add(pid))
             {
-                using var p = Process.GetProcessById(pid);
-                p.Kill();   // from outside: the spawn replaces it, the heartbeat's expiry makes its task DIED and retried
-                kills++;
+                try
+                {
+                    using var p = Process.GetProcessById(pid);
+                    p.Kill();   // from outside: the spawn replaces it, the heartbeat's expiry makes its task DIED and retried
+                    kills++;
+                }
+                catch (ArgumentException)
+                {
+                    // It exited by itself meanwhile: not a kill.
+                }
             }
         }
         Assert.True(kills >= 3, $"only {kills} workers were busy when the storm struck: " +
