@@ -32,8 +32,8 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
         Stop(stale);
     }
 
-    /// <summary>A child for a task now: the oldest started for the current environment (the one most
-    /// likely ready), else a new one.</summary>
+    /// <summary>A child for a task now: one that is ready (environment loaded, waiting), else the oldest still
+    /// starting, else a new one.</summary>
     public ChildProcess Take()
     {
         List<ChildProcess> gone = [];
@@ -42,17 +42,15 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                while (_children.Count > 0)
+                gone = _children.FindAll(c => c.HasExited || c.EnvirVersion != _envirVersion);
+                _children.RemoveAll(gone.Contains);
+                var child = _children.Find(c => c.Ready.IsCompleted) ?? _children.FirstOrDefault();
+                if (child is null)
                 {
-                    var child = _children[0];
-                    _children.RemoveAt(0);
-                    if (!child.HasExited && child.EnvirVersion == _envirVersion)
-                    {
-                        return child;
-                    }
-                    gone.Add(child);
+                    return Start();
                 }
-                return Start();
+                _children.Remove(child);
+                return child;
             }
         }
         finally
@@ -101,18 +99,6 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
             _children.RemoveRange(count, _children.Count - count);
         }
         Stop(extra);
-    }
-
-    /// <summary>How many children are started or ready.</summary>
-    public int Count
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _children.Count;
-            }
-        }
     }
 
     private ChildProcess Start() => ChildProcess.Start(workDir, _envirFile!, _envirVersion, offload);
