@@ -132,14 +132,20 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
         {
+            if (IsAuthenticationFailure(e))
+            {
+                throw new RrqConnectionException(address.Endpoints,
+                    $"Redis at {address.Described} refused the credentials Rrq gave it ({Reason(e)}). Check the user name and " +
+                    "password in the connection string (password=..., user=...) or in RRQ_REDIS.", e);
+            }
             // Something listening that is not Redis (another service on the port, or one that wants TLS)
             // deserves a different hint from nothing listening at all.
             var listening = e is not ArgumentException && await address.AnswersAsync().ConfigureAwait(false);
             throw new RrqConnectionException(address.Endpoints, listening
                 ? $"Something accepts connections at {address.Described} but did not answer as a Redis server does " +
-                  $"({FirstLine(e.Message)}). Is another service using that port, or does the server need TLS " +
+                  $"({Reason(e)}). Is another service using that port, or does the server need TLS " +
                   "(ssl=true in the connection string)? Point Rrq at a Redis server with a connection string or RRQ_REDIS."
-                : $"Could not connect to Redis at {address.Described}: {FirstLine(e.Message)} " +
+                : $"Could not connect to Redis at {address.Described}: {Reason(e)} " +
                   "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
         }
         var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values);
@@ -193,6 +199,13 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             version = await Queue.SchemaCheckAsync(RrqKeys.SchemaVersion, defaults, create).ConfigureAwait(false);
         }
+        catch (RedisServerException e) when (e.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+        {
+            throw new RrqConnectionException(Address.Endpoints,
+                $"The Redis user Rrq connects as at {Address.Described} may not run what Rrq needs ({e.Message}). Rrq runs " +
+                "Lua scripts (EVAL, EVALSHA, SCRIPT) on the keys of its queues ({queue}:*): grant those with ACL SETUSER, " +
+                "or connect as another user.", e);
+        }
         catch (RedisServerException e)
         {
             throw new RrqConnectionException(Address.Endpoints,
@@ -230,6 +243,25 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(name, t, $"{name} must be zero or more (or null to wait for ever).");
         }
+    }
+
+    private static bool IsAuthenticationFailure(Exception e) =>
+        e is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+        || e.Message.Contains("WRONGPASS", StringComparison.Ordinal) || e.Message.Contains("NOAUTH", StringComparison.Ordinal)
+        || e.InnerException is { } inner && IsAuthenticationFailure(inner);
+
+    /// <summary>The client's reason, first line only, without its advice about its own settings (abortConnect):
+    /// that advice is for programs that use the client directly, not for Rrq's users.</summary>
+    private static string Reason(Exception e)
+    {
+        var line = FirstLine(e.Message);
+        var advice = line.IndexOf("To allow this multiplexer", StringComparison.Ordinal);
+        if (advice < 0)
+        {
+            advice = line.IndexOf("abortConnect", StringComparison.OrdinalIgnoreCase) is var a and >= 0
+                ? line.LastIndexOf('.', a) + 1 : -1;
+        }
+        return (advice > 0 ? line[..advice] : line).Trim();
     }
 
     private static string FirstLine(string s)

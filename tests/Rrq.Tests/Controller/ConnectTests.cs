@@ -17,6 +17,40 @@ public class ConnectTests
         Assert.Equal($"127.0.0.1:{port}", e.Address);
     }
 
+    [Theory]
+    [InlineData(",password=wrong")]
+    [InlineData("")]
+    public async Task A_wrong_or_missing_password_is_reported_as_such_within_seconds(string credentials)
+    {
+        using var redis = new PrivateRedis();
+        using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Address + ",allowAdmin=true"))
+        {
+            await admin.GetServer(admin.GetEndPoints()[0]).ConfigSetAsync("requirepass", "right");
+        }
+        var sw = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", redis.Address + credentials));
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(15), $"took {sw.Elapsed}");
+        Assert.Contains($"Redis at {redis.Address} refused the credentials", e.Message);
+        Assert.Contains("password", e.Message);
+        Assert.DoesNotContain("abortConnect", e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("another service", e.Message);
+        await using var ok = await RrqController.ConnectAsync("rrq:x", redis.Address + ",password=right");
+    }
+
+    [Fact]
+    public async Task A_redis_user_without_permission_for_scripts_is_told_what_rrq_needs()
+    {
+        using var redis = new PrivateRedis();
+        using (var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.Address + ",allowAdmin=true"))
+        {
+            await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "limited", "on", ">pw", "~*", "&*", "+@all", "-@scripting");
+        }
+        var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", redis.Address + ",user=limited,password=pw"));
+        Assert.Contains("may not run what Rrq needs (NOPERM", e.Message);
+        Assert.Contains("ACL SETUSER", e.Message);
+        Assert.DoesNotContain("6.2", e.Message);
+    }
+
     [Fact]
     public async Task A_queue_gets_the_schema_version_and_the_default_worker_config_on_first_use()
     {
