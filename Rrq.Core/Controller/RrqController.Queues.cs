@@ -144,7 +144,7 @@ public sealed partial class RrqController
         {
             counts[s]++;
         }
-        return counts;
+        return new RrqTaskOverview(counts);
     }
 
     /// <summary>Every DEFERRED task, with each of its dependencies and that dependency's status now

@@ -243,7 +243,7 @@ public sealed partial class RrqController
             var lines = await Queue.RunAsync(db => db.ListRangeAsync(Keys.WorkerLog(id), n == 0 ? 0 : -n, -1), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             entries.AddRange(lines.Select(l => ParseLogLine(id, (string)l!)));
         }
-        return entries.OrderBy(e => e.Time).ThenBy(e => e.WorkerId, NaturalComparer.Instance).ToArray();
+        return new RrqWorkerLog([.. entries.OrderBy(e => e.Time).ThenBy(e => e.WorkerId, NaturalComparer.Instance)]);
     }
 
     /// <summary>The standard output and error of a spawned worker, as lines.</summary>

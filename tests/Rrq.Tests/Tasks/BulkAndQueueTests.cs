@@ -209,6 +209,19 @@ public class BulkAndQueueTests
         var some = obj.TaskOverview([ok, bad, new string('0', 32)]);
         Assert.Equal(1, some[RrqTaskStatus.Missing]);
         Assert.Equal(0, some[RrqTaskStatus.Pending]);
+        // It prints as counts, not as a type name.
+        var shown = $"{all}";
+        Assert.StartsWith("PENDING 1, ", shown, StringComparison.Ordinal);
+        Assert.Contains("COMPLETE 1", shown);
+        Assert.Contains("ERROR 1", shown);
+        Assert.DoesNotContain("System.", shown);
+
+        var log = obj.WorkerLogTail(w.Id, 0);
+        var printed = $"{log}".Split('\n');
+        Assert.Equal(log.Count, printed.Length);
+        Assert.Contains(printed, l => l.Contains(w.Id, StringComparison.Ordinal) && l.Contains("TASK_COMPLETE", StringComparison.Ordinal)
+            && l.EndsWith(ok, StringComparison.Ordinal));
+        Assert.DoesNotContain("Rrq.RrqWorkerLogEntry", $"{log}");
     }
 
     [Fact]
