@@ -107,8 +107,6 @@ internal sealed class ChildEnvironment
 /// <summary>One task expression, compiled against an environment for its locals' names and types.</summary>
 internal sealed class ChildTaskCode
 {
-    public long EnvirVersion { get; set; }
-
     public string Expression { get; set; } = "";
 
     /// <summary>The locals in the order the compiled code reads them.</summary>
@@ -130,7 +128,6 @@ internal sealed class ChildTaskCode
 
     internal static ChildTaskCode Read(BinaryReader r) => new()
     {
-        EnvirVersion = r.ReadInt64(),
         Expression = r.ReadString(),
         LocalNames = ChildWire.ReadStrings(r),
         Submission = ChildAssembly.Read(r),
@@ -141,7 +138,6 @@ internal sealed class ChildTaskCode
 
     internal void Write(BinaryWriter w)
     {
-        w.Write(EnvirVersion);
         w.Write(Expression);
         ChildWire.WriteStrings(w, LocalNames);
         Submission.Write(w);

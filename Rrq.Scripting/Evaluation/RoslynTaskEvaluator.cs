@@ -74,7 +74,7 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         image.Submissions = [.. submissions];
         // A throwaway task the child runs the whole way while it waits for its real one (not counted as a compile).
         var warm = Compile(env, "__rrq_warm + 1", ["__rrq_warm"], [typeof(int)]);
-        image.WarmUp = warm.Script is null ? null : ChildCode(env, "__rrq_warm + 1", ["__rrq_warm"], warm);
+        image.WarmUp = warm.Script is null ? null : ChildCode("__rrq_warm + 1", ["__rrq_warm"], warm);
         image.ReferenceNames = [.. references.Select(r => r.Name)];
         image.ReferencePaths = [.. references.Select(r => r.Path)];
         Directory.CreateDirectory(directory);
@@ -99,7 +99,7 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         {
             return (written, null);
         }
-        var code = ChildCode(env, expression, names, compiled);
+        var code = ChildCode(expression, names, compiled);
         Directory.CreateDirectory(directory);
         var file = Path.Combine(directory, $"task-{env.Spec.Version}-{Interlocked.Increment(ref _files)}.bin");
         code.Write(file);
@@ -124,11 +124,10 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         }
     }
 
-    private static Rrq.Workers.ChildTaskCode ChildCode(CompiledEnvironment env, string expression, string[] names, CompiledExpression compiled)
+    private static Rrq.Workers.ChildTaskCode ChildCode(string expression, string[] names, CompiledExpression compiled)
     {
         var code = new Rrq.Workers.ChildTaskCode
         {
-            EnvirVersion = env.Spec.Version,
             Expression = expression,
             LocalNames = names,
             Submission = ChildEmitter.Emit(compiled.Script!)
