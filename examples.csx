@@ -1,10 +1,10 @@
 // Rrq for .NET, walking rrq's "Fault tolerance" vignette in C#.
-// Run it with:  dotnet run --project Rrq.WorkerRunner -- run examples.csx
+// Run it with:  dotnet run --project examples        (or: rrq-worker run examples.csx, with a Redis)
 // It uses the Redis in RRQ_REDIS (or localhost:6379), else an embedded Garnet server.
-// The #r lines are for dotnet-script, which needs `dotnet build Rrq.WorkerRunner -c Release` first;
+// The #r lines are for dotnet-script, which needs `dotnet build examples -c Release` first;
 // rrq-worker answers them with its own copies of these assemblies, built or not.
-#r "Rrq.WorkerRunner/bin/Release/net10.0/Rrq.Core.dll"
-#r "Rrq.WorkerRunner/bin/Release/net10.0/Rrq.Scripting.dll"
+#r "examples/bin/Release/net10.0/Rrq.Core.dll"
+#r "examples/bin/Release/net10.0/Rrq.Scripting.dll"
 using System.Diagnostics;
 using System.Threading;
 using Rrq;

@@ -1,5 +1,8 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Runtime.InteropServices;
 using Rrq;
+using Rrq.Controller;
 using Rrq.Scripting;
 
 // rrq-worker: runs one worker of a queue (how workers start on other machines, under an HPC
@@ -8,59 +11,196 @@ return await WorkerProgram.MainAsync(args);
 
 internal static class WorkerProgram
 {
-    private const string Usage = """
-        Usage:
-          rrq-worker <queue-id> [--config NAME] [--name ID] [--redis CONN]
-          rrq-worker run <file.csx> [args...]
+    /// <summary>Exit code of a command line that could not be understood.</summary>
+    private const int BadArguments = 2;
 
-        Runs one worker of the queue until it is stopped (STOP message, idle timeout, SIGTERM, Ctrl-C).
-          --config NAME   saved worker configuration to use (default: localhost)
-          --name ID       worker id (default: a random adjective_animal name)
-          --redis CONN    Redis connection string or redis:// URL (default: RRQ_REDIS, REDIS_URL, localhost:6379)
-
-        Environment: RRQ_OFFLOAD (directory for large values), RRQ_OFFLOAD_THRESHOLD (bytes).
-        Exit codes: 0 stopped cleanly, 1 could not start, 2 bad arguments, 3 stopped to be recycled
-        (start it again).
-
-        `run` executes a C# script file with Rrq referenced (#r and #load relative to the file).
-        """;
+    /// <summary>Words that are, or will be, commands of rrq-worker: never taken for a queue id by mistake.</summary>
+    private static readonly string[] Reserved = ["run", "child", "info", "acl", "dashboard", "help", "version"];
 
     public static async Task<int> MainAsync(string[] args)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help")
+        // A separate-process task's child starts on its task's clock: it skips the command-line parser.
+        if (args is ["child", "--image", var image])
         {
-            Console.Error.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
+            return await RunChildAsync(image);
         }
-        if (args[0] == "child")
+        var root = Commands();
+        var parsed = root.Parse(args);
+        if (Misread(parsed) is { } problem)
         {
-            return await RunChildAsync(args);
+            await Console.Error.WriteLineAsync($"rrq-worker: {problem}\nSee `rrq-worker --help`.");
+            return BadArguments;
         }
-        if (args[0] == "run")
+        return await parsed.InvokeAsync();
+    }
+
+    private static RootCommand Commands()
+    {
+        var queue = new Argument<string>("queue-id") { Description = "The queue whose tasks this worker runs." };
+        var config = new Option<string>("--config")
         {
-            if (args.Length < 2)
+            Description = "The saved worker configuration to use (WorkerConfigSave).",
+            HelpName = "NAME",
+            DefaultValueFactory = _ => "localhost",
+        };
+        var name = new Option<string?>("--name") { Description = "The worker id (default: a random adjective_animal name).", HelpName = "ID" };
+        var redis = new Option<string?>("--redis")
+        {
+            Description = "Redis connection string or redis:// URL (default: RRQ_REDIS, REDIS_URL, localhost:6379). " +
+                          "A password here is visible to every user of the machine: use RRQ_REDIS or --redis-file for one.",
+            HelpName = "CONN",
+        };
+        var redisFile = new Option<FileInfo?>("--redis-file")
+        {
+            Description = "Read the connection string from this file (keep it readable by its owner only).",
+            HelpName = "FILE",
+        };
+        var exitWithStdin = new Option<bool>("--exit-with-stdin")
+        {
+            Description = "Stop after the current task when standard input closes (how WorkerSpawn ties workers to their session).",
+            Hidden = true,
+        };
+        var root = new RootCommand("""
+            Runs one worker of a Rrq queue until it is stopped (STOP message, idle timeout, SIGTERM, Ctrl-C).
+
+            Environment: RRQ_REDIS (connection), RRQ_OFFLOAD (directory for large values), RRQ_OFFLOAD_THRESHOLD (bytes).
+            Exit codes: 0 stopped cleanly, 1 could not start, 2 bad arguments, 3 stopped to be recycled (start it again).
+            """)
+        {
+            queue, config, name, redis, redisFile, exitWithStdin,
+        };
+        root.SetAction((result, _) =>
+        {
+            string? connection;
+            try
             {
-                Console.Error.WriteLine("rrq-worker run: give the path of a .csx file.\n\n" + Usage);
-                return 2;
+                connection = Connection(result.GetValue(redis), result.GetValue(redisFile));
             }
-            using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
-            return await RrqScriptHost.RunFileAsync(args[1], args[2..], Console.Error, cts.Token);
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                Console.Error.WriteLine($"rrq-worker: {e.Message}");
+                return Task.FromResult(BadArguments);
+            }
+            return RunWorkerAsync(result.GetRequiredValue(queue), result.GetValue(config) ?? "localhost", result.GetValue(name),
+                connection, result.GetValue(exitWithStdin));
+        });
+
+        var file = new Argument<FileInfo>("file.csx") { Description = "The script to run; #r and #load are relative to it." };
+        var scriptArgs = new Argument<string[]>("args") { Description = "Arguments for the script (its Args).", Arity = ArgumentArity.ZeroOrMore };
+        var run = new Command("run", "Runs a C# script file with Rrq referenced (a .csx session without an editor).") { file, scriptArgs };
+        run.TreatUnmatchedTokensAsErrors = false;
+        run.SetAction(async (result, token) =>
+        {
+            var path = result.GetRequiredValue(file);
+            return await RrqScriptHost.RunFileAsync(path.ToString(), result.GetValue(scriptArgs) ?? [], Console.Error, token);
+        });
+        root.Subcommands.Add(run);
+
+        var child = new Command("child", "The process of one separate-process task; started by a worker, not by hand.") { Hidden = true };
+        var childImage = new Option<string>("--image") { Required = true };
+        child.Options.Add(childImage);
+        child.SetAction((result, _) => RunChildAsync(result.GetRequiredValue(childImage)));
+        root.Subcommands.Add(child);
+        return root;
+    }
+
+    /// <summary>What is wrong with the command line, said for a person, or null. A word in the queue id's place
+    /// that is a command of rrq-worker (or a near miss of one) is not taken for a queue id.</summary>
+    private static string? Misread(ParseResult parsed)
+    {
+        if (parsed.CommandResult.Command is RootCommand && parsed.Tokens is [{ Type: TokenType.Argument } first, ..]
+            && !parsed.Tokens.Any(t => t.Type == TokenType.DoubleDash))
+        {
+            var word = first.Value;
+            if (Reserved.FirstOrDefault(c => c.Equals(word, StringComparison.OrdinalIgnoreCase)) is { } command)
+            {
+                return $"'{command}' is not a command of this rrq-worker (its commands: run). " +
+                    $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
+            }
+            if (Reserved.Where(c => c is "run").FirstOrDefault(c => Distance(c, word.ToLowerInvariant()) == 1 && word.Length >= 3) is { } near)
+            {
+                return $"'{word}' is not a command; did you mean `rrq-worker {near}`? " +
+                    $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
+            }
         }
-        return await RunWorkerAsync(args);
+        if (parsed.Errors.Count == 0)
+        {
+            return null;
+        }
+        return string.Join("\n", parsed.Errors.Select(e => e.Message));
+    }
+
+    /// <summary>Edit distance counting a swap of two neighbours as one edit, for near misses of command names.</summary>
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>The connection string from --redis or --redis-file (null: the environment's). A password given
+    /// on the command line works, with a warning: any user of the machine can read it in <c>ps</c>.</summary>
+    private static string? Connection(string? redis, FileInfo? file)
+    {
+        if (redis is not null && file is not null)
+        {
+            throw new ArgumentException("give --redis or --redis-file, not both.");
+        }
+        if (file is not null)
+        {
+            if (!file.Exists)
+            {
+                throw new ArgumentException($"--redis-file {file.FullName} does not exist.");
+            }
+            var text = File.ReadAllText(file.FullName).Trim();
+            if (text.Length == 0)
+            {
+                throw new ArgumentException($"--redis-file {file.FullName} is empty: write the connection string in it.");
+            }
+            return text;
+        }
+        if (redis is not null && HasPassword(redis))
+        {
+            Console.Error.WriteLine("rrq-worker: warning: the password given with --redis can be read by every user of this machine " +
+                "(ps, /proc). Put the connection string in RRQ_REDIS, or in a file only you can read and use --redis-file.");
+        }
+        return redis;
+    }
+
+    private static bool HasPassword(string redis)
+    {
+        try
+        {
+            return !string.IsNullOrEmpty(StackExchange.Redis.ConfigurationOptions.Parse(RedisAddress.Resolve(redis).Configuration, ignoreUnknown: true).Password);
+        }
+        catch (ArgumentException)
+        {
+            return redis.Contains("password", StringComparison.OrdinalIgnoreCase);
+        }
     }
 
     /// <summary>The process of one separate-process task, started and supervised by a worker. It runs the
     /// code its worker compiled and loads no compiler (nor anything else it does not need).</summary>
-    private static async Task<int> RunChildAsync(string[] args)
-    {
-        if (args.Length != 3 || args[1] != "--image")
-        {
-            Console.Error.WriteLine("rrq-worker child: started by a worker as `rrq-worker child --image FILE`; not for direct use.");
-            return 2;
-        }
-        return await Rrq.Workers.ChildTaskRunner.RunAsync(new Rrq.Scripting.Evaluation.ChildRuntime(), args[2], Console.In);
-    }
+    private static Task<int> RunChildAsync(string image) =>
+        Rrq.Workers.ChildTaskRunner.RunAsync(new Rrq.Scripting.Evaluation.ChildRuntime(), image, Console.In);
 
     private static void WarmUp(Rrq.Workers.IChildCompiler compiler)
     {
@@ -74,46 +214,8 @@ internal static class WorkerProgram
         }
     }
 
-    private static async Task<int> RunWorkerAsync(string[] args)
+    private static async Task<int> RunWorkerAsync(string queueId, string config, string? name, string? redis, bool exitWithStdin)
     {
-        string? queueId = null, config = "localhost", name = null, redis = null;
-        var exitWithStdin = false;
-        for (var i = 0; i < args.Length; i++)
-        {
-            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-            try
-            {
-                switch (args[i])
-                {
-                    case "--config": config = Value(); break;
-                    case "--name": name = Value(); break;
-                    case "--redis": redis = Value(); break;
-                    case "--exit-with-stdin": exitWithStdin = true; break;
-                    case var a when a.StartsWith("--", StringComparison.Ordinal):
-                        Console.Error.WriteLine($"rrq-worker: unknown option '{a}'.\n\n{Usage}");
-                        return 2;
-                    default:
-                        if (queueId is not null)
-                        {
-                            Console.Error.WriteLine($"rrq-worker: unexpected argument '{args[i]}' (the queue id is '{queueId}').\n\n{Usage}");
-                            return 2;
-                        }
-                        queueId = args[i];
-                        break;
-                }
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine($"rrq-worker: {e.Message}\n\n{Usage}");
-                return 2;
-            }
-        }
-        if (queueId is null)
-        {
-            Console.Error.WriteLine("rrq-worker: give the queue id.\n\n" + Usage);
-            return 2;
-        }
-
         using var stop = new CancellationTokenSource();
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
@@ -135,8 +237,9 @@ internal static class WorkerProgram
 
         try
         {
+            // A worker never starts an embedded server: one only it could reach would run nothing.
             await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
-                logger: null, embedded: true, offload: null, asWorker: true, CancellationToken.None);
+                logger: null, embedded: false, offload: null, asWorker: true, CancellationToken.None);
             // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
             // so its first task (in this process or a separate one) does not wait a second or two for that.
             var evaluator = new RoslynTaskEvaluator();

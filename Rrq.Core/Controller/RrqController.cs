@@ -179,7 +179,8 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     {
         var server = Embedded.IEmbeddedServer.Find() ?? throw new RrqConnectionException(tried.Endpoints,
             $"No Redis is configured and nothing answers at {tried.Described}, and the embedded server is not " +
-            "available (it comes with Rrq.Scripting). Start a Redis server, or set RRQ_REDIS.");
+            "available: it comes with the Rrq.Embedded package (add it to the app, or `#r \"nuget: Rrq.Embedded\"` in a notebook). " +
+            "Otherwise start a Redis server, or set RRQ_REDIS.");
         var (address, started) = server.Start();
         if (started)
         {

@@ -3,8 +3,8 @@ namespace Rrq.Embedded;
 /// <summary>
 /// Starts a Redis-compatible server inside this process when no Redis was configured and nothing
 /// answers on localhost:6379. Rrq.Core does not carry a server: the implementation (Microsoft
-/// Garnet) lives in Rrq.Scripting, found by name, so an app that references only Rrq.Core never
-/// loads it.
+/// Garnet) lives in the Rrq.Embedded package, found by name, so an app (or a worker) that does not
+/// reference it never carries or loads it.
 /// </summary>
 internal interface IEmbeddedServer
 {
@@ -13,7 +13,7 @@ internal interface IEmbeddedServer
 
     static IEmbeddedServer? Find()
     {
-        var type = Type.GetType("Rrq.Scripting.EmbeddedGarnet, Rrq.Scripting", throwOnError: false);
+        var type = Type.GetType("Rrq.Embedded.EmbeddedGarnet, Rrq.Embedded", throwOnError: false);
         return type is null ? null : Activator.CreateInstance(type) as IEmbeddedServer;
     }
 }

@@ -158,7 +158,7 @@ public class ConnectTests
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
-        var e = Assert.Throws<RrqConnectionException>(() => Rrq.Scripting.EmbeddedGarnet.StartOn(port));
+        var e = Assert.Throws<RrqConnectionException>(() => Rrq.Embedded.EmbeddedGarnet.StartOn(port));
         Assert.Equal($"127.0.0.1:{port}", e.Address);
         Assert.StartsWith($"Could not start the embedded Garnet server on 127.0.0.1:{port}: ", e.Message);
         Assert.Contains("set RRQ_REDIS", e.Message);

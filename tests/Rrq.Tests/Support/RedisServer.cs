@@ -24,7 +24,7 @@ public sealed class RedisServer
         Port = Rrq.Embedded.LoopbackPort.Free();
         if (Environment.GetEnvironmentVariable("RRQ_TEST_SERVER") == "garnet")
         {
-            _garnet = Rrq.Scripting.EmbeddedGarnet.StartOn(Port);
+            _garnet = Rrq.Embedded.EmbeddedGarnet.StartOn(Port);
             Connection = ConnectionMultiplexer.Connect(Address);
             return;
         }

@@ -1,8 +1,10 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Runtime.Loader;
 using Garnet;
 using Microsoft.Extensions.Logging.Abstractions;
-using Rrq.Embedded;
 
-namespace Rrq.Scripting;
+namespace Rrq.Embedded;
 
 /// <summary>
 /// Microsoft Garnet, started inside this process on a free loopback port, with Lua on and run as a
@@ -22,6 +24,7 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
             "--lua", "--lua-transaction-mode", "--logger-level", "None"];
         // Garnet prints a banner on standard output as it starts; a REPL user should see only our one line.
         var stdout = Console.Out;
+        FindNativeLua();
         GarnetServer? server = null;
         try
         {
@@ -41,6 +44,45 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
         {
             Console.SetOut(stdout);
         }
+    }
+
+    private static int _luaHooked;
+
+    /// <summary>
+    /// Garnet runs Lua through KeraLua, which loads the native <c>liblua54</c>. An app finds it through its
+    /// deps.json; a host that loads Rrq.Embedded by path or from the NuGet cache (a notebook kernel, a script
+    /// host) has no deps.json entry for it, and the runtime looks only beside KeraLua.dll, so Garnet started but
+    /// every script failed. When the usual search fails, this looks where builds and packages keep it:
+    /// <c>runtimes/RID/native/</c> beside KeraLua.dll (a build's output) and two folders up (a NuGet package).
+    /// </summary>
+    private static void FindNativeLua()
+    {
+        if (Interlocked.Exchange(ref _luaHooked, 1) == 1)
+        {
+            return;
+        }
+        var kera = typeof(KeraLua.Lua).Assembly;
+        var context = AssemblyLoadContext.GetLoadContext(kera) ?? AssemblyLoadContext.Default;
+        context.ResolvingUnmanagedDll += (assembly, name) =>
+            assembly == kera && NativeLuaPath(kera, name) is { } path ? NativeLibrary.Load(path) : IntPtr.Zero;
+    }
+
+    internal static string? NativeLuaPath(Assembly kera, string name)
+    {
+        var dir = Path.GetDirectoryName(kera.Location);
+        if (string.IsNullOrEmpty(dir))
+        {
+            return null;
+        }
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        var file = OperatingSystem.IsWindows() ? name + ".dll" : OperatingSystem.IsMacOS() ? "lib" + name + ".dylib" : "lib" + name + ".so";
+        var rid = $"{os}-{RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}";
+        string[] candidates =
+        [
+            Path.Combine(dir, "runtimes", rid, "native", file),
+            Path.Combine(dir, "..", "..", "runtimes", rid, "native", file),
+        ];
+        return candidates.FirstOrDefault(File.Exists);
     }
 
     public (string Address, bool Started) Start()
