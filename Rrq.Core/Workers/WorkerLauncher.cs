@@ -3,44 +3,75 @@ using System.Diagnostics;
 namespace Rrq.Workers;
 
 /// <summary>
-/// Finds and starts the <c>rrq-worker</c> program: <c>RRQ_WORKER</c> (a path to the program or its
-/// .dll), else beside the running app or beside Rrq.Core, else on the PATH.
+/// Finds and starts the <c>rrq-worker</c> program. Where it looks, first found wins: <c>RRQ_WORKER</c> (a
+/// path to the program or its .dll); beside the running app, then in its <c>rrq-worker/</c> folder (where the
+/// Rrq.Scripting package puts it); the same beside Rrq.Core and Rrq.Scripting; inside the Rrq.Scripting
+/// package in the NuGet cache (a notebook's <c>#r "nuget: ..."</c>, which copies nothing); on the PATH (the
+/// <c>rrq-worker</c> .NET tool).
 /// </summary>
 internal static class WorkerLauncher
 {
     public static (string FileName, string[] Prefix) Locate()
     {
-        var candidates = new List<string>();
         if (Environment.GetEnvironmentVariable("RRQ_WORKER") is { Length: > 0 } configured)
         {
             if (!File.Exists(configured))
             {
                 throw new RrqException($"RRQ_WORKER is set to '{configured}', which does not exist. Point it at the rrq-worker program or rrq-worker.dll.");
             }
-            candidates.Add(configured);
+            return Launch(configured);
         }
-        foreach (var dir in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(WorkerLauncher).Assembly.Location) })
+        foreach (var c in Candidates())
+        {
+            if (File.Exists(c))
+            {
+                return Launch(c);
+            }
+        }
+        throw new RrqException(
+            "Cannot find the rrq-worker program to spawn workers: it is not beside this app (nor in its rrq-worker/ folder), " +
+            "not in the Rrq.Scripting package, and not on the PATH. Reference the Rrq.Scripting package (it puts the worker in " +
+            "your app's output), install the tool (dotnet tool install -g rrq-worker), or set RRQ_WORKER to the path of rrq-worker.dll.");
+    }
+
+    private static (string FileName, string[] Prefix) Launch(string path) =>
+        path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? (DotnetHost(), [path]) : (path, []);
+
+    private static IEnumerable<string> Candidates()
+    {
+        var scripting = ScriptingDirectory();
+        foreach (var dir in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(typeof(WorkerLauncher).Assembly.Location), scripting })
         {
             if (!string.IsNullOrEmpty(dir))
             {
-                candidates.Add(Path.Combine(dir, "rrq-worker.dll"));
+                yield return Path.Combine(dir, "rrq-worker.dll");
+                yield return Path.Combine(dir, "rrq-worker", "rrq-worker.dll");
             }
+        }
+        // The NuGet package layout: <cache>/rrq.scripting/<version>/lib/net10.0/Rrq.Scripting.dll beside
+        // <cache>/rrq.scripting/<version>/tools/rrq-worker/; and Rrq (this assembly) of the same version beside it.
+        if (!string.IsNullOrEmpty(scripting))
+        {
+            yield return Path.GetFullPath(Path.Combine(scripting, "..", "..", "tools", "rrq-worker", "rrq-worker.dll"));
+        }
+        var core = Path.GetDirectoryName(typeof(WorkerLauncher).Assembly.Location);
+        if (!string.IsNullOrEmpty(core) && Path.GetFileName(Path.GetFullPath(Path.Combine(core, "..", "..", ".."))) == "rrq")
+        {
+            var version = Path.GetFileName(Path.GetFullPath(Path.Combine(core, "..", "..")));
+            yield return Path.GetFullPath(Path.Combine(core, "..", "..", "..", "..", "rrq.scripting", version, "tools", "rrq-worker", "rrq-worker.dll"));
         }
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
-            candidates.Add(Path.Combine(dir, OperatingSystem.IsWindows() ? "rrq-worker.exe" : "rrq-worker"));
+            yield return Path.Combine(dir, OperatingSystem.IsWindows() ? "rrq-worker.exe" : "rrq-worker");
         }
-        foreach (var c in candidates)
-        {
-            if (!File.Exists(c))
-            {
-                continue;
-            }
-            return c.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? (DotnetHost(), [c]) : (c, []);
-        }
-        throw new RrqException(
-            "Cannot find the rrq-worker program to spawn workers: it is not beside this app, beside Rrq.Core, or on the PATH. " +
-            "Reference the Rrq.WorkerRunner project/package, or set RRQ_WORKER to the path of rrq-worker.dll.");
+    }
+
+    /// <summary>The folder of Rrq.Scripting, loading it if the app can (null when it has no Rrq.Scripting).</summary>
+    private static string? ScriptingDirectory()
+    {
+        var assembly = AppDomain.CurrentDomain.GetAssemblies().FirstOrDefault(a => a.GetName().Name == "Rrq.Scripting")
+            ?? Type.GetType("Rrq.Scripting.RoslynTaskEvaluator, Rrq.Scripting", throwOnError: false)?.Assembly;
+        return assembly is null || string.IsNullOrEmpty(assembly.Location) ? null : Path.GetDirectoryName(assembly.Location);
     }
 
     private static string DotnetHost()
