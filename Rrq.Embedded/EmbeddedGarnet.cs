@@ -46,25 +46,52 @@ internal sealed class EmbeddedGarnet : IEmbeddedServer
         }
     }
 
-    private static int _luaHooked;
+    private static readonly HashSet<AssemblyLoadContext> Hooked = [];
 
     /// <summary>
-    /// Garnet runs Lua through KeraLua, which loads the native <c>liblua54</c>. An app finds it through its
-    /// deps.json; a host that loads Rrq.Embedded by path or from the NuGet cache (a notebook kernel, a script
-    /// host) has no deps.json entry for it, and the runtime looks only beside KeraLua.dll, so Garnet started but
-    /// every script failed. When the usual search fails, this looks where builds and packages keep it:
-    /// <c>runtimes/RID/native/</c> beside KeraLua.dll (a build's output) and two folders up (a NuGet package).
+    /// Garnet runs Lua through the native <c>liblua54</c>, imported by KeraLua and by Garnet's server assembly. An app
+    /// finds it through its deps.json; a host that loads Rrq.Embedded by path or from the NuGet cache (a notebook
+    /// kernel, a script host) has no deps.json entry for it, and the runtime looks only beside the importing
+    /// assembly, so Garnet started but every script failed. Such hosts may also load each assembly into a load
+    /// context of its own. So every context that holds KeraLua or a Garnet assembly, now or later, is told where
+    /// builds and packages keep the library: <c>runtimes/RID/native/</c> beside KeraLua.dll (a build's output)
+    /// and two folders up (a NuGet package).
     /// </summary>
     private static void FindNativeLua()
     {
-        if (Interlocked.Exchange(ref _luaHooked, 1) == 1)
+        lock (Hooked)
+        {
+            if (Hooked.Count > 0)
+            {
+                return;
+            }
+            var kera = typeof(KeraLua.Lua).Assembly;
+            AppDomain.CurrentDomain.AssemblyLoad += (_, e) => Hook(e.LoadedAssembly, kera);
+            foreach (var a in AppDomain.CurrentDomain.GetAssemblies())
+            {
+                Hook(a, kera);
+            }
+            Hook(typeof(GarnetServer).Assembly, kera);
+        }
+    }
+
+    private static void Hook(Assembly assembly, Assembly kera)
+    {
+        var name = assembly.GetName().Name ?? "";
+        if (name != "KeraLua" && !name.StartsWith("Garnet", StringComparison.Ordinal))
         {
             return;
         }
-        var kera = typeof(KeraLua.Lua).Assembly;
-        var context = AssemblyLoadContext.GetLoadContext(kera) ?? AssemblyLoadContext.Default;
-        context.ResolvingUnmanagedDll += (assembly, name) =>
-            assembly == kera && NativeLuaPath(kera, name) is { } path ? NativeLibrary.Load(path) : IntPtr.Zero;
+        var context = AssemblyLoadContext.GetLoadContext(assembly) ?? AssemblyLoadContext.Default;
+        lock (Hooked)
+        {
+            if (!Hooked.Add(context))
+            {
+                return;
+            }
+        }
+        context.ResolvingUnmanagedDll += (_, library) =>
+            library.Contains("lua", StringComparison.OrdinalIgnoreCase) && NativeLuaPath(kera, library) is { } path ? NativeLibrary.Load(path) : IntPtr.Zero;
     }
 
     internal static string? NativeLuaPath(Assembly kera, string name)

@@ -12,17 +12,18 @@ public class NotebookTests
     {
         var root = ExamplesTests.RepositoryRoot();
         var examples = Path.Combine(root, "examples");
-        // The notebook's #r lines name the Release build of Rrq.WorkerRunner, relative to examples/.
-        if (!File.Exists(Path.Combine(root, "Rrq.WorkerRunner", "bin", "Release", "net10.0", "Rrq.Core.dll")))
-        {
-            await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(5), "build", "Rrq.WorkerRunner", "-c", "Release");
-        }
+        // The notebook's #r lines name the Release build of the examples app, beside it (incremental: quick when built).
+        await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(5), "build", "examples", "-c", "Release");
         await Dotnet.RunOkAsync(root, TimeSpan.FromMinutes(3), "tool", "restore");
         var executed = Path.Combine(Path.GetTempPath(), $"rrq-notebook-{Guid.NewGuid():N}.ipynb");
+        // As a newcomer runs it: no Redis configured and none on localhost:6379, so the kernel starts the embedded
+        // Garnet server (which must find its native Lua there) and the spawned worker connects to it.
+        Assert.False(await Rrq.Controller.RedisAddress.Resolve("localhost:6379").AnswersAsync(),
+            "this test runs the notebook with no Redis configured and needs nothing listening on localhost:6379");
         try
         {
-            await Dotnet.RunOkAsync(examples, TimeSpan.FromMinutes(4), "repl", "--run", "rrq.ipynb", "--exit-after-run",
-                "--output-format", "ipynb", "--output-path", executed);
+            await Dotnet.RunOkAsync(examples, TimeSpan.FromMinutes(4), new Dictionary<string, string?> { ["RRQ_REDIS"] = null, ["REDIS_URL"] = null },
+                "repl", "--run", "rrq.ipynb", "--exit-after-run", "--output-format", "ipynb", "--output-path", executed);
             using var nb = JsonDocument.Parse(await File.ReadAllTextAsync(executed));
             var cells = nb.RootElement.GetProperty("cells").EnumerateArray()
                 .Where(c => c.GetProperty("cell_type").GetString() == "code")
@@ -39,6 +40,9 @@ public class NotebookTests
                     ? h.EnumerateArray().Select(s => s.GetString()) : []));
             }
             Assert.StartsWith("<code>&lt;rrq_controller: notebook:", Html("var obj"));
+            var connectOutput = string.Concat(cells.Single(c => c.Source.StartsWith("var obj", StringComparison.Ordinal)).Outputs
+                .Where(o => o.TryGetProperty("text", out _)).SelectMany(o => o.GetProperty("text").EnumerateArray().Select(t => t.GetString())));
+            Assert.Contains("No Redis configured and none at localhost:6379: started an embedded Garnet server at 127.0.0.1:", connectOutput);
             var fit = Html("var rng");
             Assert.Contains("LinearFit", fit);
             Assert.Contains("<td>Slope</td><td>1.96", fit);

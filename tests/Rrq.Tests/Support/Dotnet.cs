@@ -7,7 +7,13 @@ public static class Dotnet
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static async Task<Result> RunAsync(string workingDirectory, TimeSpan limit, params string[] args)
+    public static Task<Result> RunAsync(string workingDirectory, TimeSpan limit, params string[] args) =>
+        RunAsync(workingDirectory, limit, new Dictionary<string, string?>(), args);
+
+    /// <summary>As <see cref="RunAsync(string, TimeSpan, string[])"/>, with these environment variables set on top
+    /// (a null value removes one: <c>["RRQ_REDIS"] = null</c> runs it with no Redis configured).</summary>
+    public static async Task<Result> RunAsync(string workingDirectory, TimeSpan limit, IReadOnlyDictionary<string, string?> environment,
+        params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -22,6 +28,14 @@ public static class Dotnet
         psi.Environment["RRQ_REDIS"] = RedisServer.Instance.Address;
         psi.Environment["DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT"] = "1";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (k, v) in environment)
+        {
+            psi.Environment[k] = v;
+            if (v is null)
+            {
+                psi.Environment.Remove(k);
+            }
+        }
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -38,9 +52,14 @@ public static class Dotnet
     }
 
     /// <summary>Runs it and asserts it exited 0 (the message carries its output).</summary>
-    public static async Task<Result> RunOkAsync(string workingDirectory, TimeSpan limit, params string[] args)
+    public static Task<Result> RunOkAsync(string workingDirectory, TimeSpan limit, params string[] args) =>
+        RunOkAsync(workingDirectory, limit, new Dictionary<string, string?>(), args);
+
+    /// <summary>Runs it with these environment variables and asserts it exited 0.</summary>
+    public static async Task<Result> RunOkAsync(string workingDirectory, TimeSpan limit, IReadOnlyDictionary<string, string?> environment,
+        params string[] args)
     {
-        var r = await RunAsync(workingDirectory, limit, args);
+        var r = await RunAsync(workingDirectory, limit, environment, args);
         Assert.True(r.ExitCode == 0, $"dotnet {string.Join(' ', args)} exited with {r.ExitCode}:\n{r.Output}\n{r.Error}");
         return r;
     }
