@@ -42,9 +42,12 @@ run() {
 }
 
 # Every test against a private redis-server; then the life-cycle, retry and fault tests again
-# against Garnet (the embedded server), started in the test process.
-run redis
+# against Garnet (the embedded server), started in the test process; then the packages.
+run redis --filter "Category!=Packages"
 RRQ_TEST_SERVER=garnet run garnet --no-build --filter "Garnet=yes"
+# The packages as users get them: packed into a folder, then used by a fresh app, a fresh notebook and
+# `dotnet tool install`. Alone, so that its builds do not compete with the timed tests above.
+run packages --no-build --filter "Category=Packages"
 
 echo "$total_passed passed, $total_failed failed"
 exit $status
