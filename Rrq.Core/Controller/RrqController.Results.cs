@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using System.Diagnostics;
 using MemoryPack;
 using Rrq.Controller;
@@ -14,10 +15,14 @@ public sealed partial class RrqController
     /// <summary>
     /// Waits for a task to finish, woken by the notification its worker publishes (no polling).
     /// Returns true if it COMPLETEd; false if it failed or <paramref name="timeout"/> passed first.
+    /// A wait that nobody can end is said so: when, two seconds in, no live worker listens to the queue of a
+    /// task still waited for (no worker at all, or a typo in the queue name), a warning is logged once (on
+    /// standard error when the controller has no logger), and at the timeout the wait throws instead of
+    /// returning false.
     /// </summary>
     /// <param name="taskId">The task (with follow, the newest task of its retry chain is waited for).</param>
     /// <param name="timeout">How long to wait; null uses the controller's <see cref="TimeoutTaskWait"/> (for ever by default).</param>
-    /// <exception cref="RrqException">The task does not exist.</exception>
+    /// <exception cref="RrqException">The task does not exist; or the timeout passed with no live worker listening to its queue.</exception>
     public bool TaskWait(string taskId, TimeSpan? timeout = null) =>
         TaskWaitAsync([taskId], timeout).GetAwaiter().GetResult();
 
@@ -84,6 +89,7 @@ public sealed partial class RrqController
         }
         using var bar = watched.Count > 0 ? ProgressBar.Create(progress, given.Length, "finished") : null;
         var polled = false;
+        var listenersChecked = false;
         // Notifications are the fast path. Should one be missed (a dropped subscription that the client
         // did not notice, a lost publication), the statuses are read again after a quiet spell. One
         // token source serves the whole wait: its timer is pushed back as each notification comes.
@@ -154,11 +160,23 @@ public sealed partial class RrqController
                         Logger.LogWarning("TaskWait on queue {QueueId} found {Count} finished tasks whose notification it had not seen",
                             QueueId, outcome.Count - before);
                     }
+                    if (fromPoll && !listenersChecked && watched.Count > 0)
+                    {
+                        listenersChecked = true;
+                        if (await NobodyListensAsync(watched.Keys, cancellationToken).ConfigureAwait(false) is { } nobody)
+                        {
+                            WarnOnce(nobody);
+                        }
+                    }
                 }
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            if (await NobodyListensAsync(watched.Keys, cancellationToken).ConfigureAwait(false) is { } nobody)
+            {
+                throw new RrqException($"TaskWait gave up after {limit.TotalSeconds:0.###} s: {nobody}");
+            }
             return false;
         }
         finally
@@ -167,6 +185,56 @@ public sealed partial class RrqController
             bar?.Report(outcome.Count, force: true);
         }
         return ids.All(id => outcome.TryGetValue(id, out var st) && st == RrqTaskStatus.Complete);
+    }
+
+    /// <summary>What to tell a waiter when no live worker listens to the queue of a task it waits for (null when
+    /// every such queue has one). RUNNING tasks are left out: they have a worker.</summary>
+    private async Task<string?> NobodyListensAsync(IEnumerable<string> waitedFor, CancellationToken cancellationToken)
+    {
+        var ids = waitedFor.ToArray();
+        if (ids.Length == 0)
+        {
+            return null;
+        }
+        var statuses = await TaskStatusAsync(ids, follow: false, cancellationToken).ConfigureAwait(false);
+        var queued = ids.Where((_, i) => statuses[i] is RrqTaskStatus.Pending or RrqTaskStatus.Deferred).ToArray();
+        if (queued.Length == 0)
+        {
+            return null;
+        }
+        var taskQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, queued.Select(i => (RedisValue)i).ToArray()), cancellationToken)
+            .ConfigureAwait(false);
+        var byQueue = queued.Select((id, i) => (Id: id, Queue: taskQueues[i].IsNull ? Rrq.Keys.RrqKeys.DefaultQueue : (string)taskQueues[i]!))
+            .GroupBy(x => x.Queue, StringComparer.Ordinal).ToList();
+        var workers = (await WorkerInfoAsync(null, cancellationToken).ConfigureAwait(false)).Values.ToList();
+        var live = (await WorkerListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+        var listened = workers.Where(w => live.Contains(w.WorkerId)).SelectMany(w => w.Queues).ToHashSet(StringComparer.Ordinal);
+        var orphans = byQueue.Where(g => !listened.Contains(g.Key)).ToList();
+        if (orphans.Count == 0)
+        {
+            return null;
+        }
+        var which = string.Join("; ", orphans.Select(g =>
+            $"queue '{g.Key}' (task {g.First().Id}{(g.Count() > 1 ? $" and {g.Count() - 1} more" : "")})"));
+        return live.Count == 0
+            ? $"no worker is running on '{QueueId}', so nothing will run {which}. Start workers with WorkerSpawn, or run " +
+              $"`rrq-worker {QueueId}` on any machine pointed at this Redis."
+            : $"no live worker listens to {which}; the {live.Count} live worker{(live.Count > 1 ? "s" : "")} listen{(live.Count > 1 ? "" : "s")} to " +
+              $"{string.Join(", ", listened.Order(StringComparer.Ordinal).Select(q => $"'{q}'"))}. Check the queue name given when the task " +
+              "was created, or start a worker whose config lists that queue (WorkerConfigSave with queues, then WorkerSpawn with that config).";
+    }
+
+    private void WarnOnce(string nobody)
+    {
+        var line = $"⚠ TaskWait: {nobody}";
+        if (Logger == NullLogger.Instance)
+        {
+            Console.Error.WriteLine(line);
+        }
+        else
+        {
+            Logger.LogWarning("{Message}", line);
+        }
     }
 
     /// <summary>

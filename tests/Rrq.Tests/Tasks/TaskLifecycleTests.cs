@@ -289,14 +289,47 @@ public class TaskLifecycleTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         var t = obj.TaskCreateExpr("40 + 2");
+        var w = await q.WorkerAsync();   // listens to the queue, but runs nothing until stepped
         Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromMilliseconds(200)));
 
         var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
         await Task.Delay(100);
         Assert.False(waiting.IsCompleted);
-        var w = await q.WorkerAsync();
         await w.StepAsync();
         Assert.True(await waiting);
+    }
+
+    [Fact]
+    public async Task TaskWait_with_no_worker_listening_to_the_tasks_queue_warns_once_and_throws_at_its_timeout()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var log = new ListLogger();
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, logger: log);
+
+        // No worker at all.
+        var t = await obj.TaskCreateExprAsync("1");
+        var e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskWaitAsync(t, TimeSpan.FromSeconds(3)));
+        Assert.StartsWith("TaskWait gave up after 3 s: no worker is running on '" + q.QueueId + "'", e.Message);
+        Assert.Contains($"queue 'default' (task {t})", e.Message);
+        Assert.Contains("WorkerSpawn", e.Message);
+        var warning = Assert.Single(log.Lines);
+        Assert.StartsWith("Warning: ⚠ TaskWait: no worker is running on", warning);
+
+        // A worker, but not on the queue the task went to (a typo, say).
+        log.Lines.Clear();
+        var w = await q.WorkerAsync();
+        var typo = await obj.TaskCreateExprAsync("2", queue: "gpu-typo");
+        var also = await obj.TaskCreateExprAsync("3", queue: "gpu-typo");
+        e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskWaitAsync([typo, also], TimeSpan.FromSeconds(3)));
+        Assert.Contains($"no live worker listens to queue 'gpu-typo' (task {typo} and 1 more); the 1 live worker listens to 'default'", e.Message);
+        Assert.Single(log.Lines);
+
+        // Someone listens to the task's queue: a plain timeout, false, and no warning.
+        log.Lines.Clear();
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(3)));
+        Assert.Empty(log.Lines);
+        await w.StepAsync();
+        Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
