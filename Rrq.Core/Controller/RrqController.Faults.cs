@@ -14,6 +14,28 @@ public sealed partial class RrqController
     /// </summary>
     public RrqDetectExitedResult WorkerDetectExited() => WorkerDetectExitedAsync().GetAwaiter().GetResult();
 
+    /// <summary>The workers that are alive now: on the queue's worker list and, for those with a heartbeat, with it
+    /// current (a worker whose heartbeat expired is not alive even before anyone declares it LOST).</summary>
+    internal async Task<IReadOnlyList<string>> WorkerAliveAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var live = await WorkerListAsync(cancellationToken).ConfigureAwait(false);
+        if (live.Count == 0)
+        {
+            return [];
+        }
+        var infos = await WorkerInfoAsync(live, cancellationToken).ConfigureAwait(false);
+        var keys = live.Select(w => infos.TryGetValue(w, out var i) ? i.HeartbeatKey : null).ToArray();
+        var beating = await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var checks = keys.Select(k => k is null ? Task.FromResult(true) : batch.KeyExistsAsync(k)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(checks);
+        }, cancellationToken).ConfigureAwait(false);
+        return live.Where((_, i) => beating[i]).ToArray();
+    }
+
     /// <inheritdoc cref="WorkerDetectExited"/>
     public async Task<RrqDetectExitedResult> WorkerDetectExitedAsync(CancellationToken cancellationToken = default)
     {

@@ -18,8 +18,8 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     /// <summary>The packages, packed once for the class into <see cref="Folder"/> with a version of their own.</summary>
     public sealed class Packed : IAsyncLifetime
     {
-        public static readonly string[] Projects = ["Rrq.Core", "Rrq.Scripting", "Rrq.Embedded", "Rrq.WorkerRunner"];
-        public static readonly string[] Ids = ["Rrq", "Rrq.Scripting", "Rrq.Embedded", "rrq-worker"];
+        public static readonly string[] Projects = ["Rrq.Core", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "Rrq.WorkerRunner"];
+        public static readonly string[] Ids = ["Rrq", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "rrq-worker"];
 
         public string Work { get; } = Directory.CreateTempSubdirectory("rrq-packages-").FullName;
         public string Folder => Path.Combine(Work, "packages");

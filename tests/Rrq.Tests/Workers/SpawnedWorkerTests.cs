@@ -115,13 +115,52 @@ public class SpawnedWorkerTests
         Assert.Contains("No worker configuration 'nope'", err);
         (code, err) = await RunWorker(q.QueueId, "--frobnicate");
         Assert.Equal(2, code);
-        Assert.Contains("unknown option '--frobnicate'", err);
+        Assert.Contains("Unrecognized command or argument '--frobnicate'", err);
+        Assert.Contains("See `rrq-worker --help`", err);
         (code, err) = await RunWorker();
         Assert.Equal(2, code);
-        Assert.Contains("Usage:", err);
+        Assert.Contains("Required argument missing", err);
         (code, err) = await RunWorker("bad queue id", "--redis", RedisServer.Instance.Address);
         Assert.Equal(1, code);
         Assert.Contains("Invalid queue id 'bad queue id'", err);
+    }
+
+    [Fact]
+    public async Task Rrq_worker_takes_no_command_or_near_miss_of_one_for_a_queue_id_and_warns_of_a_password_on_its_command_line()
+    {
+        // A command it does not have (yet), followed by a queue id: not a worker of a queue called "info".
+        var (code, err) = await RunWorker("info", "rrq:x");
+        Assert.Equal(2, code);
+        Assert.Contains("'info' is not a command of this rrq-worker (its commands: run)", err);
+        Assert.Contains("`rrq-worker -- info`", err);
+        // A typo of a command gets a suggestion.
+        (code, err) = await RunWorker("rnu", "script.csx");
+        Assert.Equal(2, code);
+        Assert.Contains("'rnu' is not a command; did you mean `rrq-worker run`?", err);
+        // Help lists the commands and options.
+        var help = await RunWorker("--help");
+        Assert.Equal(0, help.Item1);
+
+        // A password on the command line works, with a warning; from a file it does not show in ps.
+        await using var q = await TestQueue.CreateAsync();
+        var nowhere = $"127.0.0.1:{Rrq.Embedded.LoopbackPort.Free()}";
+        (code, err) = await RunWorker(q.QueueId, "--redis", nowhere + ",password=hunter2");
+        Assert.Equal(1, code);
+        Assert.Contains("warning: the password given with --redis can be read by every user of this machine", err);
+        Assert.DoesNotContain("hunter2", err);
+        var file = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(file, nowhere + ",password=hunter2\n");
+            (code, err) = await RunWorker(q.QueueId, "--redis-file", file);
+            Assert.Equal(1, code);
+            Assert.DoesNotContain("warning", err);
+            Assert.Contains($"Could not connect to Redis at {nowhere}", err);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     private static async Task<(int, string)> RunWorker(params string[] args)
