@@ -238,13 +238,16 @@ internal static class WorkerProgram
         try
         {
             // A worker never starts an embedded server: one only it could reach would run nothing.
+            // Everything the worker and its connection log goes to standard output as timestamped lines (the log
+            // WorkerProcessLog reads): one logging provider, one path.
+            using var console = new Rrq.Logging.LineLoggerProvider(Console.Out);
             await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
-                logger: null, embedded: false, offload: null, asWorker: true, CancellationToken.None);
+                logger: console.CreateLogger("Rrq"), embedded: false, offload: null, asWorker: true, CancellationToken.None);
             // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
             // so its first task (in this process or a separate one) does not wait a second or two for that.
             var evaluator = new RoslynTaskEvaluator();
             WarmUp(evaluator);
-            await using var worker = await RrqWorker.CreateAsync(controller, evaluator, name, config, Console.Out);
+            await using var worker = await RrqWorker.CreateAsync(controller, evaluator, name, config);
             await worker.RunAsync(stop.Token);
             return worker.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
         }

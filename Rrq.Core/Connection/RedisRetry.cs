@@ -129,7 +129,7 @@ internal sealed class RedisRetry
             _outageCause = RedisFaults.Describe(e);
         }
         var line = $"Redis at {_address} cannot serve Rrq ({_outageCause}): retrying until it can";
-        _logger.LogWarning("{Message}", line);
+        Logging.RrqLog.RedisOutage(_logger, _address, _outageCause);
         Reported?.Invoke(line);
     }
 
@@ -152,7 +152,7 @@ internal sealed class RedisRetry
             _outageStarted = 0;
         }
         var line = $"Redis at {_address} is back after {length.TotalSeconds:0.0} s ({cause})";
-        _logger.LogWarning("{Message}", line);
+        Logging.RrqLog.RedisBack(_logger, _address, length.TotalSeconds.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture), cause);
         Reported?.Invoke(line);
     }
 }

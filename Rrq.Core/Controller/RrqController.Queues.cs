@@ -204,7 +204,7 @@ public sealed partial class RrqController
             catch (RrqException e)
             {
                 // Some did not exit in time: they will find the queue gone. Go on.
-                Logger.LogWarning("Destroying queue {QueueId}: {Message}", QueueId, e.Message);
+                Logging.RrqLog.DestroyProblem(Logger, QueueId, e.Message);
             }
         }
         // The worker registry goes first, in one step: from then on a worker still busy writes nothing

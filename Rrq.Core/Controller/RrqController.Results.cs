@@ -157,8 +157,7 @@ public sealed partial class RrqController
                     }
                     if (fromPoll && outcome.Count > before)
                     {
-                        Logger.LogWarning("TaskWait on queue {QueueId} found {Count} finished tasks whose notification it had not seen",
-                            QueueId, outcome.Count - before);
+                        Logging.RrqLog.WaitMissedNotifications(Logger, QueueId, outcome.Count - before);
                     }
                     if (fromPoll && !listenersChecked && watched.Count > 0)
                     {
@@ -233,7 +232,7 @@ public sealed partial class RrqController
         }
         else
         {
-            Logger.LogWarning("{Message}", line);
+            Logging.RrqLog.WaitNobodyListens(Logger, nobody);
         }
     }
 

@@ -238,8 +238,7 @@ public sealed partial class RrqController
         }
         if (Values.Directory is null)
         {
-            Logger.LogWarning("{What} of queue {QueueId} left {Count} offloaded values that nothing uses; this controller has " +
-                "no offload directory, so their files stay: {Hashes}", what, QueueId, freed.Length, string.Join(", ", freed));
+            Logging.RrqLog.OffloadedValuesLeft(Logger, what, QueueId, freed.Length, string.Join(", ", freed));
         }
         Values.Delete(freed);
     }

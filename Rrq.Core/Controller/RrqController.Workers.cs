@@ -191,8 +191,7 @@ public sealed partial class RrqController
                 await WorkerExitAsync(info.WorkerId, "STOP KILLED", cancellationToken: cancellationToken).ConfigureAwait(false);
                 if (!ProcessKill.Kill(info.Pid, info.ProcessStarted))
                 {
-                    Logger.LogWarning("Worker {WorkerId}: process {Pid} was gone (or is another process now); marked EXITED only",
-                        info.WorkerId, info.Pid);
+                    Logging.RrqLog.KilledProcessGone(Logger, info.WorkerId, info.Pid);
                 }
             }
             return;

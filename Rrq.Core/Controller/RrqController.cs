@@ -184,10 +184,13 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         var (address, started) = server.Start();
         if (started)
         {
-            var line = $"ℹ No Redis configured and none at {tried.Endpoints}: started an embedded Garnet server at {address}. " +
-                "Its data lives only as long as this process; set RRQ_REDIS to use a Redis server.";
-            Console.Error.WriteLine(line);
-            logger?.LogInformation("{Message}", line);
+            // Said on standard error whatever the logging: a newcomer must know where their data lives.
+            Console.Error.WriteLine($"ℹ No Redis configured and none at {tried.Endpoints}: started an embedded Garnet server at {address}. " +
+                "Its data lives only as long as this process; set RRQ_REDIS to use a Redis server.");
+            if (logger is not null)
+            {
+                Logging.RrqLog.EmbeddedStarted(logger, tried.Endpoints, address);
+            }
         }
         return new RedisAddress(address, "embedded");
     }

@@ -80,7 +80,7 @@ internal sealed class ChildPool(string workDir, RrqOffload? offload, Action<stri
             }
             catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
             {
-                print($"could not start a child process ahead of its task: {e.Message}");
+                print(e.Message);
             }
         }
     }

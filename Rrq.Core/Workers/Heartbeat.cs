@@ -25,7 +25,7 @@ internal sealed class Heartbeat : IDisposable
     private readonly string _workerId;
     private readonly TimeSpan _period;
     private readonly Func<Task>? _sweep;
-    private readonly Action<string> _report;
+    private readonly Action<HeartbeatNote> _report;
     private readonly ManualResetEventSlim _stop = new(false);
     private readonly Thread _thread;
     private int _sweeping;
@@ -33,7 +33,7 @@ internal sealed class Heartbeat : IDisposable
     private long _healthySince = Stopwatch.GetTimestamp();
     private bool _failing;
 
-    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<string> report)
+    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<HeartbeatNote> report)
     {
         _queue = queue;
         _workerId = workerId;
@@ -71,7 +71,7 @@ internal sealed class Heartbeat : IDisposable
                 if (_failing)
                 {
                     _failing = false;
-                    _report("heartbeat refreshed again");
+                    _report(new HeartbeatNote(HeartbeatEvent.Refreshed, null));
                 }
             }
             catch (Exception e) when (e is RedisException or TimeoutException or RrqException or OperationCanceledException)
@@ -80,7 +80,7 @@ internal sealed class Heartbeat : IDisposable
                 if (!_failing)
                 {
                     _failing = true;
-                    _report($"heartbeat could not be refreshed (retrying every period): {RedisFaults.Describe(e)}");
+                    _report(new HeartbeatNote(HeartbeatEvent.NotRefreshed, RedisFaults.Describe(e)));
                 }
                 continue;
             }
@@ -97,7 +97,7 @@ internal sealed class Heartbeat : IDisposable
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException or RrqException or ObjectDisposedException)
                     {
-                        _report($"lost-worker sweep failed: {RedisFaults.Describe(e)}");
+                        _report(new HeartbeatNote(HeartbeatEvent.SweepFailed, RedisFaults.Describe(e)));
                     }
                     finally
                     {
@@ -122,3 +122,9 @@ internal sealed class Heartbeat : IDisposable
         _stop.Dispose();
     }
 }
+
+/// <summary>What a heartbeat has to tell its worker's log.</summary>
+internal enum HeartbeatEvent { Refreshed, NotRefreshed, SweepFailed }
+
+/// <summary>A heartbeat event and its cause (for failures).</summary>
+internal readonly record struct HeartbeatNote(HeartbeatEvent Event, string? Cause);

@@ -23,7 +23,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 {
     private readonly RrqController _controller;
     private readonly IRrqTaskEvaluator _evaluator;
-    private readonly TextWriter? _output;
+    /// <summary>Where the worker logs: its output writer as lines, else the controller's logger.</summary>
+    private readonly ILogger _log;
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly List<RedisChannel> _channels = [];
     private readonly string _workDir;
@@ -60,13 +61,17 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Id = id;
         ConfigName = configName;
         Config = config;
-        _output = output;
+        _log = output is null ? controller.Logger : new Logging.LineLoggerProvider(output).CreateLogger("Rrq");
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
-        _children = new ChildPool(_workDir, controller.Offload, Print);
+        _children = new ChildPool(_workDir, controller.Offload, e => Logging.RrqLog.ChildNotStarted(_log, e));
         _knownQueues = [.. config.EffectiveQueues];
         _timeoutIdle = config.TimeoutIdle;
-        // Each outage is printed twice: when it starts, and with its length when Redis is back.
-        controller.Queue.Retry.Reported += Print;
+        // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
+        // to the controller's logger; a worker with an output writer of its own gets the lines there too.
+        if (output is not null)
+        {
+            controller.Queue.Retry.Reported += Report;
+        }
     }
 
     /// <summary>The worker's id.</summary>
@@ -144,7 +149,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         if (Config.HeartbeatPeriod is { } beat)
         {
             _heartbeat = new Heartbeat(_controller.Queue, Id, beat,
-                Config.DetectLostWorkers ? SweepAsync : null, Print);
+                Config.DetectLostWorkers ? SweepAsync : null, note => Logging.RrqLog.Heartbeat(_log, note));
             _heartbeat.Start();
         }
         var sub = _controller.Redis.GetSubscriber();
@@ -153,7 +158,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             await sub.SubscribeAsync(ch, (_, message) => OnNotification(message)).ConfigureAwait(false);
         }
-        Print($"worker {Id} on queue '{QueueId}' (queues {string.Join(", ", Config.EffectiveQueues)})");
+        Logging.RrqLog.WorkerStarted(Chatty, Id, QueueId, string.Join(", ", Config.EffectiveQueues));
         await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
         if (await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.Envir, "spec")).ConfigureAwait(false))
         {
@@ -197,8 +202,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var found = await _controller.WorkerDetectExitedAsync().ConfigureAwait(false);
         if (!found.IsEmpty)
         {
-            Print(found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
-            _controller.Logger.LogWarning("Worker {WorkerId} declared lost workers: {Found}", Id, found.ToString());
+            Logging.RrqLog.DeclaredLost(_log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
         }
     }
 
@@ -301,7 +305,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         catch (Exception e) when (e is not OperationCanceledException)
         {
             reason = "ERROR";
-            Print($"uncaught error in the worker (a bug in Rrq?): {e}");
+            Logging.RrqLog.Uncaught(_log, e, e.ToString());
             await ExitAsync(reason).ConfigureAwait(false);
             throw;
         }
@@ -373,8 +377,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             // Declared lost while out of touch (an outage longer than its heartbeat, or the process frozen):
             // what it was running is DIED (or retried) already, and its late outcome was dropped.
-            Print("this worker was declared lost while it was out of touch with Redis: rejoined the queue");
-            _controller.Logger.LogWarning("Worker {WorkerId} was declared lost while out of touch with Redis, and rejoined", Id);
+            Logging.RrqLog.Rejoined(_log);
             return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "rejoined");
         }
         if (kind == -1)
@@ -382,10 +385,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             Interlocked.Exchange(ref _stopped, 1);
             // Its heartbeat would only make it look alive again (or, after a destroy, bring a key back).
             _heartbeat?.Dispose();
-            _controller.Queue.Retry.Reported -= Print;
+            _controller.Queue.Retry.Reported -= Report;
             await _controller.Queue.RunAsync(db => db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id))).ConfigureAwait(false);
             _children.Dispose();
-            Print("this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting");
+            Logging.RrqLog.Unregistered(_log);
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
         }
         if (version != _envirVersion && version != _envirFailedVersion)
@@ -438,19 +441,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 }
                 catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException)
                 {
-                    Print($"could not prepare child processes for environment version {spec.Version}: {e.Message}");
+                    Logging.RrqLog.ChildrenNotPrepared(_log, spec.Version, e.Message);
                 }
             }
             await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
-            Print($"environment version {spec.Version} loaded ({string.Join(", ", spec.Sources.Select(s => s.Path))})");
+            Logging.RrqLog.EnvirLoaded(Chatty, spec.Version, string.Join(", ", spec.Sources.Select(s => s.Path)));
             return null;
         }
         catch (RrqEnvirException e)
         {
             _envirFailedVersion = spec.Version;
             await LogAsync("ENVIR", $"ERROR version {spec.Version}: {e.Message}").ConfigureAwait(false);
-            Print($"environment version {spec.Version} failed to load; keeping version {_envirVersion}: {e.Message}");
-            _controller.Logger.LogError(e, "Worker {WorkerId} could not load environment version {Version}", Id, spec.Version);
+            Logging.RrqLog.EnvirFailed(_log, e, spec.Version, _envirVersion, e.Message);
             return e.Message;
         }
     }
@@ -614,7 +616,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[]? rawPayload, bool separateProcess,
         TimeSpan? timeout, int separateNext)
     {
-        Print($"task {taskId} started{(separateProcess ? " in a separate process" : "")}");
+        if (separateProcess)
+        {
+            Logging.RrqLog.TaskStartedSeparate(Chatty, taskId);
+        }
+        else
+        {
+            Logging.RrqLog.TaskStarted(Chatty, taskId);
+        }
         var sw = Stopwatch.StartNew();
         var context = new RrqTaskContext(QueueId, taskId, Id);
         // Decoded once here. Locals shared by a bulk submission are merged in, so the task (and a child
@@ -629,7 +638,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             var unreadable = TaskExecution.UnreadablePayload(context, e);
             _tasksRun++;
             await FinishAsync(taskId, unreadable, claimNext: false).ConfigureAwait(false);
-            Print($"task {taskId} ERROR: {unreadable.Message}");
+            Logging.RrqLog.TaskUnreadable(Chatty, taskId, unreadable.Status.ToRedisString(), unreadable.Message ?? "");
             return (taskId, unreadable.Status);
         }
         if (payload.SharedId is not null)
@@ -678,12 +687,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
         if (written < 0)
         {
-            Print($"task {taskId} finished ({outcome.Status.ToRedisString()}) but was no longer running here: result dropped");
+            Logging.RrqLog.TaskDropped(_log, taskId, outcome.Status.ToRedisString());
         }
         else
         {
-            Print($"task {taskId} {outcome.Status.ToRedisString()} in {sw.Elapsed.TotalMilliseconds:0.#} ms" +
-                (outcome.Message is null ? "" : $": {outcome.Message}"));
+            var ms = Math.Round(sw.Elapsed.TotalMilliseconds, 1);
+            if (outcome.Message is null)
+            {
+                Logging.RrqLog.TaskFinished(Chatty, taskId, outcome.Status.ToRedisString(), ms);
+            }
+            else
+            {
+                Logging.RrqLog.TaskFinishedWith(Chatty, taskId, outcome.Status.ToRedisString(), ms, outcome.Message);
+            }
         }
         return (taskId, outcome.Status);
     }
@@ -739,10 +755,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         switch (message.Command)
         {
             case "PING":
-                Print("PONG");
+                Logging.RrqLog.Pong(Chatty);
                 return ("PONG", null, false);
             case "ECHO":
-                Print(message.Args ?? "");
+                Logging.RrqLog.Echo(Chatty, message.Args ?? "");
                 return ("OK", null, false);
             case "STOP":
                 return ("BYE", null, true);
@@ -753,7 +769,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 }
                 var evaluation = await _evaluator.EvaluateAsync(new RrqTaskContext(QueueId, "message:" + message.Id, Id),
                     message.Args, new Dictionary<string, object?>(), CancellationToken.None).ConfigureAwait(false);
-                Print($"EVAL {message.Args} => {(evaluation.Success ? evaluation.Value : "error: " + evaluation.Message)}");
+                Logging.RrqLog.Eval(Chatty, message.Args, evaluation.Success ? evaluation.Value?.ToString() : "error: " + evaluation.Message);
                 return evaluation.Success ? (evaluation.Value, null, false)
                     : (null, $"{evaluation.ExceptionType}: {evaluation.Message}".TrimStart(':', ' '), false);
             case "INFO":
@@ -762,7 +778,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return (info, null, false);
             case "PAUSE" or "RESUME":
                 var changed = await _controller.Queue.WorkerPauseAsync(Id, message.Command).ConfigureAwait(false);
-                Print($"{message.Command}: {changed}");
+                Logging.RrqLog.PauseResume(Chatty, message.Command, changed ?? "");
                 return changed == "GONE" ? (null, "This worker is no longer registered in the queue.", false) : (changed, null, false);
             case "REFRESH":
                 var failed = await LoadEnvirAsync().ConfigureAwait(false);
@@ -787,7 +803,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 var remaining = _timeoutIdle is { } limit ? limit - (DateTime.UtcNow - _idleSince) : (TimeSpan?)null;
                 return (new RrqIdleTimeout(_timeoutIdle, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining), null, false);
             default:
-                Print($"unknown message: {message.Command}");
+                Logging.RrqLog.UnknownMessage(_log, message.Command);
                 return (null, $"Unknown message '{message.Command}'. Workers answer PING, ECHO, EVAL, INFO, PAUSE, RESUME, " +
                     "REFRESH, TIMEOUT_SET, TIMEOUT_GET and STOP.", false);
         }
@@ -813,7 +829,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                Print("stop no longer waits for the running task: it will be recorded as DIED");
+                Logging.RrqLog.StopNoLongerWaits(_log);
             }
         }
         await ExitAsync(reason).ConfigureAwait(false);
@@ -835,7 +851,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return;
         }
         _heartbeat?.Dispose();
-        _controller.Queue.Retry.Reported -= Print;
+        _controller.Queue.Retry.Reported -= Report;
         _children.Dispose();
         var sub = _controller.Redis.GetSubscriber();
         foreach (var ch in _channels)
@@ -854,8 +870,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (RedisFaults.IsTransient(e) || e is RrqConnectionException)
         {
-            Print($"could not record the exit, Redis did not answer for {ExitBudget.TotalSeconds:0} s ({RedisFaults.Describe(e)}): " +
-                "the worker will be declared lost when its heartbeat expires");
+            Logging.RrqLog.ExitNotRecorded(_log, Math.Round(ExitBudget.TotalSeconds), RedisFaults.Describe(e));
         }
         try
         {
@@ -867,7 +882,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         catch (IOException)
         {
         }
-        Print($"stopped: {reason}");
+        Logging.RrqLog.Stopped(Chatty, reason);
     }
 
     /// <summary>How long a leaving worker keeps trying to record its exit through an outage.</summary>
@@ -921,13 +936,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return await _controller.Queue.WorkerLogAsync(Id, label, value).ConfigureAwait(false);
     }
 
-    private void Print(string line)
-    {
-        if (Config.Verbose && _output is not null)
-        {
-            _output.WriteLine($"[{DateTime.Now:HH:mm:ss.fff}] {line}");
-        }
-    }
+    /// <summary>The logger for what a verbose worker tells as it goes (tasks, environments, messages); warnings
+    /// and errors go to <see cref="_log"/> whatever the verbosity.</summary>
+    private ILogger Chatty => Config.Verbose ? _log : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+    /// <summary>An outage line of the retry layer, for a worker with an output writer of its own.</summary>
+    private void Report(string line) => Logging.RrqLog.RedisOutageLine(_log, line);
 
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();

@@ -110,8 +110,7 @@ public sealed class RrqWorkerSpawnResult
                 }
                 if (_recentRestarts.Count >= MaxRestartsPerMinute)
                 {
-                    _controller.Logger.LogError("Worker {WorkerId} exited with code {Code}; not restarted: {Max} crashed workers " +
-                        "were restarted in the last minute already (see its log, {Log})", id, code, MaxRestartsPerMinute, _logFiles[id]);
+                    Logging.RrqLog.RestartGaveUp(_controller.Logger, id, code, MaxRestartsPerMinute, _logFiles[id]);
                     return;
                 }
                 _recentRestarts.Enqueue(DateTime.UtcNow);
@@ -128,7 +127,7 @@ public sealed class RrqWorkerSpawnResult
                 {
                     _ids = [.. _ids.Select(i => i == id ? next : i)];
                     Interlocked.Increment(ref _restarts);
-                    _controller.Logger.LogWarning("Worker {WorkerId} exited with code {Code}: started {NewId} in its place", id, code, next);
+                    Logging.RrqLog.Restarted(_controller.Logger, id, code, next);
                 }
                 else
                 {
@@ -139,7 +138,7 @@ public sealed class RrqWorkerSpawnResult
         }
         catch (Exception e) when (e is RrqException or IOException or System.ComponentModel.Win32Exception or ObjectDisposedException)
         {
-            _controller.Logger.LogError(e, "Could not start worker {WorkerId} again", next);
+            Logging.RrqLog.RestartFailed(_controller.Logger, e, next);
         }
     }
 
