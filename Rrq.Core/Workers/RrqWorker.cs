@@ -264,6 +264,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
         RedisRetry.ForeverScope();
+        // Whatever it logs while it runs says which worker of which queue.
+        using var scope = _log.BeginScope(new Dictionary<string, object> { ["WorkerId"] = Id, ["QueueId"] = QueueId });
         var reason = "OK (INTERRUPTED)";
         _stopToken = cancellationToken;
         _looping = true;
