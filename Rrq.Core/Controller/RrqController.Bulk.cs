@@ -198,6 +198,9 @@ public sealed partial class RrqController
             Expression = payload.Expression,
             LocalNames = [.. payload.LocalNames, .. shared.LocalNames],
             LocalValues = [.. payload.LocalValues, .. shared.LocalValues],
+            TraceParent = payload.TraceParent,
+            TraceState = payload.TraceState,
+            SubmittedAt = payload.SubmittedAt,
         };
     }
 

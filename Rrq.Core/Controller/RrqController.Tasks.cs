@@ -66,6 +66,28 @@ public sealed partial class RrqController
         // A dependency that was retried stands for its chain: depend on the chain's newest task.
         deps = deps.Length == 0 ? deps : (await FollowAsync(deps).ConfigureAwait(false)).Distinct(StringComparer.Ordinal).ToArray();
         var ids = payloads.Select(_ => NewTaskId()).ToArray();
+        using var activity = RrqTelemetry.Source.StartActivity("rrq.submit", System.Diagnostics.ActivityKind.Producer);
+        if (activity is not null)
+        {
+            activity.SetTag("rrq.queue_id", QueueId);
+            activity.SetTag("rrq.queue", queue);
+            activity.SetTag("rrq.task_count", ids.Length);
+            if (ids.Length == 1)
+            {
+                activity.SetTag("rrq.task_id", ids[0]);
+            }
+        }
+        // The task carries the submitter's trace (this span, or the caller's when nobody listens to Rrq's).
+        var (traceParent, traceState) = RrqTelemetry.Current();
+        if (traceParent is not null)
+        {
+            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            foreach (var p in payloads)
+            {
+                (p.TraceParent, p.TraceState, p.SubmittedAt) = (traceParent, traceState, now);
+            }
+        }
+        _usedQueues.TryAdd(queue, 0);
         var head = new List<RedisValue>
         {
             queue, separateProcess ? "FALSE" : "TRUE",
@@ -108,6 +130,7 @@ public sealed partial class RrqController
                         $"Task '{(string?)r[1]}' was retried while these tasks were being submitted; nothing was created. Submit again.");
             }
         }
+        RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));
         return ids;
     }
 

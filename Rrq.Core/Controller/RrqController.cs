@@ -35,6 +35,32 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         Logger = logger ?? NullLogger.Instance;
         Queue = new QueueContext(redis.GetDatabase(), new RrqKeys(queueId), values, new RedisRetry(address.Endpoints, Logger));
         _waiter = new CompletionWaiter(redis, Keys.TaskCompleteChannel);
+        RrqTelemetry.Track(this);
+    }
+
+    /// <summary>The named queues this controller has submitted to (and "default"), for the queue-length gauge.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _usedQueues = new(StringComparer.Ordinal)
+    {
+        [Rrq.Keys.RrqKeys.DefaultQueue] = 0,
+    };
+
+    /// <summary>The length of each queue it knows of, read now (one round trip; the gauges' callback is synchronous).</summary>
+    internal IEnumerable<(string Queue, long Length)> ObservedQueueLengths()
+    {
+        ThrowIfDisposed();
+        var names = _usedQueues.Keys.Order(StringComparer.Ordinal).ToArray();
+        var batch = Queue.Db.CreateBatch();
+        var lengths = names.Select(n => batch.ListLengthAsync(Keys.Queue(n))).ToArray();
+        batch.Execute();
+        try
+        {
+            Task.WaitAll(lengths, TimeSpan.FromSeconds(2));
+        }
+        catch (AggregateException)
+        {
+            // Those that failed are left out below.
+        }
+        return names.Select((n, i) => (n, lengths[i].IsCompletedSuccessfully ? lengths[i].Result : -1)).Where(x => x.Item2 >= 0).ToArray();
     }
 
     /// <summary>The queue this controller works on.</summary>
@@ -284,6 +310,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             return;
         }
+        RrqTelemetry.Untrack(this);
         _waiter.Dispose();
         if (_ownsConnection)
         {
@@ -298,6 +325,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             return;
         }
+        RrqTelemetry.Untrack(this);
         _waiter.Dispose();
         if (_ownsConnection)
         {

@@ -14,6 +14,15 @@ internal sealed partial class TaskPayload
     /// <summary>Locals shared by a whole bulk submission, stored once under this id in
     /// <c>{queue}:shared</c> (null when there are none).</summary>
     public string? SharedId { get; set; }
+
+    /// <summary>The W3C trace context (traceparent) of the code that submitted the task; null when it had none.</summary>
+    public string? TraceParent { get; set; }
+
+    /// <summary>The W3C tracestate that goes with <see cref="TraceParent"/>.</summary>
+    public string? TraceState { get; set; }
+
+    /// <summary>When it was submitted (Unix milliseconds), for the queue-wait span; 0 when not traced.</summary>
+    public long SubmittedAt { get; set; }
 }
 
 /// <summary>A failed task's error object as stored in <c>task:result</c>.</summary>

@@ -152,9 +152,10 @@ internal sealed class ChildTaskCode
 internal static class ChildTaskInput
 {
     public static void Write(string file, string codeFile, IReadOnlyList<string> names, IReadOnlyDictionary<string, object?> locals,
-        IReadOnlyList<byte[]> stored) => ChildWire.WriteFile(file, w =>
+        IReadOnlyList<byte[]> stored, string? traceParent = null) => ChildWire.WriteFile(file, w =>
     {
         w.Write(codeFile);
+        w.Write(traceParent ?? "");
         w.Write(names.Count);
         for (var i = 0; i < names.Count; i++)
         {
@@ -164,11 +165,13 @@ internal static class ChildTaskInput
         }
     });
 
-    /// <summary>The code file and the locals; codec bytes are decoded with <paramref name="decode"/> (name, bytes).</summary>
-    public static (string CodeFile, Dictionary<string, object?> Locals) Read(string file, Func<string, byte[], object?> decode) =>
+    /// <summary>The code file, the locals (codec bytes decoded with <paramref name="decode"/> (name, bytes)) and the
+    /// W3C trace context the task's code runs in (null when it has none).</summary>
+    public static (string CodeFile, Dictionary<string, object?> Locals, string? TraceParent) Read(string file, Func<string, byte[], object?> decode) =>
         ChildWire.ReadFile(file, r =>
         {
             var code = r.ReadString();
+            var trace = r.ReadString();
             var n = r.ReadInt32();
             var locals = new Dictionary<string, object?>(StringComparer.Ordinal);
             for (var i = 0; i < n; i++)
@@ -176,7 +179,7 @@ internal static class ChildTaskInput
                 var name = r.ReadString();
                 locals[name] = ChildWire.ReadValue(r, bytes => decode(name, bytes));
             }
-            return (code, locals);
+            return (code, locals, trace.Length == 0 ? null : trace);
         });
 }
 

@@ -104,10 +104,11 @@ internal static class ChildTaskRunner
     {
         ChildTaskCode code;
         Dictionary<string, object?> locals;
+        string? trace;
         try
         {
             string codeFile;
-            (codeFile, locals) = ChildTaskInput.Read(inputPath, (name, bytes) => values.Deserialize(bytes, $"the local '{name}'"));
+            (codeFile, locals, trace) = ChildTaskInput.Read(inputPath, (name, bytes) => values.Deserialize(bytes, $"the local '{name}'"));
             code = ChildTaskCode.Read(codeFile);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -119,6 +120,8 @@ internal static class ChildTaskRunner
                 ExceptionType = e.GetType().FullName,
             }, []);
         }
+        // The task's code runs inside its trace (its worker's run span), so that what it calls joins the trace.
+        using var activity = trace is null ? null : new System.Diagnostics.Activity("rrq.child").SetParentId(trace).Start();
         return Report(await runtime.RunAsync(context, code, locals).ConfigureAwait(false), values);
     }
 
@@ -161,7 +164,7 @@ internal static class ChildTaskRunner
         }
         var context = new RrqTaskContext("", "warm-up", "");
         ChildTaskInput.Write(outcomeFile, "", ["__rrq_warm"], new Dictionary<string, object?> { ["__rrq_warm"] = 1 }, [[]]);
-        var (_, locals) = ChildTaskInput.Read(outcomeFile, (_, _) => null);
+        var (_, locals, _) = ChildTaskInput.Read(outcomeFile, (_, _) => null);
         var evaluation = await runtime.RunAsync(context, code, locals).ConfigureAwait(false);
         Report(evaluation, Store.OffloadStore.Create("", null)).Write(outcomeFile);
         _ = ChildOutcome.Read(outcomeFile);

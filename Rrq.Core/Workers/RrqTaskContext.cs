@@ -34,6 +34,9 @@ public sealed class RrqTaskContext
         }
     }
 
+    /// <summary>The W3C trace context the task's code runs in (passed on to a separate process); null when none.</summary>
+    internal string? TraceParent { get; set; }
+
     /// <summary>Where progress reports go (the worker sets it; null drops them).</summary>
     internal Action<byte[]>? ProgressSink { get; set; }
 

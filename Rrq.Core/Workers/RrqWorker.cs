@@ -514,7 +514,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             child = _children.Take();
             try
             {
-                ChildTaskInput.Write(child.InputPath, file!, payload.LocalNames, locals!, payload.LocalValues);
+                ChildTaskInput.Write(child.InputPath, file!, payload.LocalNames, locals!, payload.LocalValues, context.TraceParent);
             }
             catch
             {
@@ -657,6 +657,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return (taskId, failed.Status);
             }
         }
+        // Its spans join the submitter's trace; its code runs with Activity.Current in that trace (in a separate
+        // process too), even when nothing in this process records Rrq's spans.
+        using var run = StartRunActivity(taskId, payload, separateProcess);
+        context.TraceParent = run?.Id ?? payload.TraceParent;
         TaskOutcome outcome;
         if (separateProcess)
         {
@@ -686,7 +690,21 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _tasksRun++;
         // Running by itself, with no stop or recycle due, the worker takes its next task as it records this one.
         var claimNext = _looping && _stopped == 0 && _stopping == 0 && !_stopToken.IsCancellationRequested && RecycleLimit(_tasksRun) is null;
-        var written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
+        var status = outcome.Status.ToRedisString();
+        run?.SetTag("rrq.status", status);
+        if (outcome.Status != RrqTaskStatus.Complete)
+        {
+            run?.SetStatus(ActivityStatusCode.Error, outcome.Message);
+        }
+        long written;
+        using (var finish = RrqTelemetry.Source.StartActivity("rrq.finish"))
+        {
+            finish?.SetTag("rrq.task_id", taskId);
+            written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
+        }
+        KeyValuePair<string, object?>[] tags = [new("rrq.queue_id", QueueId), new("rrq.status", status)];
+        RrqTelemetry.Finished.Add(1, tags);
+        RrqTelemetry.Duration.Record(sw.Elapsed.TotalSeconds, tags);
         if (written < 0)
         {
             Logging.RrqLog.TaskDropped(_log, taskId, outcome.Status.ToRedisString());
@@ -704,6 +722,33 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
         }
         return (taskId, outcome.Status);
+    }
+
+    /// <summary>The task's run span (after its queue-wait span, when it was submitted inside a trace): recorded when
+    /// someone listens to Rrq's activity source; otherwise, for a traced task, an unrecorded activity that only
+    /// carries the trace to the task's code.</summary>
+    private Activity? StartRunActivity(string taskId, Tasks.TaskPayload payload, bool separateProcess)
+    {
+        var parent = payload.TraceParent is { } tp && ActivityContext.TryParse(tp, payload.TraceState, out var ctx) ? ctx : default;
+        KeyValuePair<string, object?>[] tags =
+        [
+            new("rrq.queue_id", QueueId), new("rrq.task_id", taskId), new("rrq.worker_id", Id), new("rrq.separate_process", separateProcess),
+        ];
+        if (parent != default && payload.SubmittedAt > 0)
+        {
+            using var wait = RrqTelemetry.Source.StartActivity("rrq.queue_wait", ActivityKind.Internal, parent, tags,
+                startTime: DateTimeOffset.FromUnixTimeMilliseconds(payload.SubmittedAt));
+        }
+        var run = parent == default
+            ? RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parentContext: default, tags)
+            : RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parent, tags);
+        if (run is null && payload.TraceParent is not null)
+        {
+            run = new Activity("rrq.run").SetParentId(payload.TraceParent);
+            run.TraceStateString = payload.TraceState;
+            run.Start();
+        }
+        return run;
     }
 
     private async Task<RrqWorkerStep> HandleMessageAsync(string raw)
