@@ -127,7 +127,13 @@ internal static class WorkerProgram
         {
             return null;
         }
-        return string.Join("\n", parsed.Errors.Select(e => e.Message));
+        // An unknown option that is a near miss of a known one gets a suggestion.
+        var options = parsed.CommandResult.Command.Options.Where(o => !o.Hidden).Select(o => o.Name).ToArray();
+        var hints = parsed.UnmatchedTokens.Where(t => t.StartsWith("--", StringComparison.Ordinal))
+            .Select(t => (Token: t, Near: options.MinBy(o => Distance(o, t))))
+            .Where(x => x.Near is not null && Distance(x.Near, x.Token) <= 2)
+            .Select(x => $"'{x.Token}': did you mean {x.Near}?");
+        return string.Join("\n", parsed.Errors.Select(e => e.Message).Concat(hints));
     }
 
     /// <summary>Edit distance counting a swap of two neighbours as one edit, for near misses of command names.</summary>

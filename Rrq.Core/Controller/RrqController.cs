@@ -18,7 +18,7 @@ namespace Rrq;
 [Display.TypeFormatterSource(typeof(Display.RrqFormatterSource))]
 public sealed partial class RrqController : IDisposable, IAsyncDisposable
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false };
+    internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, TypeInfoResolver = Controller.RrqJsonContext.Default };
 
     private readonly bool _ownsConnection;
     private readonly CompletionWaiter _waiter;

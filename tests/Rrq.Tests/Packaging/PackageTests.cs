@@ -186,6 +186,39 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     }
 
     [Fact]
+    public async Task A_file_based_app_run_with_dotnet_run_app_cs_spawns_a_worker_and_reads_its_value()
+    {
+        // .NET 10 file-based apps turn reflection-based JSON off: Rrq must not need it.
+        var dir = Directory.CreateTempSubdirectory("rrq-fileapp-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(dir, "nuget.config"), packed.NugetConfig());
+            await File.WriteAllTextAsync(Path.Combine(dir, "functions.csx"), Functions);
+            await File.WriteAllTextAsync(Path.Combine(dir, "app.cs"), $$"""
+                #:package Rrq.Scripting@{{packed.Version}}
+                using Rrq;
+
+                await using var obj = await RrqController.ConnectAsync("fileapp:" + Guid.NewGuid().ToString("N")[..8]);
+                await obj.WorkerEnvirSetAsync(new RrqEnvir(Sources: ["functions.csx"]));
+                obj.WorkerSpawn(1);
+                var t = await obj.TaskCreateExprAsync("Square(x)", new { x = 4.0 });
+                Console.WriteLine($"waited: {await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60))}");
+                Console.WriteLine($"value: {await obj.TaskResultAsync(t)}");
+                Console.WriteLine($"workers: {obj.WorkerInfo().Count}");
+                obj.WorkerStop();
+                """);
+            var run = await Dotnet.RunOkAsync(dir, TimeSpan.FromMinutes(4), "run", "app.cs");
+            Assert.Contains("waited: True", run.Output);
+            Assert.Contains("value: 16", run.Output);
+            Assert.Contains("workers: 1", run.Output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_fresh_notebook_takes_the_packages_from_the_folder_and_runs_on_the_embedded_server()
     {
         Assert.False(await Rrq.Controller.RedisAddress.Resolve("localhost:6379").AnswersAsync(),

@@ -137,6 +137,10 @@ public class SpawnedWorkerTests
         (code, err) = await RunWorker("rnu", "script.csx");
         Assert.Equal(2, code);
         Assert.Contains("'rnu' is not a command; did you mean `rrq-worker run`?", err);
+        // A misspelt option too.
+        (code, err) = await RunWorker("rrq:x", "--confg", "short");
+        Assert.Equal(2, code);
+        Assert.Contains("'--confg': did you mean --config?", err);
         // Help lists the commands and options.
         var help = await RunWorker("--help");
         Assert.Equal(0, help.Item1);
