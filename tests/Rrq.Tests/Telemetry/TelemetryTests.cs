@@ -90,6 +90,26 @@ public class TelemetryTests
         Assert.Contains(metrics.Where(m => m.Name == "rrq.workers.alive").SelectMany(Points), p => Tag(p, "rrq.queue_id") == q.QueueId);
     }
 
+    [Fact]
+    public async Task A_spawned_worker_process_runs_a_task_and_its_child_inside_the_submitters_trace_with_no_exporter_of_its_own()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        await q.SpawnAsync(1);
+        string inWorker, inChild;
+        ActivityTraceId traceId;
+        // No listener in this test: the trace context is the caller's own activity, carried as it is.
+        using (var root = new Activity("analysis").SetIdFormat(ActivityIdFormat.W3C).Start())
+        {
+            traceId = root.TraceId;
+            inWorker = await obj.TaskCreateExprAsync("System.Diagnostics.Activity.Current?.TraceId.ToString()");
+            inChild = await obj.TaskCreateExprAsync("System.Diagnostics.Activity.Current?.TraceId.ToString()", separateProcess: true);
+        }
+        Assert.True(await obj.TaskWaitAsync([inWorker, inChild], TimeSpan.FromSeconds(90)));
+        Assert.Equal(traceId.ToString(), await obj.TaskResultAsync(inWorker));
+        Assert.Equal(traceId.ToString(), await obj.TaskResultAsync(inChild));
+    }
+
     private static IEnumerable<MetricPoint> Points(Metric metric)
     {
         var points = new List<MetricPoint>();
