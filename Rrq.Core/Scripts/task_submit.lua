@@ -1,6 +1,7 @@
--- task_submit: create one or more tasks of one queue. Without dependencies (or when all have
--- COMPLETEd) they are PENDING at the tail of the queue; while some dependency is unfinished they
--- are DEFERRED (in no queue); if a dependency has failed they are IMPOSSIBLE at once.
+-- task_submit: create one or more tasks of one queue. Without dependencies they are PENDING at the
+-- tail of the queue; with dependencies that have all COMPLETEd, PENDING at the front (as if released
+-- by the last of them, in submission order); while some dependency is unfinished they are DEFERRED
+-- (in no queue); if a dependency has failed they are IMPOSSIBLE at once.
 --
 -- KEYS[1] task:expr        KEYS[2] task:status     KEYS[3] task:queue
 -- KEYS[4] task:local       KEYS[5] task:timeout    KEYS[6] task:time_submit
@@ -134,8 +135,19 @@ if status == 'PENDING' and delay ~= '' then
 elseif status == 'PENDING' then
   -- Pushed in slices: Lua's unpack has a limit on how many values it spreads.
   local len = 0
-  for i = 1, #ids, 500 do
-    len = redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
+  if nd > 0 then
+    -- To the front, last first, so that they keep their order there.
+    local reversed = {}
+    for i = #ids, 1, -1 do
+      reversed[#reversed + 1] = ids[i]
+    end
+    for i = 1, #reversed, 500 do
+      len = redis.call('LPUSH', KEYS[7], unpack(reversed, i, math.min(i + 499, #reversed)))
+    end
+  else
+    for i = 1, #ids, 500 do
+      len = redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
+    end
   end
   -- A worker only waits after finding all its queues empty, so only a push into an empty queue
   -- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.

@@ -1,6 +1,6 @@
 -- dependents_to_release(...) and release_dependents(...): a task COMPLETEd. Each dependent still
 -- DEFERRED counts one dependency fewer; those with none left go to the FRONT of their own queue as
--- PENDING. The first function only reads: it returns the dependents to release, or nil and the
+-- PENDING, in the order they were submitted (the first submitted runs first). The first function only reads: it returns the dependents to release, or nil and the
 -- name of a queue whose key the caller did not pass (the caller then retries with it, so a
 -- script never touches a key it did not declare). queue_keys maps queue name → key. The first also
 -- returns the task's dependents as read (down), for the second to use.
@@ -31,7 +31,9 @@ local function release_dependents(down, depends_left, task_status, task_queue, q
       redis.call('HINCRBY', depends_left, d, -1)
     end
   end
-  for _, d in ipairs(release) do
+  -- Pushed to the front last first, so that they stay in submission order there.
+  for i = #release, 1, -1 do
+    local d = release[i]
     local q = redis.call('HGET', task_queue, d)
     redis.call('HDEL', depends_left, d)
     redis.call('HSET', task_status, d, 'PENDING')

@@ -24,6 +24,31 @@ public class DependencyTests
     }
 
     [Fact]
+    public async Task A_task_whose_dependencies_have_all_completed_is_queued_at_the_front_and_released_ones_keep_their_order()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var a = obj.TaskCreateExpr("1");
+        var w = await q.WorkerAsync();
+        await w.StepAsync();
+        var queued = obj.TaskCreateExpr("2");
+        // Its dependency is COMPLETE already: to the front, as a release would have put it (rrq does the same).
+        var late = obj.TaskCreateExpr("3", dependsOn: [a]);
+        var lateBulk = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 3).Select(i => new { i }), dependsOn: [a]);
+        Assert.Equal([.. lateBulk, late, queued], obj.QueueList());
+
+        // Released together by one completion: at the front, first submitted first.
+        var gate = obj.TaskCreateExpr("0");
+        var held = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 4).Select(i => new { i }), dependsOn: [gate]);
+        var single = obj.TaskCreateExpr("9", dependsOn: [gate]);
+        while (obj.TaskStatus(gate) != RrqTaskStatus.Complete)
+        {
+            await w.StepAsync();
+        }
+        Assert.Equal([.. held, single], obj.QueueList().Take(5));
+    }
+
+    [Fact]
     public async Task Fan_in_waits_for_every_dependency_and_a_chain_runs_in_order()
     {
         await using var q = await TestQueue.CreateAsync();
