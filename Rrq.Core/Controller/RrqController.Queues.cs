@@ -14,7 +14,17 @@ public sealed partial class RrqController
     public Task<long> QueueLengthAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return Queue.RunAsync(db => db.ListLengthAsync(Keys.Queue(CheckQueue(queue))), cancellationToken).WaitAsync(cancellationToken);
+        var name = CheckQueue(queue);
+        // Ids of tasks cancelled or deleted while queued stay in the list until a worker's claim drops them.
+        return Queue.RunAsync(async db =>
+        {
+            var batch = db.CreateBatch();
+            var length = batch.ListLengthAsync(Keys.Queue(name));
+            var skipped = batch.HashGetAsync(Keys.QueueSkipCount, name);
+            batch.Execute();
+            var n = await length.ConfigureAwait(false) - (long)(await skipped.ConfigureAwait(false) is { IsNull: false } s ? (long)s : 0);
+            return Math.Max(0, n);
+        }, cancellationToken).WaitAsync(cancellationToken);
     }
 
     /// <summary>The ids waiting in a queue, next to run first.</summary>
@@ -25,7 +35,13 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = await Queue.RunAsync(db => db.ListRangeAsync(Keys.Queue(CheckQueue(queue))), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select(i => (string)i!).ToArray();
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        // Ids of tasks cancelled or deleted while queued stay in the list until a worker's claim drops them.
+        var skipped = await Queue.RunAsync(db => db.SetContainsAsync(Keys.QueueSkip, ids), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ids.Where((_, i) => !skipped[i]).Select(i => (string)i!).ToArray();
     }
 
     /// <summary>The names of every queue tasks have been submitted to.</summary>

@@ -156,6 +156,14 @@ internal sealed class RrqKeys
     /// <summary>set: names of every queue tasks have been submitted to.</summary>
     public RedisKey Queues { get; }
 
+    /// <summary>set: ids left in a queue list by a task that stopped being PENDING there (cancelled, removed or
+    /// deleted while queued). Taking an id out of a long list costs a scan of the list, so it is left for the claim
+    /// step, which drops it when it comes to the head; until then queue lengths and lists leave these ids out.</summary>
+    public RedisKey QueueSkip => _p + "queue_skip";
+
+    /// <summary>hash: queue name → how many of that queue's list entries are in <see cref="QueueSkip"/>.</summary>
+    public RedisKey QueueSkipCount => _p + "queue_skip_count";
+
     /// <summary>list: output lines of a separate-process task's child process.</summary>
     public RedisKey TaskLog(string taskId) => _p + "task:" + taskId + ":log";
 

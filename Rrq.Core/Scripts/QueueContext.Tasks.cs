@@ -41,9 +41,9 @@ internal sealed partial class QueueContext
     {
         var k = Keys;
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
-            [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.Queue(queue), k.TaskDependsDown,
-                k.TaskDependsLeft, k.Delayed(queue)],
-            [taskId, (string)k.TaskCompleteChannel!], cancellationToken).ConfigureAwait(false))!;
+            [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.QueueSkip, k.TaskDependsDown,
+                k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount],
+            [taskId, (string)k.TaskCompleteChannel!, queue], cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>task_retry.lua: retries each (leaf, root, new id, target queue) at once, or none. Returns {r}, or a
@@ -81,10 +81,11 @@ internal sealed partial class QueueContext
     public async Task<RedisResult[]> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken)
     {
         var hashes = DeleteHashes;
-        var queueKeys = queues.SelectMany(q => new[] { Keys.Queue(q), Keys.Delayed(q) }).ToArray();
+        var names = queues.ToArray();
+        RedisKey[] queueKeys = [Keys.QueueSkip, Keys.QueueSkipCount, .. names.Select(Keys.Delayed)];
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog)],
-            [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken)
-            .ConfigureAwait(false))!;
+            [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)],
+            cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>task_resolve.lua (read-only): for each id, the newest task of its chain, then that task's field in each of
@@ -96,7 +97,7 @@ internal sealed partial class QueueContext
     /// <summary>task_position.lua (read-only): each id's place in its queue (or <paramref name="queue"/>), and the ids
     /// ahead of the first when <paramref name="ahead"/>; <paramref name="names"/> are every queue the tasks may be in.</summary>
     public async Task<RedisResult[]> TaskPositionAsync(IReadOnlyList<string> ids, string queue, bool follow, bool ahead, IReadOnlyList<string> names) =>
-        (RedisResult[])(await EvalAsync(RrqScripts.TaskPosition, [Keys.TaskMovedTo, Keys.TaskQueue, .. names.Select(Keys.Queue)],
+        (RedisResult[])(await EvalAsync(RrqScripts.TaskPosition, [Keys.TaskMovedTo, Keys.TaskQueue, Keys.QueueSkip, .. names.Select(Keys.Queue)],
             [follow ? "1" : "0", queue, ahead ? "1" : "0", ids.Count, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)])
             .ConfigureAwait(false))!;
 
@@ -104,8 +105,8 @@ internal sealed partial class QueueContext
     public async Task<bool[]> QueueRemoveAsync(IReadOnlyList<string> ids, string queue, CancellationToken cancellationToken)
     {
         var r = (RedisResult[])(await EvalAsync(RrqScripts.QueueRemove,
-            [Keys.Queue(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown],
-            [(string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
+            [Keys.Delayed(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown, Keys.TaskQueue, Keys.QueueSkip, Keys.QueueSkipCount],
+            [(string)Keys.TaskCompleteChannel!, queue, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
         return [.. r.Select(x => (long)x == 1)];
     }
 

@@ -1,20 +1,28 @@
 -- queue_remove: take queued tasks off a queue. A task taken off its queue would otherwise be
 -- PENDING in no queue, owned by no one, and never run; here it becomes CANCELLED instead (and its
--- dependents IMPOSSIBLE), in the same step.
+-- dependents IMPOSSIBLE), in the same step. Its id is not searched for in the list (a scan of the whole
+-- queue per id): it goes in queue_skip, and the claim step drops it when it reaches the head.
 --
--- KEYS[1] queue:<name>   KEYS[2] task:status   KEYS[3] task:time_complete   KEYS[4] task:depends_down
--- ARGV[1] channel to publish "<id> <status>" on   ARGV[2..] task ids
+-- KEYS[1] delayed:<name>   KEYS[2] task:status   KEYS[3] task:time_complete   KEYS[4] task:depends_down
+-- KEYS[5] task:queue   KEYS[6] queue_skip   KEYS[7] queue_skip_count
+-- ARGV[1] channel to publish "<id> <status>" on   ARGV[2] the queue's name   ARGV[3..] task ids
 --
--- Returns: for each id, 1 if it was in the queue (and is now CANCELLED), 0 if not.
+-- Returns: for each id, 1 if it was in the queue (and is now CANCELLED), 0 if not (not PENDING, of another
+-- queue, or waiting for its delay).
 
 --#include now
 --#include fail_dependents
 
 local time = now()
+local name = ARGV[2]
 local out = {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('LREM', KEYS[1], 0, id) > 0 and redis.call('HGET', KEYS[2], id) == 'PENDING' then
+  if redis.call('HGET', KEYS[2], id) == 'PENDING' and (redis.call('HGET', KEYS[5], id) or 'default') == name
+      and not redis.call('ZSCORE', KEYS[1], id) then
+    if redis.call('SADD', KEYS[6], id) == 1 then
+      redis.call('HINCRBY', KEYS[7], name, 1)
+    end
     redis.call('HSET', KEYS[2], id, 'CANCELLED')
     redis.call('HSET', KEYS[3], id, time)
     redis.call('PUBLISH', ARGV[1], id .. ' CANCELLED')

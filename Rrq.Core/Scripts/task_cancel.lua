@@ -4,9 +4,12 @@
 -- marked for its worker to kill; an in-process one cannot be stopped safely.
 --
 -- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
--- KEYS[5] task:cancel   KEYS[6] queue:<the task's queue>   KEYS[7] task:depends_down
+-- KEYS[5] task:cancel   KEYS[6] queue_skip   KEYS[7] task:depends_down
 -- KEYS[8] task:depends_left   KEYS[9] delayed:<the task's queue> (a retry waiting for its delay)
--- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on
+-- KEYS[10] queue_skip_count
+-- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on   ARGV[3] the task's queue name
+-- A queued task's id is not searched for in its list (a scan of the whole queue): it goes in queue_skip, and the
+-- claim step drops it when it reaches the head.
 --
 -- Returns: {1} cancelled now, or CANCELLED already (so a cancel repeated after a lost reply says
 --          what the first did); {2, worker} its worker was asked to kill it;
@@ -25,8 +28,9 @@ if status == 'CANCELLED' then
 end
 if status == 'PENDING' or status == 'DEFERRED' then
   local time = now()
-  redis.call('LREM', KEYS[6], 0, id)
-  redis.call('ZREM', KEYS[9], id)
+  if status == 'PENDING' and redis.call('ZREM', KEYS[9], id) == 0 and redis.call('SADD', KEYS[6], id) == 1 then
+    redis.call('HINCRBY', KEYS[10], ARGV[3], 1)
+  end
   redis.call('HSET', KEYS[1], id, 'CANCELLED')
   redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')

@@ -11,10 +11,13 @@
 -- KEYS[13..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ...)
 -- (KEYS[7], KEYS[8] and KEYS[10] are not per-task: shared locals go when their last task goes, and
 -- an offloaded value when no task or shared locals use it.)
--- KEYS[n_hash+1..n_hash+n_queue] the queue lists the tasks may be in, each followed by its delayed set
+-- KEYS[n_hash+1] queue_skip   KEYS[n_hash+2] queue_skip_count
+-- KEYS[n_hash+3..n_hash+n_queue] the delayed sets of the queues the tasks may be in
 -- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
--- ARGV[1] n_hash   ARGV[2] n_queue   ARGV[3] channel to publish "<id> IMPOSSIBLE" and "<id> DELETED" on
--- ARGV[4..] ids
+-- ARGV[1] n_hash   ARGV[2] n_queue (the number of keys above)   ARGV[3] channel to publish "<id> IMPOSSIBLE"
+-- and "<id> DELETED" on   ARGV[4..] ids, then the names of the queues of KEYS[n_hash+3..]
+-- A queued task's id is not searched for in its list (a scan of the whole queue per id): it goes in queue_skip,
+-- and the claim step drops it when it reaches the head.
 --
 -- Returns: {number deleted, content hashes of offloaded values no longer used (their files can go)...},
 -- or {-2, id} when a task is RUNNING (nothing deleted), or {-9, id} when the ids are not whole retry
@@ -26,16 +29,22 @@
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
+local n_names = n_queue - 2
+local last = #ARGV - n_names
 local status_key, up_key, down_key = KEYS[1], KEYS[2], KEYS[3]
+local delayed_of = {}
+for j = 1, n_names do
+  delayed_of[ARGV[last + j]] = KEYS[n_hash + 2 + j]
+end
 local gone = {}
-for i = 4, #ARGV do
+for i = 4, last do
   if redis.call('HGET', status_key, ARGV[i]) == 'RUNNING' then
     return {-2, ARGV[i]}
   end
   gone[ARGV[i]] = true
 end
 -- A chain is only ever deleted whole.
-for i = 4, #ARGV do
+for i = 4, last do
   local newer = redis.call('HGET', KEYS[11], ARGV[i])
   local root = redis.call('HGET', KEYS[12], ARGV[i])
   if (newer and not gone[newer]) or (root and not gone[root]) then
@@ -46,7 +55,7 @@ end
 local time = now()
 local deleted = 0
 local queued = {}
-for i = 4, #ARGV do
+for i = 4, last do
   local id = ARGV[i]
   local st = redis.call('HGET', status_key, id)
   if st then
@@ -80,7 +89,7 @@ for i = 4, #ARGV do
 end
 
 local freed = {}
-for i = 4, #ARGV do
+for i = 4, last do
   local sid = redis.call('HGET', KEYS[6], ARGV[i])
   if sid and redis.call('HINCRBY', KEYS[8], sid, -1) <= 0 then
     redis.call('HDEL', KEYS[7], sid)
@@ -91,13 +100,15 @@ for i = 4, #ARGV do
   offload_release(KEYS[9], KEYS[10], ARGV[i] .. ':result', freed)
 end
 
+-- KEYS[14] is task:queue (read before the per-task hashes are cleared below).
 for _, id in ipairs(queued) do
-  for q = n_hash + 1, n_hash + n_queue, 2 do
-    redis.call('LREM', KEYS[q], 0, id)
-    redis.call('ZREM', KEYS[q + 1], id)
+  local name = redis.call('HGET', KEYS[14], id) or 'default'
+  local delayed = delayed_of[name]
+  if not (delayed and redis.call('ZREM', delayed, id) == 1) and redis.call('SADD', KEYS[n_hash + 1], id) == 1 then
+    redis.call('HINCRBY', KEYS[n_hash + 2], name, 1)
   end
 end
-for i = 4, #ARGV do
+for i = 4, last do
   local id = ARGV[i]
   for k = 1, n_hash do
     if k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
@@ -109,7 +120,7 @@ for k = n_hash + n_queue + 1, #KEYS do
   redis.call('DEL', KEYS[k])
 end
 -- Listeners may hold a deleted task's value from its completion notification: tell them.
-for i = 4, #ARGV do
+for i = 4, last do
   redis.call('PUBLISH', ARGV[3], ARGV[i] .. ' DELETED')
 end
 local out = {deleted}

@@ -15,7 +15,8 @@
 -- KEYS[24] offload:owner  KEYS[25] offload:refs (see include/offload.lua)
 -- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
 -- KEYS[30] task:warnings  KEYS[31] task:claim  KEYS[32] worker:claim
--- KEYS[33..] for each queue name in ARGV[13..]: its list, then its delayed set
+-- KEYS[33] queue_skip   KEYS[34] queue_skip_count
+-- KEYS[35..] for each queue name in ARGV[13..]: its list, then its delayed set
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
@@ -49,8 +50,8 @@ local queue_keys = {}
 local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
-for i = 33, #KEYS, 2 do
-  local name = ARGV[13 + math.floor((i - 33) / 2)]
+for i = 35, #KEYS, 2 do
+  local name = ARGV[13 + math.floor((i - 35) / 2)]
   if #own < n_own then
     own[#own + 1] = { KEYS[i], KEYS[i + 1], name }
   end
@@ -128,7 +129,7 @@ if wstatus and n_own > 0 then
   out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
     lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
-    task_queue = k.queue },
+    task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
     own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line } }, ARGV[12])
   table.insert(out, 1, result)
   if out[2] == 2 then

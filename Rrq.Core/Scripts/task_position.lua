@@ -1,7 +1,8 @@
 -- task_position: where tasks stand in their queues, read in one step with following their retry
 -- chains, so a retry in between cannot make a queued task read as "not queued". Read-only.
 --
--- KEYS[1] task:moved_to    KEYS[2] task:queue    KEYS[3..] queue:<name>, named in ARGV after the ids
+-- KEYS[1] task:moved_to    KEYS[2] task:queue    KEYS[3] queue_skip (ids in the lists that no longer count)
+-- KEYS[4..] queue:<name>, named in ARGV after the ids
 -- ARGV[1] '1' to follow retry chains, '0' to read the ids as given
 -- ARGV[2] the queue to look in, or '' for each task's own queue
 -- ARGV[3] '1' to return the ids queued ahead as well (used with one id)
@@ -15,9 +16,10 @@
 local follow, wanted, with_ahead = ARGV[1] == '1', ARGV[2], ARGV[3] == '1'
 local n = tonumber(ARGV[4])
 local queue_keys = {}
-for i = 3, #KEYS do
-  queue_keys[ARGV[4 + n + i - 2]] = KEYS[i]
+for i = 4, #KEYS do
+  queue_keys[ARGV[4 + n + i - 3]] = KEYS[i]
 end
+local any_skipped = redis.call('SCARD', KEYS[3]) > 0
 
 local leaves, names = {}, {}
 for i = 1, n do
@@ -42,6 +44,15 @@ for i = 1, n do
   local q = names[i]
   if not index[q] then
     local ids = redis.call('LRANGE', queue_keys[q], 0, -1)
+    if any_skipped then
+      local kept = {}
+      for _, id in ipairs(ids) do
+        if redis.call('SISMEMBER', KEYS[3], id) == 0 then
+          kept[#kept + 1] = id
+        end
+      end
+      ids = kept
+    end
     local at = {}
     for j = #ids, 1, -1 do
       at[ids[j]] = j

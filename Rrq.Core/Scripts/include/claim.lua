@@ -4,7 +4,9 @@
 -- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
 -- same step, so no task is ever in no queue and owned by no one.
 --   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
---        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue } (keys)
+--        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue, skip, skip_count } (keys)
+--   Ids in c.skip were left in their list when their task stopped being PENDING there; they are dropped here,
+--   at most 1000 per call (then it returns "nothing, but due now", and the worker claims again at once).
 --   queues: list of { list key, delayed key, queue name }, highest priority first. Tasks submitted with a delay
 --           and retries waiting for theirs sit in the delayed set; due ones move to the queue's tail.
 --   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
@@ -114,14 +116,21 @@ local function claim(c, queues, w, pre, token)
     end
   end
 
+  local dropped = 0
   for _, q in ipairs(queues) do
     while true do
       local id = redis.call('LPOP', q[1])
       if not id then
         break
       end
+      if redis.call('SREM', c.skip, id) == 1 then
+        redis.call('HINCRBY', c.skip_count, q[3], -1)
+        dropped = dropped + 1
+        if dropped >= 1000 then
+          return {0, version, tostring(now_ms)}
+        end
       -- Only a PENDING task is claimed; anything else left in a list is skipped.
-      if redis.call('HGET', c.task_status, id) == 'PENDING' then
+      elseif redis.call('HGET', c.task_status, id) == 'PENDING' then
         local time = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
         redis.call('HSET', c.task_status, id, 'RUNNING')
         redis.call('HSET', c.task_worker, id, w)

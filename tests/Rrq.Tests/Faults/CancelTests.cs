@@ -17,11 +17,13 @@ public class CancelTests
         Assert.False(await waiting);
         Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
         Assert.Equal("Task not successful: CANCELLED", ((RrqTaskError)obj.TaskResult(t)!).Message);
-        var db = RedisServer.Instance.Connection.GetDatabase();
-        Assert.Equal([other], (await db.ListRangeAsync($"{{{q.QueueId}}}:queue:default")).Select(v => (string)v!));
+        Assert.Equal([other], obj.QueueList());
+        Assert.Equal(1, obj.QueueLength());
         var w = await q.WorkerAsync();
         Assert.Equal(other, (await w.StepAsync()).TaskId);
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal(0, await db.ListLengthAsync($"{{{q.QueueId}}}:queue:default"));   // its id was dropped by the claim
     }
 
     [Fact]

@@ -157,6 +157,55 @@ public class BulkAndQueueTests
     }
 
     [Fact]
+    public async Task Tasks_cancelled_removed_or_deleted_while_queued_leave_lengths_lists_and_places_at_once_and_a_claim_drops_them()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 10).Select(i => new { i }));
+        Assert.True(obj.TaskCancel(ids[1]));
+        Assert.Equal([true, false], obj.QueueRemove([ids[2], ids[1]]));   // the second is CANCELLED already
+        obj.TaskDelete([ids[3]]);
+        var left = ids.Where((_, i) => i is not (1 or 2 or 3)).ToList();
+        Assert.Equal(7, obj.QueueLength());
+        Assert.Equal(left, obj.QueueList());
+        Assert.Equal(3, obj.TaskPosition(ids[5]));                        // ids[0], ids[4], then ids[5]
+        Assert.Equal(1, await RedisServer.Instance.Connection.GetDatabase().SetLengthAsync(new Rrq.Keys.RrqKeys(q.QueueId).QueueSkip) > 0 ? 1 : 0);
+
+        // Their ids are dropped by the claims that reach them; nothing else is run.
+        var w = await q.WorkerAsync();
+        var ran = new List<string>();
+        RrqWorkerStep step;
+        while ((step = await w.StepAsync()).Kind == RrqWorkerStepKind.Task)
+        {
+            ran.Add(step.TaskId!);
+        }
+        Assert.Equal(left, ran);
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var keys = new Rrq.Keys.RrqKeys(q.QueueId);
+        Assert.Equal(0, await db.SetLengthAsync(keys.QueueSkip));
+        Assert.Equal(0, (long)await db.HashGetAsync(keys.QueueSkipCount, "default"));
+        Assert.Equal(0, obj.QueueLength());
+    }
+
+    [Fact]
+    public async Task A_claim_drops_at_most_a_thousand_skipped_ids_then_the_worker_claims_again_at_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var doomed = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => new { i }));
+        var last = obj.TaskCreateExpr("42");
+        Assert.All(obj.QueueRemove(doomed), removed => Assert.True(removed));
+        Assert.Equal(1, obj.QueueLength());
+        var w = await q.WorkerAsync();
+        using var cts = new CancellationTokenSource();
+        var running = w.RunAsync(cts.Token);
+        Assert.True(await obj.TaskWaitAsync(last, TimeSpan.FromSeconds(3)));   // well before a 5 s poll
+        await cts.CancelAsync();
+        await running;
+        Assert.Equal(0, await RedisServer.Instance.Connection.GetDatabase().SetLengthAsync(new Rrq.Keys.RrqKeys(q.QueueId).QueueSkip));
+    }
+
+    [Fact]
     public async Task Waiting_with_progress_draws_a_bar_on_standard_error()
     {
         await using var q = await TestQueue.CreateAsync();
