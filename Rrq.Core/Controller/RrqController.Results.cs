@@ -414,7 +414,20 @@ public sealed partial class RrqController
             depends, moved);
     }
 
-    /// <summary>Every task reachable from an id through a links hash (depends_up or depends_down),
+    /// <summary>The dependents of each task, in submission order: one range of the links set each, in one round trip.</summary>
+    private async Task<string[][]> ChildrenAsync(List<string> parents)
+    {
+        var ranges = await Queue.RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var reads = parents.Select(p => batch.SortedSetRangeByValueAsync(Keys.TaskDependsDown, p, p + ":", Exclude.Stop)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }).ConfigureAwait(false);
+        return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(parents[i].Length + 16)..]).ToArray())];
+    }
+
+    /// <summary>Every task reachable from an id through its dependency links (depends_up or depends_down),
     /// nearest first, each once.</summary>
     private async Task<string[]> WalkAsync(RedisKey links, string id)
     {
@@ -423,11 +436,14 @@ public sealed partial class RrqController
         var frontier = new List<string> { id };
         while (frontier.Count > 0)
         {
-            var next = await Queue.RunAsync(db => db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray())).ConfigureAwait(false);
+            var next = links == Keys.TaskDependsDown
+                ? await ChildrenAsync(frontier).ConfigureAwait(false)
+                : (await Queue.RunAsync(db => db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray())).ConfigureAwait(false))
+                    .Where(v => !v.IsNull).Select(v => ((string)v!).Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
             frontier = [];
-            foreach (var v in next.Where(v => !v.IsNull))
+            foreach (var v in next)
             {
-                foreach (var d in ((string)v!).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                foreach (var d in v)
                 {
                     if (seen.Add(d))
                     {

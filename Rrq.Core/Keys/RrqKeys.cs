@@ -11,7 +11,7 @@ namespace Rrq.Keys;
 internal sealed class RrqKeys
 {
     /// <summary>The schema this library writes; a queue created with another is refused.</summary>
-    public const string SchemaVersion = "rrq-dotnet/1";
+    public const string SchemaVersion = "rrq-dotnet/2";
 
     /// <summary>The queue every task goes to unless another is named.</summary>
     public const string DefaultQueue = "default";
@@ -115,8 +115,15 @@ internal sealed class RrqKeys
     public RedisKey TaskDependsUp { get; }
     /// <summary>hash: DEFERRED task id → how many of its dependencies have not completed yet.</summary>
     public RedisKey TaskDependsLeft { get; }
-    /// <summary>hash: task id → the ids of tasks that depend on it (space-separated).</summary>
+    /// <summary>sorted set (all scores 0): one member per dependency link, "&lt;parent id&gt;&lt;16-digit sequence&gt;&lt;child id&gt;",
+    /// so a task's dependents are one range, in submission order (see Scripts/include/links.lua).</summary>
     public RedisKey TaskDependsDown { get; }
+
+    /// <summary>hash: task id (of a task with dependencies) → its 16-digit submission sequence in its links.</summary>
+    public RedisKey TaskDependsSeq => _p + "task:depends_seq";
+
+    /// <summary>string: the last submission sequence given to a task with dependencies.</summary>
+    public RedisKey DependsCounter => _p + "depends_counter";
     /// <summary>hash: shared-locals id (a content hash) → the locals a bulk submission shares.</summary>
     public RedisKey Shared { get; }
     /// <summary>hash: shared-locals id → how many tasks use it (it is deleted with the last).</summary>

@@ -30,7 +30,8 @@ internal sealed partial class QueueContext
         return EvalAsync(RrqScripts.TaskSubmit,
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
-                k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue)],
+                k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
+                k.TaskDependsSeq, k.DependsCounter],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, offset], cancellationToken);
     }
 
@@ -74,6 +75,7 @@ internal sealed partial class QueueContext
         Keys.TaskExpr, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid,
         Keys.TaskResult, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeMoved,
         Keys.TaskCancel, Keys.TaskRetry, Keys.TaskAttempt, Keys.TaskMovedFrom, Keys.TaskProgress, Keys.TaskWarnings, Keys.TaskClaim, Keys.TaskReason,
+        Keys.TaskDependsSeq,
     ];
 
     /// <summary>task_delete.lua: deletes whole retry chains <paramref name="ids"/>, whose tasks are in

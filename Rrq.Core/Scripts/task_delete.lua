@@ -3,12 +3,12 @@
 -- had not run (PENDING or DEFERRED) become IMPOSSIBLE; a deleted task is unlinked from the tasks it
 -- depended on, so their completion can never bring it back.
 --
--- KEYS[1] task:status   KEYS[2] task:depends_up   KEYS[3] task:depends_down
+-- KEYS[1] task:status   KEYS[2] task:depends_up   KEYS[3] task:depends_down (a sorted set: include/links.lua)
 -- KEYS[4] task:time_complete                      KEYS[5] task:depends_left
 -- KEYS[6] task:shared   KEYS[7] shared   KEYS[8] shared_refs
 -- KEYS[9] offload:owner  KEYS[10] offload:refs (see include/offload.lua)
 -- KEYS[11] task:moved_to  KEYS[12] task:moved_root
--- KEYS[13..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ...)
+-- KEYS[13..n_hash]               the other per-task hashes to clear (task:expr, task:queue, ..., task:depends_seq last)
 -- (KEYS[7], KEYS[8] and KEYS[10] are not per-task: shared locals go when their last task goes, and
 -- an offloaded value when no task or shared locals use it.)
 -- KEYS[n_hash+1] queue_skip   KEYS[n_hash+2] queue_skip_count
@@ -26,6 +26,7 @@
 --#include now
 --#include fail_dependents
 --#include offload
+--#include links
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
@@ -68,24 +69,15 @@ for i = 4, last do
   if st == 'PENDING' or st == 'DEFERRED' then
     fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
   end
+  -- Its links: from the tasks it depended on (one member each), and to its own dependents (one range).
   local ups = redis.call('HGET', up_key, id)
-  if ups then
+  local seq = redis.call('HGET', KEYS[n_hash], id)
+  if ups and seq then
     for dep in string.gmatch(ups, '%S+') do
-      if not gone[dep] then
-        local kept = {}
-        for d in string.gmatch(redis.call('HGET', down_key, dep) or '', '%S+') do
-          if d ~= id then
-            kept[#kept + 1] = d
-          end
-        end
-        if #kept > 0 then
-          redis.call('HSET', down_key, dep, table.concat(kept, ' '))
-        else
-          redis.call('HDEL', down_key, dep)
-        end
-      end
+      redis.call('ZREM', down_key, link(dep, seq, id))
     end
   end
+  redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')
 end
 
 local freed = {}
@@ -111,7 +103,7 @@ end
 for i = 4, last do
   local id = ARGV[i]
   for k = 1, n_hash do
-    if k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
+    if k ~= 3 and k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
       redis.call('HDEL', KEYS[k], id)
     end
   end

@@ -77,7 +77,7 @@ local function rearm(first)
         redis.call('HSET', KEYS[1], d, 'DEFERRED')
         redis.call('HSET', KEYS[11], d, left)
         redis.call('HDEL', KEYS[16], d)
-        for dd in string.gmatch(redis.call('HGET', KEYS[12], d) or '', '%S+') do
+        for _, dd in ipairs(children_of(KEYS[12], d)) do
           todo[#todo + 1] = dd
         end
       end

@@ -11,6 +11,7 @@
 -- KEYS[15] task:shared   KEYS[16] task:retry
 -- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
+-- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -30,6 +31,7 @@
 
 --#include now
 --#include offload
+--#include links
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -115,11 +117,17 @@ if ARGV[6] ~= '' then
 end
 
 if nd > 0 then
-  local joined = table.concat(ids, ' ')
-  for _, dep in ipairs(deps) do
-    local down = redis.call('HGET', KEYS[10], dep)
-    redis.call('HSET', KEYS[10], dep, down and (down .. ' ' .. joined) or joined)
+  -- One link per (dependency, task): each costs the same however many the dependency has already.
+  local base = redis.call('INCRBY', KEYS[21], n) - n
+  local members = {}
+  for i, id in ipairs(ids) do
+    local seq = string.format('%016d', base + i)
+    redis.call('HSET', KEYS[20], id, seq)
+    for _, dep in ipairs(deps) do
+      members[#members + 1] = link(dep, seq, id)
+    end
   end
+  add_links(KEYS[10], members)
 end
 
 if status == 'PENDING' and delay ~= '' then

@@ -7,6 +7,7 @@
 --   k: { moved_to, moved_root, time_moved, time_submit, expr, lcl, timeout, shared, shared_refs,
 --        depends_up, queue, moved_from, attempt (may be nil: the attempt is then not counted) } (keys)
 --   attempt: the new task's attempt number, or nil
+--#include links
 local function move_task(k, status_key, depends_down, old, root, new, q, status, time, attempt, on_dependent)
   redis.call('HSET', status_key, old, 'MOVED')
   redis.call('HSET', k.moved_from, old, status)
@@ -30,19 +31,18 @@ local function move_task(k, status_key, depends_down, old, root, new, q, status,
     redis.call('HSET', k.shared, new, sid)
     redis.call('HINCRBY', k.shared_refs, sid, 1)
   end
-  local down = redis.call('HGET', depends_down, old)
-  if down then
-    redis.call('HSET', depends_down, new, down)
-    redis.call('HDEL', depends_down, old)
-    for d in string.gmatch(down, '%S+') do
-      local ups = {}
-      for dep in string.gmatch(redis.call('HGET', k.depends_up, d) or '', '%S+') do
-        ups[#ups + 1] = (dep == old) and new or dep
-      end
-      redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
-      if on_dependent then
-        on_dependent(d)
-      end
+  for _, m in ipairs(links_of(depends_down, old)) do
+    local rest = string.sub(m, #old + 1)   -- the child's sequence, then its id
+    redis.call('ZREM', depends_down, m)
+    redis.call('ZADD', depends_down, 0, new .. rest)
+    local d = string.sub(rest, 17)
+    local ups = {}
+    for dep in string.gmatch(redis.call('HGET', k.depends_up, d) or '', '%S+') do
+      ups[#ups + 1] = (dep == old) and new or dep
+    end
+    redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
+    if on_dependent then
+      on_dependent(d)
     end
   end
 end

@@ -4,13 +4,14 @@
 -- name of a queue whose key the caller did not pass (the caller then retries with it, so a
 -- script never touches a key it did not declare). queue_keys maps queue name → key. The first also
 -- returns the task's dependents as read (down), for the second to use.
+--#include links
 local function dependents_to_release(depends_down, depends_left, task_status, task_queue, queue_keys, id)
   local release = {}
-  local down = redis.call('HGET', depends_down, id)
-  if not down then
+  local down = children_of(depends_down, id)
+  if #down == 0 then
     return release, nil, nil
   end
-  for d in string.gmatch(down, '%S+') do
+  for _, d in ipairs(down) do
     if redis.call('HGET', task_status, d) == 'DEFERRED' and tonumber(redis.call('HGET', depends_left, d) or '0') <= 1 then
       local q = redis.call('HGET', task_queue, d)
       if not queue_keys[q] then
@@ -26,7 +27,7 @@ local function release_dependents(down, depends_left, task_status, task_queue, q
   if not down then
     return
   end
-  for d in string.gmatch(down, '%S+') do
+  for _, d in ipairs(down) do
     if redis.call('HGET', task_status, d) == 'DEFERRED' then
       redis.call('HINCRBY', depends_left, d, -1)
     end
