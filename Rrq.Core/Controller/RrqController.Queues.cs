@@ -73,7 +73,15 @@ public sealed partial class RrqController
         {
             return [];
         }
-        return await Queue.QueueRemoveAsync(ids, CheckQueue(queue), cancellationToken).ConfigureAwait(false);
+        // In slices, so that no one script keeps Redis from everyone else for long; each id stands alone, so an
+        // interrupted call leaves each task removed or not, never half.
+        var name = CheckQueue(queue);
+        var removed = new List<bool>(ids.Length);
+        foreach (var slice in ids.Chunk(ScriptSlice))
+        {
+            removed.AddRange(await Queue.QueueRemoveAsync(slice, name, cancellationToken).ConfigureAwait(false));
+        }
+        return removed;
     }
 
     /// <summary>Each task's 1-based place in its queue (1 = next to run), or <paramref name="missing"/>

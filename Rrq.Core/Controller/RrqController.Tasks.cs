@@ -223,33 +223,79 @@ public sealed partial class RrqController
         {
             return;
         }
-        // Whole chains go; should a retry lengthen one meanwhile, the script says so and they are read again.
-        RedisResult[] result;
-        string[] unique;
+        // Whole chains go, in slices of whole chains, so that no one script keeps Redis from everyone else for
+        // long. A RUNNING task refuses the whole call before anything is deleted; one that starts running while the
+        // slices go stops them there, and the message says how far they got (deleting again finishes the job).
+        var chains = await ChainsAsync(ids).ConfigureAwait(false);
+        var all = chains.SelectMany(c => c).Distinct(StringComparer.Ordinal).ToArray();
+        var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, [.. all.Select(i => (RedisValue)i)]), cancellationToken)
+            .ConfigureAwait(false);
+        if (all.Where((_, i) => statuses[i] == "RUNNING").FirstOrDefault() is { } running)
+        {
+            throw new RrqException(
+                $"Cannot delete task '{running}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
+                "wait for it to finish (or stop its worker) and delete again.");
+        }
+        var deleted = 0;
+        foreach (var slice in ChainSlices(chains))
+        {
+            var result = await DeleteSliceAsync(slice, cancellationToken).ConfigureAwait(false);
+            switch ((long)result[0])
+            {
+                case -2:
+                    throw new RrqException(
+                        $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it started RUNNING while the tasks were being " +
+                        $"deleted. {(deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted")}; " +
+                        "wait for it to finish (or stop its worker) and delete again.");
+                case -9:
+                    throw new RrqException($"Task '{(string?)result[1]}' of queue '{QueueId}' kept being retried while it was being " +
+                        $"deleted. {(deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted")}; delete again.");
+            }
+            deleted += slice.Length;
+            foreach (var id in slice)
+            {
+                _waiter.Forget(id);
+            }
+            DeleteFreedValues(result.Skip(1).Select(r => (string)r!).ToArray(), "Deleted tasks");
+        }
+    }
+
+    /// <summary>How many tasks one script changes at most when a call asks for many (a few milliseconds of Redis).</summary>
+    internal static int ScriptSlice { get; set; } = 500;
+
+    /// <summary>Retry chains packed into slices of about <see cref="ScriptSlice"/> ids, each chain whole.</summary>
+    private static IEnumerable<string[]> ChainSlices(IEnumerable<string[]> chains)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var slice = new List<string>();
+        foreach (var chain in chains)
+        {
+            var fresh = chain.Where(seen.Add).ToArray();
+            if (slice.Count > 0 && slice.Count + fresh.Length > ScriptSlice)
+            {
+                yield return [.. slice];
+                slice.Clear();
+            }
+            slice.AddRange(fresh);
+        }
+        if (slice.Count > 0)
+        {
+            yield return [.. slice];
+        }
+    }
+
+    /// <summary>Deletes one slice of whole chains; should a retry lengthen one meanwhile, the chains are read again.</summary>
+    private async Task<RedisResult[]> DeleteSliceAsync(string[] slice, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
-            unique = (await ChainsAsync(ids).ConfigureAwait(false)).SelectMany(c => c).Distinct(StringComparer.Ordinal).ToArray();
-            result = await DeleteWholeChainsAsync(unique, cancellationToken).ConfigureAwait(false);
+            var result = await DeleteWholeChainsAsync(slice, cancellationToken).ConfigureAwait(false);
             if ((long)result[0] != -9 || attempt >= 5)
             {
-                break;
+                return result;
             }
+            slice = (await ChainsAsync(slice).ConfigureAwait(false)).SelectMany(c => c).Distinct(StringComparer.Ordinal).ToArray();
         }
-        switch ((long)result[0])
-        {
-            case -2:
-                throw new RrqException(
-                    $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
-                    "wait for it to finish (or stop its worker) and delete again.");
-            case -9:
-                throw new RrqException($"Task '{(string?)result[1]}' of queue '{QueueId}' kept being retried while it was being " +
-                    "deleted. Nothing was deleted; delete again.");
-        }
-        foreach (var id in unique)
-        {
-            _waiter.Forget(id);
-        }
-        DeleteFreedValues(result.Skip(1).Select(r => (string)r!).ToArray(), "Deleted tasks");
     }
 
     /// <summary>Deletes the files of offloaded values that nothing uses any more, or says why they stay.</summary>

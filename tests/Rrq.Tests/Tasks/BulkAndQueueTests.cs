@@ -188,6 +188,33 @@ public class BulkAndQueueTests
     }
 
     [Fact]
+    public async Task Deleting_and_removing_thousands_of_tasks_goes_in_slices_of_whole_chains_and_leaves_nothing_behind()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var failed = obj.TaskCreateExpr("int.Parse(\"x\")");
+        await w.StepAsync();
+        var retried = obj.TaskRetry(failed);                     // a chain of two: it must go whole, in one slice
+        var many = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1200).Select(i => new { i }));
+        var parent = obj.TaskCreateExpr("0");
+        var dependents = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 700).Select(i => new { i }), dependsOn: [parent]);
+
+        obj.TaskDelete([.. many.Take(600), failed]);
+        Assert.All(obj.TaskStatus([.. many.Take(600), failed, retried], follow: false), st => Assert.Equal(RrqTaskStatus.Missing, st));
+        Assert.Equal(601, obj.QueueLength());                   // 600 of the bulk, and the parent
+        Assert.All(obj.QueueRemove(many.Skip(600)), Assert.True);
+        Assert.Equal([parent], obj.QueueList());
+
+        // A task with hundreds of dependents: deleting it makes them IMPOSSIBLE and takes its links with it.
+        Assert.Equal(700, obj.TaskInfo(parent).Depends.Down.Count);
+        obj.TaskDelete(parent);
+        Assert.All(obj.TaskStatus(dependents), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal(0, await db.SortedSetLengthAsync(new Rrq.Keys.RrqKeys(q.QueueId).TaskDependsDown));
+    }
+
+    [Fact]
     public async Task A_claim_drops_at_most_a_thousand_skipped_ids_then_the_worker_claims_again_at_once()
     {
         await using var q = await TestQueue.CreateAsync();
