@@ -261,7 +261,7 @@ public sealed partial class RrqController
     }
 
     /// <summary>How many tasks one script changes at most when a call asks for many (a few milliseconds of Redis).</summary>
-    internal static int ScriptSlice { get; set; } = 500;
+    internal static int ScriptSlice { get; set; } = 200;
 
     /// <summary>Retry chains packed into slices of about <see cref="ScriptSlice"/> ids, each chain whole.</summary>
     private static IEnumerable<string[]> ChainSlices(IEnumerable<string[]> chains)

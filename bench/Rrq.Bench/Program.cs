@@ -10,11 +10,11 @@ using StackExchange.Redis;
 //
 //   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
 //
-// SECTION is one of roundtrip, many, bulk, separate, death (default: all of them, in that order).
+// SECTION is one of roundtrip, many, bulk, separate, death, scripts (default: all of them, in that order).
 
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-string[] sections = ["roundtrip", "many", "bulk", "separate", "death"];
+string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts"];
 if (only is not null && !sections.Contains(only))
 {
     Console.Error.WriteLine($"--only takes one of: {string.Join(", ", sections)}");
@@ -245,6 +245,45 @@ if (Section("death"))
     Console.WriteLine($"SIGKILL to DIED, heartbeat 1 s, automatic detection: median {death / 1000:0.00} s = {death / 1000:0.0} × period  (bound 4 periods; rrq here 2.7–2.9 s with someone polling detect every 0.25 s)");
 }
 
+if (Section("scripts"))
+{
+    // 5. Large changes: how long Redis is held by the longest single script (SLOWLOG, which logs the scripts that
+    // took over 1 ms; the commands inside a script are logged too, and are far quicker), and by all of them
+    // (INFO commandstats). No workers on this queue: what is queued stays queued.
+    var admin = mux.GetServer(mux.GetEndPoints()[0]);
+    await admin.ConfigSetAsync("slowlog-log-slower-than", 1000);
+    await admin.ConfigSetAsync("slowlog-max-len", 10000);
+    await using var big = await RrqController.ConnectAsync(queue + ":scripts", address);
+    async Task Measure(string what, Func<Task> op)
+    {
+        await admin.SlowlogResetAsync();
+        var (calls0, usec0) = await ScriptStats(mux);
+        var sw = Stopwatch.StartNew();
+        await op();
+        var wall = sw.Elapsed.TotalMilliseconds;
+        var (calls1, usec1) = await ScriptStats(mux);
+        var longest = (await admin.SlowlogGetAsync(10000))
+            .Where(t => t.Arguments.Length > 0 && ((string?)t.Arguments[0])?.StartsWith("EVAL", StringComparison.OrdinalIgnoreCase) == true)
+            .Select(t => t.Duration.TotalMilliseconds).DefaultIfEmpty(0).Max();
+        Console.WriteLine($"{what}: longest script {(longest == 0 ? "under 1 ms" : Ms(longest))}, {calls1 - calls0} scripts, " +
+            $"{Ms((usec1 - usec0) / 1000.0)} of Redis in all = {(usec1 - usec0) / 1000.0 / ping:0} × PING, {Ms(wall)} for the caller  (budget: each script under 10 ms)");
+    }
+    var size = quick ? 10_000 : 100_000;
+    var parent = await big.TaskCreateExprAsync("0");
+    var dependents = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), dependsOn: [parent]);
+    await Measure("delete a task with 10,000 dependents", () => big.TaskDeleteAsync([parent]));
+    await big.TaskDeleteAsync(dependents);
+    var queued = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, size).Select(i => new { i }));
+    await Measure($"delete half of a {size:N0}-task queue", () => big.TaskDeleteAsync(queued.Where((_, i) => i % 2 == 0)));
+    var half = queued.Where((_, i) => i % 2 == 1).ToArray();
+    await Measure($"QueueRemove {half.Length:N0} queued tasks", () => big.QueueRemoveAsync(half));
+    var deps = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }));
+    await Measure("submit one task depending on 10,000", () => big.TaskCreateExprAsync("0", dependsOn: deps));
+    await big.DestroyAsync(workerStop: null);
+    await admin.ConfigSetAsync("slowlog-log-slower-than", 10000);
+    await admin.SlowlogResetAsync();
+}
+
 var server2 = mux.GetServer(mux.GetEndPoints()[0]);
 await foreach (var key in server2.KeysAsync(pattern: "{" + queue + "}:*"))
 {
@@ -357,6 +396,15 @@ static async Task<long> ScriptMicroseconds(ConnectionMultiplexer mux)
     var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("commandstats") ?? "";
     return info.Split('\n').Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
         .Sum(l => long.Parse(l.Split("usec=")[1].Split(',')[0], CultureInfo.InvariantCulture));
+}
+
+// Scripts (EVAL and EVALSHA) Redis has run since it started, and the microseconds they took.
+static async Task<(long Calls, long Usec)> ScriptStats(ConnectionMultiplexer mux)
+{
+    var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("commandstats") ?? "";
+    var lines = info.Split('\n').Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal)).ToArray();
+    return (lines.Sum(l => long.Parse(l.Split("calls=")[1].Split(',')[0], CultureInfo.InvariantCulture)),
+        lines.Sum(l => long.Parse(l.Split("usec=")[1].Split(',')[0], CultureInfo.InvariantCulture)));
 }
 
 static async Task<long> UsedMemory(ConnectionMultiplexer mux)
