@@ -125,9 +125,6 @@ public sealed partial class RrqController
                 case -5:
                     throw new RrqException(
                         $"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING). Nothing was created.");
-                case -6:
-                    throw new RrqException(
-                        $"Task '{(string?)r[1]}' was retried while these tasks were being submitted; nothing was created. Submit again.");
             }
         }
         RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));

@@ -31,7 +31,7 @@ internal sealed partial class QueueContext
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
-                k.TaskDependsSeq, k.DependsCounter],
+                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, offset], cancellationToken);
     }
 

@@ -12,6 +12,7 @@
 -- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
+-- KEYS[22] task:moved_to
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -23,15 +24,19 @@
 -- index of this call's first task in the whole submission (a bulk comes in several calls)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
---   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist;
---   {-6, id}  a dependency has been retried (MOVED): depend on its newest task instead.
+--   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist (first call of a submission only).
 -- Nothing is written when the result is negative. Task ids are fresh random ids, and a call is
 -- all or nothing: when its first task exists already, this is the same call sent again after its
 -- reply was lost, and it returns {n, "REPEATED"} writing nothing.
+-- A bulk submission is several calls; only its first can be refused, so that it is all or nothing as a whole.
+-- A dependency retried since the caller read it (MOVED) stands for its chain: the tasks depend on the chain's
+-- newest task. In a later call, a dependency deleted since the first call (which made the first calls' tasks
+-- IMPOSSIBLE) makes these IMPOSSIBLE too.
 
 --#include now
 --#include offload
 --#include links
+--#include follow
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -57,18 +62,27 @@ local deps = {}
 for i = 9, 8 + nd do
   local dep = ARGV[i]
   local st = redis.call('HGET', KEYS[2], dep)
-  if not st then
+  if st == 'MOVED' then
+    local leaf, err = follow_chain(KEYS[22], dep, true)
+    if not leaf then
+      return err
+    end
+    dep = leaf
+    st = redis.call('HGET', KEYS[2], dep)
+  end
+  if not st and offset == 0 then
     return {-5, dep}
   end
-  if st == 'MOVED' then
-    return {-6, dep}
-  end
-  if st == 'ERROR' or st == 'CANCELLED' or st == 'DIED' or st == 'TIMEOUT' or st == 'IMPOSSIBLE' then
+  if not st then
+    failed = true   -- deleted since this submission's first call
+  elseif st == 'ERROR' or st == 'CANCELLED' or st == 'DIED' or st == 'TIMEOUT' or st == 'IMPOSSIBLE' then
     failed = true
   elseif st ~= 'COMPLETE' then
     left = left + 1
   end
-  deps[#deps + 1] = dep
+  if st then
+    deps[#deps + 1] = dep
+  end
 end
 
 local status = 'PENDING'

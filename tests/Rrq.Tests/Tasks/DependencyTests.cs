@@ -1,3 +1,4 @@
+using StackExchange.Redis;
 using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Tasks;
@@ -46,6 +47,42 @@ public class DependencyTests
             await w.StepAsync();
         }
         Assert.Equal([.. held, single], obj.QueueList().Take(5));
+    }
+
+    [Fact]
+    public async Task A_bulk_submission_in_several_calls_is_refused_only_by_its_first_so_it_is_all_or_nothing()
+    {
+        // A bulk goes as calls of 1,000 tasks; between two of them a dependency can be retried or deleted.
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var failing = obj.TaskCreateExpr("int.Parse(\"x\")");
+        var doomed = obj.TaskCreateExpr("1");
+        await w.StepAsync();
+        RedisValue[] Head(string dep) =>
+            ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 1, dep];
+        RedisValue[] Task(string id) => [id, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "0" }), ""];
+
+        // The first call sees the failed dependency: IMPOSSIBLE. Then it is retried; the next call follows its chain.
+        var (a, b) = (RrqController.NewTaskId(), RrqController.NewTaskId());
+        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(a), "", "", "", 0, default))!;
+        Assert.Equal("IMPOSSIBLE", (string?)first[1]);
+        var retried = obj.TaskRetry(failing);
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(a));   // re-armed by the retry
+        var second = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(b), "", "", "", 1000, default))!;
+        Assert.Equal("DEFERRED", (string?)second[1]);
+        Assert.Equal([retried], obj.TaskInfo(b).Depends.Up);
+
+        // A dependency deleted between the calls: the first call's tasks became IMPOSSIBLE, and so do the later ones.
+        var (c, d) = (RrqController.NewTaskId(), RrqController.NewTaskId());
+        await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(c), "", "", "", 0, default);
+        obj.TaskDelete(doomed);
+        var late = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(d), "", "", "", 1000, default))!;
+        Assert.Equal("IMPOSSIBLE", (string?)late[1]);
+        Assert.Equal([RrqTaskStatus.Impossible, RrqTaskStatus.Impossible], obj.TaskStatus([c, d]));
+        // Only a submission's first call is refused for a missing dependency: nothing of it is written.
+        var refused = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", 0, default))!;
+        Assert.Equal(-5, (long)refused[0]);
     }
 
     [Fact]
