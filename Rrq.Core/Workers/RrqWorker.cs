@@ -238,14 +238,20 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "already stopped");
         }
-        if (_next is null)
+        // A worker whose last claim found nothing goes straight to waiting: anything that came since woke it (the
+        // wake is not cleared then), and claiming again now would only find nothing a second time. So an idle
+        // worker runs one claim per poll period, not two.
+        if (immediate || !_lastClaimIdle || _next is not null)
         {
-            _wake.Wait(0, CancellationToken.None);
-        }
-        var step = await ClaimAndRunAsync().ConfigureAwait(false);
-        if (step.Kind != RrqWorkerStepKind.Idle || immediate)
-        {
-            return step;
+            if (_next is null)
+            {
+                _wake.Wait(0, CancellationToken.None);
+            }
+            var step = await ClaimAndRunAsync().ConfigureAwait(false);
+            if (step.Kind != RrqWorkerStepKind.Idle || immediate)
+            {
+                return step;
+            }
         }
         // Wait to be woken, but no longer than the poll time, or until a delayed retry comes due.
         var wait = Config.PollQueue;
@@ -343,7 +349,17 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Takes one step of work and carries it out. A task, once taken, runs to its end and is
     /// recorded whatever happens to the caller's token: abandoning it would leave it RUNNING on a worker
     /// that goes on (or DIED when it stops).</summary>
+    /// <summary>Whether the last claim found nothing to do.</summary>
+    private bool _lastClaimIdle;
+
     private async Task<RrqWorkerStep> ClaimAndRunAsync()
+    {
+        var step = await ClaimAndRunOnceAsync().ConfigureAwait(false);
+        _lastClaimIdle = step.Kind == RrqWorkerStepKind.Idle;
+        return step;
+    }
+
+    private async Task<RrqWorkerStep> ClaimAndRunOnceAsync()
     {
         if (_stopped != 0 || _stopping != 0)
         {

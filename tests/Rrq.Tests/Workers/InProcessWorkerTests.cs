@@ -239,5 +239,30 @@ public class InProcessWorkerTests
         Assert.Equal(RrqWorkerStatus.Exited, q.Controller.WorkerStatus("brief_1"));
         Assert.Equal("OK (TIMEOUT)", q.Controller.WorkerLogTail("brief_1").Single().Message);
     }
-}
 
+    [Fact]
+    public async Task An_idle_worker_claims_once_per_poll_period_and_a_submission_still_wakes_it_at_once()
+    {
+        using var redis = new PrivateRedis();
+        await using var obj = await RrqController.ConnectAsync("rrq-test:idle-claims", redis.Address);
+        await obj.WorkerConfigSaveAsync("fast", new RrqWorkerConfig { PollQueue = TimeSpan.FromMilliseconds(100), HeartbeatPeriod = null });
+        await using var w = await RrqWorker.CreateAsync(obj, new Rrq.Scripting.RoslynTaskEvaluator(), config: "fast");
+        using var cts = new CancellationTokenSource();
+        var running = w.RunAsync(cts.Token);
+        await Task.Delay(300);
+        long Scripts() => long.Parse(((string)redis.Command("INFO", "commandstats")!).Split('\n')
+            .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var before = Scripts();
+        await Task.Delay(2000);
+        var claims = Scripts() - before;
+        // About 20 polls of 100 ms: one claim each (it was two before), with room for a slow machine.
+        Assert.InRange(claims, 5, 26);
+
+        var t = await obj.TaskCreateExprAsync("1 + 1");
+        Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(10)));
+        await cts.CancelAsync();
+        await running;
+    }
+}
