@@ -231,6 +231,7 @@ public sealed partial class RrqController
                 Logging.RrqLog.DestroyProblem(Logger, QueueId, e.Message);
             }
         }
+        var logs = await ProcessLogsAsync(null, cancellationToken).ConfigureAwait(false);
         // The worker registry goes first, in one step: from then on a worker still busy writes nothing
         // (its scripts check it is on record), so no key reappears behind the deletion below.
         long deleted = await Queue.RunAsync(db => db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]), cancellationToken).ConfigureAwait(false);
@@ -253,6 +254,7 @@ public sealed partial class RrqController
             }
         }
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
+        DeleteProcessLogs(logs);   // the spawned workers' process logs (those on this machine)
         await DisposeAsync().ConfigureAwait(false);
         return deleted;
     }

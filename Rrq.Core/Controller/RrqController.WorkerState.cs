@@ -67,6 +67,7 @@ public sealed partial class RrqController
         {
             return [];
         }
+        var logs = await ProcessLogsAsync(ids, cancellationToken).ConfigureAwait(false);
         var r = await Queue.WorkerDeleteAsync(ids, cancellationToken).ConfigureAwait(false);
         switch ((long)r[0])
         {
@@ -78,7 +79,45 @@ public sealed partial class RrqController
                     $"workers that have left: {string.Join(", ", await WorkerListExitedAsync(cancellationToken).ConfigureAwait(false))}. Nothing was deleted.");
         }
         DeleteFreedValues(r.Skip(1).Select(f => (string)f!).ToArray(), "Deleted workers' answers to messages");
+        DeleteProcessLogs(logs);
         return ids;
+    }
+
+    /// <summary>The process log files of spawned workers (those started by WorkerSpawn on some machine).</summary>
+    internal async Task<string[]> ProcessLogsAsync(string[]? workerIds, CancellationToken cancellationToken)
+    {
+        if (workerIds is null)
+        {
+            var all = await Queue.RunAsync(db => db.HashValuesAsync(Keys.WorkerProcess), cancellationToken).ConfigureAwait(false);
+            return [.. all.Where(v => !v.IsNull).Select(v => (string)v!)];
+        }
+        var paths = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerProcess, [.. workerIds.Select(i => (RedisValue)i)]), cancellationToken)
+            .ConfigureAwait(false);
+        return [.. paths.Where(v => !v.IsNull).Select(v => (string)v!)];
+    }
+
+    /// <summary>Deletes worker process logs that are on this machine (a log written on another machine stays there), and
+    /// their folder when it is left empty.</summary>
+    internal static void DeleteProcessLogs(IEnumerable<string> paths)
+    {
+        foreach (var path in paths)
+        {
+            try
+            {
+                if (File.Exists(path))
+                {
+                    File.Delete(path);
+                }
+                if (Path.GetDirectoryName(path) is { } dir && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    Directory.Delete(dir);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Someone else's, or in use: it stays.
+            }
+        }
     }
 
     /// <summary>The task each worker is running (null when it runs none), for the given workers or every live one.</summary>

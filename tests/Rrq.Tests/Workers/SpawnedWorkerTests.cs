@@ -107,6 +107,26 @@ public class SpawnedWorkerTests
     }
 
     [Fact]
+    public async Task A_spawned_workers_process_log_goes_with_the_worker_when_it_is_deleted_or_its_queue_destroyed()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var spawned = await q.SpawnAsync(2);
+        var (first, second) = (spawned.Ids[0], spawned.Ids[1]);
+        var logs = (spawned.LogFiles[first], spawned.LogFiles[second]);
+        Assert.True(File.Exists(logs.Item1));
+        await obj.WorkerStopAsync([first], timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal([first], await obj.WorkerDeleteExitedAsync());
+        Assert.False(File.Exists(logs.Item1));
+        Assert.True(File.Exists(logs.Item2));
+
+        await using var other = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address);
+        await other.DestroyAsync(timeoutWorkerStop: TimeSpan.FromSeconds(30));
+        Assert.False(File.Exists(logs.Item2));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(logs.Item2)));
+    }
+
+    [Fact]
     public async Task Rrq_worker_exits_1_naming_an_unknown_config_and_2_on_bad_arguments()
     {
         await using var q = await TestQueue.CreateAsync();
