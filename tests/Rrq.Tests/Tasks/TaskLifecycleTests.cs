@@ -284,6 +284,36 @@ public class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task TaskDeleteFinished_deletes_whole_chains_finished_before_a_time_and_nothing_unfinished()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var ok = obj.TaskCreateExpr("1");
+        var bad = obj.TaskCreateExpr("int.Parse(\"x\")");
+        var again = obj.TaskCreateExpr("int.Parse(\"y\")");
+        var retriedOk = obj.TaskCreateExpr("int.Parse(\"z\")");
+        for (var i = 0; i < 4; i++)
+        {
+            await w.StepAsync();
+        }
+        var pendingRetry = obj.TaskRetry(again);          // its chain has a PENDING newest task: it stays
+        var doneRetry = obj.TaskRetry(retriedOk);
+        await w.StepAsync();
+        await w.StepAsync();                               // runs the retries (both fail again: finished)
+        var waiting = obj.TaskCreateExpr("2");            // unfinished: never touched
+        Assert.Equal(0, obj.TaskDeleteFinished(DateTimeOffset.UtcNow.AddHours(-1)));
+
+        var later = obj.TaskCreateExpr("3", dependsOn: [waiting]);
+        var pendingAgain = obj.TaskRetry(pendingRetry);   // newest of that chain is PENDING now
+        var deleted = obj.TaskDeleteFinished(DateTimeOffset.UtcNow.AddSeconds(5));
+        Assert.Equal(4, deleted);                          // ok, bad, and the whole chain retriedOk → doneRetry
+        Assert.All(obj.TaskStatus([ok, bad, retriedOk, doneRetry], follow: false), st => Assert.Equal(RrqTaskStatus.Missing, st));
+        Assert.All(obj.TaskStatus([again, pendingRetry], follow: false), st => Assert.Equal(RrqTaskStatus.Moved, st));
+        Assert.Equal([RrqTaskStatus.Pending, RrqTaskStatus.Pending, RrqTaskStatus.Deferred], obj.TaskStatus([pendingAgain, waiting, later], follow: false));
+    }
+
+    [Fact]
     public async Task TaskWait_is_woken_by_the_finishing_worker_and_times_out_with_false()
     {
         await using var q = await TestQueue.CreateAsync();
