@@ -186,6 +186,56 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     }
 
     [Fact]
+    public async Task A_fresh_hosted_app_with_Rrq_Hosting_runs_workers_as_a_hosted_service_and_reports_health()
+    {
+        var app = Directory.CreateTempSubdirectory("rrq-hosted-").FullName;
+        try
+        {
+            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", "console", "--name", "MyService", "--output", ".");
+            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), packed.NugetConfig());
+            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq.Hosting", "--version", packed.Version);
+            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq.Scripting", "--version", packed.Version);
+            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Microsoft.Extensions.Hosting", "--version", "10.0.13");
+            await File.WriteAllTextAsync(Path.Combine(app, "functions.csx"), Functions);
+            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+                using Microsoft.Extensions.DependencyInjection;
+                using Microsoft.Extensions.Diagnostics.HealthChecks;
+                using Microsoft.Extensions.Hosting;
+                using Rrq;
+                using Rrq.Hosting;
+
+                var builder = Host.CreateApplicationBuilder(args);
+                builder.Configuration["Rrq:QueueId"] = "hosted:" + Guid.NewGuid().ToString("N")[..8];
+                builder.Configuration["Rrq:Worker:Count"] = "2";
+                builder.Services.AddRrq();
+                builder.Services.AddRrqWorker();
+                builder.Services.AddHealthChecks().AddRrq(minimumWorkers: 2);
+                using var host = builder.Build();
+                var obj = host.Services.GetRequiredService<RrqController>();
+                await obj.WorkerEnvirSetAsync(new RrqEnvir(Sources: ["functions.csx"]));
+                await host.StartAsync();
+                var t = await obj.TaskCreateExprAsync("Square(x)", new { x = 6.0 });
+                Console.WriteLine($"waited: {await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60))}");
+                Console.WriteLine($"value: {await obj.TaskResultAsync(t)}");
+                var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+                Console.WriteLine($"health: {health.Status} ({health.Entries["rrq-workers"].Description})");
+                await host.StopAsync();
+                Console.WriteLine($"workers after stop: {(await obj.WorkerListAsync()).Count}");
+                """);
+            var run = await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(4), "run", "-c", "Release");
+            var lines = run.Output.Split('\n').Select(l => l.TrimEnd()).ToList();
+            Assert.Contains("waited: True", lines);
+            Assert.Contains("value: 36", lines);
+            Assert.Contains(lines, l => l.StartsWith("health: Healthy (2 live workers on queue 'hosted:", StringComparison.Ordinal));
+            Assert.Contains("workers after stop: 0", lines);
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_file_based_app_run_with_dotnet_run_app_cs_spawns_a_worker_and_reads_its_value()
     {
         // .NET 10 file-based apps turn reflection-based JSON off: Rrq must not need it.
