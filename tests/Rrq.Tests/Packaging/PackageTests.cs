@@ -142,13 +142,9 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     [Fact]
     public async Task A_fresh_console_app_with_Rrq_and_Rrq_Scripting_spawns_a_worker_and_reads_a_value_and_an_error_with_its_trace()
     {
-        var app = Directory.CreateTempSubdirectory("rrq-app-").FullName;
+        var app = await NewConsoleAppAsync("MyApp", ("Rrq", packed.Version), ("Rrq.Scripting", packed.Version));
         try
         {
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", "console", "--name", "MyApp", "--output", ".");
-            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), packed.NugetConfig());
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq", "--version", packed.Version);
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq.Scripting", "--version", packed.Version);
             await File.WriteAllTextAsync(Path.Combine(app, "functions.csx"), Functions);
             await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
                 using Rrq;
@@ -188,14 +184,10 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     [Fact]
     public async Task A_fresh_hosted_app_with_Rrq_Hosting_runs_workers_as_a_hosted_service_and_reports_health()
     {
-        var app = Directory.CreateTempSubdirectory("rrq-hosted-").FullName;
+        var app = await NewConsoleAppAsync("MyService", ("Rrq.Hosting", packed.Version), ("Rrq.Scripting", packed.Version),
+            ("Microsoft.Extensions.Hosting", "10.0.13"));
         try
         {
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", "console", "--name", "MyService", "--output", ".");
-            await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), packed.NugetConfig());
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq.Hosting", "--version", packed.Version);
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Rrq.Scripting", "--version", packed.Version);
-            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", "Microsoft.Extensions.Hosting", "--version", "10.0.13");
             await File.WriteAllTextAsync(Path.Combine(app, "functions.csx"), Functions);
             await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
                 using Microsoft.Extensions.DependencyInjection;
@@ -369,6 +361,20 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
                 worker.Kill();
             }
         }
+    }
+
+    /// <summary>A fresh console app (<c>dotnet new console</c>) in a temporary folder, outside the repository, taking
+    /// Rrq's packages from the packed folder only, with these packages added as a user adds them.</summary>
+    private async Task<string> NewConsoleAppAsync(string name, params (string Id, string Version)[] packages)
+    {
+        var app = Directory.CreateTempSubdirectory("rrq-app-").FullName;
+        await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", "console", "--name", name, "--output", ".");
+        await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), packed.NugetConfig());
+        foreach (var (id, version) in packages)
+        {
+            await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(3), "add", "package", id, "--version", version);
+        }
+        return app;
     }
 
     private static async Task<string> Drain(Process p, Task<string> stdout, Task<string> stderr)
