@@ -403,8 +403,8 @@ public sealed partial class RrqController
         var chain = (await ChainsAsync([taskId]).ConfigureAwait(false))[0];
         var at = Array.IndexOf(chain, taskId);
         var moved = chain.Length <= 1 ? RrqChain.Empty : new RrqChain(chain[..at], chain[(at + 1)..]);
-        var depends = new RrqChain(await WalkAsync(Keys.TaskDependsUp, taskId).ConfigureAwait(false),
-            await WalkAsync(Keys.TaskDependsDown, taskId).ConfigureAwait(false));
+        var depends = new RrqChain(await WalkAsync(ParentsAsync, taskId).ConfigureAwait(false),
+            await WalkAsync(ChildrenAsync, taskId).ConfigureAwait(false));
         return new RrqTaskInfo(taskId, RrqTaskStatusExtensions.ParseTaskStatus(status),
             (string?)queue ?? "",
             (string?)local == "FALSE",
@@ -412,6 +412,13 @@ public sealed partial class RrqController
             (string?)worker,
             pid.IsNull ? null : (int)pid,
             depends, moved);
+    }
+
+    /// <summary>The dependencies of each task, as submitted (its depends_up field), in one round trip.</summary>
+    private async Task<string[][]> ParentsAsync(List<string> children)
+    {
+        var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, [.. children.Select(c => (RedisValue)c)])).ConfigureAwait(false);
+        return [.. ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))];
     }
 
     /// <summary>The dependents of each task, in submission order: one range of the links set each, in one round trip.</summary>
@@ -427,29 +434,23 @@ public sealed partial class RrqController
         return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(parents[i].Length + 16)..]).ToArray())];
     }
 
-    /// <summary>Every task reachable from an id through its dependency links (depends_up or depends_down),
-    /// nearest first, each once.</summary>
-    private async Task<string[]> WalkAsync(RedisKey links, string id)
+    /// <summary>Every task reachable from an id through its dependency links, one step being <paramref name="next"/>
+    /// (ParentsAsync or ChildrenAsync), nearest first, each once.</summary>
+    private static async Task<string[]> WalkAsync(Func<List<string>, Task<string[][]>> next, string id)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal) { id };
         var order = new List<string>();
         var frontier = new List<string> { id };
         while (frontier.Count > 0)
         {
-            var next = links == Keys.TaskDependsDown
-                ? await ChildrenAsync(frontier).ConfigureAwait(false)
-                : (await Queue.RunAsync(db => db.HashGetAsync(links, frontier.Select(f => (RedisValue)f).ToArray())).ConfigureAwait(false))
-                    .Where(v => !v.IsNull).Select(v => ((string)v!).Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+            var found = await next(frontier).ConfigureAwait(false);
             frontier = [];
-            foreach (var v in next)
+            foreach (var d in found.SelectMany(f => f))
             {
-                foreach (var d in v)
+                if (seen.Add(d))
                 {
-                    if (seen.Add(d))
-                    {
-                        order.Add(d);
-                        frontier.Add(d);
-                    }
+                    order.Add(d);
+                    frontier.Add(d);
                 }
             }
         }

@@ -311,9 +311,9 @@ public sealed partial class RrqController
             {
                 continue;
             }
-            var before = (await ChainsAsync(expired).ConfigureAwait(false)).Sum(c => c.Length);
+            var gone = expired.ToHashSet(StringComparer.Ordinal);
             await TaskDeleteAsync(expired, cancellationToken).ConfigureAwait(false);
-            deleted += before;
+            deleted += chains.Where(c => gone.Contains(c[^1])).SelectMany(c => c).Distinct(StringComparer.Ordinal).Count();
         }
         return deleted;
     }

@@ -718,9 +718,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             finish?.SetTag("rrq.task_id", taskId);
             written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
         }
-        KeyValuePair<string, object?>[] tags = [new("rrq.queue_id", QueueId), new("rrq.status", status)];
-        RrqTelemetry.Finished.Add(1, tags);
-        RrqTelemetry.Duration.Record(sw.Elapsed.TotalSeconds, tags);
+        if (RrqTelemetry.Finished.Enabled || RrqTelemetry.Duration.Enabled)
+        {
+            KeyValuePair<string, object?>[] tags = [new("rrq.queue_id", QueueId), new("rrq.status", status)];
+            RrqTelemetry.Finished.Add(1, tags);
+            RrqTelemetry.Duration.Record(sw.Elapsed.TotalSeconds, tags);
+        }
         if (written < 0)
         {
             Logging.RrqLog.TaskDropped(_log, taskId, outcome.Status.ToRedisString());
@@ -745,6 +748,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// carries the trace to the task's code.</summary>
     private Activity? StartRunActivity(string taskId, Tasks.TaskPayload payload, bool separateProcess)
     {
+        if (!RrqTelemetry.Source.HasListeners())
+        {
+            // Nobody records Rrq's spans in this process: no span, only the trace carried to the task's code.
+            return payload.TraceParent is null ? null : CarryTrace(payload);
+        }
         var parent = payload.TraceParent is { } tp && ActivityContext.TryParse(tp, payload.TraceState, out var ctx) ? ctx : default;
         KeyValuePair<string, object?>[] tags =
         [
@@ -758,13 +766,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var run = parent == default
             ? RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parentContext: default, tags)
             : RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parent, tags);
-        if (run is null && payload.TraceParent is not null)
-        {
-            run = new Activity("rrq.run").SetParentId(payload.TraceParent);
-            run.TraceStateString = payload.TraceState;
-            run.Start();
-        }
-        return run;
+        return run ?? (payload.TraceParent is null ? null : CarryTrace(payload));
+    }
+
+    /// <summary>An unrecorded activity that only puts the task's code inside its submitter's trace.</summary>
+    private static Activity CarryTrace(Tasks.TaskPayload payload)
+    {
+        var carrier = new Activity("rrq.run").SetParentId(payload.TraceParent!);
+        carrier.TraceStateString = payload.TraceState;
+        return carrier.Start();
     }
 
     private async Task<RrqWorkerStep> HandleMessageAsync(string raw)

@@ -391,12 +391,7 @@ static async Task<string> RoundTrip(RrqController obj, int i)
 }
 
 // Microseconds Redis has spent running scripts (EVAL and EVALSHA) since it started.
-static async Task<long> ScriptMicroseconds(ConnectionMultiplexer mux)
-{
-    var info = await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("commandstats") ?? "";
-    return info.Split('\n').Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
-        .Sum(l => long.Parse(l.Split("usec=")[1].Split(',')[0], CultureInfo.InvariantCulture));
-}
+static async Task<long> ScriptMicroseconds(ConnectionMultiplexer mux) => (await ScriptStats(mux)).Usec;
 
 // Scripts (EVAL and EVALSHA) Redis has run since it started, and the microseconds they took.
 static async Task<(long Calls, long Usec)> ScriptStats(ConnectionMultiplexer mux)
