@@ -44,6 +44,14 @@ internal static class RedisFaults
                 return true;
             }
         }
+        // While a slot moves, StackExchange.Redis can hand back a MOVED it did not follow ("Key has MOVED to
+        // Endpoint ... but CommandFlags.NoRedirect was specified") until it has learnt the new layout: asked
+        // again a moment later, it goes to the new owner.
+        if (m.StartsWith("Key has MOVED", StringComparison.Ordinal) || m.StartsWith("MOVED ", StringComparison.Ordinal)
+            || m.StartsWith("ASK ", StringComparison.Ordinal))
+        {
+            return true;
+        }
         // A script's own error wraps the server's ("ERR Error running script ... TRYAGAIN ...").
         return message.Contains("TRYAGAIN", StringComparison.Ordinal) || message.Contains("CLUSTERDOWN", StringComparison.Ordinal);
     }
