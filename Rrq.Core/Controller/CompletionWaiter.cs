@@ -60,7 +60,8 @@ internal sealed class CompletionWaiter : IDisposable
     /// <summary>Forgets a carried value (the task was retried or deleted through this controller).</summary>
     public void Forget(string taskId) => _results.TryRemove(taskId, out _);
 
-    /// <summary>"id STATUS" or "id COMPLETE value-bytes": the value is kept for one read, the rest goes to the waiters.</summary>
+    /// <summary>"id STATUS" or "id COMPLETE value-bytes": the value is kept for one read, the rest goes to the waiters.
+    /// "= STATUS id id ..." is one notice for many tasks (a fan-out of IMPOSSIBLE dependents, a deletion).</summary>
     private void OnMessage(RedisValue message)
     {
         if (message.IsNull)
@@ -69,6 +70,23 @@ internal sealed class CompletionWaiter : IDisposable
             return;
         }
         var bytes = (byte[])message!;
+        if (bytes.Length > 2 && bytes[0] == (byte)'=' && bytes[1] == (byte)' ')
+        {
+            var parts = System.Text.Encoding.ASCII.GetString(bytes, 2, bytes.Length - 2).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length > 1)
+            {
+                var deleted = parts[0] == "DELETED";
+                foreach (var taskId in parts.AsSpan(1))
+                {
+                    _results.TryRemove(taskId, out _);
+                    if (!deleted)
+                    {
+                        Publish(taskId + " " + parts[0]);
+                    }
+                }
+            }
+            return;
+        }
         var first = Array.IndexOf(bytes, (byte)' ');
         var second = first < 0 ? -1 : Array.IndexOf(bytes, (byte)' ', first + 1);
         var head = System.Text.Encoding.ASCII.GetString(bytes, 0, second < 0 ? bytes.Length : second);

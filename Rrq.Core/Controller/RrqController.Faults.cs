@@ -71,6 +71,10 @@ public sealed partial class RrqController
                 }
             }
         }
+        if (orphaned.Count > 0)
+        {
+            await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+        }
         return new RrqDetectExitedResult(lost.Order(NaturalComparer.Instance).ToArray(), orphaned);
     }
 
@@ -102,6 +106,7 @@ public sealed partial class RrqController
         switch ((long)r[0])
         {
             case 1:
+                await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             case 0:
                 return false;

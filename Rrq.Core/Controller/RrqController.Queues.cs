@@ -81,6 +81,7 @@ public sealed partial class RrqController
         {
             removed.AddRange(await Queue.QueueRemoveAsync(slice, name, cancellationToken).ConfigureAwait(false));
         }
+        await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
         return removed;
     }
 

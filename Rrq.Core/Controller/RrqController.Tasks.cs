@@ -255,67 +255,7 @@ public sealed partial class RrqController
             }
             DeleteFreedValues(result.Skip(1).Select(r => (string)r!).ToArray(), "Deleted tasks");
         }
-    }
-
-    /// <summary>
-    /// Deletes the finished tasks (COMPLETE, ERROR, CANCELLED, DIED, TIMEOUT, IMPOSSIBLE) that finished before
-    /// <paramref name="olderThan"/>, with their values, errors, logs and times: a whole retry chain when its newest
-    /// task finished before then (a chain retried since is left alone). Unfinished tasks are never touched. It reads
-    /// the completion times a page at a time and deletes in slices, so Redis is never held long; interrupted, it has
-    /// deleted whole chains only, and calling it again finishes the job.
-    /// </summary>
-    /// <returns>How many tasks were deleted.</returns>
-    public long TaskDeleteFinished(DateTimeOffset olderThan) => TaskDeleteFinishedAsync(olderThan).GetAwaiter().GetResult();
-
-    /// <inheritdoc cref="TaskDeleteFinished"/>
-    public async Task<long> TaskDeleteFinishedAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default)
-    {
-        ThrowIfDisposed();
-        var old = new List<string>();
-        var cursor = "0";
-        do
-        {
-            // One page per call, each through the retry layer (an outage mid-way is waited out, not fatal).
-            var at = cursor;
-            var reply = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("HSCAN", Keys.TaskTimeComplete, at, "COUNT", 1000),
-                cancellationToken).ConfigureAwait(false))!;
-            cursor = (string)reply[0]!;
-            var pairs = (RedisResult[])reply[1]!;
-            for (var i = 0; i + 1 < pairs.Length; i += 2)
-            {
-                if (Rrq.Controller.RedisTime.Parse((RedisValue)pairs[i + 1]) is { } done && done < olderThan)
-                {
-                    old.Add((string)pairs[i]!);
-                }
-            }
-        }
-        while (cursor != "0");
-        long deleted = 0;
-        foreach (var page in old.Chunk(ScriptSlice * 5))
-        {
-            // Only chains whose newest task is finished, and finished before the cutoff.
-            var chains = await ChainsAsync(page).ConfigureAwait(false);
-            var leaves = chains.Select(c => c[^1]).Distinct(StringComparer.Ordinal).ToArray();   // a chain's members share a leaf
-            var now = await Queue.RunAsync(async db =>
-            {
-                var batch = db.CreateBatch();
-                var st = batch.HashGetAsync(Keys.TaskStatus, [.. leaves.Select(l => (RedisValue)l)]);
-                var done = batch.HashGetAsync(Keys.TaskTimeComplete, [.. leaves.Select(l => (RedisValue)l)]);
-                batch.Execute();
-                return (await st.ConfigureAwait(false), await done.ConfigureAwait(false));
-            }, cancellationToken).ConfigureAwait(false);
-            static bool Finished(RedisValue s) =>
-                !s.IsNull && RrqTaskStatusExtensions.ParseTaskStatus(s) is var st && (st == RrqTaskStatus.Complete || st.IsFailure());
-            var expired = leaves.Where((_, i) => Finished(now.Item1[i]) && Rrq.Controller.RedisTime.Parse(now.Item2[i]) is { } t && t < olderThan).ToArray();
-            if (expired.Length == 0)
-            {
-                continue;
-            }
-            var gone = expired.ToHashSet(StringComparer.Ordinal);
-            await TaskDeleteAsync(expired, cancellationToken).ConfigureAwait(false);
-            deleted += chains.Where(c => gone.Contains(c[^1])).SelectMany(c => c).Distinct(StringComparer.Ordinal).Count();
-        }
-        return deleted;
+        await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many tasks one script changes at most when a call asks for many (a few milliseconds of Redis).</summary>

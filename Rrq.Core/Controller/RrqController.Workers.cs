@@ -266,8 +266,13 @@ public sealed partial class RrqController
     internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null,
         CancellationToken cancellationToken = default)
     {
-        return await Queue.WorkerExitAsync(workerId, label, notStarted, $"its worker {workerId} left while the task was running ({label})",
+        var orphan = await Queue.WorkerExitAsync(workerId, label, notStarted, $"its worker {workerId} left while the task was running ({label})",
             cancellationToken).ConfigureAwait(false);
+        if (orphan is not null)
+        {
+            await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return orphan;
     }
 
     internal static RrqWorkerLogEntry ParseLogLine(string workerId, string line)

@@ -129,6 +129,9 @@ internal static partial class RrqLog
     [LoggerMessage(225, LogLevel.Warning, "lost-worker sweep failed: {Cause}")]
     private static partial void SweepFailed(ILogger logger, string? cause);
 
+    [LoggerMessage(226, LogLevel.Information, "retention expired {Count} finished tasks of queue {QueueId}")]
+    public static partial void RetentionExpired(ILogger logger, long count, string queueId);
+
     public static void Heartbeat(ILogger logger, Workers.HeartbeatNote note)
     {
         switch (note.Event)

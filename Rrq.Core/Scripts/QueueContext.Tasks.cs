@@ -31,7 +31,7 @@ internal sealed partial class QueueContext
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
-                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo],
+                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, .. k.FinishedBlock],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, offset], cancellationToken);
     }
 
@@ -43,7 +43,7 @@ internal sealed partial class QueueContext
         var k = Keys;
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
             [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.QueueSkip, k.TaskDependsDown,
-                k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount],
+                k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount, .. k.FinishedBlock],
             [taskId, (string)k.TaskCompleteChannel!, queue], cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -63,7 +63,7 @@ internal sealed partial class QueueContext
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskRetry,
             [k.TaskStatus, k.TaskMovedTo, k.TaskMovedRoot, k.TaskTimeMoved, k.TaskTimeSubmit, k.TaskExpr, k.TaskQueue, k.TaskLocal,
                 k.TaskTimeout, k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskShared, k.SharedRefs, k.Queues,
-                k.TaskTimeComplete, k.TaskMovedFrom, .. names.Select(k.Queue)],
+                k.TaskTimeComplete, k.TaskMovedFrom, .. names.Select(k.Queue), .. k.FinishedBlock],
             [.. args], cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -79,16 +79,50 @@ internal sealed partial class QueueContext
     ];
 
     /// <summary>task_delete.lua: deletes whole retry chains <paramref name="ids"/>, whose tasks are in
-    /// <paramref name="queues"/>. Returns {n, freed offloaded hashes...}, or {-2, id} (RUNNING) or {-9, id} (not a whole chain).</summary>
-    public async Task<RedisResult[]> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken)
+    /// <paramref name="queues"/>. With <paramref name="tombstoneFor"/> only finished chains go, each id leaving a
+    /// tombstone for that long (none for zero). Returns {n, freed offloaded hashes...}, or {-2, id} (RUNNING; with a tombstone, any unfinished
+    /// status) or {-9, id} (not a whole chain).</summary>
+    public async Task<RedisResult[]> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken,
+        TimeSpan? tombstoneFor = null)
     {
         var hashes = DeleteHashes;
         var names = queues.ToArray();
         RedisKey[] queueKeys = [Keys.QueueSkip, Keys.QueueSkipCount, .. names.Select(Keys.Delayed)];
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog)],
-            [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)],
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog), .. Keys.FinishedBlock],
+            [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!,
+                tombstoneFor is { } keep ? (keep <= TimeSpan.Zero ? 0 : Math.Max(1, (long)Math.Ceiling(keep.TotalSeconds))) : "",
+                .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)],
             cancellationToken).ConfigureAwait(false))!;
     }
+
+    /// <summary>fanout_continue.lua: one bounded step of failing the dependents of failed tasks; returns how many parents
+    /// are still queued for it (0: none).</summary>
+    public async Task<long> FanoutContinueAsync(CancellationToken cancellationToken)
+    {
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.FanoutContinue,
+            [Keys.TaskDependsDown, Keys.TaskStatus, Keys.TaskTimeComplete, .. Keys.FinishedBlock],
+            [(string)Keys.TaskCompleteChannel!], cancellationToken).ConfigureAwait(false))!;
+        return (long)r[1];
+    }
+
+    /// <summary>Runs <see cref="FanoutContinueAsync"/> until no failed task has dependents left to fail: after a script
+    /// that may have failed more dependents than one script does (each step is a few milliseconds of Redis).</summary>
+    public async Task FanoutDrainAsync(CancellationToken cancellationToken)
+    {
+        while (await FanoutContinueAsync(cancellationToken).ConfigureAwait(false) > 0)
+        {
+        }
+    }
+
+    /// <summary>worker_log_trim.lua: drops the lines written before <paramref name="before"/> from the head of each worker's
+    /// log, at most <paramref name="max"/> per log; returns how many.</summary>
+    public async Task<long> WorkerLogTrimAsync(IReadOnlyList<string> workerIds, DateTimeOffset before, int max, CancellationToken cancellationToken) =>
+        workerIds.Count == 0 ? 0 : (long)(await EvalAsync(RrqScripts.WorkerLogTrim, [.. workerIds.Select(Keys.WorkerLog)],
+            [before.ToUnixTimeMilliseconds() / 1000.0, max], cancellationToken).ConfigureAwait(false));
+
+    /// <summary>tombstone_drop.lua: forgets up to <paramref name="max"/> tombstones whose time has come; returns how many.</summary>
+    public async Task<long> TombstoneDropAsync(int max, CancellationToken cancellationToken) =>
+        (long)(await EvalAsync(RrqScripts.TombstoneDrop, [Keys.Expired, Keys.ExpiredAt], [max], cancellationToken).ConfigureAwait(false));
 
     /// <summary>task_resolve.lua (read-only): for each id, the newest task of its chain, then that task's field in each of
     /// <paramref name="hashes"/>, flat.</summary>
@@ -107,7 +141,8 @@ internal sealed partial class QueueContext
     public async Task<bool[]> QueueRemoveAsync(IReadOnlyList<string> ids, string queue, CancellationToken cancellationToken)
     {
         var r = (RedisResult[])(await EvalAsync(RrqScripts.QueueRemove,
-            [Keys.Delayed(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown, Keys.TaskQueue, Keys.QueueSkip, Keys.QueueSkipCount],
+            [Keys.Delayed(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown, Keys.TaskQueue, Keys.QueueSkip, Keys.QueueSkipCount,
+                .. Keys.FinishedBlock],
             [(string)Keys.TaskCompleteChannel!, queue, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
         return [.. r.Select(x => (long)x == 1)];
     }

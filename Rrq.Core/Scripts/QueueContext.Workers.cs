@@ -36,7 +36,7 @@ internal sealed partial class QueueContext
             [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(workerId),
                 k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(workerId), k.WorkerId, k.TaskTimeStart,
                 k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, k.QueueSkip, k.QueueSkipCount,
-                .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) })],
+                .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
             [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
                 k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,
                 outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
@@ -100,7 +100,7 @@ internal sealed partial class QueueContext
         var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerExit,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
                 k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock,
-                k.Queue(queue), k.Delayed(queue), k.TaskTimeStart, k.TaskReason],
+                k.Queue(queue), k.Delayed(queue), k.TaskTimeStart, k.TaskReason, .. k.FinishedBlock],
             [workerId, label, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!,
                 notStarted ?? "", reason], cancellationToken), cancellationToken).ConfigureAwait(false);
         return (string?)r[1] is { Length: > 0 } orphan ? orphan : null;
@@ -115,7 +115,7 @@ internal sealed partial class QueueContext
         var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerLost,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.WorkerHeartbeat(workerId),
                 k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock,
-                k.Queue(queue), k.Delayed(queue), k.TaskReason],
+                k.Queue(queue), k.Delayed(queue), k.TaskReason, .. k.FinishedBlock],
             [workerId, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!, reason],
             cancellationToken), cancellationToken).ConfigureAwait(false);
         return ((long)r[0] == 1, (long)r[0] == 1 && (string?)r[1] is { Length: > 0 } orphan ? orphan : null);

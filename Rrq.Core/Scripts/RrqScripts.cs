@@ -34,6 +34,9 @@ internal static class RrqScripts
     public const string WorkerPause = "worker_pause";
     public const string WorkerDelete = "worker_delete";
     public const string WorkerBeat = "worker_beat";
+    public const string FanoutContinue = "fanout_continue";
+    public const string TombstoneDrop = "tombstone_drop";
+    public const string WorkerLogTrim = "worker_log_trim";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 

@@ -4,7 +4,7 @@
 -- queue per id): it goes in queue_skip, and the claim step drops it when it reaches the head.
 --
 -- KEYS[1] delayed:<name>   KEYS[2] task:status   KEYS[3] task:time_complete   KEYS[4] task:depends_down
--- KEYS[5] task:queue   KEYS[6] queue_skip   KEYS[7] queue_skip_count
+-- KEYS[5] task:queue   KEYS[6] queue_skip   KEYS[7] queue_skip_count   then RrqKeys.FinishedBlock
 -- ARGV[1] channel to publish "<id> <status>" on   ARGV[2] the queue's name   ARGV[3..] task ids
 --
 -- Returns: for each id, 1 if it was in the queue (and is now CANCELLED), 0 if not (not PENDING, of another
@@ -26,6 +26,7 @@ for i = 3, #ARGV do
     redis.call('HSET', KEYS[2], id, 'CANCELLED')
     redis.call('HSET', KEYS[3], id, time)
     redis.call('PUBLISH', ARGV[1], id .. ' CANCELLED')
+    finished(id, 'CANCELLED', time)
     fail_dependents(KEYS[4], KEYS[2], KEYS[3], ARGV[1], id, time)
     out[#out + 1] = 1
   else

@@ -6,7 +6,7 @@
 -- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
 -- KEYS[5] task:cancel   KEYS[6] queue_skip   KEYS[7] task:depends_down
 -- KEYS[8] task:depends_left   KEYS[9] delayed:<the task's queue> (a retry waiting for its delay)
--- KEYS[10] queue_skip_count
+-- KEYS[10] queue_skip_count   then RrqKeys.FinishedBlock
 -- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on   ARGV[3] the task's queue name
 -- A queued task's id is not searched for in its list (a scan of the whole queue): it goes in queue_skip, and the
 -- claim step drops it when it reaches the head.
@@ -35,6 +35,7 @@ if status == 'PENDING' or status == 'DEFERRED' then
   redis.call('HSET', KEYS[4], id, time)
   redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')
   redis.call('HDEL', KEYS[8], id)
+  finished(id, 'CANCELLED', time)
   fail_dependents(KEYS[7], KEYS[1], KEYS[4], ARGV[2], id, time)
   return {1}
 end

@@ -13,9 +13,11 @@
 -- an offloaded value when no task or shared locals use it.)
 -- KEYS[n_hash+1] queue_skip   KEYS[n_hash+2] queue_skip_count
 -- KEYS[n_hash+3..n_hash+n_queue] the delayed sets of the queues the tasks may be in
--- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole
+-- KEYS[n_hash+n_queue+1..]       each task's own keys (its log), deleted whole;  then RrqKeys.FinishedBlock
 -- ARGV[1] n_hash   ARGV[2] n_queue (the number of keys above)   ARGV[3] channel to publish "<id> IMPOSSIBLE"
--- and "<id> DELETED" on   ARGV[4..] ids, then the names of the queues of KEYS[n_hash+3..]
+-- and "<id> DELETED" on   ARGV[4] "" to delete; else only chains whose newest task has finished are deleted (else
+-- {-2, id}), and when it is not "0", each id is remembered for that many seconds with the status its chain ended
+-- with (a tombstone: retention)   ARGV[5..] ids, then the names of the queues of KEYS[n_hash+3..]
 -- A queued task's id is not searched for in its list (a scan of the whole queue per id): it goes in queue_skip,
 -- and the claim step drops it when it reaches the head.
 --
@@ -27,25 +29,28 @@
 --#include fail_dependents
 --#include offload
 --#include links
+--#include follow
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
 local n_names = n_queue - 2
 local last = #ARGV - n_names
 local status_key, up_key, down_key = KEYS[1], KEYS[2], KEYS[3]
+local keep = ARGV[4]
 local delayed_of = {}
 for j = 1, n_names do
   delayed_of[ARGV[last + j]] = KEYS[n_hash + 2 + j]
 end
 local gone = {}
-for i = 4, last do
-  if redis.call('HGET', status_key, ARGV[i]) == 'RUNNING' then
+for i = 5, last do
+  local st = redis.call('HGET', status_key, ARGV[i])
+  if st == 'RUNNING' or (keep ~= '' and st and not (st == 'MOVED' or st == 'COMPLETE' or FAILED[st])) then
     return {-2, ARGV[i]}
   end
   gone[ARGV[i]] = true
 end
 -- A chain is only ever deleted whole.
-for i = 4, last do
+for i = 5, last do
   local newer = redis.call('HGET', KEYS[11], ARGV[i])
   local root = redis.call('HGET', KEYS[12], ARGV[i])
   if (newer and not gone[newer]) or (root and not gone[root]) then
@@ -53,11 +58,14 @@ for i = 4, last do
   end
 end
 
-local time = now()
+local time, t = clock()
 local deleted = 0
 local queued = {}
-for i = 4, last do
+local doomed = {}   -- deleted before they ran: their dependents can never run
+local ids = {}
+for i = 5, last do
   local id = ARGV[i]
+  ids[#ids + 1] = id
   local st = redis.call('HGET', status_key, id)
   if st then
     deleted = deleted + 1
@@ -67,9 +75,15 @@ for i = 4, last do
     queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then
-    fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
+    doomed[#doomed + 1] = id
   end
-  -- Its links: from the tasks it depended on (one member each), and to its own dependents (one range).
+  if keep ~= '' and keep ~= '0' and st then
+    -- A tombstone: what the chain ended with, until it too goes.
+    local leaf = follow_chain(KEYS[11], id, true) or id
+    redis.call('HSET', EXPIRED, id, redis.call('HGET', status_key, leaf) or st)
+    redis.call('ZADD', EXPIRED_AT, tonumber(t[1]) + tonumber(keep), id)
+  end
+  -- Its links from the tasks it depended on (one member each).
   local ups = redis.call('HGET', up_key, id)
   local seq = redis.call('HGET', KEYS[n_hash], id)
   if ups and seq then
@@ -77,11 +91,11 @@ for i = 4, last do
       redis.call('ZREM', down_key, link(dep, seq, id))
     end
   end
-  redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')
 end
+unfinished(ids)
 
 local freed = {}
-for i = 4, last do
+for i = 5, last do
   local sid = redis.call('HGET', KEYS[6], ARGV[i])
   if sid and redis.call('HINCRBY', KEYS[8], sid, -1) <= 0 then
     redis.call('HDEL', KEYS[7], sid)
@@ -100,20 +114,30 @@ for _, id in ipairs(queued) do
     redis.call('HINCRBY', KEYS[n_hash + 2], name, 1)
   end
 end
-for i = 4, last do
-  local id = ARGV[i]
-  for k = 1, n_hash do
-    if k ~= 3 and k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
-      redis.call('HDEL', KEYS[k], id)
+-- One HDEL per hash for the lot, not one per task.
+for k = 1, n_hash do
+  if k ~= 3 and k ~= 7 and k ~= 8 and k ~= 9 and k ~= 10 then
+    for i = 1, #ids, 500 do
+      redis.call('HDEL', KEYS[k], unpack(ids, i, math.min(i + 499, #ids)))
     end
   end
 end
-for k = n_hash + n_queue + 1, #KEYS do
+for k = n_hash + n_queue + 1, N_KEYS do
   redis.call('DEL', KEYS[k])
 end
--- Listeners may hold a deleted task's value from its completion notification: tell them.
-for i = 4, last do
-  redis.call('PUBLISH', ARGV[3], ARGV[i] .. ' DELETED')
+-- Their dependents, now that they have no status: the walk removes the links it passes (include/fail_dependents.lua).
+for _, id in ipairs(doomed) do
+  fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
+end
+-- The links to their own dependents (one range each), unless the walk above has yet to pass them.
+for _, id in ipairs(ids) do
+  if redis.call('HEXISTS', FANOUT_AT, id) == 0 then
+    redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')
+  end
+end
+-- Listeners may hold a deleted task's value from its completion notification: tell them, in one notice.
+if #ids > 0 then
+  redis.call('PUBLISH', ARGV[3], '= DELETED ' .. table.concat(ids, ' '))
 end
 local out = {deleted}
 for _, h in ipairs(freed) do

@@ -16,7 +16,7 @@
 -- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
 -- KEYS[30] task:warnings  KEYS[31] task:claim  KEYS[32] worker:claim
 -- KEYS[33] queue_skip   KEYS[34] queue_skip_count
--- KEYS[35..] for each queue name in ARGV[13..]: its list, then its delayed set
+-- KEYS[35..] for each queue name in ARGV[13..]: its list, then its delayed set; then RrqKeys.FinishedBlock
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
@@ -50,7 +50,7 @@ local queue_keys = {}
 local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
-for i = 35, #KEYS, 2 do
+for i = 35, N_KEYS, 2 do
   local name = ARGV[13 + math.floor((i - 35) / 2)]
   if #own < n_own then
     own[#own + 1] = { KEYS[i], KEYS[i + 1], name }
@@ -102,12 +102,14 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
       redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
     end
     release_dependents(down, k.depends_left, KEYS[1], k.queue, queue_keys, release)
+    finished(id, status, time)
   elseif auto_retry(k, qk, KEYS[1], KEYS[8], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
     status = 'RETRY'
   else
     redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
+    finished(id, status, time)
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end
   result = 1

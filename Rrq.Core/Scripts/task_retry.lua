@@ -10,7 +10,7 @@
 -- KEYS[9] task:timeout    KEYS[10] task:depends_up KEYS[11] task:depends_left
 -- KEYS[12] task:depends_down KEYS[13] task:shared  KEYS[14] shared_refs     KEYS[15] queues
 -- KEYS[16] task:time_complete KEYS[17] task:moved_from
--- KEYS[18..] queue:<name> for each queue name in ARGV after the retries, in the same order
+-- KEYS[18..] queue:<name> for each queue name in ARGV after the retries, in the same order; then RrqKeys.FinishedBlock
 -- ARGV[1] channel to publish "<id> <status>" on    ARGV[2] prefix of the queues' channels
 -- ARGV[3] number of retries r, then r groups of (leaf id, root id, new id, queue name or "")
 -- then the queue names
@@ -26,7 +26,7 @@
 local r = tonumber(ARGV[3])
 local names_at = 4 + 4 * r
 local queue_keys = {}
-for i = 18, #KEYS do
+for i = 18, N_KEYS do
   queue_keys[ARGV[names_at + i - 18]] = KEYS[i]
 end
 local retriable = { COMPLETE = true, ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true }
@@ -66,7 +66,7 @@ local function rearm(first)
     if redis.call('HGET', KEYS[1], d) == 'IMPOSSIBLE' then
       local left, failed = 0, false
       for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
-        local s = redis.call('HGET', KEYS[1], dep)
+        local s = status_as_dependency(KEYS[1], dep)
         if s == 'PENDING' or s == 'DEFERRED' or s == 'RUNNING' then
           left = left + 1
         elseif s ~= 'COMPLETE' then
@@ -77,6 +77,7 @@ local function rearm(first)
         redis.call('HSET', KEYS[1], d, 'DEFERRED')
         redis.call('HSET', KEYS[11], d, left)
         redis.call('HDEL', KEYS[16], d)
+        unfinished({d})
         for _, dd in ipairs(children_of(KEYS[12], d)) do
           todo[#todo + 1] = dd
         end

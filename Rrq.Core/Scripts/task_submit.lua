@@ -12,7 +12,7 @@
 -- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
--- KEYS[22] task:moved_to
+-- KEYS[22] task:moved_to   then RrqKeys.FinishedBlock (include/finished.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -37,6 +37,7 @@
 --#include offload
 --#include links
 --#include follow
+--#include finished
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -58,10 +59,19 @@ end
 
 local left = 0
 local failed = false
-local deps = {}
+local deps = {}   -- the dependencies to link (those that still exist)
+local ups = {}
+-- The dependencies' statuses, read 500 at a time (one HMGET, not one HGET each).
+local dep_status = {}
+for i = 9, 8 + nd, 500 do
+  local part = redis.call('HMGET', KEYS[2], unpack(ARGV, i, math.min(i + 499, 8 + nd)))
+  for j = 1, #part do
+    dep_status[i + j - 1] = part[j] or nil
+  end
+end
 for i = 9, 8 + nd do
   local dep = ARGV[i]
-  local st = redis.call('HGET', KEYS[2], dep)
+  local st = dep_status[i]
   if st == 'MOVED' then
     local leaf, err = follow_chain(KEYS[22], dep, true)
     if not leaf then
@@ -69,6 +79,11 @@ for i = 9, 8 + nd do
     end
     dep = leaf
     st = redis.call('HGET', KEYS[2], dep)
+  end
+  local gone = false
+  if not st then
+    st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
+    gone = st ~= nil
   end
   if not st and offset == 0 then
     return {-5, dep}
@@ -81,6 +96,9 @@ for i = 9, 8 + nd do
     left = left + 1
   end
   if st then
+    ups[#ups + 1] = dep
+  end
+  if st and not gone then
     deps[#deps + 1] = dep
   end
 end
@@ -110,12 +128,13 @@ for i = 0, n - 1 do
     redis.call('HSET', KEYS[16], id, policy)
   end
   if nd > 0 then
-    redis.call('HSET', KEYS[8], id, table.concat(deps, ' '))
+    redis.call('HSET', KEYS[8], id, table.concat(ups, ' '))
   end
   if status == 'DEFERRED' then
     redis.call('HSET', KEYS[9], id, left)
   elseif status == 'IMPOSSIBLE' then
     redis.call('HSET', KEYS[11], id, time)
+    finished(id, 'IMPOSSIBLE', time)
     redis.call('PUBLISH', ARGV[5], id .. ' IMPOSSIBLE')
   end
 end

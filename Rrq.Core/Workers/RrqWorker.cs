@@ -204,6 +204,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             Logging.RrqLog.DeclaredLost(_log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
         }
+        // Housekeeping that must not wait for a user: a fan-out of failures left half-done by a process that died,
+        // and the queue's retention (expiring a bounded number of tasks per turn).
+        await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
+        var expired = await _controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
+        if (expired > 0)
+        {
+            Logging.RrqLog.RetentionExpired(_log, expired, QueueId);
+        }
     }
 
     private void Wake()
@@ -980,6 +988,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // the poll (the next step looks again).
         _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
         _nextToken = nextToken;
+        if ((long)r[0] == 1 && outcome.Status != RrqTaskStatus.Complete)
+        {
+            // A failure whose dependents were more than one script fails: the rest, before the next task.
+            await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
+        }
         return (long)r[0];
     }
 

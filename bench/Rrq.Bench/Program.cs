@@ -10,11 +10,11 @@ using StackExchange.Redis;
 //
 //   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
 //
-// SECTION is one of roundtrip, many, bulk, separate, death, scripts (default: all of them, in that order).
+// SECTION is one of roundtrip, many, bulk, separate, death, scripts, scale, retention (default: all of them, in that order).
 
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts"];
+string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts", "scale", "retention"];
 if (only is not null && !sections.Contains(only))
 {
     Console.Error.WriteLine($"--only takes one of: {string.Join(", ", sections)}");
@@ -282,6 +282,80 @@ if (Section("scripts"))
     await big.DestroyAsync(workerStop: null);
     await admin.ConfigSetAsync("slowlog-log-slower-than", 10000);
     await admin.SlowlogResetAsync();
+}
+
+if (Section("scale"))
+{
+    // 6. Does a task cost more when the queue is long? Redis script time per submit (one task per call) and per
+    // claim and finish (a worker draining the queue's first tasks), with 1,000 and with 1,000,000 tasks queued.
+    var sizes = new[] { 1_000, quick ? 100_000 : 1_000_000 };
+    var submitUs = new double[2];
+    var runUs = new double[2];
+    for (var s = 0; s < 2; s++)
+    {
+        await using var q = await RrqController.ConnectAsync(queue + ":scale" + s, address);
+        await q.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
+        var filler = new List<string>();
+        foreach (var chunk in Enumerable.Range(0, sizes[s]).Chunk(100_000))
+        {
+            filler.AddRange(await q.TaskCreateBulkExprAsync("i", chunk.Select(i => (object)new { i })));
+        }
+        var (c0, u0) = await ScriptStats(mux);
+        for (var i = 0; i < 500; i++)
+        {
+            await q.TaskCreateExprAsync("1");
+        }
+        var (c1, u1) = await ScriptStats(mux);
+        submitUs[s] = (u1 - u0) / (double)(c1 - c0);
+        var first = filler.Take(1000).ToArray();
+        var w = await q.WorkerSpawnAsync(1, "bench");
+        var (c2, u2) = await ScriptStats(mux);
+        await q.TaskWaitAsync(first, TimeSpan.FromMinutes(5), progress: false);
+        var (c3, u3) = await ScriptStats(mux);
+        runUs[s] = (u3 - u2) / 1000.0;
+        await q.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+        await q.DestroyAsync(workerStop: null);
+        Console.WriteLine($"{sizes[s]:N0} tasks queued: submit {submitUs[s]:0.0} µs of Redis per task, claim + finish {runUs[s]:0.0} µs per task");
+    }
+    Console.WriteLine($"scale: {sizes[1]:N0} vs {sizes[0]:N0} queued, ratio of Redis time per task: submit {submitUs[1] / submitUs[0]:0.00}, " +
+        $"claim + finish {runUs[1] / runUs[0]:0.00}  (budget: under 1.2)");
+}
+
+if (Section("retention"))
+{
+    // 7. Redis memory per finished trivial task, after retention has expired them (their tombstones remain), and
+    // once the tombstones have gone too: back to the baseline.
+    var admin = mux.GetServer(mux.GetEndPoints()[0]);
+    async Task<long> Used()
+    {
+        await Task.Delay(100);
+        var info = await admin.InfoAsync("memory");
+        return long.Parse(info.SelectMany(g => g).First(kv => kv.Key == "used_memory").Value, CultureInfo.InvariantCulture);
+    }
+    var n = quick ? 2_000 : 20_000;
+    await using var q = await RrqController.ConnectAsync(queue + ":retention", address);
+    await q.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
+    var w = await q.WorkerSpawnAsync(1, "bench");
+    await q.TaskWaitAsync(await q.TaskCreateExprAsync("0"), TimeSpan.FromMinutes(1));
+    await q.TaskDeleteFinishedAsync(DateTimeOffset.UtcNow.AddMinutes(1));
+    var before = await Used();
+    var ids = await q.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
+    await q.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+    var finished = await Used();
+    await q.RetentionSetAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    await Task.Delay(1100);
+    var sw = Stopwatch.StartNew();
+    var expired = await q.RetentionSweepAsync();
+    var sweepMs = sw.Elapsed.TotalMilliseconds;
+    var tombstones = await Used();
+    await Task.Delay(2100);
+    await q.RetentionSweepAsync();
+    var after = await Used();
+    Console.WriteLine($"retention: {n:N0} finished trivial tasks hold {(finished - before) / (double)n:0} bytes each in Redis; " +
+        $"expired ({expired:N0} in {Ms(sweepMs)}): {(tombstones - before) / (double)n:0} bytes each (tombstones); " +
+        $"tombstones gone: {(after - before) / (double)n:0} bytes each  (budget: back to the baseline, 0)");
+    await q.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+    await q.DestroyAsync(workerStop: null);
 }
 
 var server2 = mux.GetServer(mux.GetEndPoints()[0]);

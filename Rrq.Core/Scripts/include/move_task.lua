@@ -8,8 +8,10 @@
 --        depends_up, queue, moved_from, attempt (may be nil: the attempt is then not counted) } (keys)
 --   attempt: the new task's attempt number, or nil
 --#include links
+--#include finished
 local function move_task(k, status_key, depends_down, old, root, new, q, status, time, attempt, on_dependent)
   redis.call('HSET', status_key, old, 'MOVED')
+  unfinished({old})
   redis.call('HSET', k.moved_from, old, status)
   redis.call('HSET', k.time_moved, old, time)
   redis.call('HSET', k.moved_to, old, new)

@@ -25,6 +25,7 @@ local function orphan_task(worker_task, task_status, task_worker, task_time_comp
         redis.call('PUBLISH', channel, id .. ' MOVED')
       else
         redis.call('PUBLISH', channel, id .. ' DIED')
+        finished(id, 'DIED', time)
         fail_dependents(depends_down, task_status, task_time_complete, channel, id, time)
       end
       orphan = id
