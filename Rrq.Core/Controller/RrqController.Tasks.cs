@@ -96,6 +96,18 @@ public sealed partial class RrqController
         };
         head.AddRange(deps.Select(d => (RedisValue)d));
         const int slice = 1000;
+        // More links than one script writes in a few milliseconds: they are written first, a slice per script.
+        long? seqBase = null;
+        if ((long)deps.Length * Math.Min(ids.Length, slice) > LinksPerScript)
+        {
+            seqBase = await Queue.RunAsync(db => db.StringIncrementAsync(Keys.DependsCounter, ids.Length), cancellationToken).ConfigureAwait(false)
+                - ids.Length;
+            if (await LinkAsync(ids, seqBase.Value, deps, unlink: false, cancellationToken).ConfigureAwait(false) is { } missing)
+            {
+                await LinkAsync(ids, seqBase.Value, deps, unlink: true, cancellationToken).ConfigureAwait(false);
+                throw MissingDependency(missing);
+            }
+        }
         var calls = new List<Task<RedisResult>>();
         for (var start = 0; start < ids.Length; start += slice)
         {
@@ -112,23 +124,53 @@ public sealed partial class RrqController
             calls.Add(Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
                 start == 0 && shared is { } s ? s.Offloaded : "",
                 delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
-                start, cancellationToken));
+                seqBase, start, cancellationToken, seqBase is null ? "" : string.Join(' ', deps)));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
         {
             var r = (RedisResult[])result!;
+            if ((long)r[0] < 0 && seqBase is { } b)
+            {
+                await LinkAsync(ids, b, deps, unlink: true, cancellationToken).ConfigureAwait(false);
+            }
             switch ((long)r[0])
             {
                 case -1:
                     throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; nothing was written.");
                 case -5:
-                    throw new RrqException(
-                        $"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING). Nothing was created.");
+                    throw MissingDependency((string?)r[1]);
             }
         }
         RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));
         return ids;
+    }
+
+    /// <summary>How many dependency links one script writes at most (a few milliseconds of Redis).</summary>
+    internal static int LinksPerScript { get; set; } = 1000;
+
+    private RrqException MissingDependency(string? id) =>
+        new($"Cannot depend on task '{id}': it does not exist in queue '{QueueId}' (MISSING). Nothing was created.");
+
+    /// <summary>Links every dependency to every task (numbered from <paramref name="seqBase"/> + 1) before the tasks are
+    /// created, or removes those links again, in slices of about <see cref="LinksPerScript"/>. Returns a dependency
+    /// that does not exist (when linking), or null.</summary>
+    private async Task<string?> LinkAsync(string[] ids, long seqBase, string[] deps, bool unlink, CancellationToken cancellationToken)
+    {
+        var perTasks = Math.Min(ids.Length, LinksPerScript);
+        var perDeps = Math.Max(1, LinksPerScript / perTasks);
+        var calls = new List<Task<RedisResult[]>>();
+        for (var t = 0; t < ids.Length; t += perTasks)
+        {
+            var tasks = ids.Skip(t).Take(perTasks)
+                .Select((id, i) => (id, (seqBase + t + i + 1).ToString("D16", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+            for (var d = 0; d < deps.Length; d += perDeps)
+            {
+                calls.Add(Queue.TaskLinkAsync(unlink, tasks, deps[d..Math.Min(d + perDeps, deps.Length)], cancellationToken));
+            }
+        }
+        var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return results.FirstOrDefault(r => (long)r[0] == -5) is { } refused ? (string?)refused[1] : null;
     }
 
     /// <summary>Status of one task (MISSING for an unknown id). With <paramref name="follow"/> (default:

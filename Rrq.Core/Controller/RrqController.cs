@@ -33,10 +33,16 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         Follow = follow;
         TimeoutTaskWait = timeoutTaskWait;
         Logger = logger ?? NullLogger.Instance;
-        Queue = new QueueContext(redis.GetDatabase(), new RrqKeys(queueId), values, new RedisRetry(address.Endpoints, Logger));
+        Queue = new QueueContext(redis.GetDatabase(), new RrqKeys(queueId, HasShardedPubSub(redis)), values, new RedisRetry(address.Endpoints, Logger));
         _waiter = new CompletionWaiter(redis, Keys.TaskCompleteChannel);
         RrqTelemetry.Track(this);
     }
+
+    /// <summary>A Redis Cluster of version 7 or later: its channels are sharded, so that a notice goes to the node that holds
+    /// the queue's slot, not to every node (plain pub/sub on a cluster is broadcast). A single server, or Garnet, keeps
+    /// plain channels.</summary>
+    private static bool HasShardedPubSub(IConnectionMultiplexer redis) =>
+        redis.GetEndPoints().Select(e => redis.GetServer(e)).Any(s => s.IsConnected && s.ServerType == ServerType.Cluster && s.Version.Major >= 7);
 
     /// <summary>The named queues this controller has submitted to (and "default"), for the queue-length gauge.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _usedQueues = new(StringComparer.Ordinal)

@@ -18,10 +18,14 @@ internal sealed class RrqKeys
 
     private readonly string _p;
 
-    public RrqKeys(string queueId)
+    /// <param name="queueId">The queue's id (its keys' hash tag).</param>
+    /// <param name="shardedChannels">The server is a Redis Cluster with sharded pub/sub: channels are sharded
+    /// (SSUBSCRIBE/SPUBLISH, served by the node that holds the queue's slot) rather than broadcast to every node.</param>
+    public RrqKeys(string queueId, bool shardedChannels = false)
     {
         QueueIdValidation.Check(queueId);
         QueueId = queueId;
+        ShardedChannels = shardedChannels;
         _p = "{" + queueId + "}:";
 
         Version = _p + "version";
@@ -67,10 +71,15 @@ internal sealed class RrqKeys
         OffloadRefs = _p + "offload:refs";
         OffloadPath = _p + "offload:path";
 
-        TaskCompleteChannel = RedisChannel.Literal(_p + "channel:task_complete");
-        WorkersChannel = RedisChannel.Literal(_p + "channel:workers");
-        ResponseChannel = RedisChannel.Literal(_p + "channel:response");
+        TaskCompleteChannel = Channel(_p + "channel:task_complete");
+        WorkersChannel = Channel(_p + "channel:workers");
+        ResponseChannel = Channel(_p + "channel:response");
     }
+
+    /// <summary>Whether the queue's channels are sharded (a Redis Cluster 7 or later).</summary>
+    public bool ShardedChannels { get; }
+
+    private RedisChannel Channel(string name) => ShardedChannels ? RedisChannel.Sharded(name) : RedisChannel.Literal(name);
 
     public string QueueId { get; }
 
@@ -157,6 +166,10 @@ internal sealed class RrqKeys
     public RedisKey[] RetryBlock => [TaskMovedTo, TaskMovedRoot, TaskTimeMoved, TaskTimeSubmit, TaskExpr, TaskLocal, TaskTimeout,
         TaskShared, SharedRefs, TaskDependsUp, TaskRetry, TaskAttempt, TaskDependsLeft, TaskQueue, TaskMovedFrom];
 
+    /// <summary>set: workers of the named queue that found nothing to do at their last claim (a submission wakes as many
+    /// of them as it queues tasks, on their own channels).</summary>
+    public RedisKey Idle(string name) => _p + "idle:" + name;
+
     /// <summary>sorted set: automatic retries of the named queue waiting for their delay (score: due, ms).</summary>
     public RedisKey Delayed(string name) => _p + "delayed:" + name;
 
@@ -203,7 +216,7 @@ internal sealed class RrqKeys
     public RedisKey Queue(string name) => _p + "queue:" + name;
 
     /// <summary>Channel: published when a task is pushed on the named queue.</summary>
-    public RedisChannel QueueChannel(string name) => RedisChannel.Literal(QueueChannelPrefix + name);
+    public RedisChannel QueueChannel(string name) => Channel(QueueChannelPrefix + name);
 
     /// <summary>What a queue's channel name starts with (the Lua scripts add the queue name).</summary>
     public string QueueChannelPrefix => _p + "channel:queue:";
@@ -225,7 +238,7 @@ internal sealed class RrqKeys
     public RedisKey SweepTurn(TimeSpan period) => _p + "sweep:" + ((long)period.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Channel: published to wake one worker (a message arrived).</summary>
-    public RedisChannel WorkerChannel(string workerId) => RedisChannel.Literal(WorkerChannelPrefix + workerId);
+    public RedisChannel WorkerChannel(string workerId) => Channel(WorkerChannelPrefix + workerId);
 
     /// <summary>The prefix of every worker's own channel (scripts append the worker id).</summary>
     public string WorkerChannelPrefix => _p + "channel:worker:";

@@ -24,15 +24,27 @@ internal sealed partial class QueueContext
     /// a negative code (see the script). A call repeated after a lost reply finds its first task there, and returns
     /// {n, "REPEATED"} having written nothing.</summary>
     public Task<RedisResult> TaskSubmitAsync(string queue, IEnumerable<RedisValue> head, IEnumerable<RedisValue> tasks, string retryPolicy,
-        string sharedHashes, string delayMs, int offset, CancellationToken cancellationToken)
+        string sharedHashes, string delayMs, long? linkedSeqBase, int offset, CancellationToken cancellationToken, string joinedDeps = "")
     {
         var k = Keys;
         return EvalAsync(RrqScripts.TaskSubmit,
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
-                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, .. k.FinishedBlock],
-            [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, offset], cancellationToken);
+                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, .. k.FinishedBlock],
+            [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkedSeqBase is { } b ? b : "", linkedSeqBase is null ? "" : joinedDeps,
+                k.WorkerChannelPrefix, offset],
+            cancellationToken);
+    }
+
+    /// <summary>task_link.lua: links (or with <paramref name="unlink"/> unlinks) <paramref name="deps"/> to tasks not
+    /// created yet, each given with its sequence. Returns {links}, or {-5, id} when a dependency does not exist.</summary>
+    public async Task<RedisResult[]> TaskLinkAsync(bool unlink, IEnumerable<(string Id, string Seq)> tasks, IReadOnlyList<string> deps,
+        CancellationToken cancellationToken)
+    {
+        var pairs = tasks.SelectMany(t => new RedisValue[] { t.Id, t.Seq }).ToArray();
+        return (RedisResult[])(await EvalAsync(RrqScripts.TaskLink, [Keys.TaskStatus, Keys.TaskDependsDown, Keys.TaskMovedTo, Keys.Expired],
+            [unlink ? "unlink" : "link", pairs.Length / 2, .. pairs, .. deps.Select(d => (RedisValue)d)], cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>task_cancel.lua on a task of <paramref name="queue"/>: {1} cancelled (now, or before: a repeat);

@@ -17,7 +17,7 @@ internal sealed partial class QueueContext
         [
             k.WorkerMessage(workerId), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
             k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.TaskClaim, k.WorkerClaim, k.TaskQueue,
-            k.QueueSkip, k.QueueSkipCount, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }),
+            k.QueueSkip, k.QueueSkipCount, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q), k.Idle(q) }),
         ];
         return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, .. queues.Select(q => (RedisValue)q)])
             .ConfigureAwait(false))!;
@@ -35,7 +35,7 @@ internal sealed partial class QueueContext
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskFinish,
             [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(workerId),
                 k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(workerId), k.WorkerId, k.TaskTimeStart,
-                k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, k.QueueSkip, k.QueueSkipCount,
+                k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, k.QueueSkip, k.QueueSkipCount, .. queues.Take(claimFrom).Select(k.Idle),
                 .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
             [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
                 k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,

@@ -34,7 +34,7 @@ internal sealed partial class QueueContext
     /// answer (claims).</summary>
     public Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken = default)
     {
-        var text = RrqScripts.Text(script);
+        var text = RrqScripts.Text(script, Keys.ShardedChannels);
         return Retry.ExecuteAsync(_ => Db.ScriptEvaluateAsync(text, keys, args), cancellationToken);
     }
 

@@ -37,10 +37,16 @@ internal static class RrqScripts
     public const string FanoutContinue = "fanout_continue";
     public const string TombstoneDrop = "tombstone_drop";
     public const string WorkerLogTrim = "worker_log_trim";
+    public const string TaskLink = "task_link";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
 
-    public static string Text(string name) => Texts.GetOrAdd(name, static n => Expand(Resource(n), []));
+    /// <summary>A script's text. With <paramref name="sharded"/> (a Redis Cluster), its notices go out with SPUBLISH, to the
+    /// subscribers of the node that holds the queue's slot, rather than with PUBLISH to every node of the cluster.</summary>
+    public static string Text(string name, bool sharded = false) => sharded
+        ? Texts.GetOrAdd(name + "|sharded", static n => Text(n[..n.IndexOf('|', StringComparison.Ordinal)])
+            .Replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',", StringComparison.Ordinal))
+        : Texts.GetOrAdd(name, static n => Expand(Resource(n), []));
 
     private static string Resource(string name)
     {

@@ -16,7 +16,8 @@
 -- KEYS[26] worker:<id>:message  KEYS[27] worker:id  KEYS[28] task:time_start  KEYS[29] envir
 -- KEYS[30] task:warnings  KEYS[31] task:claim  KEYS[32] worker:claim
 -- KEYS[33] queue_skip   KEYS[34] queue_skip_count
--- KEYS[35..] for each queue name in ARGV[13..]: its list, then its delayed set; then RrqKeys.FinishedBlock
+-- KEYS[35..34+n] idle:<name> of the worker's own n queues (ARGV[9]), then KEYS[35+n..] for each queue name in
+-- ARGV[13..]: its list, then its delayed set; then RrqKeys.FinishedBlock
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
@@ -50,10 +51,10 @@ local queue_keys = {}
 local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
-for i = 35, N_KEYS, 2 do
-  local name = ARGV[13 + math.floor((i - 35) / 2)]
+for i = 35 + n_own, N_KEYS, 2 do
+  local name = ARGV[13 + math.floor((i - 35 - n_own) / 2)]
   if #own < n_own then
-    own[#own + 1] = { KEYS[i], KEYS[i + 1], name }
+    own[#own + 1] = { KEYS[i], KEYS[i + 1], name, KEYS[35 + #own] }
   end
   queue_keys[name] = KEYS[i]
   queue_keys['@channel:' .. name] = ARGV[6] .. name

@@ -12,7 +12,8 @@
 -- KEYS[17] offload:owner  KEYS[18] offload:refs (see include/offload.lua)
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
--- KEYS[22] task:moved_to   then RrqKeys.FinishedBlock (include/finished.lua)
+-- KEYS[22] task:moved_to   KEYS[23] idle:<name> (see include/claim.lua)   KEYS[24] worker:id
+-- then RrqKeys.FinishedBlock (include/finished.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -20,8 +21,11 @@
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then triples (task id, payload, content hashes of its offloaded locals or "")
 -- then the retry policy ("" for none), the content hashes of the shared locals' offloaded values ("" for none),
--- the delay in ms before the tasks may run ("" for none: they are queued at once), and last the
--- index of this call's first task in the whole submission (a bulk comes in several calls)
+-- the delay in ms before the tasks may run ("" for none: they are queued at once), the sequence number before the
+-- submission's first task when task_link.lua has linked the tasks already ("" to link them here), then (when
+-- linked already) the dependency ids joined by spaces, which saves joining thousands of them here, the prefix of
+-- workers' own channels, and last the index of this call's first task in the whole submission (a bulk comes in
+-- several calls)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist (first call of a submission only).
@@ -42,11 +46,14 @@
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
 -- math.floor: Lua 5.4 (Garnet) makes / a float, and "600.0" is not an integer to HINCRBY.
-local policy = ARGV[#ARGV - 3]
-local shared_hashes = ARGV[#ARGV - 2]
-local delay = ARGV[#ARGV - 1]
+local policy = ARGV[#ARGV - 6]
+local shared_hashes = ARGV[#ARGV - 5]
+local delay = ARGV[#ARGV - 4]
+local prelinked = ARGV[#ARGV - 3]
+local joined = ARGV[#ARGV - 2]
+local wake_prefix = ARGV[#ARGV - 1]
 local offset = tonumber(ARGV[#ARGV])
-local n = math.floor((#ARGV - 3 - first) / 3)
+local n = math.floor((#ARGV - 6 - first) / 3)
 if n > 0 and redis.call('HEXISTS', KEYS[1], ARGV[first]) == 1 and redis.call('HGET', KEYS[1], ARGV[first]) == ARGV[first + 1] then
   return {n, 'REPEATED'}
 end
@@ -59,48 +66,71 @@ end
 
 local left = 0
 local failed = false
-local deps = {}   -- the dependencies to link (those that still exist)
-local ups = {}
--- The dependencies' statuses, read 500 at a time (one HMGET, not one HGET each).
-local dep_status = {}
+local deps = {}   -- the dependencies to link (those that still exist), when linked here
+local ups = {}    -- the dependencies as stored (a retried one as its chain's newest task), when not sent joined
+local linking = prelinked == ''
+local changed = false
+-- The dependencies' statuses, read 500 at a time (one HMGET, not one HGET each), and nothing per dependency but
+-- what it needs: thousands of them must cost a few milliseconds.
 for i = 9, 8 + nd, 500 do
-  local part = redis.call('HMGET', KEYS[2], unpack(ARGV, i, math.min(i + 499, 8 + nd)))
-  for j = 1, #part do
-    dep_status[i + j - 1] = part[j] or nil
+  local last = math.min(i + 499, 8 + nd)
+  local part = redis.call('HMGET', KEYS[2], unpack(ARGV, i, last))
+  for j = 1, last - i + 1 do
+    local dep = ARGV[i + j - 1]
+    local st = part[j]
+    if st == 'MOVED' then
+      local leaf, err = follow_chain(KEYS[22], dep, true)
+      if not leaf then
+        return err
+      end
+      dep = leaf
+      st = redis.call('HGET', KEYS[2], dep)
+      changed = true
+    end
+    local gone = false
+    if not st then
+      st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
+      gone = st ~= nil
+      if not st then
+        if offset == 0 then
+          return {-5, dep}
+        end
+        failed = true   -- deleted since this submission's first call
+        changed = true
+      end
+    end
+    if st == 'COMPLETE' then
+      -- nothing to wait for
+    elseif st == 'ERROR' or st == 'CANCELLED' or st == 'DIED' or st == 'TIMEOUT' or st == 'IMPOSSIBLE' then
+      failed = true
+    elseif st then
+      left = left + 1
+    end
+    if st then
+      if joined == '' or changed then
+        ups[#ups + 1] = dep
+      end
+      if linking and not gone then
+        deps[#deps + 1] = dep
+      end
+    end
   end
 end
-for i = 9, 8 + nd do
-  local dep = ARGV[i]
-  local st = dep_status[i]
-  if st == 'MOVED' then
-    local leaf, err = follow_chain(KEYS[22], dep, true)
-    if not leaf then
-      return err
+if changed and joined ~= '' then
+  -- Rare: a dependency was retried or deleted since the caller read it, so the ids as sent are not the ones to
+  -- keep. Read them again, as above but without counting.
+  ups = {}
+  for i = 9, 8 + nd do
+    local dep = ARGV[i]
+    local st = redis.call('HGET', KEYS[2], dep)
+    if st == 'MOVED' then
+      dep = follow_chain(KEYS[22], dep, true) or dep
     end
-    dep = leaf
-    st = redis.call('HGET', KEYS[2], dep)
+    if st or redis.call('HGET', EXPIRED, dep) then
+      ups[#ups + 1] = dep
+    end
   end
-  local gone = false
-  if not st then
-    st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
-    gone = st ~= nil
-  end
-  if not st and offset == 0 then
-    return {-5, dep}
-  end
-  if not st then
-    failed = true   -- deleted since this submission's first call
-  elseif st == 'ERROR' or st == 'CANCELLED' or st == 'DIED' or st == 'TIMEOUT' or st == 'IMPOSSIBLE' then
-    failed = true
-  elseif st ~= 'COMPLETE' then
-    left = left + 1
-  end
-  if st then
-    ups[#ups + 1] = dep
-  end
-  if st and not gone then
-    deps[#deps + 1] = dep
-  end
+  joined = ''
 end
 
 local status = 'PENDING'
@@ -110,6 +140,7 @@ elseif left > 0 then
   status = 'DEFERRED'
 end
 
+local up_list = joined ~= '' and joined or table.concat(ups, ' ')
 local time, t = clock()
 local ids = {}
 for i = 0, n - 1 do
@@ -128,7 +159,7 @@ for i = 0, n - 1 do
     redis.call('HSET', KEYS[16], id, policy)
   end
   if nd > 0 then
-    redis.call('HSET', KEYS[8], id, table.concat(ups, ' '))
+    redis.call('HSET', KEYS[8], id, up_list)
   end
   if status == 'DEFERRED' then
     redis.call('HSET', KEYS[9], id, left)
@@ -149,7 +180,13 @@ if ARGV[6] ~= '' then
   end
 end
 
-if nd > 0 then
+if nd > 0 and prelinked ~= '' then
+  -- Linked already (task_link.lua): each task's sequence is its place in the whole submission.
+  local base = tonumber(prelinked) + offset
+  for i, id in ipairs(ids) do
+    redis.call('HSET', KEYS[20], id, string.format('%016d', base + i))
+  end
+elseif nd > 0 then
   -- One link per (dependency, task): each costs the same however many the dependency has already.
   local base = redis.call('INCRBY', KEYS[21], n) - n
   local members = {}
@@ -175,7 +212,6 @@ if status == 'PENDING' and delay ~= '' then
   redis.call('PUBLISH', ARGV[4], n)
 elseif status == 'PENDING' then
   -- Pushed in slices: Lua's unpack has a limit on how many values it spreads.
-  local len = 0
   if nd > 0 then
     -- To the front, last first, so that they keep their order there.
     local reversed = {}
@@ -183,17 +219,25 @@ elseif status == 'PENDING' then
       reversed[#reversed + 1] = ids[i]
     end
     for i = 1, #reversed, 500 do
-      len = redis.call('LPUSH', KEYS[7], unpack(reversed, i, math.min(i + 499, #reversed)))
+      redis.call('LPUSH', KEYS[7], unpack(reversed, i, math.min(i + 499, #reversed)))
     end
   else
     for i = 1, #ids, 500 do
-      len = redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
+      redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
     end
   end
-  -- A worker only waits after finding all its queues empty, so only a push into an empty queue
-  -- needs to wake anyone; pushes onto a longer queue are found by workers' next claims.
-  if len == n then
-    redis.call('PUBLISH', ARGV[4], n)
+  -- Busy workers find the tasks at their next claim; idle ones are woken, one per task, each on its own channel
+  -- (not every worker of the queue for every task). A worker popped here that has left is passed over.
+  local woken = 0
+  while woken < n do
+    local w = redis.call('SPOP', KEYS[23])
+    if not w then
+      break
+    end
+    if redis.call('SISMEMBER', KEYS[24], w) == 1 then
+      redis.call('PUBLISH', wake_prefix .. w, 'wake')
+      woken = woken + 1
+    end
   end
 end
 return {n, status}

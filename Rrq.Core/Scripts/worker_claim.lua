@@ -8,7 +8,7 @@
 -- KEYS[10] task:local           KEYS[11] task:timeout    KEYS[12] envir
 -- KEYS[13] task:claim       KEYS[14] worker:claim     KEYS[15] task:queue
 -- KEYS[16] queue_skip        KEYS[17] queue_skip_count
--- KEYS[18..] for each queue, highest priority first: queue:<name>, then delayed:<name>
+-- KEYS[18..] for each queue, highest priority first: queue:<name>, delayed:<name>, idle:<name>
 -- ARGV[1] worker id          ARGV[2] this claim's token (a repeat with the same token gets the same answer)
 -- ARGV[3..] the queue names, in the order of KEYS[18..]
 --
@@ -19,8 +19,8 @@
 --#include claim
 
 local queues = {}
-for q = 18, #KEYS, 2 do
-  queues[#queues + 1] = { KEYS[q], KEYS[q + 1], ARGV[3 + math.floor((q - 18) / 2)] }
+for q = 18, #KEYS, 3 do
+  queues[#queues + 1] = { KEYS[q], KEYS[q + 1], ARGV[3 + math.floor((q - 18) / 3)], KEYS[q + 2] }
 end
 return claim({ message = KEYS[1], worker_id = KEYS[2], worker_status = KEYS[3], worker_task = KEYS[4],
   worker_log = KEYS[5], task_status = KEYS[6], task_worker = KEYS[7], time_start = KEYS[8], expr = KEYS[9],

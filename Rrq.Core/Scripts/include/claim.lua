@@ -7,8 +7,10 @@
 --        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue, skip, skip_count } (keys)
 --   Ids in c.skip were left in their list when their task stopped being PENDING there; they are dropped here,
 --   at most 1000 per call (then it returns "nothing, but due now", and the worker claims again at once).
---   queues: list of { list key, delayed key, queue name }, highest priority first. Tasks submitted with a delay
---           and retries waiting for theirs sit in the delayed set; due ones move to the queue's tail.
+--   queues: list of { list key, delayed key, queue name, idle key }, highest priority first. Tasks submitted with a
+--           delay and retries waiting for theirs sit in the delayed set; due ones move to the queue's tail. A worker
+--           that finds nothing joins each queue's idle set (idle:<name>), and leaves them when it takes work: a
+--           submission wakes as many idle workers as it queues tasks, not every worker (task_submit.lua).
 --   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
 --        worker's status, lines = log lines to push before TASK_START when a task is taken (when
 --        none is, they are the caller's to push) }.
@@ -53,6 +55,11 @@ end
 
 local function claim(c, queues, w, pre, token)
   pre = pre or {}
+  local function idle(yes)
+    for _, q in ipairs(queues) do
+      redis.call(yes and 'SADD' or 'SREM', q[4], w)
+    end
+  end
   local version = redis.call('HGET', c.envir, 'version') or '0'
   if redis.call('SISMEMBER', c.worker_id, w) == 0 then
     return {-1, version}
@@ -87,12 +94,14 @@ local function claim(c, queues, w, pre, token)
 
   local msg = redis.call('LPOP', c.message)
   if msg then
+    idle(false)
     redis.call('HSET', c.worker_claim, w, token .. '\n' .. msg)
     return {1, version, msg}
   end
 
   local wstatus = pre.status or redis.call('HGET', c.worker_status, w)
   if wstatus == 'PAUSED' then
+    idle(false)
     return {0, version, ''}
   end
 
@@ -140,6 +149,7 @@ local function claim(c, queues, w, pre, token)
         if wstatus ~= 'BUSY' then
           redis.call('HSET', c.worker_status, w, 'BUSY')
         end
+        idle(false)
         local lines = pre.lines or {}
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)
@@ -147,5 +157,6 @@ local function claim(c, queues, w, pre, token)
       end
     end
   end
+  idle(true)
   return {0, version, tostring(next_due)}
 end

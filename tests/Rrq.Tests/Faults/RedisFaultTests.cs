@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rrq.Tests.Support;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace Rrq.Tests.Faults;
@@ -158,6 +159,35 @@ public class RedisFaultTests(ITestOutputHelper output)
             moved++;
         });
         Assert.Equal(1, moved);
+    }
+
+    [Fact]
+    public async Task On_a_cluster_every_channel_is_sharded_to_the_node_of_the_queues_slot()
+    {
+        using var cluster = new RedisCluster();
+        await using var obj = await RrqController.ConnectAsync($"rrq-shard:{Guid.NewGuid():N}", cluster.Address);
+        Assert.True(obj.Keys.ShardedChannels);
+        var workers = await obj.WorkerSpawnAsync(1, timeout: TimeSpan.FromSeconds(60));
+        try
+        {
+            var t = await obj.TaskCreateExprAsync("6 * 7");
+            Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30)));
+            Assert.Equal(42, await obj.TaskResultAsync(t));
+            var owner = cluster.OwnerOf(cluster.SlotOf(obj.QueueId));
+            using var node = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{owner},allowAdmin=true");
+            var server = node.GetServer($"127.0.0.1:{owner}");
+            long Subscribers(string command, RedisChannel channel) =>
+                (long)((RedisResult[])server.Execute("PUBSUB", command, channel.ToString())!)[1];
+            Assert.Equal(1, Subscribers("SHARDNUMSUB", obj.Keys.TaskCompleteChannel));   // the controller's waiter
+            Assert.Equal(1, Subscribers("SHARDNUMSUB", obj.Keys.WorkerChannel(workers.Ids[0])));
+            Assert.Equal(1, Subscribers("SHARDNUMSUB", obj.Keys.QueueChannel("default")));
+            Assert.Equal(0, Subscribers("NUMSUB", obj.Keys.TaskCompleteChannel));
+            Assert.Equal("PONG", (await obj.MessageSendAndWaitAsync("PING", timeout: TimeSpan.FromSeconds(10)))[workers.Ids[0]].Result);
+        }
+        finally
+        {
+            await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+        }
     }
 
     [Fact]

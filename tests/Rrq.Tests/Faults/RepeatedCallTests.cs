@@ -126,8 +126,8 @@ public class RepeatedCallTests
         var payload = MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "1 + 1" });
         RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
         RedisValue[] task = [id, payload, ""];
-        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", 0, default))!;
-        var again = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", 0, default))!;
+        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default))!;
+        var again = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default))!;
         Assert.Equal("PENDING", (string?)first[1]);
         Assert.Equal(1, (long)again[0]);
         Assert.Equal("REPEATED", (string?)again[1]);

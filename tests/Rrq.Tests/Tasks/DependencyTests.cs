@@ -65,24 +65,72 @@ public class DependencyTests
 
         // The first call sees the failed dependency: IMPOSSIBLE. Then it is retried; the next call follows its chain.
         var (a, b) = (RrqController.NewTaskId(), RrqController.NewTaskId());
-        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(a), "", "", "", 0, default))!;
+        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(a), "", "", "", null, 0, default))!;
         Assert.Equal("IMPOSSIBLE", (string?)first[1]);
         var retried = obj.TaskRetry(failing);
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(a));   // re-armed by the retry
-        var second = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(b), "", "", "", 1000, default))!;
+        var second = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(b), "", "", "", null, 1000, default))!;
         Assert.Equal("DEFERRED", (string?)second[1]);
         Assert.Equal([retried], obj.TaskInfo(b).Depends.Up);
 
         // A dependency deleted between the calls: the first call's tasks became IMPOSSIBLE, and so do the later ones.
         var (c, d) = (RrqController.NewTaskId(), RrqController.NewTaskId());
-        await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(c), "", "", "", 0, default);
+        await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(c), "", "", "", null, 0, default);
         obj.TaskDelete(doomed);
-        var late = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(d), "", "", "", 1000, default))!;
+        var late = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(d), "", "", "", null, 1000, default))!;
         Assert.Equal("IMPOSSIBLE", (string?)late[1]);
         Assert.Equal([RrqTaskStatus.Impossible, RrqTaskStatus.Impossible], obj.TaskStatus([c, d]));
         // Only a submission's first call is refused for a missing dependency: nothing of it is written.
-        var refused = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", 0, default))!;
+        var refused = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", null, 0, default))!;
         Assert.Equal(-5, (long)refused[0]);
+    }
+
+    [Fact]
+    public async Task A_task_on_thousands_of_dependencies_is_linked_in_slices_before_it_exists_and_released_by_the_last()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var deps = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 2500).Select(i => (object)new { i }));
+        var other = obj.TaskCreateExpr("-1");
+        var t = obj.TaskCreateExpr("1", dependsOn: deps);   // 2,500 links: more than one script writes
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(t));
+        Assert.Equal(2500, await db.SortedSetLengthAsync(obj.Keys.TaskDependsDown));
+        Assert.Equal(deps, obj.TaskInfo(t).Depends.Up);
+        Assert.Equal([t], obj.TaskInfo(deps[^1]).Depends.Down);
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < deps.Count; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(t));
+        Assert.Equal(t, (await w.StepAsync()).TaskId);   // released by the last, to the front
+        Assert.Equal(other, (await w.StepAsync()).TaskId);
+    }
+
+    [Fact]
+    public async Task A_bulk_with_many_links_refused_for_a_missing_dependency_leaves_no_task_and_no_link()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var deps = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1200).Select(i => (object)new { i })).ToList();
+        var ghost = RrqController.NewTaskId();
+        deps.Insert(700, ghost);
+        var e = Assert.Throws<RrqException>(() =>
+            obj.TaskCreateBulkExpr("x", Enumerable.Range(0, 3).Select(x => (object)new { x }), dependsOn: deps));
+        Assert.Contains(ghost, e.Message);
+        Assert.Contains("Nothing was created", e.Message);
+        Assert.Equal(0, await db.SortedSetLengthAsync(obj.Keys.TaskDependsDown));
+        Assert.Equal(1200, obj.TaskList().Count);
+
+        // Without the missing one: 3 × 1,200 links, each task DEFERRED; one dependency cancelled fails all three.
+        deps.Remove(ghost);
+        var tasks = obj.TaskCreateBulkExpr("x", Enumerable.Range(0, 3).Select(x => (object)new { x }), dependsOn: deps);
+        Assert.Equal(3600, await db.SortedSetLengthAsync(obj.Keys.TaskDependsDown));
+        Assert.All(obj.TaskStatus(tasks), st => Assert.Equal(RrqTaskStatus.Deferred, st));
+        obj.TaskCancel(deps[1000]);
+        Assert.All(obj.TaskStatus(tasks), st => Assert.Equal(RrqTaskStatus.Impossible, st));
     }
 
     [Fact]

@@ -265,4 +265,48 @@ public class InProcessWorkerTests
         await cts.CancelAsync();
         await running;
     }
+
+    [Fact]
+    public async Task A_submission_wakes_one_idle_worker_per_task_on_its_own_channel_not_every_worker()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w1 = await q.WorkerAsync();
+        var w2 = await q.WorkerAsync();
+        await w1.StepAsync();   // each finds nothing, and is idle
+        await w2.StepAsync();
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.Equal(2, await db.SetLengthAsync(obj.Keys.Idle("default")));
+
+        var wakes = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var sub = RedisServer.Instance.Connection.GetSubscriber();
+        foreach (var w in new[] { w1, w2 })
+        {
+            await sub.SubscribeAsync(obj.Keys.WorkerChannel(w.Id), (_, m) => wakes.Enqueue(w.Id + " " + m));
+        }
+        var broadcasts = 0;
+        await sub.SubscribeAsync(obj.Keys.QueueChannel("default"), (_, _) => Interlocked.Increment(ref broadcasts));
+        try
+        {
+            var t = obj.TaskCreateExpr("1");
+            await Poll.Until(() => !wakes.IsEmpty);
+            await Task.Delay(200);
+            Assert.Single(wakes);
+            Assert.Equal(0, Volatile.Read(ref broadcasts));
+            var woken = wakes.Single().Split(' ')[0];
+            Assert.Equal([woken == w1.Id ? w2.Id : w1.Id], (await db.SetMembersAsync(obj.Keys.Idle("default"))).Select(m => (string)m!));
+
+            // The woken worker takes it, and is no longer idle; the other is woken by the next task.
+            var step = await (woken == w1.Id ? w1 : w2).StepAsync();
+            Assert.Equal(t, step.TaskId);
+            obj.TaskCreateExpr("2");
+            await Poll.Until(() => wakes.Count == 2);
+            Assert.NotEqual(woken, wakes.Last().Split(' ')[0]);
+            Assert.Equal(0, await db.SetLengthAsync(obj.Keys.Idle("default")));
+        }
+        finally
+        {
+            await sub.UnsubscribeAllAsync();
+        }
+    }
 }
