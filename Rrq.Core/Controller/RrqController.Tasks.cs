@@ -92,21 +92,21 @@ public sealed partial class RrqController
         {
             queue, separateProcess ? "FALSE" : "TRUE",
             timeout is { } t ? t.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "",
-            (string)Keys.QueueChannel(queue)!, (string)Keys.TaskCompleteChannel!, shared?.Id ?? "", "", deps.Length,
+            (string)Keys.QueueChannel(queue)!, (string)Keys.TaskCompleteChannel!, shared?.Id ?? "",
         };
-        head.AddRange(deps.Select(d => (RedisValue)d));
         const int slice = 1000;
-        // More links than one script writes in a few milliseconds: they are written first, a slice per script.
-        long? seqBase = null;
-        if ((long)deps.Length * Math.Min(ids.Length, slice) > LinksPerScript)
+        // More links than one script writes in a few milliseconds: the tasks are created waiting for every dependency,
+        // then linked to them a slice per script (task_link.lua), each counting those that have finished. The check
+        // that every dependency exists comes first, so that a refusal writes nothing.
+        var later = (long)deps.Length * Math.Min(ids.Length, slice) > LinksPerScript;
+        if (later && await FirstMissingAsync(deps, cancellationToken).ConfigureAwait(false) is { } missing)
         {
-            seqBase = await Queue.RunAsync(db => db.StringIncrementAsync(Keys.DependsCounter, ids.Length), cancellationToken).ConfigureAwait(false)
-                - ids.Length;
-            if (await LinkAsync(ids, seqBase.Value, deps, unlink: false, cancellationToken).ConfigureAwait(false) is { } missing)
-            {
-                await LinkAsync(ids, seqBase.Value, deps, unlink: true, cancellationToken).ConfigureAwait(false);
-                throw MissingDependency(missing);
-            }
+            throw MissingDependency(missing);
+        }
+        head.AddRange(["", later ? 0 : deps.Length]);
+        if (!later)
+        {
+            head.AddRange(deps.Select(d => (RedisValue)d));
         }
         var calls = new List<Task<RedisResult>>();
         for (var start = 0; start < ids.Length; start += slice)
@@ -124,16 +124,12 @@ public sealed partial class RrqController
             calls.Add(Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
                 start == 0 && shared is { } s ? s.Offloaded : "",
                 delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
-                seqBase, start, cancellationToken, seqBase is null ? "" : string.Join(' ', deps)));
+                later ? deps : null, start, cancellationToken));
         }
         var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var result in results)
         {
             var r = (RedisResult[])result!;
-            if ((long)r[0] < 0 && seqBase is { } b)
-            {
-                await LinkAsync(ids, b, deps, unlink: true, cancellationToken).ConfigureAwait(false);
-            }
             switch ((long)r[0])
             {
                 case -1:
@@ -142,35 +138,66 @@ public sealed partial class RrqController
                     throw MissingDependency((string?)r[1]);
             }
         }
+        if (later)
+        {
+            await LinkAsync(queue, ids, cancellationToken).ConfigureAwait(false);
+        }
         RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));
         return ids;
     }
 
     /// <summary>How many dependency links one script writes at most (a few milliseconds of Redis).</summary>
-    internal static int LinksPerScript { get; set; } = 1000;
+    internal static int LinksPerScript { get; set; } = 500;
 
     private RrqException MissingDependency(string? id) =>
         new($"Cannot depend on task '{id}': it does not exist in queue '{QueueId}' (MISSING). Nothing was created.");
 
-    /// <summary>Links every dependency to every task (numbered from <paramref name="seqBase"/> + 1) before the tasks are
-    /// created, or removes those links again, in slices of about <see cref="LinksPerScript"/>. Returns a dependency
-    /// that does not exist (when linking), or null.</summary>
-    private async Task<string?> LinkAsync(string[] ids, long seqBase, string[] deps, bool unlink, CancellationToken cancellationToken)
+    /// <summary>The first of <paramref name="deps"/> that is neither a task nor the tombstone of one that expired.</summary>
+    private async Task<string?> FirstMissingAsync(string[] deps, CancellationToken cancellationToken)
     {
-        var perTasks = Math.Min(ids.Length, LinksPerScript);
-        var perDeps = Math.Max(1, LinksPerScript / perTasks);
-        var calls = new List<Task<RedisResult[]>>();
-        for (var t = 0; t < ids.Length; t += perTasks)
+        foreach (var page in deps.Chunk(1000))
         {
-            var tasks = ids.Skip(t).Take(perTasks)
-                .Select((id, i) => (id, (seqBase + t + i + 1).ToString("D16", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
-            for (var d = 0; d < deps.Length; d += perDeps)
+            var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, [.. page.Select(d => (RedisValue)d)]), cancellationToken)
+                .ConfigureAwait(false);
+            var absent = page.Where((_, i) => statuses[i].IsNull).ToArray();
+            if (absent.Length > 0)
             {
-                calls.Add(Queue.TaskLinkAsync(unlink, tasks, deps[d..Math.Min(d + perDeps, deps.Length)], cancellationToken));
+                var expired = await Queue.RunAsync(db => db.HashGetAsync(Keys.Expired, [.. absent.Select(d => (RedisValue)d)]), cancellationToken)
+                    .ConfigureAwait(false);
+                if (absent.Where((_, i) => expired[i].IsNull).FirstOrDefault() is { } missing)
+                {
+                    return missing;
+                }
             }
         }
-        var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return results.FirstOrDefault(r => (long)r[0] == -5) is { } refused ? (string?)refused[1] : null;
+        return null;
+    }
+
+    /// <summary>Runs task_link.lua over tasks of <paramref name="queue"/> created to be linked later, in order, until
+    /// each is linked to all its dependencies (or has become IMPOSSIBLE, or was cancelled meanwhile).</summary>
+    internal async Task LinkAsync(string queue, IReadOnlyList<string> ids, CancellationToken cancellationToken)
+    {
+        for (var done = 0; done < ids.Count;)
+        {
+            var batch = ids.Skip(done).Take(1000).ToArray();
+            var open = await Queue.TaskLinkAsync(queue, batch, LinksPerScript, cancellationToken).ConfigureAwait(false);
+            done += batch.Length - (int)open;
+        }
+    }
+
+    /// <summary>Finishes linking the tasks whose submitting process died on the way (a sweeping worker's job).</summary>
+    internal async Task LinkingDrainAsync(CancellationToken cancellationToken)
+    {
+        var open = await Queue.RunAsync(db => db.HashKeysAsync(Keys.Linking), cancellationToken).ConfigureAwait(false);
+        if (open.Length == 0)
+        {
+            return;
+        }
+        var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, open), cancellationToken).ConfigureAwait(false);
+        foreach (var group in open.Select((id, i) => (Id: (string)id!, Queue: (string?)queues[i] ?? RrqKeys.DefaultQueue)).GroupBy(x => x.Queue))
+        {
+            await LinkAsync(group.Key, [.. group.Select(x => x.Id)], cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Status of one task (MISSING for an unknown id). With <paramref name="follow"/> (default:
@@ -301,7 +328,7 @@ public sealed partial class RrqController
     }
 
     /// <summary>How many tasks one script changes at most when a call asks for many (a few milliseconds of Redis).</summary>
-    internal static int ScriptSlice { get; set; } = 200;
+    internal static int ScriptSlice { get; set; } = 100;
 
     /// <summary>Retry chains packed into slices of about <see cref="ScriptSlice"/> ids, each chain whole.</summary>
     private static IEnumerable<string[]> ChainSlices(IEnumerable<string[]> chains)

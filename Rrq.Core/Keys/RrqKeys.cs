@@ -199,6 +199,9 @@ internal sealed class RrqKeys
     public RedisKey Expired => _p + "expired";
     /// <summary>sorted set: tombstones in <see cref="Expired"/> by the time (seconds) they go.</summary>
     public RedisKey ExpiredAt => _p + "expired_at";
+    /// <summary>hash: task id → where task_link.lua has got to in its task:depends_up (a byte offset), while a task with
+    /// many dependencies is being linked to them.</summary>
+    public RedisKey Linking => _p + "linking";
     /// <summary>hash: the queue's retention, <c>complete</c> and <c>failed</c> → seconds to keep finished tasks.</summary>
     public RedisKey Retention => _p + "retention";
 

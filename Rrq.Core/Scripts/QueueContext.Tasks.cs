@@ -24,27 +24,30 @@ internal sealed partial class QueueContext
     /// a negative code (see the script). A call repeated after a lost reply finds its first task there, and returns
     /// {n, "REPEATED"} having written nothing.</summary>
     public Task<RedisResult> TaskSubmitAsync(string queue, IEnumerable<RedisValue> head, IEnumerable<RedisValue> tasks, string retryPolicy,
-        string sharedHashes, string delayMs, long? linkedSeqBase, int offset, CancellationToken cancellationToken, string joinedDeps = "")
+        string sharedHashes, string delayMs, IReadOnlyList<string>? linkLater, int offset, CancellationToken cancellationToken)
     {
         var k = Keys;
         return EvalAsync(RrqScripts.TaskSubmit,
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
-                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, .. k.FinishedBlock],
-            [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkedSeqBase is { } b ? b : "", linkedSeqBase is null ? "" : joinedDeps,
+                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, k.Linking, .. k.FinishedBlock],
+            [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkLater is null ? "" : linkLater.Count, linkLater is null ? "" : string.Join(' ', linkLater),
                 k.WorkerChannelPrefix, offset],
             cancellationToken);
     }
 
-    /// <summary>task_link.lua: links (or with <paramref name="unlink"/> unlinks) <paramref name="deps"/> to tasks not
-    /// created yet, each given with its sequence. Returns {links}, or {-5, id} when a dependency does not exist.</summary>
-    public async Task<RedisResult[]> TaskLinkAsync(bool unlink, IEnumerable<(string Id, string Seq)> tasks, IReadOnlyList<string> deps,
-        CancellationToken cancellationToken)
+    /// <summary>task_link.lua: links tasks of <paramref name="queue"/> created to be linked later to up to
+    /// <paramref name="budget"/> of their dependencies, counting those finished already; returns how many of
+    /// <paramref name="ids"/> are still being linked (the last ones).</summary>
+    public async Task<long> TaskLinkAsync(string queue, IReadOnlyList<string> ids, int budget, CancellationToken cancellationToken)
     {
-        var pairs = tasks.SelectMany(t => new RedisValue[] { t.Id, t.Seq }).ToArray();
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskLink, [Keys.TaskStatus, Keys.TaskDependsDown, Keys.TaskMovedTo, Keys.Expired],
-            [unlink ? "unlink" : "link", pairs.Length / 2, .. pairs, .. deps.Select(d => (RedisValue)d)], cancellationToken).ConfigureAwait(false))!;
+        var k = Keys;
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskLink,
+            [k.TaskStatus, k.TaskDependsDown, k.TaskMovedTo, k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsSeq, k.TaskTimeComplete,
+                k.Linking, k.Queue(queue), k.Idle(queue), k.WorkerId, .. k.FinishedBlock],
+            [(string)k.TaskCompleteChannel!, k.WorkerChannelPrefix, budget, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
+        return (long)r[0];
     }
 
     /// <summary>task_cancel.lua on a task of <paramref name="queue"/>: {1} cancelled (now, or before: a repeat);

@@ -1,51 +1,124 @@
--- task_link: the first step of a submission whose tasks have more dependency links than one script writes in a
--- few milliseconds (one task on 10,000 tasks, or a bulk on many): it adds the links (include/links.lua) from a
--- slice of the dependencies to a slice of the tasks before the tasks exist, and task_submit.lua then creates
--- them, counting what they wait for, without linking. Until then the links lead to no task, which every walker
--- skips (a task with no status is neither DEFERRED nor anything else); a submission that is refused removes
--- them again ("unlink"), and one whose client died leaves links to nothing, removed with their parent.
+-- task_link: the second step of a submission whose tasks have more dependency links than one script writes in a
+-- few milliseconds (one task on 10,000 tasks, or a bulk on many). task_submit.lua created the tasks DEFERRED,
+-- waiting for all their dependencies, with the ids in task:depends_up and a place in linking; each call here
+-- takes up to a budget of those dependencies, from where the last stopped, and for each: links it to the task
+-- (include/links.lua), and counts it at once if it has finished: COMPLETE takes one off what the task waits for
+-- (when nothing is left, the task is PENDING at the front of its queue), a failure (or a dependency gone)
+-- makes the task IMPOSSIBLE. One that finishes after its link is written is counted by the usual release and
+-- failure steps, so nothing is counted twice or missed. The submitting client calls this until it is done; a
+-- sweeping worker finishes the job of a client that died on the way.
 --
--- KEYS[1] task:status   KEYS[2] task:depends_down   KEYS[3] task:moved_to   KEYS[4] expired
--- ARGV[1] "link" or "unlink"   ARGV[2] t, then t pairs (task id, its 16-digit sequence), then the dependency ids
+-- KEYS[1] task:status   KEYS[2] task:depends_down   KEYS[3] task:moved_to   KEYS[4] task:depends_up
+-- KEYS[5] task:depends_left   KEYS[6] task:depends_seq   KEYS[7] task:time_complete   KEYS[8] linking
+-- KEYS[9] queue:<name> (the tasks' queue)   KEYS[10] idle:<name>   KEYS[11] worker:id
+-- then RrqKeys.FinishedBlock
+-- ARGV[1] channel to publish "<id> <status>" on   ARGV[2] prefix of workers' own channels
+-- ARGV[3] how many links at most   ARGV[4..] task ids (all of the queue of KEYS[9]), in submission order
 --
--- Returns {links written}, or {-5, id}: a dependency does not exist (nothing written by this call).
+-- Returns {how many of the ids are still being linked}.
 
---#include links
+--#include now
 --#include follow
+--#include fail_dependents
 
-local unpack = table.unpack or unpack
-local t = tonumber(ARGV[2])
-local first = 3 + 2 * t
-local leaves = {}
-for i = first, #ARGV, 500 do
-  local part = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 499, #ARGV)))
-  for j = 1, #part do
-    local dep, st = ARGV[i + j - 1], part[j]
-    if st == 'MOVED' then
-      local leaf, err = follow_chain(KEYS[3], dep, true)
-      if not leaf then
-        return err
+local budget = tonumber(ARGV[3])
+local time = now()
+local released = {}
+local open = 0
+for a = 4, #ARGV do
+  local id = ARGV[a]
+  local at = redis.call('HGET', KEYS[8], id)
+  if at and budget <= 0 then
+    open = open + 1
+  elseif at then
+    at = tonumber(at)
+    if redis.call('HGET', KEYS[1], id) ~= 'DEFERRED' then
+      redis.call('HDEL', KEYS[8], id)   -- cancelled, deleted or failed meanwhile: nothing more to link
+    else
+      local ups = redis.call('HGET', KEYS[4], id) or ''
+      local seq = redis.call('HGET', KEYS[6], id)
+      local deps, moved = {}, {}
+      while budget > 0 do
+        local s, e = string.find(ups, '%S+', at)
+        if not s then
+          at = nil
+          break
+        end
+        deps[#deps + 1] = string.sub(ups, s, e)
+        at = e + 1
+        budget = budget - 1
       end
-      leaves[#leaves + 1] = leaf
-    elseif st then
-      leaves[#leaves + 1] = dep
-    elseif ARGV[1] == 'link' and not redis.call('HGET', KEYS[4], dep) then
-      return {-5, dep}
+      local statuses = #deps > 0 and redis.call('HMGET', KEYS[1], unpack(deps)) or {}
+      local complete, failed, members = 0, false, {}
+      for i, dep in ipairs(deps) do
+        local st = statuses[i]
+        if st == 'MOVED' then
+          local leaf = follow_chain(KEYS[3], dep, true) or dep
+          moved[dep] = leaf
+          dep = leaf
+          st = redis.call('HGET', KEYS[1], dep)
+        end
+        local gone = false
+        if not st then
+          st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
+          gone = true
+        end
+        if not gone then
+          members[#members + 1] = link(dep, seq, id)
+        end
+        if st == 'COMPLETE' then
+          complete = complete + 1
+        elseif not st or FAILED[st] then
+          failed = true   -- (not st: deleted since the submission checked it)
+        end
+      end
+      add_links(KEYS[2], members)
+      if next(moved) then
+        -- Retried since the submission read them: the task waits for their chains' newest tasks.
+        for old, leaf in pairs(moved) do
+          ups = string.gsub(ups, old, leaf)
+        end
+        redis.call('HSET', KEYS[4], id, ups)
+      end
+      if failed then
+        redis.call('HDEL', KEYS[8], id)
+        redis.call('HDEL', KEYS[5], id)
+        redis.call('HSET', KEYS[1], id, 'IMPOSSIBLE')
+        redis.call('HSET', KEYS[7], id, time)
+        finished(id, 'IMPOSSIBLE', time)
+        redis.call('PUBLISH', ARGV[1], id .. ' IMPOSSIBLE')
+        fail_dependents(KEYS[2], KEYS[1], KEYS[7], ARGV[1], id, time)
+      else
+        local left = complete > 0 and redis.call('HINCRBY', KEYS[5], id, -complete) or tonumber(redis.call('HGET', KEYS[5], id))
+        if at then
+          redis.call('HSET', KEYS[8], id, at)
+          open = open + 1
+        else
+          redis.call('HDEL', KEYS[8], id)
+          if left <= 0 then
+            released[#released + 1] = id
+          end
+        end
+      end
     end
   end
 end
-local members = {}
-for k = 0, t - 1 do
-  local id, seq = ARGV[3 + 2 * k], ARGV[4 + 2 * k]
-  for _, dep in ipairs(leaves) do
-    members[#members + 1] = link(dep, seq, id)
+-- Every dependency had completed: to the front of the queue, in submission order, and an idle worker woken each.
+for i = #released, 1, -1 do
+  local id = released[i]
+  redis.call('HDEL', KEYS[5], id)
+  redis.call('HSET', KEYS[1], id, 'PENDING')
+  redis.call('LPUSH', KEYS[9], id)
+end
+local woken = 0
+while woken < #released do
+  local w = redis.call('SPOP', KEYS[10])
+  if not w then
+    break
+  end
+  if redis.call('SISMEMBER', KEYS[11], w) == 1 then
+    redis.call('PUBLISH', ARGV[2] .. w, 'wake')
+    woken = woken + 1
   end
 end
-if ARGV[1] == 'link' then
-  add_links(KEYS[2], members)
-else
-  for i = 1, #members, 500 do
-    redis.call('ZREM', KEYS[2], unpack(members, i, math.min(i + 499, #members)))
-  end
-end
-return {#members}
+return {open}

@@ -13,7 +13,7 @@
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
 -- KEYS[22] task:moved_to   KEYS[23] idle:<name> (see include/claim.lua)   KEYS[24] worker:id
--- then RrqKeys.FinishedBlock (include/finished.lua)
+-- KEYS[25] linking (see task_link.lua)   then RrqKeys.FinishedBlock (include/finished.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -21,10 +21,11 @@
 -- ARGV[8] number of dependencies d, then ARGV[9 .. 8+d] their ids
 -- then triples (task id, payload, content hashes of its offloaded locals or "")
 -- then the retry policy ("" for none), the content hashes of the shared locals' offloaded values ("" for none),
--- the delay in ms before the tasks may run ("" for none: they are queued at once), the sequence number before the
--- submission's first task when task_link.lua has linked the tasks already ("" to link them here), then (when
--- linked already) the dependency ids joined by spaces, which saves joining thousands of them here, the prefix of
--- workers' own channels, and last the index of this call's first task in the whole submission (a bulk comes in
+-- the delay in ms before the tasks may run ("" for none: they are queued at once), then, for a submission with more
+-- dependency links than one script writes in a few milliseconds, how many dependencies there are and their ids
+-- joined by spaces (ARGV[8] is then 0: the tasks are created DEFERRED, waiting for all of them, and task_link.lua
+-- links them and counts what has finished, a slice per call; else "" and ""), the prefix of workers' own
+-- channels, and last the index of this call's first task in the whole submission (a bulk comes in
 -- several calls)
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
@@ -49,8 +50,9 @@ local first = 9 + nd
 local policy = ARGV[#ARGV - 6]
 local shared_hashes = ARGV[#ARGV - 5]
 local delay = ARGV[#ARGV - 4]
-local prelinked = ARGV[#ARGV - 3]
+local later = ARGV[#ARGV - 3] ~= ''
 local joined = ARGV[#ARGV - 2]
+local n_deps = later and tonumber(ARGV[#ARGV - 3]) or nd
 local wake_prefix = ARGV[#ARGV - 1]
 local offset = tonumber(ARGV[#ARGV])
 local n = math.floor((#ARGV - 6 - first) / 3)
@@ -68,7 +70,6 @@ local left = 0
 local failed = false
 local deps = {}   -- the dependencies to link (those that still exist), when linked here
 local ups = {}    -- the dependencies as stored (a retried one as its chain's newest task), when not sent joined
-local linking = prelinked == ''
 local changed = false
 -- The dependencies' statuses, read 500 at a time (one HMGET, not one HGET each), and nothing per dependency but
 -- what it needs: thousands of them must cost a few milliseconds.
@@ -110,7 +111,7 @@ for i = 9, 8 + nd, 500 do
       if joined == '' or changed then
         ups[#ups + 1] = dep
       end
-      if linking and not gone then
+      if not gone then
         deps[#deps + 1] = dep
       end
     end
@@ -134,7 +135,9 @@ if changed and joined ~= '' then
 end
 
 local status = 'PENDING'
-if failed then
+if later then
+  status, left = 'DEFERRED', n_deps   -- until task_link.lua has linked and counted them
+elseif failed then
   status = 'IMPOSSIBLE'
 elseif left > 0 then
   status = 'DEFERRED'
@@ -158,7 +161,7 @@ for i = 0, n - 1 do
   if policy ~= '' then
     redis.call('HSET', KEYS[16], id, policy)
   end
-  if nd > 0 then
+  if n_deps > 0 then
     redis.call('HSET', KEYS[8], id, up_list)
   end
   if status == 'DEFERRED' then
@@ -180,11 +183,12 @@ if ARGV[6] ~= '' then
   end
 end
 
-if nd > 0 and prelinked ~= '' then
-  -- Linked already (task_link.lua): each task's sequence is its place in the whole submission.
-  local base = tonumber(prelinked) + offset
+if later then
+  -- Each task's links are written by task_link.lua, from the first of its dependencies on.
+  local base = redis.call('INCRBY', KEYS[21], n) - n
   for i, id in ipairs(ids) do
     redis.call('HSET', KEYS[20], id, string.format('%016d', base + i))
+    redis.call('HSET', KEYS[25], id, 1)
   end
 elseif nd > 0 then
   -- One link per (dependency, task): each costs the same however many the dependency has already.

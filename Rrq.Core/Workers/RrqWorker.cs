@@ -207,6 +207,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // Housekeeping that must not wait for a user: a fan-out of failures left half-done by a process that died,
         // and the queue's retention (expiring a bounded number of tasks per turn).
         await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
+        await _controller.LinkingDrainAsync(CancellationToken.None).ConfigureAwait(false);
         var expired = await _controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
         if (expired > 0)
         {

@@ -10,7 +10,7 @@
 -- Returns how many became IMPOSSIBLE in this script.
 --#include links
 --#include finished
-local fanout_budget = 300
+local fanout_budget = 200
 local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
 
 local function has_dependents(depends_down, id)

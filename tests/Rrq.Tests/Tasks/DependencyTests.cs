@@ -86,7 +86,7 @@ public class DependencyTests
     }
 
     [Fact]
-    public async Task A_task_on_thousands_of_dependencies_is_linked_in_slices_before_it_exists_and_released_by_the_last()
+    public async Task A_task_on_thousands_of_dependencies_is_linked_to_them_in_slices_and_released_by_the_last()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
@@ -131,6 +131,57 @@ public class DependencyTests
         Assert.All(obj.TaskStatus(tasks), st => Assert.Equal(RrqTaskStatus.Deferred, st));
         obj.TaskCancel(deps[1000]);
         Assert.All(obj.TaskStatus(tasks), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+    }
+
+    [Fact]
+    public async Task Dependencies_that_finish_while_a_task_is_being_linked_are_counted_once_and_a_died_client_is_finished_by_a_worker()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var deps = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => (object)new { i }));
+        RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
+        RedisValue[] Task(string id) => [id, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "7" }), ""];
+
+        // Created to be linked later, then linked to its first 600 dependencies only.
+        var t = RrqController.NewTaskId();
+        await obj.Queue.TaskSubmitAsync("default", head, Task(t), "", "", "", deps, 0, default);
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(t));
+        Assert.Equal(1, await obj.Queue.TaskLinkAsync("default", [t], 600, default));
+
+        // Every dependency completes: the 600 linked ones through the release step, the rest before their link.
+        var w = await q.WorkerAsync();
+        for (var i = 0; i < deps.Count; i++)
+        {
+            await w.StepAsync();
+        }
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(t));
+        Assert.Equal(900, (long)await RedisServer.Instance.Connection.GetDatabase().HashGetAsync(obj.Keys.TaskDependsLeft, t));
+
+        // The submitting client "died" here: a sweeping worker links the rest, counts them, and releases the task.
+        await obj.WorkerConfigSaveAsync("hb", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromMilliseconds(300) });
+        await using var sweeper = await q.WorkerAsync(config: "hb");
+        await Poll.Until(() => obj.TaskStatus(t) == RrqTaskStatus.Pending);
+        Assert.Equal(t, (await w.StepAsync()).TaskId);
+        Assert.Equal(7, obj.TaskResult(t));
+        Assert.Equal(0, await RedisServer.Instance.Connection.GetDatabase().HashLengthAsync(obj.Keys.Linking));
+    }
+
+    [Fact]
+    public async Task A_dependency_that_failed_before_its_link_makes_a_task_being_linked_impossible()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var deps = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => (object)new { i })).ToArray();
+        var waiting = obj.TaskWaitAsync(
+            obj.TaskCreateBulkExpr("x", Enumerable.Range(0, 2).Select(x => (object)new { x }), dependsOn: deps), TimeSpan.FromSeconds(30));
+        obj.TaskCancel(deps[^1]);
+        Assert.False(await waiting);   // IMPOSSIBLE, heard by the waiter
+        RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
+        var t = RrqController.NewTaskId();
+        await obj.Queue.TaskSubmitAsync("default", head,
+            [t, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "0" }), ""], "", "", "", deps, 0, default);
+        await obj.LinkAsync("default", [t], default);
+        Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(t));
     }
 
     [Fact]
