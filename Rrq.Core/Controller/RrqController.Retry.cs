@@ -20,8 +20,10 @@ public sealed partial class RrqController
     /// Nothing is changed.</exception>
     public string TaskRetry(string taskId, string? queue = null) => TaskRetryAsync([taskId], queue).GetAwaiter().GetResult()[0];
 
-    /// <summary>Retries several tasks at once (see <see cref="TaskRetry(string, string?)"/>); all or none.
-    /// Returns the new ids in the order given.</summary>
+    /// <summary>Retries several tasks (see <see cref="TaskRetry(string, string?)"/>). Every one is checked before any is
+    /// retried, so a bad id or state changes nothing; thousands are then retried in slices of a few milliseconds of Redis
+    /// each, and only a task retried or deleted by someone else in that moment stops the rest (the message says how many
+    /// were retried). Returns the new ids in the order given.</summary>
     /// <exception cref="ArgumentException">An id is given twice, or two ids belong to one retry chain.</exception>
     public IReadOnlyList<string> TaskRetry(IEnumerable<string> taskIds, string? queue = null) =>
         TaskRetryAsync(taskIds, queue).GetAwaiter().GetResult();
@@ -74,17 +76,29 @@ public sealed partial class RrqController
         var leafQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
         var targets = leafQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
         var newIds = ids.Select(_ => NewTaskId()).ToArray();
-        var r = await Queue.TaskRetryAsync([.. ids.Select((_, i) => (leaves[i], roots[i], newIds[i], targets[i]))], cancellationToken)
-            .ConfigureAwait(false);
-        return (long)r[0] switch
+        // Checked whole above; retried in slices, so that no one script keeps Redis from everyone else for long. Only a
+        // task that changes between the check and its slice (retried or deleted by someone else) stops the rest.
+        var retries = ids.Select((_, i) => (leaves[i], roots[i], newIds[i], targets[i])).ToArray();
+        var done = 0;
+        foreach (var slice in retries.Chunk(ScriptSlice / 2))   // a retry writes about twice what a delete does
         {
-            -1 => throw MissingTask((string)r[1]!),
-            -7 => throw new RrqException($"Task '{(string?)r[1]}' was retried by someone else just now; nothing was retried here. " +
-                "Its chain already has a newer task (see TaskInfo(id).Moved)."),
-            -8 => throw new RrqException($"Task '{(string?)r[1]}' changed to {(string?)r[2]} just now and cannot be retried. Nothing was retried."),
-            -4 => throw new RrqException($"Queue '{(string?)r[1]}' was not known when retrying; nothing was retried. Try again."),
-            _ => newIds,
-        };
+            var r = await Queue.TaskRetryAsync(slice, cancellationToken).ConfigureAwait(false);
+            var so = done == 0 ? "nothing was retried" : $"{done} of the {ids.Length} tasks were retried (TaskInfo(id).Moved shows their new tasks), the rest not";
+            switch ((long)r[0])
+            {
+                case -1:
+                    throw new RrqException($"Task '{(string?)r[1]}' does not exist in queue '{QueueId}' (MISSING: deleted just now); {so}.");
+                case -7:
+                    throw new RrqException($"Task '{(string?)r[1]}' was retried by someone else just now; {so}. " +
+                        "Its chain already has a newer task (see TaskInfo(id).Moved).");
+                case -8:
+                    throw new RrqException($"Task '{(string?)r[1]}' changed to {(string?)r[2]} just now and cannot be retried; {so}.");
+                case -4:
+                    throw new RrqException($"Queue '{(string?)r[1]}' was not known when retrying; {so}. Try again.");
+            }
+            done += slice.Length;
+        }
+        return newIds;
     }
 
     private static bool IsRetriable(RrqTaskStatus status) => status is RrqTaskStatus.Complete or RrqTaskStatus.Error

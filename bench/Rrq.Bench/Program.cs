@@ -279,6 +279,13 @@ if (Section("scripts"))
     await Measure($"QueueRemove {half.Length:N0} queued tasks", () => big.QueueRemoveAsync(half));
     var deps = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }));
     await Measure("submit one task depending on 10,000", () => big.TaskCreateExprAsync("0", dependsOn: deps));
+    var failedParent = await big.TaskCreateExprAsync("0");
+    await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), dependsOn: [failedParent]);
+    await big.TaskCancelAsync(failedParent);   // its dependents are IMPOSSIBLE
+    await Measure("retry a task whose 10,000 dependents it made IMPOSSIBLE", () => big.TaskRetryAsync([failedParent]));
+    var cancelled = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }));
+    await big.QueueRemoveAsync(cancelled);
+    await Measure("retry 10,000 cancelled tasks in one call", () => big.TaskRetryAsync(cancelled));
     await big.DestroyAsync(workerStop: null);
     await admin.ConfigSetAsync("slowlog-log-slower-than", 10000);
     await admin.SlowlogResetAsync();

@@ -221,4 +221,26 @@ public class RetryTests
         Assert.Equal(RrqTaskStatus.Timeout, obj.TaskStatus(t2));   // rrq's retries of such tasks always end DIED
         Assert.NotNull(obj.TaskInfo(t2).Pid);
     }
+
+    [Fact]
+    public async Task Retrying_hundreds_at_once_checks_them_all_first_then_retries_them_in_slices()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var ids = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 250).Select(i => (object)new { i }));
+        var pending = obj.TaskCreateExpr("-1");
+        obj.QueueRemove(ids);   // CANCELLED: retriable
+
+        // One unretriable id anywhere refuses the whole call before anything changes.
+        var e = Assert.Throws<RrqException>(() => obj.TaskRetry([.. ids, pending]));
+        Assert.Contains($"{pending} (PENDING)", e.Message);
+        Assert.All(obj.TaskStatus(ids, follow: false), st => Assert.Equal(RrqTaskStatus.Cancelled, st));
+
+        var again = obj.TaskRetry(ids);   // five scripts' worth
+        Assert.Equal(250, again.Distinct().Count());
+        Assert.All(obj.TaskStatus(ids, follow: false), st => Assert.Equal(RrqTaskStatus.Moved, st));
+        Assert.All(obj.TaskStatus(again), st => Assert.Equal(RrqTaskStatus.Pending, st));
+        Assert.Equal(again, ids.Select(id => obj.TaskInfo(id).Moved.Down[0]));
+        Assert.Equal(251, obj.QueueLength());
+    }
 }
