@@ -38,11 +38,25 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         RrqTelemetry.Track(this);
     }
 
-    /// <summary>A Redis Cluster of version 7 or later: its channels are sharded, so that a notice goes to the node that holds
-    /// the queue's slot, not to every node (plain pub/sub on a cluster is broadcast). A single server, or Garnet, keeps
-    /// plain channels.</summary>
-    private static bool HasShardedPubSub(IConnectionMultiplexer redis) =>
-        redis.GetEndPoints().Select(e => redis.GetServer(e)).Any(s => s.IsConnected && s.ServerType == ServerType.Cluster && s.Version.Major >= 7);
+    /// <summary>A cluster whose servers have sharded pub/sub (Redis 7 or later; asked with COMMAND INFO, as a cluster of
+    /// another make may lack it): its channels are sharded, so that a notice goes to the node that holds the queue's
+    /// slot, not to every node (plain pub/sub on a cluster is broadcast). A single server, or Garnet, keeps plain channels.</summary>
+    private static bool HasShardedPubSub(IConnectionMultiplexer redis)
+    {
+        var server = redis.GetEndPoints().Select(e => redis.GetServer(e)).FirstOrDefault(s => s.IsConnected && s.ServerType == ServerType.Cluster);
+        if (server is null)
+        {
+            return false;
+        }
+        try
+        {
+            return server.Execute("COMMAND", "INFO", "SPUBLISH") is { Resp2Type: ResultType.Array } info && info.Length == 1 && !info[0].IsNull;
+        }
+        catch (RedisException)
+        {
+            return false;   // no COMMAND INFO: no sharded channels either
+        }
+    }
 
     /// <summary>The named queues this controller has submitted to (and "default"), for the queue-length gauge.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _usedQueues = new(StringComparer.Ordinal)
