@@ -276,7 +276,10 @@ public sealed partial class RrqController
             var status = RrqTaskStatusExtensions.ParseTaskStatus(statuses[i]);
             if (status == RrqTaskStatus.Missing)
             {
-                problems.Add($"'{ids[i]}' does not exist (MISSING)");
+                // Expired by retention: its tombstone says how it ended.
+                var was = await Queue.RunAsync(db => db.HashGetAsync(Keys.Expired, ids[i]), cancellationToken).ConfigureAwait(false);
+                problems.Add(was.IsNull ? $"'{ids[i]}' does not exist (MISSING)"
+                    : $"'{ids[i]}' was expired by the queue's retention (it had ended {(string?)was}; see RetentionGet)");
             }
             else if (status.IsUnfinished())
             {

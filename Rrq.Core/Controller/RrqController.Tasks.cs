@@ -425,7 +425,7 @@ public sealed partial class RrqController
     internal static string NewTaskId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     internal RrqException MissingTask(string taskId) =>
-        new($"Task '{taskId}' does not exist in queue '{QueueId}' (MISSING): check the id, or whether it was deleted.");
+        new($"Task '{taskId}' does not exist in queue '{QueueId}' (MISSING): check the id, or whether it was deleted or expired by the queue's retention.");
 
     private static string[] ToIdArray(IEnumerable<string> taskIds)
     {

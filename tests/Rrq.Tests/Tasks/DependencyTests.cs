@@ -149,7 +149,9 @@ public class DependencyTests
         Assert.Equal(1, await obj.Queue.TaskLinkAsync("default", [t], 600, default));
 
         // Every dependency completes: the 600 linked ones through the release step, the rest before their link.
-        var w = await q.WorkerAsync();
+        // (A worker without a heartbeat: it never sweeps, so it does not finish the linking itself.)
+        await obj.WorkerConfigSaveAsync("quiet", new RrqWorkerConfig { HeartbeatPeriod = null });
+        var w = await q.WorkerAsync(config: "quiet");
         for (var i = 0; i < deps.Count; i++)
         {
             await w.StepAsync();
