@@ -159,31 +159,13 @@ public sealed partial class RrqController
                 break;
             }
             var chains = await ChainsAsync([.. leaves.Select(l => (string)l!)]).ConfigureAwait(false);
-            var stop = false;
-            foreach (var slice in ChainSlices(chains))
+            var (n, refused) = await DeleteChainsAsync(chains, tombstoneFor ?? TimeSpan.Zero, "Expired tasks", cancellationToken).ConfigureAwait(false);
+            deleted += n;
+            if (refused is not null)
             {
-                var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, [.. slice.Select(i => (RedisValue)i)]), cancellationToken)
-                    .ConfigureAwait(false);
-                var r = await Queue.TaskDeleteAsync(slice, queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal),
-                    cancellationToken, tombstoneFor ?? TimeSpan.Zero).ConfigureAwait(false);
-                if ((long)r[0] < 0)
-                {
-                    stop = true;   // -2 or -9: retried meanwhile
-                    break;
-                }
-                deleted += (long)r[0];
-                foreach (var id in slice)
-                {
-                    _waiter.Forget(id);
-                }
-                DeleteFreedValues([.. r.Skip(1).Select(x => (string)x!)], "Expired tasks");
-            }
-            if (stop)
-            {
-                break;
+                break;   // retried meanwhile
             }
         }
-        await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
         return deleted;
     }
 }

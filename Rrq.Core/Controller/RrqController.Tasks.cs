@@ -302,29 +302,47 @@ public sealed partial class RrqController
                 $"Cannot delete task '{running}' of queue '{QueueId}': it is RUNNING. Nothing was deleted; " +
                 "wait for it to finish (or stop its worker) and delete again.");
         }
-        var deleted = 0;
+        var (deleted, refused) = await DeleteChainsAsync(chains, null, "Deleted tasks", cancellationToken).ConfigureAwait(false);
+        var so = deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted";
+        switch (refused is null ? 0 : (long)refused[0])
+        {
+            case -2:
+                throw new RrqException(
+                    $"Cannot delete task '{(string?)refused![1]}' of queue '{QueueId}': it started RUNNING while the tasks were being " +
+                    $"deleted. {so}; wait for it to finish (or stop its worker) and delete again.");
+            case -9:
+                throw new RrqException($"Task '{(string?)refused![1]}' of queue '{QueueId}' kept being retried while it was being " +
+                    $"deleted. {so}; delete again.");
+        }
+    }
+
+    /// <summary>Deletes retry chains a slice of whole chains per script, forgetting their values and deleting the files
+    /// nothing uses any more (<paramref name="what"/> says whose, should that fail), then finishes failing the
+    /// dependents of those deleted before they ran. With <paramref name="tombstoneFor"/> only finished chains go, each
+    /// leaving a tombstone (retention; none for zero). Returns how many tasks went, and the refusal ({-2, id} or
+    /// {-9, id}) that stopped it, if one did.</summary>
+    private async Task<(long Deleted, RedisResult[]? Refused)> DeleteChainsAsync(IEnumerable<string[]> chains, TimeSpan? tombstoneFor,
+        string what, CancellationToken cancellationToken)
+    {
+        long deleted = 0;
+        RedisResult[]? refused = null;
         foreach (var slice in ChainSlices(chains))
         {
-            var result = await DeleteSliceAsync(slice, cancellationToken).ConfigureAwait(false);
-            switch ((long)result[0])
+            var result = await DeleteSliceAsync(slice, tombstoneFor, cancellationToken).ConfigureAwait(false);
+            if ((long)result[0] < 0)
             {
-                case -2:
-                    throw new RrqException(
-                        $"Cannot delete task '{(string?)result[1]}' of queue '{QueueId}': it started RUNNING while the tasks were being " +
-                        $"deleted. {(deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted")}; " +
-                        "wait for it to finish (or stop its worker) and delete again.");
-                case -9:
-                    throw new RrqException($"Task '{(string?)result[1]}' of queue '{QueueId}' kept being retried while it was being " +
-                        $"deleted. {(deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted")}; delete again.");
+                refused = result;
+                break;
             }
-            deleted += slice.Length;
+            deleted += (long)result[0];
             foreach (var id in slice)
             {
                 _waiter.Forget(id);
             }
-            DeleteFreedValues(result.Skip(1).Select(r => (string)r!).ToArray(), "Deleted tasks");
+            DeleteFreedValues([.. result.Skip(1).Select(r => (string)r!)], what);
         }
         await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+        return (deleted, refused);
     }
 
     /// <summary>How many tasks one script changes at most when a call asks for many (a few milliseconds of Redis).</summary>
@@ -352,11 +370,11 @@ public sealed partial class RrqController
     }
 
     /// <summary>Deletes one slice of whole chains; should a retry lengthen one meanwhile, the chains are read again.</summary>
-    private async Task<RedisResult[]> DeleteSliceAsync(string[] slice, CancellationToken cancellationToken)
+    private async Task<RedisResult[]> DeleteSliceAsync(string[] slice, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
-            var result = await DeleteWholeChainsAsync(slice, cancellationToken).ConfigureAwait(false);
+            var result = await DeleteWholeChainsAsync(slice, tombstoneFor, cancellationToken).ConfigureAwait(false);
             if ((long)result[0] != -9 || attempt >= 5)
             {
                 return result;
@@ -380,11 +398,11 @@ public sealed partial class RrqController
     }
 
     /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>
-    private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, CancellationToken cancellationToken)
+    private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
     {
         var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
         return await Queue.TaskDeleteAsync(unique, queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal),
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken, tombstoneFor).ConfigureAwait(false);
     }
 
     private static void CheckDelay(TimeSpan? delay, bool hasDependencies)

@@ -18,8 +18,8 @@
 -- Returns {how many of the ids are still being linked}.
 
 --#include now
---#include follow
 --#include fail_dependents
+--#include wake
 
 local budget = tonumber(ARGV[3])
 local time = now()
@@ -51,19 +51,12 @@ for a = 4, #ARGV do
       local statuses = #deps > 0 and redis.call('HMGET', KEYS[1], unpack(deps)) or {}
       local complete, failed, members = 0, false, {}
       for i, dep in ipairs(deps) do
-        local st = statuses[i]
-        if st == 'MOVED' then
-          local leaf = follow_chain(KEYS[3], dep, true) or dep
+        local leaf, st, gone = resolve_dependency(KEYS[1], KEYS[3], dep, statuses[i] or nil)
+        if leaf ~= dep then
           moved[dep] = leaf
           dep = leaf
-          st = redis.call('HGET', KEYS[1], dep)
         end
-        local gone = false
-        if not st then
-          st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
-          gone = true
-        end
-        if not gone then
+        if st and not gone then
           members[#members + 1] = link(dep, seq, id)
         end
         if st == 'COMPLETE' then
@@ -110,15 +103,5 @@ for i = #released, 1, -1 do
   redis.call('HSET', KEYS[1], id, 'PENDING')
   redis.call('LPUSH', KEYS[9], id)
 end
-local woken = 0
-while woken < #released do
-  local w = redis.call('SPOP', KEYS[10])
-  if not w then
-    break
-  end
-  if redis.call('SISMEMBER', KEYS[11], w) == 1 then
-    redis.call('PUBLISH', ARGV[2] .. w, 'wake')
-    woken = woken + 1
-  end
-end
+wake_idle(KEYS[10], KEYS[11], ARGV[2], #released)
 return {open}

@@ -66,7 +66,7 @@ local function rearm(first)
     if redis.call('HGET', KEYS[1], d) == 'IMPOSSIBLE' then
       local left, failed = 0, false
       for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
-        local s = status_as_dependency(KEYS[1], dep)
+        local _, s = resolve_dependency(KEYS[1], KEYS[2], dep, false)
         if s == 'PENDING' or s == 'DEFERRED' or s == 'RUNNING' then
           left = left + 1
         elseif s ~= 'COMPLETE' then

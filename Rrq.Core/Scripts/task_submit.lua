@@ -41,8 +41,8 @@
 --#include now
 --#include offload
 --#include links
---#include follow
 --#include finished
+--#include wake
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -77,28 +77,16 @@ for i = 9, 8 + nd, 500 do
   local last = math.min(i + 499, 8 + nd)
   local part = redis.call('HMGET', KEYS[2], unpack(ARGV, i, last))
   for j = 1, last - i + 1 do
-    local dep = ARGV[i + j - 1]
-    local st = part[j]
-    if st == 'MOVED' then
-      local leaf, err = follow_chain(KEYS[22], dep, true)
-      if not leaf then
-        return err
-      end
-      dep = leaf
-      st = redis.call('HGET', KEYS[2], dep)
+    local dep, st, gone = resolve_dependency(KEYS[2], KEYS[22], ARGV[i + j - 1], part[j] or nil)
+    if dep ~= ARGV[i + j - 1] then
       changed = true
     end
-    local gone = false
     if not st then
-      st = redis.call('HGET', EXPIRED, dep)   -- expired by retention: it counts as what it was
-      gone = st ~= nil
-      if not st then
-        if offset == 0 then
-          return {-5, dep}
-        end
-        failed = true   -- deleted since this submission's first call
-        changed = true
+      if offset == 0 then
+        return {-5, dep}
       end
+      failed = true   -- deleted since this submission's first call
+      changed = true
     end
     if st == 'COMPLETE' then
       -- nothing to wait for
@@ -122,12 +110,8 @@ if changed and joined ~= '' then
   -- keep. Read them again, as above but without counting.
   ups = {}
   for i = 9, 8 + nd do
-    local dep = ARGV[i]
-    local st = redis.call('HGET', KEYS[2], dep)
-    if st == 'MOVED' then
-      dep = follow_chain(KEYS[22], dep, true) or dep
-    end
-    if st or redis.call('HGET', EXPIRED, dep) then
+    local dep, st = resolve_dependency(KEYS[2], KEYS[22], ARGV[i], false)
+    if st then
       ups[#ups + 1] = dep
     end
   end
@@ -230,18 +214,6 @@ elseif status == 'PENDING' then
       redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
     end
   end
-  -- Busy workers find the tasks at their next claim; idle ones are woken, one per task, each on its own channel
-  -- (not every worker of the queue for every task). A worker popped here that has left is passed over.
-  local woken = 0
-  while woken < n do
-    local w = redis.call('SPOP', KEYS[23])
-    if not w then
-      break
-    end
-    if redis.call('SISMEMBER', KEYS[24], w) == 1 then
-      redis.call('PUBLISH', wake_prefix .. w, 'wake')
-      woken = woken + 1
-    end
-  end
+  wake_idle(KEYS[23], KEYS[24], wake_prefix, n)
 end
 return {n, status}

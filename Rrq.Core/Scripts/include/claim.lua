@@ -149,7 +149,9 @@ local function claim(c, queues, w, pre, token)
         if wstatus ~= 'BUSY' then
           redis.call('HSET', c.worker_status, w, 'BUSY')
         end
-        idle(false)
+        if wstatus ~= 'BUSY' then
+          idle(false)   -- a busy worker left the idle sets when it took its last task: no write on the hot path
+        end
         local lines = pre.lines or {}
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)

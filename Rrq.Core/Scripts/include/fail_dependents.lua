@@ -48,7 +48,7 @@ local function fanout_run(depends_down, task_status, task_time_complete, channel
             fields[#fields + 1] = 'IMPOSSIBLE'
             times[#times + 1] = d
             times[#times + 1] = time
-            redis.call('ZADD', DONE_FAILED, time, d)
+            finished(d, 'IMPOSSIBLE', time)
             if has_dependents(depends_down, d) and redis.call('HSETNX', FANOUT_AT, d, '') == 1 then
               redis.call('RPUSH', FANOUT, d)
             end

@@ -27,7 +27,21 @@ local function unfinished(ids)
   end
 end
 
--- The status a task had, as a dependency: its own, or that its chain ended with when retention expired it.
-local function status_as_dependency(task_status, id)
-  return redis.call('HGET', task_status, id) or redis.call('HGET', EXPIRED, id)
+-- A dependency as it stands: a retried one (MOVED) as its chain's newest task, and one retention expired as the
+-- status its chain ended with. Returns the id to wait for, its status (nil: no such task), and whether it expired
+-- (then there is nothing to link). st: its status when the caller has read it already (false: not read).
+--#include follow
+local function resolve_dependency(task_status, moved_to, dep, st)
+  if st == false then
+    st = redis.call('HGET', task_status, dep)
+  end
+  if st == 'MOVED' then
+    dep = follow_chain(moved_to, dep, true) or dep
+    st = redis.call('HGET', task_status, dep)
+  end
+  if st then
+    return dep, st, false
+  end
+  st = redis.call('HGET', EXPIRED, dep)
+  return dep, st, st ~= nil
 end

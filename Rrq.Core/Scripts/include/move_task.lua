@@ -42,9 +42,7 @@ local function move_task(k, status_key, depends_down, old, root, new, q, status,
     for dep in string.gmatch(redis.call('HGET', k.depends_up, d) or '', '%S+') do
       ups[#ups + 1] = (dep == old) and new or dep
     end
-    if #ups > 0 then   -- (none: a link task_link.lua wrote for a task not created yet)
-      redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
-    end
+    redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
     if on_dependent then
       on_dependent(d)
     end
