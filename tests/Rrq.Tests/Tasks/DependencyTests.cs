@@ -6,6 +6,15 @@ namespace Rrq.Tests.Tasks;
 [Trait(RedisServer.OnGarnet, "yes")]
 public class DependencyTests
 {
+    /// <summary>task_submit.lua's head of ARGV for queue "default", its dependencies listed (none: linked later).</summary>
+    private static RedisValue[] SubmitHead(RrqController obj, params string[] deps) =>
+        ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", deps.Length,
+            .. deps.Select(d => (RedisValue)d)];
+
+    /// <summary>One task of a submission: its id, its payload, no offloaded locals.</summary>
+    private static RedisValue[] SubmitTask(string id, string expr) =>
+        [id, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = expr }), ""];
+
     [Fact]
     public async Task A_dependent_is_deferred_until_its_dependency_completes_then_runs_first_in_its_queue()
     {
@@ -59,9 +68,8 @@ public class DependencyTests
         var failing = obj.TaskCreateExpr("int.Parse(\"x\")");
         var doomed = obj.TaskCreateExpr("1");
         await w.StepAsync();
-        RedisValue[] Head(string dep) =>
-            ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 1, dep];
-        RedisValue[] Task(string id) => [id, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "0" }), ""];
+        RedisValue[] Head(string dep) => SubmitHead(obj, dep);
+        RedisValue[] Task(string id) => SubmitTask(id, "0");
 
         // The first call sees the failed dependency: IMPOSSIBLE. Then it is retried; the next call follows its chain.
         var (a, b) = (RrqController.NewTaskId(), RrqController.NewTaskId());
@@ -139,12 +147,10 @@ public class DependencyTests
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         var deps = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => (object)new { i }));
-        RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
-        RedisValue[] Task(string id) => [id, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "7" }), ""];
 
         // Created to be linked later, then linked to its first 600 dependencies only.
         var t = RrqController.NewTaskId();
-        await obj.Queue.TaskSubmitAsync("default", head, Task(t), "", "", "", deps, 0, default);
+        await obj.Queue.TaskSubmitAsync("default", SubmitHead(obj), SubmitTask(t, "7"), "", "", "", deps, 0, default);
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(t));
         Assert.Equal(1, await obj.Queue.TaskLinkAsync("default", [t], 600, default));
 
@@ -178,10 +184,8 @@ public class DependencyTests
             obj.TaskCreateBulkExpr("x", Enumerable.Range(0, 2).Select(x => (object)new { x }), dependsOn: deps), TimeSpan.FromSeconds(30));
         obj.TaskCancel(deps[^1]);
         Assert.False(await waiting);   // IMPOSSIBLE, heard by the waiter
-        RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
         var t = RrqController.NewTaskId();
-        await obj.Queue.TaskSubmitAsync("default", head,
-            [t, MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "0" }), ""], "", "", "", deps, 0, default);
+        await obj.Queue.TaskSubmitAsync("default", SubmitHead(obj), SubmitTask(t, "0"), "", "", "", deps, 0, default);
         await obj.LinkAsync("default", [t], default);
         Assert.Equal(RrqTaskStatus.Impossible, obj.TaskStatus(t));
     }
