@@ -86,7 +86,8 @@ internal sealed record RedisAddress(string Configuration, string Source)
 
     /// <summary>The connection options, with Rrq's defaults where the string sets none: 3 s to connect,
     /// one retry (an unreachable address fails within seconds); for a worker (<paramref name="worker"/>)
-    /// 10 s and three retries, as many workers start at once on a loaded machine.</summary>
+    /// 10 s and three retries, as many workers start at once on a loaded machine. A lost connection is
+    /// tried again about once a second.</summary>
     public ConfigurationOptions Options(bool worker = false)
     {
         var opts = ConfigurationOptions.Parse(Configuration);
@@ -102,6 +103,11 @@ internal sealed record RedisAddress(string Configuration, string Source)
         {
             opts.AbortOnConnectFail = true;
         }
+        // StackExchange.Redis's own default waits ConnectTimeout/2 and more between reconnect attempts
+        // (5 s and up for a worker), so after a short outage workers came back seconds apart, and a peer
+        // that was back early could declare a slow one lost. Try about once a second instead: Redis that is
+        // back is seen within a second or two by every process.
+        opts.ReconnectRetryPolicy = new ExponentialRetry(250, 1000);
         opts.ClientName ??= "rrq";
         return opts;
     }

@@ -13,9 +13,10 @@ namespace Rrq.Workers;
 /// <remarks>
 /// A beat that fails (Redis away) is simply tried again at the next period; the key is set again, not
 /// just extended, so a worker whose key expired during an outage comes back alive. A worker only
-/// sweeps once its own beats have landed on time for a whole expiry window: after an outage every
-/// worker's key may have expired together, and a sweeper that had just come back would otherwise
-/// declare its live peers lost before they had a chance to beat again.
+/// sweeps once its own beats have landed on time for a whole expiry window, and for two windows after a
+/// failed or late beat: after an outage every worker's key may have expired together, processes see Redis
+/// back a second or two apart, and a sweeper that had just come back would otherwise declare its live
+/// peers lost before they had a chance to beat again.
 /// </remarks>
 internal sealed class Heartbeat : IDisposable
 {
@@ -32,6 +33,7 @@ internal sealed class Heartbeat : IDisposable
     private long _lastBeat = Stopwatch.GetTimestamp();
     private long _healthySince = Stopwatch.GetTimestamp();
     private bool _failing;
+    private bool _recovering;   // the window started after a failed or late beat: wait two
 
     public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<HeartbeatNote> report)
     {
@@ -50,7 +52,7 @@ internal sealed class Heartbeat : IDisposable
     private int _disposed;
 
     /// <summary>Whether this worker's beats have all landed on time for a whole expiry window.</summary>
-    internal bool Steady => _healthySince != 0 && Stopwatch.GetElapsedTime(_healthySince) >= Expiry;
+    internal bool Steady => _healthySince != 0 && Stopwatch.GetElapsedTime(_healthySince) >= (_recovering ? Expiry * 2 : Expiry);
 
     private void Run()
     {
@@ -66,6 +68,7 @@ internal sealed class Heartbeat : IDisposable
                 if (_healthySince == 0 || Stopwatch.GetElapsedTime(_lastBeat, now) > _period * 1.5)
                 {
                     _healthySince = now;   // late (a stall), or the first beat after failures: start the window again
+                    _recovering = true;
                 }
                 _lastBeat = now;
                 if (_failing)
