@@ -173,7 +173,8 @@ public sealed partial class RrqController
     }
 
     /// <summary>Every DEFERRED task, with each of its dependencies and that dependency's status now
-    /// (rrq's <c>rrq_deferred_list</c>); completed dependencies show as COMPLETE.</summary>
+    /// (rrq's <c>rrq_deferred_list</c>); completed dependencies show as COMPLETE, and a retried one as the newest task of
+    /// its chain, which is what the task waits for.</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>> DeferredList() =>
         DeferredListAsync().GetAwaiter().GetResult();
 
@@ -186,11 +187,18 @@ public sealed partial class RrqController
         var deferred = all.Where(e => (string?)e.Value == "DEFERRED").Select(e => (string)e.Name!).ToArray();
         var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, deferred.Select(d => (RedisValue)d).ToArray()), cancellationToken).ConfigureAwait(false);
         var status = all.ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus(e.Value), StringComparer.Ordinal);
+        var lists = ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var moved = lists.SelectMany(l => l).Where(d => status.GetValueOrDefault(d) == RrqTaskStatus.Moved).Distinct(StringComparer.Ordinal).ToArray();
+        var newest = moved.Zip(await FollowAsync(moved).ConfigureAwait(false)).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         var result = new Dictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>>(StringComparer.Ordinal);
         for (var i = 0; i < deferred.Length; i++)
         {
-            result[deferred[i]] = ((string?)ups[i] ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                .ToDictionary(d => d, d => status.GetValueOrDefault(d, RrqTaskStatus.Missing), StringComparer.Ordinal);
+            var deps = new Dictionary<string, RrqTaskStatus>(StringComparer.Ordinal);
+            foreach (var d in lists[i].Select(d => newest.GetValueOrDefault(d, d)))
+            {
+                deps[d] = status.GetValueOrDefault(d, RrqTaskStatus.Missing);
+            }
+            result[deferred[i]] = deps;
         }
         return result;
     }

@@ -417,24 +417,31 @@ public sealed partial class RrqController
             depends, moved);
     }
 
-    /// <summary>The dependencies of each task, as submitted (its depends_up field), in one round trip.</summary>
+    /// <summary>The dependencies of each task (its depends_up field), each a retried one as the newest task of its chain
+    /// (what the task waits for): one round trip, and one more per retry hop.</summary>
     private async Task<string[][]> ParentsAsync(List<string> children)
     {
         var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, [.. children.Select(c => (RedisValue)c)])).ConfigureAwait(false);
-        return [.. ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))];
+        var lists = ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var all = lists.SelectMany(l => l).Distinct(StringComparer.Ordinal).ToArray();
+        var newest = all.Zip(await FollowAsync(all).ConfigureAwait(false)).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+        return [.. lists.Select(l => l.Select(d => newest[d]).ToArray())];
     }
 
-    /// <summary>The dependents of each task, in submission order: one range of the links set each, in one round trip.</summary>
+    /// <summary>The dependents of each task, in submission order: one range of the links set each, kept under the first
+    /// task of the task's retry chain (so every task of a chain shows them), in two round trips.</summary>
     private async Task<string[][]> ChildrenAsync(List<string> parents)
     {
+        var rootOf = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, [.. parents.Select(p => (RedisValue)p)])).ConfigureAwait(false);
+        var roots = parents.Select((p, i) => (string?)rootOf[i] ?? p).ToArray();
         var ranges = await Queue.RunAsync(db =>
         {
             var batch = db.CreateBatch();
-            var reads = parents.Select(p => batch.SortedSetRangeByValueAsync(Keys.TaskDependsDown, p, p + ":", Exclude.Stop)).ToArray();
+            var reads = roots.Select(p => batch.SortedSetRangeByValueAsync(Keys.TaskDependsDown, p, p + ":", Exclude.Stop)).ToArray();
             batch.Execute();
             return Task.WhenAll(reads);
         }).ConfigureAwait(false);
-        return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(parents[i].Length + 16)..]).ToArray())];
+        return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(roots[i].Length + 16)..]).ToArray())];
     }
 
     /// <summary>Every task reachable from an id through its dependency links, one step being <paramref name="next"/>

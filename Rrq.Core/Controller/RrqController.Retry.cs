@@ -80,6 +80,7 @@ public sealed partial class RrqController
         // task that changes between the check and its slice (retried or deleted by someone else) stops the rest.
         var retries = ids.Select((_, i) => (leaves[i], roots[i], newIds[i], targets[i])).ToArray();
         var done = 0;
+        var rearm = false;
         foreach (var slice in retries.Chunk(ScriptSlice / 2))   // a retry writes about twice what a delete does
         {
             var r = await Queue.TaskRetryAsync(slice, cancellationToken).ConfigureAwait(false);
@@ -97,6 +98,13 @@ public sealed partial class RrqController
                     throw new RrqException($"Queue '{(string?)r[1]}' was not known when retrying; {so}. Try again.");
             }
             done += slice.Length;
+            rearm |= (long)r[1] > 0;
+        }
+        if (rearm)
+        {
+            // Their IMPOSSIBLE dependents wait again, a bounded slice per script; done before returning, so a caller
+            // sees them DEFERRED.
+            await Queue.RearmDrainAsync(cancellationToken).ConfigureAwait(false);
         }
         return newIds;
     }

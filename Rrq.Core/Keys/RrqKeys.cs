@@ -11,7 +11,7 @@ namespace Rrq.Keys;
 internal sealed class RrqKeys
 {
     /// <summary>The schema this library writes; a queue created with another is refused.</summary>
-    public const string SchemaVersion = "rrq-dotnet/3";
+    public const string SchemaVersion = "rrq-dotnet/4";
 
     /// <summary>The queue every task goes to unless another is named.</summary>
     public const string DefaultQueue = "default";
@@ -191,10 +191,16 @@ internal sealed class RrqKeys
     public RedisKey DoneComplete => _p + "done:complete";
     /// <summary>sorted set: the newest task of each retry chain that ended in a failure, by completion time.</summary>
     public RedisKey DoneFailed => _p + "done:failed";
-    /// <summary>list: tasks whose dependents are still to be made IMPOSSIBLE (a large fan-out, done a slice per script).</summary>
+    /// <summary>list: retry chains (by their first task) whose dependents are still to be made IMPOSSIBLE (a large
+    /// fan-out, done a slice per script).</summary>
     public RedisKey Fanout => _p + "fanout";
-    /// <summary>hash: task id in <see cref="Fanout"/> → the last link of its range walked so far ("" for none).</summary>
+    /// <summary>hash: chain in <see cref="Fanout"/> → the last link of its range walked so far ("" for none).</summary>
     public RedisKey FanoutAt => _p + "fanout_at";
+    /// <summary>list: retry chains (by their first task) whose IMPOSSIBLE dependents are still to be re-armed after a
+    /// retry (done a slice per script).</summary>
+    public RedisKey Rearm => _p + "rearm";
+    /// <summary>hash: chain in <see cref="Rearm"/> → the last link of its range walked so far ("" for none).</summary>
+    public RedisKey RearmAt => _p + "rearm_at";
     /// <summary>hash: task id expired by retention → the status its chain ended with (a tombstone).</summary>
     public RedisKey Expired => _p + "expired";
     /// <summary>sorted set: tombstones in <see cref="Expired"/> by the time (seconds) they go.</summary>
@@ -205,8 +211,11 @@ internal sealed class RrqKeys
     /// <summary>hash: the queue's retention, <c>complete</c> and <c>failed</c> → seconds to keep finished tasks.</summary>
     public RedisKey Retention => _p + "retention";
 
-    /// <summary>The keys every script that ends, retries or deletes tasks takes last, in the order include/finished.lua reads them.</summary>
-    public RedisKey[] FinishedBlock => [DoneComplete, DoneFailed, Fanout, FanoutAt, Expired, ExpiredAt];
+    /// <summary>The keys every script that ends, retries or deletes tasks takes last, in the order include/finished.lua reads
+    /// them: the finished-chain indexes, the walks over dependents, the tombstones, and the chain and dependency hashes
+    /// those shared steps read.</summary>
+    public RedisKey[] FinishedBlock =>
+        [DoneComplete, DoneFailed, Fanout, FanoutAt, Rearm, RearmAt, Expired, ExpiredAt, TaskMovedTo, TaskMovedRoot, TaskDependsUp, TaskDependsLeft];
 
     /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }

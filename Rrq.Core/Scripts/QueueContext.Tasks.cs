@@ -129,6 +129,36 @@ internal sealed partial class QueueContext
         }
     }
 
+    /// <summary>rearm_continue.lua: one bounded step of re-arming the dependents of retried tasks; returns how many chains
+    /// are still queued for it (0: none). A dependent released to a queue not in <paramref name="queues"/> adds it and
+    /// asks again.</summary>
+    public async Task<long> RearmContinueAsync(List<string> queues, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var r = (RedisResult[])(await EvalAsync(RrqScripts.RearmContinue,
+                [Keys.TaskDependsDown, Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskQueue, .. queues.Select(Keys.Queue), .. Keys.FinishedBlock],
+                [RearmBudget, Keys.QueueChannelPrefix, .. queues.Select(q => (RedisValue)q)], cancellationToken).ConfigureAwait(false))!;
+            if ((long)r[0] != -4)
+            {
+                return (long)r[0];
+            }
+            queues.Add((string)r[1]!);
+        }
+    }
+
+    /// <summary>Links and dependencies read per <see cref="RearmContinueAsync"/> step: a few milliseconds of Redis.</summary>
+    internal const int RearmBudget = 1000;
+
+    /// <summary>Runs <see cref="RearmContinueAsync"/> until no retried task has dependents left to re-arm.</summary>
+    public async Task RearmDrainAsync(CancellationToken cancellationToken)
+    {
+        var queues = new List<string>();
+        while (await RearmContinueAsync(queues, cancellationToken).ConfigureAwait(false) > 0)
+        {
+        }
+    }
+
     /// <summary>worker_log_trim.lua: drops the lines written before <paramref name="before"/> from the head of each worker's
     /// log, at most <paramref name="max"/> per log; returns how many.</summary>
     public async Task<long> WorkerLogTrimAsync(IReadOnlyList<string> workerIds, DateTimeOffset before, int max, CancellationToken cancellationToken) =>

@@ -75,7 +75,7 @@ for i = 5, last do
     queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then
-    doomed[#doomed + 1] = id
+    doomed[#doomed + 1] = { id, root_of(id) }   -- its chain's first task, read before the hashes go
   end
   if keep ~= '' and keep ~= '0' and st then
     -- A tombstone: what the chain ended with, until it too goes.
@@ -83,12 +83,12 @@ for i = 5, last do
     redis.call('HSET', EXPIRED, id, redis.call('HGET', status_key, leaf) or st)
     redis.call('ZADD', EXPIRED_AT, tonumber(t[1]) + tonumber(keep), id)
   end
-  -- Its links from the tasks it depended on (one member each).
+  -- Its links from the tasks it depended on (one member each, under each one's chain's first task).
   local ups = redis.call('HGET', up_key, id)
   local seq = redis.call('HGET', KEYS[n_hash], id)
   if ups and seq then
     for dep in string.gmatch(ups, '%S+') do
-      redis.call('ZREM', down_key, link(dep, seq, id))
+      redis.call('ZREM', down_key, link(root_of(dep), seq, id))
     end
   end
 end
@@ -126,10 +126,11 @@ for k = n_hash + n_queue + 1, N_KEYS do
   redis.call('DEL', KEYS[k])
 end
 -- Their dependents, now that they have no status: the walk removes the links it passes (include/fail_dependents.lua).
-for _, id in ipairs(doomed) do
-  fail_dependents(down_key, status_key, KEYS[4], ARGV[3], id, time)
+for _, d in ipairs(doomed) do
+  fail_dependents(down_key, status_key, KEYS[4], ARGV[3], d[1], time, d[2])
 end
--- The links to their own dependents (one range each), unless the walk above has yet to pass them.
+-- The links to their own dependents (one range each, under a chain's first task: a chain goes whole, so its first
+-- task is among the ids), unless the walk above has yet to pass them.
 for _, id in ipairs(ids) do
   if redis.call('HEXISTS', FANOUT_AT, id) == 0 then
     redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')

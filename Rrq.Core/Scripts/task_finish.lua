@@ -71,10 +71,10 @@ if claimed == token .. ':done' and redis.call('HGET', KEYS[2], id) == w then
   result = 2
 elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
     and claimed == token and redis.call('SISMEMBER', KEYS[27], w) == 1 then
-  local release, down = {}, nil
+  local release, down, fix = {}, nil, nil
   if status == 'COMPLETE' then
     local missing
-    release, missing, down = dependents_to_release(KEYS[8], k.depends_left, KEYS[1], k.queue, queue_keys, id)
+    release, missing, down, fix = dependents_to_release(KEYS[8], KEYS[1], k.queue, queue_keys, id)
     if not release then
       return {-4, missing}
     end
@@ -102,9 +102,9 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
     else
       redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
     end
-    release_dependents(down, k.depends_left, KEYS[1], k.queue, queue_keys, release)
+    release_dependents(down, KEYS[1], k.queue, queue_keys, release, fix)
     finished(id, status, time)
-  elseif auto_retry(k, qk, KEYS[1], KEYS[8], id, status, ARGV[7], time) == 'retried' then
+  elseif auto_retry(k, qk, KEYS[1], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
     status = 'RETRY'

@@ -37,7 +37,7 @@ for a = 4, #ARGV do
     else
       local ups = redis.call('HGET', KEYS[4], id) or ''
       local seq = redis.call('HGET', KEYS[6], id)
-      local deps, moved = {}, {}
+      local deps = {}
       while budget > 0 do
         local s, e = string.find(ups, '%S+', at)
         if not s then
@@ -52,12 +52,8 @@ for a = 4, #ARGV do
       local complete, failed, members = 0, false, {}
       for i, dep in ipairs(deps) do
         local leaf, st, gone = resolve_dependency(KEYS[1], KEYS[3], dep, statuses[i] or nil)
-        if leaf ~= dep then
-          moved[dep] = leaf
-          dep = leaf
-        end
         if st and not gone then
-          members[#members + 1] = link(dep, seq, id)
+          members[#members + 1] = link(root_of(leaf), seq, id)   -- under the chain's first task (include/links.lua)
         end
         if st == 'COMPLETE' then
           complete = complete + 1
@@ -66,13 +62,6 @@ for a = 4, #ARGV do
         end
       end
       add_links(KEYS[2], members)
-      if next(moved) then
-        -- Retried since the submission read them: the task waits for their chains' newest tasks.
-        for old, leaf in pairs(moved) do
-          ups = string.gsub(ups, old, leaf)
-        end
-        redis.call('HSET', KEYS[4], id, ups)
-      end
       if failed then
         redis.call('HDEL', KEYS[8], id)
         redis.call('HDEL', KEYS[5], id)
@@ -89,7 +78,13 @@ for a = 4, #ARGV do
         else
           redis.call('HDEL', KEYS[8], id)
           if left <= 0 then
-            released[#released + 1] = id
+            -- The count is a hint (include/release_dependents.lua): released only if every dependency COMPLETEd.
+            local waiting = dependencies_of(KEYS[1], id, nil)
+            if waiting == 0 then
+              released[#released + 1] = id
+            else
+              redis.call('HSET', KEYS[5], id, waiting)
+            end
           end
         end
       end

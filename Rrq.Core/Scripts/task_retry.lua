@@ -1,9 +1,9 @@
 -- task_retry: retry finished tasks. Each old task (the newest of its chain, a "leaf") becomes
 -- MOVED and points at a new task that runs the chain's first task's expression and locals, with
 -- its separate-process flag and timeout, PENDING at the tail of the given queue (default: the
--- old task's, so a chain retried into another queue stays there). Tasks that had become IMPOSSIBLE because the old task failed are re-armed:
--- DEFERRED again, waiting for the new task. All checks come first: either every retry happens
--- or none does.
+-- old task's, so a chain retried into another queue stays there). Tasks that had become IMPOSSIBLE because the old
+-- task failed are queued to be re-armed (DEFERRED again, waiting for the new task: rearm_continue.lua, which the
+-- caller runs next). All checks come first: either every retry happens or none does.
 --
 -- KEYS[1] task:status     KEYS[2] task:moved_to    KEYS[3] task:moved_root  KEYS[4] task:time_moved
 -- KEYS[5] task:time_submit KEYS[6] task:expr       KEYS[7] task:queue       KEYS[8] task:local
@@ -15,8 +15,8 @@
 -- ARGV[3] number of retries r, then r groups of (leaf id, root id, new id, queue name or "")
 -- then the queue names
 --
--- Returns: {r} done (also when this very call was applied before and its reply lost: the first leaf
--- already points at the first new id); or, with nothing changed:
+-- Returns: {r, chains queued to be re-armed} done (also when this very call was applied before and its reply lost:
+-- the first leaf already points at the first new id); or, with nothing changed:
 --   {-1, id} no such task;  {-7, id} it was retried meanwhile (it is no longer the newest);
 --   {-8, id, status} its status cannot be retried;  {-4, queue} a queue's key was not passed.
 
@@ -32,7 +32,7 @@ end
 local retriable = { COMPLETE = true, ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true }
 
 if r > 0 and redis.call('HGET', KEYS[2], ARGV[4]) == ARGV[6] then
-  return {r}
+  return {r, redis.call('LLEN', REARM)}
 end
 local plan = {}
 for j = 0, r - 1 do
@@ -56,42 +56,12 @@ for j = 0, r - 1 do
   plan[#plan + 1] = { leaf = leaf, root = root, new = new, queue = q, status = st }
 end
 
--- Dependents that failed only because of a retried task wait again, for its new task.
-local function rearm(first)
-  local todo = { first }
-  local i = 1
-  while i <= #todo do
-    local d = todo[i]
-    i = i + 1
-    if redis.call('HGET', KEYS[1], d) == 'IMPOSSIBLE' then
-      local left, failed = 0, false
-      for dep in string.gmatch(redis.call('HGET', KEYS[10], d) or '', '%S+') do
-        local _, s = resolve_dependency(KEYS[1], KEYS[2], dep, false)
-        if s == 'PENDING' or s == 'DEFERRED' or s == 'RUNNING' then
-          left = left + 1
-        elseif s ~= 'COMPLETE' then
-          failed = true
-        end
-      end
-      if not failed then
-        redis.call('HSET', KEYS[1], d, 'DEFERRED')
-        redis.call('HSET', KEYS[11], d, left)
-        redis.call('HDEL', KEYS[16], d)
-        unfinished({d})
-        for _, dd in ipairs(children_of(KEYS[12], d)) do
-          todo[#todo + 1] = dd
-        end
-      end
-    end
-  end
-end
-
 local k = { moved_to = KEYS[2], moved_root = KEYS[3], time_moved = KEYS[4], time_submit = KEYS[5], expr = KEYS[6],
             queue = KEYS[7], lcl = KEYS[8], timeout = KEYS[9], depends_up = KEYS[10], shared = KEYS[13],
-            shared_refs = KEYS[14], moved_from = KEYS[17] }
+            shared_refs = KEYS[14], moved_from = KEYS[17], depends_down = KEYS[12] }
 local time = now()
 for _, p in ipairs(plan) do
-  move_task(k, KEYS[1], KEYS[12], p.leaf, p.root, p.new, p.queue, p.status, time, nil, rearm)
+  move_task(k, KEYS[1], p.leaf, p.root, p.new, p.queue, p.status, time, nil, true)
   redis.call('SADD', KEYS[15], p.queue)
 
   redis.call('PUBLISH', ARGV[1], p.leaf .. ' MOVED')
@@ -99,4 +69,4 @@ for _, p in ipairs(plan) do
     redis.call('PUBLISH', ARGV[2] .. p.queue, 1)
   end
 end
-return {r}
+return {r, redis.call('LLEN', REARM)}

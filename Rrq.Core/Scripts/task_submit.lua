@@ -68,7 +68,7 @@ end
 
 local left = 0
 local failed = false
-local deps = {}   -- the dependencies to link (those that still exist), when linked here
+local deps = {}   -- the chains to link to (of the dependencies that still exist), when linked here
 local ups = {}    -- the dependencies as stored (a retried one as its chain's newest task), when not sent joined
 local changed = false
 -- The dependencies' statuses, read 500 at a time (one HMGET, not one HGET each), and nothing per dependency but
@@ -100,7 +100,7 @@ for i = 9, 8 + nd, 500 do
         ups[#ups + 1] = dep
       end
       if not gone then
-        deps[#deps + 1] = dep
+        deps[#deps + 1] = root_of(dep)   -- links are kept under a chain's first task (include/links.lua)
       end
     end
   end

@@ -204,9 +204,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             Logging.RrqLog.DeclaredLost(_log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
         }
-        // Housekeeping that must not wait for a user: a fan-out of failures left half-done by a process that died,
-        // and the queue's retention (expiring a bounded number of tasks per turn).
+        // Housekeeping that must not wait for a user: a fan-out of failures or a re-arm after a retry left half-done by a
+        // process that died, and the queue's retention (expiring a bounded number of tasks per turn).
         await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
+        await _controller.Queue.RearmDrainAsync(CancellationToken.None).ConfigureAwait(false);
         await _controller.LinkingDrainAsync(CancellationToken.None).ConfigureAwait(false);
         var expired = await _controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
         if (expired > 0)

@@ -5,7 +5,7 @@
 -- auto_retry(k, qk, id, status, new, time) is called when task `id` has just failed with `status`.
 -- If the chain's policy (task:retry of its first task: "max;STATUS,STATUS;delay_ms;backoff") allows
 -- another attempt, `id` becomes MOVED and `new` takes its place: the same expression, locals,
--- queue, flag and timeout, attempt + 1, the dependents moved over (they keep waiting). The new task
+-- queue, flag and timeout, attempt + 1; its dependents keep waiting, now for the new task. The new task
 -- goes to the tail of its queue, or after the policy's delay (times backoff per earlier attempt)
 -- to the queue's delayed set. qk(queue name) gives {queue key, delayed key, channel} or nil when the caller
 -- did not pass them. Returns 'retried', 'no' (no retry due), or 'missing:<queue>' (nothing done).
@@ -18,7 +18,7 @@ end
 
 --#include move_task
 
-local function auto_retry(k, qk, status_key, depends_down, id, status, new, time)
+local function auto_retry(k, qk, status_key, id, status, new, time)
   if new == nil or new == '' then
     return 'no'
   end
@@ -38,7 +38,7 @@ local function auto_retry(k, qk, status_key, depends_down, id, status, new, time
     return 'missing:' .. q
   end
 
-  move_task(k, status_key, depends_down, id, root, new, q, status, time, attempt + 1)
+  move_task(k, status_key, id, root, new, q, status, time, attempt + 1, false)
 
   local wait = math.floor(tonumber(delay) * (tonumber(backoff) ^ (attempt - 1)))
   if wait > 0 then

@@ -2,44 +2,32 @@
 -- directly or through others, can never run: each dependent still DEFERRED becomes IMPOSSIBLE, with its completion
 -- time and a notification. Dependents in any other status (cancelled, deleted, or already released) are left alone.
 --
--- The walk is a queue of parents in FANOUT (include/finished.lua), each with its place in its range of links in
--- FANOUT_AT. One script fails at most fanout_budget dependents; the rest is carried on by the next script that
--- fails a task, and by fanout_continue.lua, which whoever caused it (and every sweeping worker) runs until the
--- queue is empty. Meanwhile the dependents still to do stay DEFERRED, which is safe: a failed parent never
--- completes, so nothing can release them, and a retry of it (re-arming them) makes its entry a no-op.
+-- The walk is a queue of chains in FANOUT (include/finished.lua), each named by its first task (the parent its links
+-- are kept under) with its place in its range of links in FANOUT_AT. One script fails at most fanout_budget
+-- dependents; the rest is carried on by the next script that fails a task, and by fanout_continue.lua, which whoever
+-- caused it (and every sweeping worker) runs until the queue is empty. Meanwhile the dependents still to do stay
+-- DEFERRED, which is safe: a failed task never completes, so nothing can release them, and once the chain is retried
+-- (its newest task is alive again) its entry fails no one more. A retry starts the entry's place again
+-- (include/move_task.lua), so a later failure of the chain walks every dependent, the re-armed ones too.
 -- Returns how many became IMPOSSIBLE in this script.
---#include links
---#include finished
+--#include walks
 local fanout_budget = 200
-local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
-
-local function has_dependents(depends_down, id)
-  return #redis.call('ZRANGEBYLEX', depends_down, '[' .. id, '(' .. id .. ':', 'LIMIT', 0, 1) > 0
-end
 
 local function fanout_run(depends_down, task_status, task_time_complete, channel, time)
   local n = 0
   while fanout_budget > 0 do
-    local p = redis.call('LINDEX', FANOUT, 0)
+    -- A deleted chain has no newest task (no status), and its links go as they are walked.
+    local p, st = walk_head(FANOUT, task_status)
     if not p then
       break
     end
-    local st = redis.call('HGET', task_status, p)
-    local done = true
-    -- A parent retried (MOVED), re-armed (DEFERRED) or otherwise alive since it was queued here fails no one;
-    -- a deleted one (no status) still does, and its links go as they are walked.
+    local links, limit = nil, 0
     if not st or FAILED[st] then
-      local at = redis.call('HGET', FANOUT_AT, p)
-      local limit = math.min(fanout_budget, 100)
-      local links = redis.call('ZRANGEBYLEX', depends_down, (at and at ~= '') and ('(' .. at) or ('[' .. p),
-        '(' .. p .. ':', 'LIMIT', 0, limit)
+      limit = math.min(fanout_budget, 100)
+      local kids, statuses
+      links, kids, statuses = walk_slice(depends_down, task_status, FANOUT_AT, p, limit, false)
       fanout_budget = fanout_budget - #links - 1
       if #links > 0 then
-        local kids = {}
-        for i, m in ipairs(links) do
-          kids[i] = string.sub(m, #p + 17)
-        end
-        local statuses = redis.call('HMGET', task_status, unpack(kids))
         local failed, fields, times = {}, {}, {}
         for i, d in ipairs(kids) do
           if statuses[i] == 'DEFERRED' then
@@ -49,8 +37,9 @@ local function fanout_run(depends_down, task_status, task_time_complete, channel
             times[#times + 1] = d
             times[#times + 1] = time
             finished(d, 'IMPOSSIBLE', time)
-            if has_dependents(depends_down, d) and redis.call('HSETNX', FANOUT_AT, d, '') == 1 then
-              redis.call('RPUSH', FANOUT, d)
+            -- A dependent is always the first task of its chain: it is its own links' parent.
+            if has_dependents(depends_down, d) then
+              walk_queue(FANOUT, FANOUT_AT, d)
             end
           end
         end
@@ -64,26 +53,19 @@ local function fanout_run(depends_down, task_status, task_time_complete, channel
         if not st then
           redis.call('ZREM', depends_down, unpack(links))
         end
-        if #links == limit then
-          redis.call('HSET', FANOUT_AT, p, links[#links])
-          done = false
-        end
       end
     end
-    if done then
-      redis.call('LPOP', FANOUT)
-      redis.call('HDEL', FANOUT_AT, p)
-    end
+    walk_next(FANOUT, FANOUT_AT, p, links, limit)
   end
   return n
 end
 
-local function fail_dependents(depends_down, task_status, task_time_complete, channel, id, time)
-  if not has_dependents(depends_down, id) then
+-- Task id failed; root: the first task of its chain, when the caller has read it already (a deleted task's is gone).
+local function fail_dependents(depends_down, task_status, task_time_complete, channel, id, time, root)
+  root = root or root_of(id)
+  if not has_dependents(depends_down, root) then
     return 0
   end
-  if redis.call('HSETNX', FANOUT_AT, id, '') == 1 then
-    redis.call('RPUSH', FANOUT, id)
-  end
+  walk_queue(FANOUT, FANOUT_AT, root)
   return fanout_run(depends_down, task_status, task_time_complete, channel, time)
 end

@@ -1,15 +1,15 @@
--- move_task(k, status_key, depends_down, old, root, new, q, status, time, attempt, on_dependent): the one
--- retry step, shared by a manual retry (task_retry.lua) and an automatic one (include/auto_retry.lua).
--- Task `old` (status `status`, the newest of the chain that starts at `root`) becomes MOVED and points
--- at `new`, which runs the root's expression and locals, with its separate-process flag and timeout,
--- as PENDING in queue `q` (the caller puts it on the queue, or in its delayed set). The tasks waiting
--- for `old` now wait for `new`; on_dependent(d), when given, is called for each of them.
+-- move_task(k, status_key, old, root, new, q, status, time, attempt, rearm): the one retry step, shared by a manual
+-- retry (task_retry.lua) and an automatic one (include/auto_retry.lua). Task `old` (status `status`, the newest of
+-- the chain that starts at `root`) becomes MOVED and points at `new`, which runs the root's expression and locals,
+-- with its separate-process flag and timeout, as PENDING in queue `q` (the caller puts it on the queue, or in its
+-- delayed set). The tasks waiting for the chain now wait for `new`: their links are kept under the root
+-- (include/links.lua), so nothing about them is written here, whatever their number. With `rearm`, the chain's
+-- IMPOSSIBLE dependents are queued to be made DEFERRED again (include/rearm_dependents.lua).
 --   k: { moved_to, moved_root, time_moved, time_submit, expr, lcl, timeout, shared, shared_refs,
---        depends_up, queue, moved_from, attempt (may be nil: the attempt is then not counted) } (keys)
+--        queue, moved_from, attempt (may be nil: the attempt is then not counted) } (keys)
 --   attempt: the new task's attempt number, or nil
---#include links
---#include finished
-local function move_task(k, status_key, depends_down, old, root, new, q, status, time, attempt, on_dependent)
+--#include walks
+local function move_task(k, status_key, old, root, new, q, status, time, attempt, rearm)
   redis.call('HSET', status_key, old, 'MOVED')
   unfinished({old})
   redis.call('HSET', k.moved_from, old, status)
@@ -33,18 +33,12 @@ local function move_task(k, status_key, depends_down, old, root, new, q, status,
     redis.call('HSET', k.shared, new, sid)
     redis.call('HINCRBY', k.shared_refs, sid, 1)
   end
-  for _, m in ipairs(links_of(depends_down, old)) do
-    local rest = string.sub(m, #old + 1)   -- the child's sequence, then its id
-    redis.call('ZREM', depends_down, m)
-    redis.call('ZADD', depends_down, 0, new .. rest)
-    local d = string.sub(rest, 17)
-    local ups = {}
-    for dep in string.gmatch(redis.call('HGET', k.depends_up, d) or '', '%S+') do
-      ups[#ups + 1] = (dep == old) and new or dep
-    end
-    redis.call('HSET', k.depends_up, d, table.concat(ups, ' '))
-    if on_dependent then
-      on_dependent(d)
-    end
+  -- A walk over the chain's dependents that is still under way starts again from the first: a failure walk stops
+  -- at its next step (the chain is alive), but if the new task fails too it must reach the dependents re-armed since.
+  if redis.call('HEXISTS', FANOUT_AT, root) == 1 then
+    redis.call('HSET', FANOUT_AT, root, '')
+  end
+  if rearm and has_dependents(k.depends_down, root) then
+    walk_queue(REARM, REARM_AT, root)
   end
 end

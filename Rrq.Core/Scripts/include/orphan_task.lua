@@ -21,7 +21,7 @@ local function orphan_task(worker_task, task_status, task_worker, task_time_comp
       redis.call('HSET', task_time_complete, id, time)
       redis.call('HSET', reason.key, id, reason.text)
       redis.call('RPUSH', worker_log, time .. ' TASK_DIED ' .. id)
-      if auto_retry(k, qk, task_status, depends_down, id, 'DIED', new, time) == 'retried' then
+      if auto_retry(k, qk, task_status, id, 'DIED', new, time) == 'retried' then
         redis.call('PUBLISH', channel, id .. ' MOVED')
       else
         redis.call('PUBLISH', channel, id .. ' DIED')

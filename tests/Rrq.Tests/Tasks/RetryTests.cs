@@ -1,15 +1,22 @@
 using Rrq.Tests.Support;
+using StackExchange.Redis;
 
 namespace Rrq.Tests.Tasks;
 
 [Trait(RedisServer.OnGarnet, "yes")]
 public class RetryTests
 {
-    private static async Task<(TestQueue, RrqWorker, string counter)> Setup()
+    /// <param name="quiet">A worker without a heartbeat, so that it never sweeps (for tests that leave walks half done on
+    /// purpose).</param>
+    private static async Task<(TestQueue, RrqWorker, string counter)> Setup(bool quiet = false)
     {
         var q = await TestQueue.CreateAsync();
         q.Controller.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("fault.csx")]));
-        var w = await q.WorkerAsync();
+        if (quiet)
+        {
+            await q.Controller.WorkerConfigSaveAsync("quiet", new RrqWorkerConfig { HeartbeatPeriod = null });
+        }
+        var w = await q.WorkerAsync(config: quiet ? "quiet" : "localhost");
         return (q, w, Path.Combine(Path.GetTempPath(), "rrq-retry-" + Guid.NewGuid().ToString("N")));
     }
 
@@ -242,5 +249,105 @@ public class RetryTests
         Assert.All(obj.TaskStatus(again), st => Assert.Equal(RrqTaskStatus.Pending, st));
         Assert.Equal(again, ids.Select(id => obj.TaskInfo(id).Moved.Down[0]));
         Assert.Equal(251, obj.QueueLength());
+    }
+
+    private static IDatabase Db => RedisServer.Instance.Connection.GetDatabase();
+
+    /// <summary>A parent that fails its first <paramref name="failures"/> runs, with <paramref name="n"/> dependents and
+    /// one grandchild, all IMPOSSIBLE once it has run and failed.</summary>
+    private static async Task<(string Parent, IReadOnlyList<string> Children, string Grandchild)> FailedFamilyAsync(
+        TestQueue q, RrqWorker w, string counter, int failures, int n)
+    {
+        var obj = q.Controller;
+        var parent = obj.TaskCreateExpr("stochastic_failure(0.5, counter, failures)", new { counter, failures });
+        var children = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, n).Select(i => (object)new { i }), dependsOn: [parent]);
+        var grandchild = obj.TaskCreateExpr("-1", dependsOn: [children[^1]]);
+        Assert.Equal(parent, (await w.StepAsync()).TaskId);
+        Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+        return (parent, children, grandchild);
+    }
+
+    [Fact]
+    public async Task Retrying_a_task_with_thousands_of_impossible_dependents_moves_no_link_and_re_arms_them_a_slice_per_script()
+    {
+        var (q, w, counter) = await Setup(quiet: true);
+        await using var _q = q;
+        var obj = q.Controller;
+        var (parent, children, grandchild) = await FailedFamilyAsync(q, w, counter, 2, 1500);
+        var links = await Db.SortedSetRangeByRankAsync(obj.Keys.TaskDependsDown);
+
+        // The retry script alone: a new task, and the chain queued for re-arming; no link moves, no dependent is touched.
+        var next = RrqController.NewTaskId();
+        var r = await obj.Queue.TaskRetryAsync([(parent, parent, next, "default")], CancellationToken.None);
+        Assert.Equal([1L, 1L], r.Select(x => (long)x));
+        Assert.Equal(links, await Db.SortedSetRangeByRankAsync(obj.Keys.TaskDependsDown));
+        Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+
+        // One step re-arms a bounded slice, last dependent first; the rest waits in the queue of walks, after the last
+        // dependent's own walk (to its grandchild).
+        Assert.Equal(2, await obj.Queue.RearmContinueAsync([], CancellationToken.None));
+        var statuses = obj.TaskStatus(children);
+        Assert.Contains(RrqTaskStatus.Deferred, statuses);
+        Assert.Contains(RrqTaskStatus.Impossible, statuses);
+        await obj.Queue.RearmDrainAsync(CancellationToken.None);
+        Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Deferred, st));
+        Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Rearm));
+        Assert.Equal([next], obj.TaskInfo(children[0]).Depends.Up);
+        Assert.Equal(children, obj.TaskInfo(next).Depends.Down.Take(children.Count));
+
+        // The new task fails too: every dependent, the re-armed ones included, is IMPOSSIBLE again. The public retry
+        // re-arms them all before it returns; its task completes and releases them to the front of the queue, in order.
+        Assert.Equal(next, (await w.StepAsync()).TaskId);
+        Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+        var third = obj.TaskRetry(parent);
+        Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Deferred, st));
+        Assert.Equal(third, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(third));
+        Assert.Equal(children, obj.QueueList());
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(grandchild));
+        File.Delete(counter);
+    }
+
+    [Fact]
+    public async Task A_re_arm_left_half_done_is_finished_by_a_sweeping_worker_releasing_dependents_whose_new_task_completed_meanwhile()
+    {
+        var (q, w, counter) = await Setup(quiet: true);
+        await using var _q = q;
+        var obj = q.Controller;
+        var (parent, children, grandchild) = await FailedFamilyAsync(q, w, counter, 1, 1000);
+        // The retry script alone, as if its caller died before re-arming; its new task runs and completes before anyone
+        // carries the walk on, so it releases no one (they are still IMPOSSIBLE).
+        var next = RrqController.NewTaskId();
+        await obj.Queue.TaskRetryAsync([(parent, parent, next, "default")], CancellationToken.None);
+        Assert.Equal(next, (await w.StepAsync()).TaskId);
+        Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+
+        await obj.WorkerConfigSaveAsync("hb", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromMilliseconds(300) });
+        await using var sweeper = await q.WorkerAsync(config: "hb");
+        await Poll.Until(() => obj.TaskStatus(children).All(st => st == RrqTaskStatus.Pending));
+        Assert.Equal(children, obj.QueueList());   // nothing left to wait for: to the front, in submission order
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(grandchild));
+        Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Rearm));
+        File.Delete(counter);
+    }
+
+    [Fact]
+    public async Task A_dependency_retried_after_it_completed_is_waited_for_again_by_dependents_still_waiting()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var a = obj.TaskCreateExpr("1");
+        var b = obj.TaskCreateExpr("2");
+        var c = obj.TaskCreateExpr("3", dependsOn: [a, b]);
+        Assert.Equal(a, (await w.StepAsync()).TaskId);
+        var a2 = obj.TaskRetry(a);                      // c waited for a and b; now for a2 and b
+        Assert.Equal(b, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(c));
+        Assert.Equal(new Dictionary<string, RrqTaskStatus> { [a2] = RrqTaskStatus.Pending, [b] = RrqTaskStatus.Complete },
+            obj.DeferredList()[c]);
+        Assert.Equal(a2, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(c));
+        Assert.Equal(c, (await w.StepAsync()).TaskId);
     }
 }

@@ -1,0 +1,53 @@
+-- The walks over a chain's dependents, a bounded slice per script: the failure walk (FANOUT, include/fail_dependents.lua)
+-- and the re-arm walk (REARM, include/rearm_dependents.lua). Each is a list of chains, named by their first task (the
+-- parent their links are kept under), with a hash of how far each walk has got (its last link; "" for none yet).
+--#include links
+--#include finished
+
+-- walk_queue: queues chain `root` for a walk from its first dependent, or starts its queued walk again from there.
+local function walk_queue(list, at_key, root)
+  if redis.call('HSETNX', at_key, root, '') == 1 then
+    redis.call('RPUSH', list, root)
+  else
+    redis.call('HSET', at_key, root, '')
+  end
+end
+
+-- walk_head: the chain at the head of a walk's list (nil: none), and the status of its newest task (nil: the chain
+-- is gone).
+local function walk_head(list, task_status)
+  local p = redis.call('LINDEX', list, 0)
+  if not p then
+    return nil, nil
+  end
+  return p, redis.call('HGET', task_status, follow_chain(MOVED_TO, p, true) or p)
+end
+
+-- walk_slice: the next `limit` links of chain p's walk, from where it has got to, forwards or (backwards) from its
+-- last dependent to its first; the dependents they lead to; and those dependents' statuses.
+local function walk_slice(depends_down, task_status, at_key, p, limit, backwards)
+  local at = redis.call('HGET', at_key, p)
+  local from = at and at ~= ''
+  local links
+  if backwards then
+    links = redis.call('ZREVRANGEBYLEX', depends_down, from and ('(' .. at) or ('(' .. p .. ':'), '[' .. p, 'LIMIT', 0, limit)
+  else
+    links = redis.call('ZRANGEBYLEX', depends_down, from and ('(' .. at) or ('[' .. p), '(' .. p .. ':', 'LIMIT', 0, limit)
+  end
+  local kids = {}
+  for i, m in ipairs(links) do
+    kids[i] = string.sub(m, #p + 17)
+  end
+  return links, kids, #kids > 0 and redis.call('HMGET', task_status, unpack(kids)) or {}
+end
+
+-- walk_next: after a slice of chain p (its list's head), the walk carries on from the slice's last link when the slice
+-- was full; otherwise (or with links nil: nothing to walk) it is done and leaves the list.
+local function walk_next(list, at_key, p, links, limit)
+  if links and #links == limit then
+    redis.call('HSET', at_key, p, links[#links])
+  else
+    redis.call('LPOP', list)
+    redis.call('HDEL', at_key, p)
+  end
+end
