@@ -73,7 +73,7 @@ public sealed partial class RrqController
         }
         if (orphaned.Count > 0)
         {
-            await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+            await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         }
         return new RrqDetectExitedResult(lost.Order(NaturalComparer.Instance).ToArray(), orphaned);
     }
@@ -106,7 +106,7 @@ public sealed partial class RrqController
         switch ((long)r[0])
         {
             case 1:
-                await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+                await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             case 0:
                 return false;

@@ -81,7 +81,7 @@ public sealed partial class RrqController
         {
             removed.AddRange(await Queue.QueueRemoveAsync(slice, name, cancellationToken).ConfigureAwait(false));
         }
-        await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+        await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         return removed;
     }
 

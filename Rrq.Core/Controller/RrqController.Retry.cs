@@ -104,7 +104,7 @@ public sealed partial class RrqController
         {
             // Their IMPOSSIBLE dependents wait again, a bounded slice per script; done before returning, so a caller
             // sees them DEFERRED.
-            await Queue.RearmDrainAsync(cancellationToken).ConfigureAwait(false);
+            await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         }
         return newIds;
     }

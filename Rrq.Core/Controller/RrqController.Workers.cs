@@ -270,7 +270,7 @@ public sealed partial class RrqController
             cancellationToken).ConfigureAwait(false);
         if (orphan is not null)
         {
-            await Queue.FanoutDrainAsync(cancellationToken).ConfigureAwait(false);
+            await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         }
         return orphan;
     }

@@ -196,6 +196,11 @@ internal sealed class RrqKeys
     public RedisKey Fanout => _p + "fanout";
     /// <summary>hash: chain in <see cref="Fanout"/> → the last link of its range walked so far ("" for none).</summary>
     public RedisKey FanoutAt => _p + "fanout_at";
+    /// <summary>list: retry chains (by their first task) that COMPLETEd whose DEFERRED dependents are still to be counted
+    /// and released (a large fan-out, done a slice per script).</summary>
+    public RedisKey Release => _p + "release";
+    /// <summary>hash: chain in <see cref="Release"/> → the last link of its range walked so far ("" for none).</summary>
+    public RedisKey ReleaseAt => _p + "release_at";
     /// <summary>list: retry chains (by their first task) whose IMPOSSIBLE dependents are still to be re-armed after a
     /// retry (done a slice per script).</summary>
     public RedisKey Rearm => _p + "rearm";
@@ -215,7 +220,8 @@ internal sealed class RrqKeys
     /// them: the finished-chain indexes, the walks over dependents, the tombstones, and the chain and dependency hashes
     /// those shared steps read.</summary>
     public RedisKey[] FinishedBlock =>
-        [DoneComplete, DoneFailed, Fanout, FanoutAt, Rearm, RearmAt, Expired, ExpiredAt, TaskMovedTo, TaskMovedRoot, TaskDependsUp, TaskDependsLeft];
+        [DoneComplete, DoneFailed, Fanout, FanoutAt, Release, ReleaseAt, Rearm, RearmAt, Expired, ExpiredAt, TaskMovedTo, TaskMovedRoot,
+            TaskDependsUp, TaskDependsLeft];
 
     /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }

@@ -110,35 +110,17 @@ internal sealed partial class QueueContext
             cancellationToken).ConfigureAwait(false))!;
     }
 
-    /// <summary>fanout_continue.lua: one bounded step of failing the dependents of failed tasks; returns how many parents
-    /// are still queued for it (0: none).</summary>
-    public async Task<long> FanoutContinueAsync(CancellationToken cancellationToken)
-    {
-        var r = (RedisResult[])(await EvalAsync(RrqScripts.FanoutContinue,
-            [Keys.TaskDependsDown, Keys.TaskStatus, Keys.TaskTimeComplete, .. Keys.FinishedBlock],
-            [(string)Keys.TaskCompleteChannel!], cancellationToken).ConfigureAwait(false))!;
-        return (long)r[1];
-    }
-
-    /// <summary>Runs <see cref="FanoutContinueAsync"/> until no failed task has dependents left to fail: after a script
-    /// that may have failed more dependents than one script does (each step is a few milliseconds of Redis).</summary>
-    public async Task FanoutDrainAsync(CancellationToken cancellationToken)
-    {
-        while (await FanoutContinueAsync(cancellationToken).ConfigureAwait(false) > 0)
-        {
-        }
-    }
-
-    /// <summary>rearm_continue.lua: one bounded step of re-arming the dependents of retried tasks; returns how many chains
-    /// are still queued for it (0: none). A dependent released to a queue not in <paramref name="queues"/> adds it and
-    /// asks again.</summary>
-    public async Task<long> RearmContinueAsync(List<string> queues, CancellationToken cancellationToken)
+    /// <summary>walk_continue.lua: one bounded step of each walk over dependents (failing, releasing, re-arming); returns
+    /// how many chains are still queued for them (0: none). A dependent released into a queue not in
+    /// <paramref name="queues"/> adds it and asks again.</summary>
+    public async Task<long> WalksContinueAsync(List<string> queues, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var r = (RedisResult[])(await EvalAsync(RrqScripts.RearmContinue,
+            var r = (RedisResult[])(await EvalAsync(RrqScripts.WalkContinue,
                 [Keys.TaskDependsDown, Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskQueue, .. queues.Select(Keys.Queue), .. Keys.FinishedBlock],
-                [RearmBudget, Keys.QueueChannelPrefix, .. queues.Select(q => (RedisValue)q)], cancellationToken).ConfigureAwait(false))!;
+                [WalkBudget, (string)Keys.TaskCompleteChannel!, Keys.QueueChannelPrefix, .. queues.Select(q => (RedisValue)q)],
+                cancellationToken).ConfigureAwait(false))!;
             if ((long)r[0] != -4)
             {
                 return (long)r[0];
@@ -147,14 +129,17 @@ internal sealed partial class QueueContext
         }
     }
 
-    /// <summary>Links and dependencies read per <see cref="RearmContinueAsync"/> step: a few milliseconds of Redis.</summary>
-    internal const int RearmBudget = 1000;
+    /// <summary>Links and dependencies read per <see cref="WalksContinueAsync"/> step by the release and re-arm walks:
+    /// a few milliseconds of Redis.</summary>
+    internal const int WalkBudget = 1000;
 
-    /// <summary>Runs <see cref="RearmContinueAsync"/> until no retried task has dependents left to re-arm.</summary>
-    public async Task RearmDrainAsync(CancellationToken cancellationToken)
+    /// <summary>Runs <see cref="WalksContinueAsync"/> until no walk over dependents is left: after a script that may have
+    /// started one bigger than it does itself (each step is a few milliseconds of Redis). <paramref name="queues"/>: the
+    /// queues dependents are likely released into (others are learnt as they come).</summary>
+    public async Task WalksDrainAsync(CancellationToken cancellationToken, IEnumerable<string>? queues = null)
     {
-        var queues = new List<string>();
-        while (await RearmContinueAsync(queues, cancellationToken).ConfigureAwait(false) > 0)
+        var known = queues?.ToList() ?? [];
+        while (await WalksContinueAsync(known, cancellationToken).ConfigureAwait(false) > 0)
         {
         }
     }

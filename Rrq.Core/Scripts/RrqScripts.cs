@@ -34,8 +34,7 @@ internal static class RrqScripts
     public const string WorkerPause = "worker_pause";
     public const string WorkerDelete = "worker_delete";
     public const string WorkerBeat = "worker_beat";
-    public const string FanoutContinue = "fanout_continue";
-    public const string RearmContinue = "rearm_continue";
+    public const string WalkContinue = "walk_continue";
     public const string TombstoneDrop = "tombstone_drop";
     public const string WorkerLogTrim = "worker_log_trim";
     public const string TaskLink = "task_link";

@@ -1,5 +1,6 @@
 -- task_finish: a worker records the outcome of the task it ran, and what follows from it: on
--- COMPLETE, dependents with nothing left to wait for go to the front of their queues as PENDING;
+-- COMPLETE, dependents with nothing left to wait for go to the front of their queues as PENDING (the first slice of
+-- the release walk, include/release_dependents.lua);
 -- on a failure, the chain's retry policy may retry it at once (it becomes MOVED, its dependents
 -- keep waiting for the new task), else every transitive dependent becomes IMPOSSIBLE. All of it
 -- happens only if the task is still RUNNING on this worker and the worker is still registered: a
@@ -30,7 +31,8 @@
 -- ARGV[11] the token of the claim that took this task: the outcome is written only for that claim
 -- ARGV[12] the token of the next claim (see include/claim.lua)      ARGV[13..] queue names
 --
--- Returns: {1, claim...} written; {2, claim...} this very outcome was written already (a repeat after a
+-- Returns: {1, claim...} written; {3, claim...} written, and a walk over dependents (of this task or another) is
+-- left for the worker to carry on (walk_continue.lua); {2, claim...} this very outcome was written already (a repeat after a
 -- lost reply: nothing is written twice, and the next claim's answer is the first one's); {-1, claim...}
 -- the task is no longer RUNNING on this worker under that claim (nothing written to the task; the
 -- worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not passed (nothing
@@ -71,14 +73,7 @@ if claimed == token .. ':done' and redis.call('HGET', KEYS[2], id) == w then
   result = 2
 elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
     and claimed == token and redis.call('SISMEMBER', KEYS[27], w) == 1 then
-  local release, down, fix = {}, nil, nil
-  if status == 'COMPLETE' then
-    local missing
-    release, missing, down, fix = dependents_to_release(KEYS[8], KEYS[1], k.queue, queue_keys, id)
-    if not release then
-      return {-4, missing}
-    end
-  else
+  if status ~= 'COMPLETE' then
     -- Check before writing: a retry needs its queue's keys.
     local q = redis.call('HGET', k.queue, id) or 'default'
     if redis.call('HEXISTS', k.retry, redis.call('HGET', k.moved_root, id) or id) == 1 and not qk(q) then
@@ -102,8 +97,8 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
     else
       redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
     end
-    release_dependents(down, KEYS[1], k.queue, queue_keys, release, fix)
     finished(id, status, time)
+    release_dependents(KEYS[8], KEYS[1], k.queue, queue_keys, redis.call('HGET', k.moved_root, id) or id)
   elseif auto_retry(k, qk, KEYS[1], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
@@ -114,6 +109,9 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end
   result = 1
+  if redis.call('LLEN', FANOUT) + redis.call('LLEN', RELEASE) > 0 then
+    result = 3
+  end
 end
 
 -- The worker's own bookkeeping. A worker the queue has no record of (the queue was destroyed under

@@ -2,7 +2,7 @@
 -- MOVED and points at a new task that runs the chain's first task's expression and locals, with
 -- its separate-process flag and timeout, PENDING at the tail of the given queue (default: the
 -- old task's, so a chain retried into another queue stays there). Tasks that had become IMPOSSIBLE because the old
--- task failed are queued to be re-armed (DEFERRED again, waiting for the new task: rearm_continue.lua, which the
+-- task failed are queued to be re-armed (DEFERRED again, waiting for the new task: walk_continue.lua, which the
 -- caller runs next). All checks come first: either every retry happens or none does.
 --
 -- KEYS[1] task:status     KEYS[2] task:moved_to    KEYS[3] task:moved_root  KEYS[4] task:time_moved

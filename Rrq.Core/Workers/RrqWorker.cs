@@ -204,10 +204,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             Logging.RrqLog.DeclaredLost(_log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
         }
-        // Housekeeping that must not wait for a user: a fan-out of failures or a re-arm after a retry left half-done by a
-        // process that died, and the queue's retention (expiring a bounded number of tasks per turn).
-        await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
-        await _controller.Queue.RearmDrainAsync(CancellationToken.None).ConfigureAwait(false);
+        // Housekeeping that must not wait for a user: a walk over dependents (failing, releasing or re-arming them) left
+        // half-done by a process that died, and the queue's retention (expiring a bounded number of tasks per turn).
+        await _controller.Queue.WalksDrainAsync(CancellationToken.None).ConfigureAwait(false);
         await _controller.LinkingDrainAsync(CancellationToken.None).ConfigureAwait(false);
         var expired = await _controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
         if (expired > 0)
@@ -990,10 +989,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // the poll (the next step looks again).
         _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
         _nextToken = nextToken;
-        if ((long)r[0] == 1 && outcome.Status != RrqTaskStatus.Complete)
+        if ((long)r[0] == 3)
         {
-            // A failure whose dependents were more than one script fails: the rest, before the next task.
-            await _controller.Queue.FanoutDrainAsync(CancellationToken.None).ConfigureAwait(false);
+            // More dependents to release or fail than one script does: the rest, before the next task.
+            await _controller.Queue.WalksDrainAsync(CancellationToken.None, _knownQueues).ConfigureAwait(false);
+            return 1;
         }
         return (long)r[0];
     }

@@ -286,6 +286,22 @@ if (Section("scripts"))
     var cancelled = await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }));
     await big.QueueRemoveAsync(cancelled);
     await Measure("retry 10,000 cancelled tasks in one call", () => big.TaskRetryAsync(cancelled));
+    await big.QueueRemoveAsync(await big.QueueListAsync());
+    await Measure("submit 10,000 tasks in one call", () => big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), queue: "held"));
+    var one = await big.TaskCreateExprAsync("0", queue: "held");
+    await Measure("submit 10,000 tasks on one dependency in one call", () => big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), queue: "held", dependsOn: [one]));
+    // A worker's own scripts: finishing a task whose 10,000 dependents it releases, and failing one that is retried
+    // automatically with 10,000 dependents waiting (they are in a queue the worker does not take from).
+    var worker = await big.WorkerSpawnAsync(1, timeout: TimeSpan.FromSeconds(60));
+    // The parent is held back for a few seconds (a delayed task), so that submitting its dependents is not timed.
+    var releasing = await big.TaskCreateExprAsync("0", delay: TimeSpan.FromSeconds(3));
+    await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), queue: "held", dependsOn: [releasing]);
+    await Measure("a worker completes a task and releases its 10,000 dependents", () => big.TaskWaitAsync(releasing, TimeSpan.FromSeconds(60)));
+    var retrying = await big.TaskCreateExprAsync("throw new System.Exception()", retry: new RrqRetryPolicy { MaxAttempts = 2 }, delay: TimeSpan.FromSeconds(3));
+    await big.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 10_000).Select(i => new { i }), queue: "held", dependsOn: [retrying]);
+    await Measure("a worker retries a failed task with 10,000 dependents automatically", () => big.TaskWaitAsync(retrying, TimeSpan.FromSeconds(60)));
+    await big.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
+    worker.Kill();
     await big.DestroyAsync(workerStop: null);
     await admin.ConfigSetAsync("slowlog-log-slower-than", 10000);
     await admin.SlowlogResetAsync();

@@ -4,7 +4,7 @@
 --
 -- The walk is a queue of chains in FANOUT (include/finished.lua), each named by its first task (the parent its links
 -- are kept under) with its place in its range of links in FANOUT_AT. One script fails at most fanout_budget
--- dependents; the rest is carried on by the next script that fails a task, and by fanout_continue.lua, which whoever
+-- dependents; the rest is carried on by the next script that fails a task, and by walk_continue.lua, which whoever
 -- caused it (and every sweeping worker) runs until the queue is empty. Meanwhile the dependents still to do stay
 -- DEFERRED, which is safe: a failed task never completes, so nothing can release them, and once the chain is retried
 -- (its newest task is alive again) its entry fails no one more. A retry starts the entry's place again

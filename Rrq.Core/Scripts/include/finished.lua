@@ -4,6 +4,9 @@
 --                               second): retention expires chains from their old end, at a cost of what it expires
 --   fanout, fanout_at           a list of chains (by their first task) whose dependents are still to be made
 --                               IMPOSSIBLE, and where each walk has got to (see include/fail_dependents.lua)
+--   release, release_at         a list of chains that COMPLETEd whose DEFERRED dependents are still to be counted (and
+--                               released when nothing is left), and where each walk has got to
+--                               (see include/release_dependents.lua)
 --   rearm, rearm_at             a list of chains whose IMPOSSIBLE dependents are still to be re-armed after a retry,
 --                               and where each walk has got to (see include/rearm_dependents.lua)
 --   expired, expired_at         tombstones of tasks retention expired: id → the status its chain ended with, and
@@ -11,13 +14,14 @@
 --   task:moved_to, task:moved_root, task:depends_up, task:depends_left
 --                               the per-task hashes these shared steps read: retry chains, and what a task waits for
 -- N_KEYS is how many keys come before them.
-local N_KEYS = #KEYS - 12
+local N_KEYS = #KEYS - 14
 local DONE_COMPLETE, DONE_FAILED = KEYS[N_KEYS + 1], KEYS[N_KEYS + 2]
 local FANOUT, FANOUT_AT = KEYS[N_KEYS + 3], KEYS[N_KEYS + 4]
-local REARM, REARM_AT = KEYS[N_KEYS + 5], KEYS[N_KEYS + 6]
-local EXPIRED, EXPIRED_AT = KEYS[N_KEYS + 7], KEYS[N_KEYS + 8]
-local MOVED_TO, MOVED_ROOT = KEYS[N_KEYS + 9], KEYS[N_KEYS + 10]
-local DEPENDS_UP, DEPENDS_LEFT = KEYS[N_KEYS + 11], KEYS[N_KEYS + 12]
+local RELEASE, RELEASE_AT = KEYS[N_KEYS + 5], KEYS[N_KEYS + 6]
+local REARM, REARM_AT = KEYS[N_KEYS + 7], KEYS[N_KEYS + 8]
+local EXPIRED, EXPIRED_AT = KEYS[N_KEYS + 9], KEYS[N_KEYS + 10]
+local MOVED_TO, MOVED_ROOT = KEYS[N_KEYS + 11], KEYS[N_KEYS + 12]
+local DEPENDS_UP, DEPENDS_LEFT = KEYS[N_KEYS + 13], KEYS[N_KEYS + 14]
 local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
 local unpack = table.unpack or unpack
 

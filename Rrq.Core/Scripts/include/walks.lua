@@ -1,5 +1,5 @@
--- The walks over a chain's dependents, a bounded slice per script: the failure walk (FANOUT, include/fail_dependents.lua)
--- and the re-arm walk (REARM, include/rearm_dependents.lua). Each is a list of chains, named by their first task (the
+-- The walks over a chain's dependents, a bounded slice per script: the failure walk (FANOUT, include/fail_dependents.lua),
+-- the release walk (RELEASE, include/release_dependents.lua) and the re-arm walk (REARM, include/rearm_dependents.lua). Each is a list of chains, named by their first task (the
 -- parent their links are kept under), with a hash of how far each walk has got (its last link; "" for none yet).
 --#include links
 --#include finished
@@ -13,14 +13,15 @@ local function walk_queue(list, at_key, root)
   end
 end
 
--- walk_head: the chain at the head of a walk's list (nil: none), and the status of its newest task (nil: the chain
--- is gone).
+-- walk_head: the chain at the head of a walk's list (nil: none), the status of its newest task (nil: the chain is
+-- gone), and that task.
 local function walk_head(list, task_status)
   local p = redis.call('LINDEX', list, 0)
   if not p then
-    return nil, nil
+    return nil, nil, nil
   end
-  return p, redis.call('HGET', task_status, follow_chain(MOVED_TO, p, true) or p)
+  local leaf = follow_chain(MOVED_TO, p, true) or p
+  return p, redis.call('HGET', task_status, leaf), leaf
 end
 
 -- walk_slice: the next `limit` links of chain p's walk, from where it has got to, forwards or (backwards) from its

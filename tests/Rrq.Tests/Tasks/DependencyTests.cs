@@ -61,7 +61,7 @@ public class DependencyTests
     [Fact]
     public async Task A_bulk_submission_in_several_calls_is_refused_only_by_its_first_so_it_is_all_or_nothing()
     {
-        // A bulk goes as calls of 1,000 tasks; between two of them a dependency can be retried or deleted.
+        // A bulk goes as several calls; between two of them a dependency can be retried or deleted.
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         var w = await q.WorkerAsync();
@@ -91,6 +91,26 @@ public class DependencyTests
         // Only a submission's first call is refused for a missing dependency: nothing of it is written.
         var refused = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", null, 0, default))!;
         Assert.Equal(-5, (long)refused[0]);
+    }
+
+    [Fact]
+    public async Task A_task_with_thousands_of_dependents_releases_them_all_to_the_front_in_submission_order()
+    {
+        // More than one script releases: the worker carries the walk on before it takes its next task.
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var parent = obj.TaskCreateExpr("1");
+        var other = obj.TaskCreateExpr("2");
+        var children = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => (object)new { i }), dependsOn: [parent]);
+        var both = obj.TaskCreateExpr("3", dependsOn: [parent, other]);
+        var queued = obj.TaskCreateExpr("4");
+        var w = await q.WorkerAsync();
+        Assert.Equal(parent, (await w.StepAsync()).TaskId);
+        Assert.Equal([.. children, other, queued], obj.QueueList());
+        Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(both));   // still waits for the other
+        Assert.Equal(0, await db.ListLengthAsync(obj.Keys.Release));
+        Assert.Equal(children[0], (await w.StepAsync()).TaskId);
     }
 
     [Fact]

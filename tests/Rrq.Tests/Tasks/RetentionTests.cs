@@ -205,7 +205,7 @@ public class RetentionTests
         Assert.Contains(RrqTaskStatus.Deferred, obj.TaskStatus(children));
         var again = obj.TaskRetry(parent);
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Deferred, st));
-        await obj.Queue.FanoutDrainAsync(CancellationToken.None);
+        await obj.Queue.WalksDrainAsync(CancellationToken.None);
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Deferred, st));
         Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Fanout));
         Assert.Equal(RrqTaskStatus.Moved, obj.TaskStatus(parent, follow: false));

@@ -285,11 +285,11 @@ public class RetryTests
 
         // One step re-arms a bounded slice, last dependent first; the rest waits in the queue of walks, after the last
         // dependent's own walk (to its grandchild).
-        Assert.Equal(2, await obj.Queue.RearmContinueAsync([], CancellationToken.None));
+        Assert.Equal(2, await obj.Queue.WalksContinueAsync([], CancellationToken.None));
         var statuses = obj.TaskStatus(children);
         Assert.Contains(RrqTaskStatus.Deferred, statuses);
         Assert.Contains(RrqTaskStatus.Impossible, statuses);
-        await obj.Queue.RearmDrainAsync(CancellationToken.None);
+        await obj.Queue.WalksDrainAsync(CancellationToken.None);
         Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Deferred, st));
         Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Rearm));
         Assert.Equal([next], obj.TaskInfo(children[0]).Depends.Up);
@@ -309,23 +309,37 @@ public class RetryTests
     }
 
     [Fact]
-    public async Task A_re_arm_left_half_done_is_finished_by_a_sweeping_worker_releasing_dependents_whose_new_task_completed_meanwhile()
+    public async Task A_re_arm_left_half_done_by_a_process_that_died_is_finished_by_a_sweeping_worker()
     {
         var (q, w, counter) = await Setup(quiet: true);
         await using var _q = q;
         var obj = q.Controller;
         var (parent, children, grandchild) = await FailedFamilyAsync(q, w, counter, 1, 1000);
-        // The retry script alone, as if its caller died before re-arming; its new task runs and completes before anyone
-        // carries the walk on, so it releases no one (they are still IMPOSSIBLE).
-        var next = RrqController.NewTaskId();
-        await obj.Queue.TaskRetryAsync([(parent, parent, next, "default")], CancellationToken.None);
-        Assert.Equal(next, (await w.StepAsync()).TaskId);
+        // The retry script alone, as if its caller died before re-arming; the new task waits in a queue no worker takes.
+        await obj.Queue.TaskRetryAsync([(parent, parent, RrqController.NewTaskId(), "later")], CancellationToken.None);
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
 
         await obj.WorkerConfigSaveAsync("hb", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromMilliseconds(300) });
         await using var sweeper = await q.WorkerAsync(config: "hb");
-        await Poll.Until(() => obj.TaskStatus(children).All(st => st == RrqTaskStatus.Pending));
-        Assert.Equal(children, obj.QueueList());   // nothing left to wait for: to the front, in submission order
+        await Poll.Until(() => obj.TaskStatus([.. children, grandchild]).All(st => st == RrqTaskStatus.Deferred));
+        Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Rearm));
+        File.Delete(counter);
+    }
+
+    [Fact]
+    public async Task Dependents_whose_retried_dependency_completed_before_the_re_arm_reached_them_go_straight_to_the_front_in_order()
+    {
+        var (q, w, counter) = await Setup(quiet: true);
+        await using var _q = q;
+        var obj = q.Controller;
+        var (parent, children, grandchild) = await FailedFamilyAsync(q, w, counter, 1, 1000);
+        // The retry script alone; its new task runs and completes before anyone has re-armed a dependent. The worker
+        // carries on the walks left over dependents after its task: all of them have nothing left to wait for.
+        var next = RrqController.NewTaskId();
+        await obj.Queue.TaskRetryAsync([(parent, parent, next, "default")], CancellationToken.None);
+        Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
+        Assert.Equal(next, (await w.StepAsync()).TaskId);
+        Assert.Equal(children, obj.QueueList());
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(grandchild));
         Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Rearm));
         File.Delete(counter);
