@@ -215,6 +215,33 @@ public class BulkAndQueueTests
     }
 
     [Fact]
+    public async Task A_bulk_delete_or_remove_cut_off_after_its_first_slice_leaves_every_task_whole_and_can_simply_be_run_again()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var doomed = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 300).Select(i => new { i }));
+        var removed = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 300).Select(i => new { i }));
+
+        // Each bulk call's first script alone, as if its process died after it.
+        await obj.Queue.TaskDeleteAsync([.. doomed.Take(100)], ["default"], CancellationToken.None);
+        await obj.Queue.QueueRemoveAsync([.. removed.Take(100)], "default", CancellationToken.None);
+        Assert.All(obj.TaskStatus(doomed.Take(100)), st => Assert.Equal(RrqTaskStatus.Missing, st));
+        Assert.All(obj.TaskStatus(removed.Take(100)), st => Assert.Equal(RrqTaskStatus.Cancelled, st));
+        Assert.All(obj.TaskStatus([.. doomed.Skip(100), .. removed.Skip(100)]), st => Assert.Equal(RrqTaskStatus.Pending, st));
+        Assert.Equal([.. doomed.Skip(100), .. removed.Skip(100)], obj.QueueList());
+        Assert.Equal(400, obj.QueueLength());
+
+        // The same calls again, whole: what was done is not done twice, and the rest is done.
+        obj.TaskDelete(doomed);
+        Assert.Equal([.. Enumerable.Repeat(false, 100), .. Enumerable.Repeat(true, 200)], obj.QueueRemove(removed));
+        Assert.All(obj.TaskStatus(doomed), st => Assert.Equal(RrqTaskStatus.Missing, st));
+        Assert.All(obj.TaskStatus(removed), st => Assert.Equal(RrqTaskStatus.Cancelled, st));
+        Assert.Equal(0, obj.QueueLength());
+        var w = await q.WorkerAsync();
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+    }
+
+    [Fact]
     public async Task A_claim_drops_at_most_a_thousand_skipped_ids_then_the_worker_claims_again_at_once()
     {
         await using var q = await TestQueue.CreateAsync();
