@@ -7,6 +7,9 @@ using StackExchange.Redis;
 // Rrq benchmark. Starts a private redis-server (unless RRQ_REDIS is set), measures a baseline
 // (Redis PING from this process) and then Rrq, and reports Rrq's figures both in time and as
 // ratios to the baseline measured in the same run, because the machine is shared and noisy.
+// Workers run on the default config, as a user starts them. The peer, BullMQ, runs the same
+// workloads against the same server in the same run (bench/peers/bullmq, installed there with npm
+// on first use; skipped, saying so, without Node.js).
 //
 //   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
 //
@@ -34,13 +37,13 @@ var ping = Median(await Repeat(roundTrips, async () => await db.PingAsync()));
 Console.WriteLine($"baseline: Redis PING round trip, median {Ms(ping)}");
 
 var queue = "rrq-bench:" + Guid.NewGuid().ToString("N")[..8];
+var peer = new BullMqPeer(mux.GetEndPoints()[0]);
 await using var obj = await RrqController.ConnectAsync(queue, address);
-await obj.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
 var rt = double.NaN;
 
 if (Section("roundtrip") || Section("many") || Section("bulk"))
 {
-    var one = await obj.WorkerSpawnAsync(1, "bench");
+    var one = await obj.WorkerSpawnAsync(1);   // the default config, as a user starts them
     for (var i = 0; i < 50; i++)
     {
         await RoundTrip(obj, i); // warm-up: compile, JIT, connections
@@ -51,7 +54,8 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         // 1. Round trip of one trivial task with one worker already running.
         var done = new List<string>();
         var scriptsBefore = await ScriptMicroseconds(mux);
-        rt = Median(await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1))));
+        var rtTimes = await Repeat(roundTrips, async () => done.Add(await RoundTrip(obj, 1)));
+        rt = Median(rtTimes);
         var scriptsPerTask = (await ScriptMicroseconds(mux) - scriptsBefore) / 1000.0 / roundTrips;
         // Where the time goes, by the server's clock: submitted → claimed (the worker is woken and
         // claims), claimed → recorded (the worker runs it and records it); the rest is the submit's way
@@ -60,7 +64,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         var toStart = Median([.. times.Select(x => (x.Start!.Value - x.Submit!.Value).TotalMilliseconds)]);
         var toComplete = Median([.. times.Select(x => (x.Complete!.Value - x.Start!.Value).TotalMilliseconds)]);
         await obj.TaskDeleteAsync(done);
-        Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)} = {rt / ping:0.0} × PING  (budget 1 ms; rrq here 3–6 ms)");
+        Console.WriteLine($"round trip (submit → wait → result), 1 worker: median {Ms(rt)}, p90 {Ms(P90(rtTimes))} = {rt / ping:0.0} × PING  (budget 1 ms)");
         Console.WriteLine($"  by the server's clock: submitted → claimed {Ms(toStart)}, claimed → recorded {Ms(toComplete)}; " +
             $"the rest (the submit's way in, the notice's way out) {Ms(rt - toStart - toComplete)}; " +
             $"Redis ran scripts for {Ms(scriptsPerTask)} per task");
@@ -68,22 +72,30 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         // Pieces of the round trip: submitting alone, and reading a finished task's result.
         var submitted = new List<string>();
         var submit = Median(await Repeat(roundTrips, async () => submitted.Add(await obj.TaskCreateExprAsync("i + 1", new { i = 1 }))));
-        Console.WriteLine($"submit one task: median {Ms(submit)} = {submit / ping:0.0} × PING  (rrq here 0.65 ms)");
+        Console.WriteLine($"submit one task: median {Ms(submit)} = {submit / ping:0.0} × PING");
         await obj.TaskWaitAsync(submitted, TimeSpan.FromMinutes(1));
         var read = Median(await Repeat(roundTrips, async () => await obj.TaskResultAsync(submitted[0])));
         Console.WriteLine($"read one result: median {Ms(read)} = {read / ping:0.0} × PING");
         var waitDone = Median(await Repeat(roundTrips, async () => await obj.TaskWaitAsync(submitted[0])));
         Console.WriteLine($"wait on a finished task: median {Ms(waitDone)} = {waitDone / ping:0.0} × PING");
         await obj.TaskDeleteAsync(submitted);
+
+        // The peer, measured now against the same server: one trivial job at a time, its worker in a process of its own.
+        if (await peer.RunAsync("roundtrip", roundTrips) is { } b)
+        {
+            var (bm, bp) = (b.GetProperty("median").GetDouble(), b.GetProperty("p90").GetDouble());
+            Console.WriteLine($"{peer.Name} round trip (add → waitUntilFinished → value), 1 worker process: median {Ms(bm)}, p90 {Ms(bp)} = " +
+                $"{bm / ping:0.0} × PING; Rrq's median is {bm / rt:0.00} × faster  (budget: 2.5 ×)");
+        }
     }
 
     // 2. Many trivial tasks: submit them all, wait for all, read all results.
     if (Section("many"))
     {
         var perTask1 = await Many(obj, bulk);
-        Console.WriteLine($"{bulk} tasks, 1 worker: {Ms(perTask1 * bulk)} total, {Ms(perTask1)} per task = {perTask1 / ping:0.0} × PING  (rrq here 3.7–5.9 ms per task)");
+        Console.WriteLine($"{bulk} tasks, 1 worker: {Ms(perTask1 * bulk)} total, {Ms(perTask1)} per task = {perTask1 / ping:0.0} × PING");
     }
-    var two = await obj.WorkerSpawnAsync(1, "bench");
+    var two = await obj.WorkerSpawnAsync(1);
     // Warm the new worker too: keep the first one busy so the second compiles "i + 1" now, not mid-run.
     var blocker = await obj.TaskCreateExprAsync("System.Threading.Thread.Sleep(3000)");
     await Task.Delay(200);
@@ -95,7 +107,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
     if (Section("many"))
     {
         var perTask2 = await Many(obj, bulk);
-        Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING  (rrq here 2.8–4.8 ms per task)");
+        Console.WriteLine($"{bulk} tasks, 2 workers: {Ms(perTask2 * bulk)} total, {Ms(perTask2)} per task = {perTask2 / ping:0.0} × PING");
     }
 
     if (Section("bulk"))
@@ -118,9 +130,22 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
             runs.Add(await BulkPhases(obj, bulk, pids));
         }
         var m = runs.OrderBy(x => x.PerTask).ElementAt(1);
-        Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers (median of 3): {Ms(m.PerTask * bulk)} total, {Ms(m.PerTask)} per task = {m.PerTask / ping:0.0} × PING  (budget 0.3 ms; rrq here 2.8–4.8 ms)");
+        Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers (median of 3): {Ms(m.PerTask * bulk)} total, {Ms(m.PerTask)} per task = {m.PerTask / ping:0.0} × PING  (budget 0.3 ms)");
         Console.WriteLine($"  submit {Ms(m.Submit)}, run and wait {Ms(m.Wait)}, read results {Ms(m.Results)}; then delete {Ms(m.Delete)}. " +
             $"CPU while running: redis-server {m.Cpu[0]:0} ms, controller {m.Cpu[1]:0} ms, workers {m.Cpu[2]:0} and {m.Cpu[3]:0} ms");
+        // The peer, the same workload (added in bulk, run, every value read; median of 3), then with 8 jobs at once in one process.
+        if (await peer.RunAsync("bulk", bulk, 2, 1) is { } b2)
+        {
+            var per = b2.GetProperty("perTask").GetDouble();
+            Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 2 worker processes: {Ms(per)} per task = {per / ping:0.0} × PING; " +
+                $"Rrq is {per / m.PerTask:0.00} × faster  (budget: 2 ×)");
+        }
+        if (await peer.RunAsync("bulk", bulk, 1, 8) is { } b8)
+        {
+            var per = b8.GetProperty("perTask").GetDouble();
+            Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 1 worker process running 8 at once: {Ms(per)} per task = {per / ping:0.0} × PING  " +
+                $"(an Rrq worker process runs one task at a time: no Rrq row yet)");
+        }
 
         // Redis memory per finished trivial task (everything stored for it, result included).
         var before = await UsedMemory(mux);
@@ -141,7 +166,7 @@ if (Section("separate"))
     // one after another, each as soon as the last result is read (nothing waits for a child to be ready).
     if (double.IsNaN(rt))
     {
-        var inProc = await obj.WorkerSpawnAsync(1, "bench");
+        var inProc = await obj.WorkerSpawnAsync(1);
         for (var i = 0; i < 50; i++)
         {
             await RoundTrip(obj, i);
@@ -150,7 +175,6 @@ if (Section("separate"))
         await obj.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
         inProc.Kill();
     }
-    const double rrqSeparate = 330;   // rrq's back-to-back median, measured on this machine kind (docs/facts)
     var sep = await obj.WorkerSpawnAsync(1);
     var workerPid = sep.Pids.Values.Single();
 
@@ -181,7 +205,7 @@ if (Section("separate"))
     var b2b = Median([.. backToBack]);
     var p90 = backToBack.Order().ElementAt((int)Math.Ceiling(0.9 * n) - 1);
     Console.WriteLine($"separate-process round trip, back to back, default config: median {Ms(b2b)}, p90 {Ms(p90)} = " +
-        $"{b2b / rrqSeparate:0.00} × rrq ({rrqSeparate:0} ms here) = {b2b / rt:0} × in-process ({Ms(rt)})  (budget: median 100 ms, p90 200 ms)");
+        $"{b2b / rt:0} × in-process ({Ms(rt)})  (budget: median 100 ms, p90 200 ms)");
     Console.WriteLine($"  in order: {string.Join(", ", backToBack.Select(x => x.ToString("0", CultureInfo.InvariantCulture)))} ms");
     Console.WriteLine($"  CPU per task, worker and its children, last {counted} tasks: {cpuPerTask / 1000:0.000} s (worker {ownPerTask / 1000:0.000} s)  (budget 0.15 s)");
 
@@ -242,7 +266,7 @@ if (Section("death"))
         pair.Kill();
     }
     var death = Median([.. deaths]);
-    Console.WriteLine($"SIGKILL to DIED, heartbeat 1 s, automatic detection: median {death / 1000:0.00} s = {death / 1000:0.0} × period  (bound 4 periods; rrq here 2.7–2.9 s with someone polling detect every 0.25 s)");
+    Console.WriteLine($"SIGKILL to DIED, heartbeat 1 s, automatic detection: median {death / 1000:0.00} s = {death / 1000:0.0} × period  (bound 4 periods)");
 }
 
 if (Section("scripts"))
@@ -572,6 +596,8 @@ static async Task<double[]> Repeat(int n, Func<Task> body)
     return times;
 }
 
+static double P90(double[] xs) => xs.Order().ElementAt((int)Math.Ceiling(0.9 * xs.Length) - 1);
+
 static double Median(double[] xs)
 {
     var s = xs.Order().ToArray();
@@ -631,5 +657,108 @@ internal sealed class RedisProcess : IDisposable
         _process.Kill();
         _process.WaitForExit(5000);
         _process.Dispose();
+    }
+}
+
+/// <summary>
+/// BullMQ, the peer measured in the same run against the same server (bench/peers/bullmq/bench.mjs): installed with npm
+/// into that folder on first use, run with the machine's Node.js. Without Node.js or npm, its rows say so and the rest
+/// of the benchmark runs.
+/// </summary>
+internal sealed class BullMqPeer(System.Net.EndPoint redis)
+{
+    private readonly string? _dir = Find();
+    private bool _installed;
+    private string? _unavailable;
+
+    public string Name => _dir is not null && File.Exists(Path.Combine(_dir, "node_modules", "bullmq", "package.json"))
+        ? "BullMQ " + System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "node_modules", "bullmq", "package.json")))
+            .RootElement.GetProperty("version").GetString()
+        : "BullMQ";
+
+    private static string? Find()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "peers", "bullmq");
+            if (File.Exists(Path.Combine(candidate, "bench.mjs")))
+            {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Runs one workload (see bench.mjs); its figures, or null when the peer cannot run (the reason printed once).</summary>
+    public async Task<System.Text.Json.JsonElement?> RunAsync(string mode, params object[] args)
+    {
+        if (!_installed && _unavailable is null)
+        {
+            _unavailable = _dir is null ? "bench/peers/bullmq not found" : await InstallAsync(_dir);
+            _installed = _unavailable is null;
+            if (!_installed)
+            {
+                Console.WriteLine($"BullMQ: not measured ({_unavailable})");   // said once
+            }
+        }
+        if (!_installed)
+        {
+            return null;
+        }
+        var (host, port) = redis switch
+        {
+            System.Net.IPEndPoint ip => (ip.Address.ToString(), ip.Port),
+            System.Net.DnsEndPoint dns => (dns.Host, dns.Port),
+            _ => throw new InvalidOperationException($"Unexpected Redis end point {redis}"),
+        };
+        var (code, output) = await RunProcessAsync("node", [Path.Combine(_dir!, "bench.mjs"), mode, host, port.ToString(CultureInfo.InvariantCulture),
+            .. args.Select(a => Convert.ToString(a, CultureInfo.InvariantCulture)!)], _dir!);
+        var last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+        if (code != 0 || !last.StartsWith('{'))
+        {
+            Console.WriteLine($"BullMQ {mode}: failed (exit {code}): {last}");
+            return null;
+        }
+        return System.Text.Json.JsonDocument.Parse(last).RootElement;
+    }
+
+    private static async Task<string?> InstallAsync(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "node_modules", "bullmq", "package.json")))
+        {
+            return null;
+        }
+        try
+        {
+            var (code, output) = await RunProcessAsync("npm", ["ci", "--no-audit", "--no-fund"], dir);
+            return code == 0 ? null : $"npm ci failed: {output.Trim().Split('\n').LastOrDefault()}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return $"npm: {e.Message}";
+        }
+    }
+
+    private static async Task<(int Code, string Output)> RunProcessAsync(string file, string[] args, string dir)
+    {
+        var psi = new ProcessStartInfo(file) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            return (-1, "timed out after 10 minutes");
+        }
+        return (p.ExitCode, await stdout + await stderr);
     }
 }

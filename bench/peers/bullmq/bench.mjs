@@ -1,0 +1,87 @@
+// BullMQ peer of bench/Rrq.Bench: the same workloads, against the same redis-server, in the same run.
+//   node bench.mjs roundtrip HOST PORT N            one trivial job at a time: add → wait for it → its value, N times
+//   node bench.mjs bulk HOST PORT N PROCESSES CONC  N trivial jobs added in bulk, run by PROCESSES worker processes
+//                                                   with CONC jobs at once each; add, wait for all, read every value
+//   node bench.mjs worker HOST PORT QUEUE CONC      (a worker process of the above)
+// Prints one JSON line of figures (milliseconds). Workers run in processes of their own, as Rrq's do.
+import { Queue, QueueEvents, Worker, Job } from 'bullmq';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const [mode, host, port, ...rest] = process.argv.slice(2);
+const connection = { host, port: Number(port), maxRetriesPerRequest: null };
+const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const p90 = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+// Starts `processes` worker processes on `name`, each running `conc` jobs at once; resolves when all are ready.
+async function startWorkers(name, processes, conc) {
+  const children = [];
+  await Promise.all(Array.from({ length: processes }, () => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'worker', host, port, name, String(conc)],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    child.stdout.on('data', d => { if (String(d).includes('ready')) resolve(); });
+    child.on('exit', code => reject(new Error(`a BullMQ worker exited with ${code}`)));
+  })));
+  return children;
+}
+
+if (mode === 'worker') {
+  const [name, conc] = rest;
+  const worker = new Worker(name, async job => job.data.i + 1, { connection, concurrency: Number(conc) });
+  await worker.waitUntilReady();
+  process.stdout.write('ready\n');   // and runs jobs until it is killed
+} else if (mode === 'roundtrip') {
+  const n = Number(rest[0]);
+  const name = `rrq-bench-bullmq-rt-${process.pid}`;
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const children = await startWorkers(name, 1, 1);
+  const times = [];
+  for (let i = 0; i < n + 50; i++) {   // the first 50 warm up, as Rrq's do
+    const t0 = now();
+    const job = await queue.add('t', { i });
+    const value = await job.waitUntilFinished(events);
+    if (value !== i + 1) throw new Error(`job ${job.id} returned ${value}`);
+    if (i >= 50) times.push(now() - t0);
+  }
+  console.log(JSON.stringify({ median: median(times), p90: p90(times) }));
+  children.forEach(c => c.kill('SIGKILL'));
+  await queue.obliterate({ force: true });
+  await Promise.all([queue.close(), events.close()]);
+} else if (mode === 'bulk') {
+  const [n, processes, conc] = rest.map(Number);
+  const name = `rrq-bench-bullmq-bulk-${process.pid}`;
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const children = await startWorkers(name, processes, conc);
+  const runs = [];
+  for (let r = 0; r < 3; r++) {
+    let done = 0;
+    let allDone;
+    const finished = new Promise(resolve => { allDone = resolve; });
+    const onCompleted = () => { if (++done === n) allDone(); };
+    events.on('completed', onCompleted);
+    const t0 = now();
+    const jobs = await queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 't', data: { i } })));
+    await finished;
+    const values = await Promise.all(jobs.map(j => Job.fromId(queue, j.id).then(x => x.returnvalue)));
+    const total = now() - t0;
+    events.off('completed', onCompleted);
+    values.forEach((v, i) => { if (v !== i + 1) throw new Error(`job ${jobs[i].id} returned ${v}`); });
+    runs.push(total / n);
+    await queue.obliterate({ force: true });
+  }
+  console.log(JSON.stringify({ perTask: median(runs) }));
+  children.forEach(c => c.kill('SIGKILL'));
+  await Promise.all([queue.close(), events.close()]);
+} else {
+  console.error('usage: node bench.mjs roundtrip|bulk|worker HOST PORT ...');
+  process.exit(2);
+}
+if (mode !== 'worker') {
+  process.exit(0);
+}
