@@ -133,12 +133,27 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers (median of 3): {Ms(m.PerTask * bulk)} total, {Ms(m.PerTask)} per task = {m.PerTask / ping:0.0} × PING  (budget 0.3 ms)");
         Console.WriteLine($"  submit {Ms(m.Submit)}, run and wait {Ms(m.Wait)}, read results {Ms(m.Results)}; then delete {Ms(m.Delete)}. " +
             $"CPU while running: redis-server {m.Cpu[0]:0} ms, controller {m.Cpu[1]:0} ms, workers {m.Cpu[2]:0} and {m.Cpu[3]:0} ms");
+        // What Redis did per task over three more runs: CPU, scripts and commands (workers' polling and the waiting included).
+        var work0 = await RedisWork.ReadAsync(mux);
+        var deletes = new RedisWork(0, 0, 0, 0);   // not counted: BullMQ's row deletes nothing
+        for (var r = 0; r < 3; r++)
+        {
+            var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, bulk).Select(i => (object)new { i }));
+            await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+            await obj.TaskResultsAsync(ids);
+            var d0 = await RedisWork.ReadAsync(mux);
+            await obj.TaskDeleteAsync(ids);
+            deletes = deletes.Plus((await RedisWork.ReadAsync(mux)).Minus(d0));
+        }
+        var work = (await RedisWork.ReadAsync(mux)).Minus(work0).Minus(deletes).Per(3 * bulk);
+        Console.WriteLine($"  Redis per task: {work}");
         // The peer, the same workload (added in bulk, run, every value read; median of 3), then with 8 jobs at once in one process.
         if (await peer.RunAsync("bulk", bulk, 2, 1) is { } b2)
         {
             var per = b2.GetProperty("perTask").GetDouble();
             Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 2 worker processes: {Ms(per)} per task = {per / ping:0.0} × PING; " +
                 $"Rrq is {per / m.PerTask:0.00} × faster  (budget: 2 ×)");
+            Console.WriteLine($"  Redis per task: {RedisWork.FromPeer(b2)}");
         }
         if (await peer.RunAsync("bulk", bulk, 1, 8) is { } b8)
         {
@@ -658,6 +673,47 @@ internal sealed class RedisProcess : IDisposable
         _process.WaitForExit(5000);
         _process.Dispose();
     }
+}
+
+/// <summary>What the Redis server has done so far, from INFO cpu and commandstats (bench/peers/bullmq/bench.mjs reads the
+/// same): its CPU time (µs), the scripts it ran and their time (µs), and every other command, inside scripts or not.</summary>
+internal sealed record RedisWork(double CpuUs, double Scripts, double ScriptUs, double Commands)
+{
+    public static async Task<RedisWork> ReadAsync(ConnectionMultiplexer mux)
+    {
+        var server = mux.GetServer(mux.GetEndPoints()[0]);
+        var cpu = await server.InfoRawAsync("cpu") ?? "";
+        var stats = await server.InfoRawAsync("commandstats") ?? "";
+        double Field(string text, string name) => text.Split('\n').Where(l => l.StartsWith(name + ":", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(name.Length + 1)..].Trim(), CultureInfo.InvariantCulture)).FirstOrDefault();
+        double scripts = 0, scriptUs = 0, commands = 0;
+        foreach (var line in stats.Split('\n').Where(l => l.StartsWith("cmdstat_", StringComparison.Ordinal)))
+        {
+            var calls = double.Parse(line.Split("calls=")[1].Split(',')[0], CultureInfo.InvariantCulture);
+            if (line.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            {
+                scripts += calls;
+                scriptUs += double.Parse(line.Split("usec=")[1].Split(',')[0], CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                commands += calls;
+            }
+        }
+        return new RedisWork((Field(cpu, "used_cpu_user") + Field(cpu, "used_cpu_sys")) * 1e6, scripts, scriptUs, commands);
+    }
+
+    public static RedisWork FromPeer(System.Text.Json.JsonElement e) => new(e.GetProperty("cpuUs").GetDouble(), e.GetProperty("scripts").GetDouble(),
+        e.GetProperty("scriptUs").GetDouble(), e.GetProperty("commands").GetDouble());
+
+    public RedisWork Minus(RedisWork o) => new(CpuUs - o.CpuUs, Scripts - o.Scripts, ScriptUs - o.ScriptUs, Commands - o.Commands);
+
+    public RedisWork Plus(RedisWork o) => new(CpuUs + o.CpuUs, Scripts + o.Scripts, ScriptUs + o.ScriptUs, Commands + o.Commands);
+
+    public RedisWork Per(int n) => new(CpuUs / n, Scripts / n, ScriptUs / n, Commands / n);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"CPU {CpuUs:0} µs, {Scripts:0.0} scripts ({ScriptUs:0} µs in them), {Commands:0.0} commands (inside scripts or not)");
 }
 
 /// <summary>

@@ -5,6 +5,7 @@
 //   node bench.mjs worker HOST PORT QUEUE CONC      (a worker process of the above)
 // Prints one JSON line of figures (milliseconds). Workers run in processes of their own, as Rrq's do.
 import { Queue, QueueEvents, Worker, Job } from 'bullmq';
+import IORedis from 'ioredis';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,30 @@ const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const p90 = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)];
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
+// What the server has done so far, read as bench/Rrq.Bench reads it (INFO cpu and commandstats): its CPU time (µs),
+// scripts run and their time (µs), and every other command (inside scripts or not).
+async function redisWork(client) {
+  const cpu = await client.info('cpu');
+  const stats = await client.info('commandstats');
+  const field = (text, name) => Number((text.match(new RegExp(`${name}:([0-9.]+)`)) || [0, 0])[1]);
+  const work = { cpuUs: (field(cpu, 'used_cpu_user') + field(cpu, 'used_cpu_sys')) * 1e6, scripts: 0, scriptUs: 0, commands: 0 };
+  for (const line of stats.split('\n')) {
+    const m = line.match(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/);
+    if (!m) continue;
+    if (m[1].startsWith('eval')) {
+      work.scripts += Number(m[2]);
+      work.scriptUs += Number(m[3]);
+    } else {
+      work.commands += Number(m[2]);
+    }
+  }
+  return work;
+}
+
+// Worker processes never outlive this one, however it ends.
+const spawned = [];
+process.on('exit', () => spawned.forEach(c => c.kill('SIGKILL')));
+
 // Starts `processes` worker processes on `name`, each running `conc` jobs at once; resolves when all are ready.
 async function startWorkers(name, processes, conc) {
   const children = [];
@@ -21,6 +46,7 @@ async function startWorkers(name, processes, conc) {
     const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'worker', host, port, name, String(conc)],
       { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
+    spawned.push(child);
     child.stdout.on('data', d => { if (String(d).includes('ready')) resolve(); });
     child.on('exit', code => reject(new Error(`a BullMQ worker exited with ${code}`)));
   })));
@@ -53,31 +79,44 @@ if (mode === 'worker') {
   await Promise.all([queue.close(), events.close()]);
 } else if (mode === 'bulk') {
   const [n, processes, conc] = rest.map(Number);
-  const name = `rrq-bench-bullmq-bulk-${process.pid}`;
-  const queue = new Queue(name, { connection });
-  const events = new QueueEvents(name, { connection });
-  await events.waitUntilReady();
-  const children = await startWorkers(name, processes, conc);
+  const base = `rrq-bench-bullmq-bulk-${process.pid}`;
+  const queues = [];
   const runs = [];
+  const admin = new IORedis(connection);
+  let work0;
   for (let r = 0; r < 3; r++) {
+    // A fresh queue each run, its workers started first (not timed), as Rrq's are running before its runs.
+    const name = `${base}-${r}`;
+    const queue = new Queue(name, { connection });
+    const events = new QueueEvents(name, { connection });
+    await events.waitUntilReady();
+    const children = await startWorkers(name, processes, conc);
+    queues.push(queue);
+    work0 ??= await redisWork(admin);
     let done = 0;
     let allDone;
     const finished = new Promise(resolve => { allDone = resolve; });
-    const onCompleted = () => { if (++done === n) allDone(); };
-    events.on('completed', onCompleted);
+    events.on('completed', () => { if (++done === n) allDone(); });
     const t0 = now();
     const jobs = await queue.addBulk(Array.from({ length: n }, (_, i) => ({ name: 't', data: { i } })));
     await finished;
     const values = await Promise.all(jobs.map(j => Job.fromId(queue, j.id).then(x => x.returnvalue)));
     const total = now() - t0;
-    events.off('completed', onCompleted);
     values.forEach((v, i) => { if (v !== i + 1) throw new Error(`job ${jobs[i].id} returned ${v}`); });
     runs.push(total / n);
-    await queue.obliterate({ force: true });
+    children.forEach(c => c.kill('SIGKILL'));
+    await events.close();
   }
-  console.log(JSON.stringify({ perTask: median(runs) }));
-  children.forEach(c => c.kill('SIGKILL'));
-  await Promise.all([queue.close(), events.close()]);
+  // What Redis did per job over the three runs (workers' polling and the waiting included, as for Rrq).
+  const work = await redisWork(admin);
+  const per = key => (work[key] - work0[key]) / (3 * n);
+  console.log(JSON.stringify({ perTask: median(runs), cpuUs: per('cpuUs'), scripts: per('scripts'), scriptUs: per('scriptUs'),
+    commands: per('commands') }));
+  for (const queue of queues) {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  }
+  admin.disconnect();
 } else {
   console.error('usage: node bench.mjs roundtrip|bulk|worker HOST PORT ...');
   process.exit(2);
