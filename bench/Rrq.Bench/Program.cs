@@ -112,6 +112,8 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
 
     if (Section("bulk"))
     {
+        // A worker process's memory, idle (warmed up above), as the machine sees it.
+        var idlePss = one.Pids.Values.Concat(two.Pids.Values).Select(PssKb).Max();
         // 2b. Bulk: submitting 10,000 tasks in one call, and 2,048 bulk-submitted tasks run and collected.
         {
             var sw = Stopwatch.StartNew();
@@ -147,6 +149,8 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         }
         var work = (await RedisWork.ReadAsync(mux)).Minus(work0).Minus(deletes).Per(3 * bulk);
         Console.WriteLine($"  Redis per task: {work}");
+        var busyPss = one.Pids.Values.Concat(two.Pids.Values).Select(PssKb).Max();
+        Console.WriteLine($"worker process memory (PSS, the larger of the two): idle {idlePss / 1024.0:0} MiB, after these runs {busyPss / 1024.0:0} MiB  (budget: 250 MB)");
         // The peer, the same workload (added in bulk, run, every value read; median of 3), then with 8 jobs at once in one process.
         if (await peer.RunAsync("bulk", bulk, 2, 1) is { } b2)
         {
@@ -522,11 +526,16 @@ static int[] ChildPids(int pid)
     }
 }
 
-static long RssKb(int pid)
+static long RssKb(int pid) => ProcKb($"/proc/{pid}/status", "VmRSS:");
+
+/// <summary>A process's proportional set size (its share of shared pages counted): what it adds to the machine.</summary>
+static long PssKb(int pid) => ProcKb($"/proc/{pid}/smaps_rollup", "Pss:");
+
+static long ProcKb(string file, string field)
 {
     try
     {
-        var line = File.ReadAllLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        var line = File.ReadAllLines(file).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
         return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
     catch (IOException)
