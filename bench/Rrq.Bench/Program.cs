@@ -85,7 +85,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         {
             var (bm, bp) = (b.GetProperty("median").GetDouble(), b.GetProperty("p90").GetDouble());
             Console.WriteLine($"{peer.Name} round trip (add → waitUntilFinished → value), 1 worker process: median {Ms(bm)}, p90 {Ms(bp)} = " +
-                $"{bm / ping:0.0} × PING; Rrq's median is {bm / rt:0.00} × faster  (budget: 2.5 ×)");
+                $"{bm / ping:0.0} × PING; BullMQ's median ÷ Rrq's = {bm / rt:0.00}  (above 1: Rrq is faster; budget: at least 2.5)");
         }
     }
 
@@ -156,7 +156,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         {
             var per = b2.GetProperty("perTask").GetDouble();
             Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 2 worker processes: {Ms(per)} per task = {per / ping:0.0} × PING; " +
-                $"Rrq is {per / m.PerTask:0.00} × faster  (budget: 2 ×)");
+                $"BullMQ ÷ Rrq = {per / m.PerTask:0.00}  (above 1: Rrq is faster; budget: at least 2)");
             Console.WriteLine($"  Redis per task: {RedisWork.FromPeer(b2)}");
         }
         if (await peer.RunAsync("bulk", bulk, 1, 8) is { } b8)
