@@ -57,7 +57,7 @@ for j = 0, r - 1 do
 end
 
 local k = { moved_to = KEYS[2], moved_root = KEYS[3], time_moved = KEYS[4], time_submit = KEYS[5], expr = KEYS[6],
-            queue = KEYS[7], lcl = KEYS[8], timeout = KEYS[9], depends_up = KEYS[10], shared = KEYS[13],
+            queue = KEYS[7], lcl = KEYS[8], timeout = KEYS[9], shared = KEYS[13],
             shared_refs = KEYS[14], moved_from = KEYS[17], depends_down = KEYS[12] }
 local time = now()
 for _, p in ipairs(plan) do

@@ -24,9 +24,7 @@ for i = 5, N_KEYS do
   queue_keys['@channel:' .. name] = ARGV[3] .. name
 end
 local budget = tonumber(ARGV[1])
-if redis.call('LLEN', FANOUT) > 0 then
-  fanout_run(KEYS[1], KEYS[2], KEYS[3], ARGV[2], now())
-end
+fanout_run(KEYS[1], KEYS[2], KEYS[3], ARGV[2], now())
 local released, missing = release_run(KEYS[1], KEYS[2], KEYS[4], queue_keys, budget)
 if not released then
   return {-4, missing}

@@ -41,7 +41,8 @@ end
 
 -- A dependency as it stands: a retried one (MOVED) as its chain's newest task, and one retention expired as the
 -- status its chain ended with. Returns the id to wait for, its status (nil: no such task), and whether it expired
--- (then there is nothing to link). st: its status when the caller has read it already (false: not read).
+-- (then there is nothing to link). st: its status when the caller has read it already (nil: read, and absent;
+-- false: not read).
 --#include follow
 local function resolve_dependency(task_status, moved_to, dep, st)
   if st == false then
@@ -90,7 +91,7 @@ local function dependencies_of(task_status, d, done_id, newest)
         dep = leaf
         st = redis.call('HGET', task_status, dep)
       elseif not st then
-        dep, st = resolve_dependency(task_status, MOVED_TO, dep, false)   -- expired: its tombstone
+        dep, st = resolve_dependency(task_status, MOVED_TO, dep, nil)   -- expired: its tombstone
       end
       if dep == done_id or st == 'COMPLETE' then
         -- done

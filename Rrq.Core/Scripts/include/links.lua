@@ -8,20 +8,6 @@ local function link(parent, seq, child)
   return parent .. seq .. child
 end
 
--- The members (links) of a parent's children, in submission order.
-local function links_of(depends_down, parent)
-  return redis.call('ZRANGEBYLEX', depends_down, '[' .. parent, '(' .. parent .. ':')
-end
-
--- A parent's children, in submission order.
-local function children_of(depends_down, parent)
-  local out = {}
-  for _, m in ipairs(links_of(depends_down, parent)) do
-    out[#out + 1] = string.sub(m, #parent + 17)
-  end
-  return out
-end
-
 -- Adds members (a flat list) in slices: Lua's unpack has a limit on how many values it spreads.
 local function add_links(depends_down, members)
   local args = {}

@@ -32,15 +32,14 @@ local function rearm_run(depends_down, task_status, task_time_complete, task_que
             budget = budget - cost - 4
             if not failed then
               rearmed[#rearmed + 1] = d
-              fields[#fields + 1] = d
               if waiting == 0 then
                 local q = redis.call('HGET', task_queue, d)
                 if not queue_keys[q] then
                   return nil, q
                 end
-                fields[#fields + 1] = 'PENDING'
                 released[#released + 1] = { d, q }
               else
+                fields[#fields + 1] = d
                 fields[#fields + 1] = 'DEFERRED'
                 lefts[#lefts + 1] = d
                 lefts[#lefts + 1] = waiting
@@ -49,17 +48,14 @@ local function rearm_run(depends_down, task_status, task_time_complete, task_que
           end
         end
         if #rearmed > 0 then
-          redis.call('HSET', task_status, unpack(fields))
-          if #lefts > 0 then
+          if #fields > 0 then
+            redis.call('HSET', task_status, unpack(fields))
             redis.call('HSET', DEPENDS_LEFT, unpack(lefts))
           end
           redis.call('HDEL', task_time_complete, unpack(rearmed))
           unfinished(rearmed)
           for _, r in ipairs(released) do
-            redis.call('HDEL', DEPENDS_LEFT, r[1])
-            if redis.call('LPUSH', queue_keys[r[2]], r[1]) == 1 then
-              redis.call('PUBLISH', queue_keys['@channel:' .. r[2]], 1)
-            end
+            walk_release(task_status, queue_keys, r[1], r[2])
           end
           for _, d in ipairs(rearmed) do
             if has_dependents(depends_down, d) then

@@ -60,11 +60,7 @@ local function release_run(depends_down, task_status, task_queue, queue_keys, bu
           redis.call('HSET', DEPENDS_LEFT, unpack(fix))
         end
         for _, r in ipairs(release) do
-          redis.call('HDEL', DEPENDS_LEFT, r[1])
-          redis.call('HSET', task_status, r[1], 'PENDING')
-          if redis.call('LPUSH', queue_keys[r[2]], r[1]) == 1 then
-            redis.call('PUBLISH', queue_keys['@channel:' .. r[2]], 1)
-          end
+          walk_release(task_status, queue_keys, r[1], r[2])
         end
       end
     end

@@ -42,6 +42,17 @@ local function walk_slice(depends_down, task_status, at_key, p, limit, backwards
   return links, kids, #kids > 0 and redis.call('HMGET', task_status, unpack(kids)) or {}
 end
 
+-- walk_release: dependent d, with nothing left to wait for, is PENDING at the front of its queue q (queue_keys maps q to
+-- its list and '@channel:' .. q to its channel); a walk goes from a chain's last dependent back, so those it releases
+-- end up in submission order.
+local function walk_release(task_status, queue_keys, d, q)
+  redis.call('HDEL', DEPENDS_LEFT, d)
+  redis.call('HSET', task_status, d, 'PENDING')
+  if redis.call('LPUSH', queue_keys[q], d) == 1 then
+    redis.call('PUBLISH', queue_keys['@channel:' .. q], 1)
+  end
+end
+
 -- walk_next: after a slice of chain p (its list's head), the walk carries on from the slice's last link when the slice
 -- was full; otherwise (or with links nil: nothing to walk) it is done and leaves the list.
 local function walk_next(list, at_key, p, links, limit)
