@@ -51,7 +51,7 @@ public sealed partial class RrqController
         }, cancellationToken).ConfigureAwait(false);
 
         var lost = new List<string>();
-        var orphaned = new Dictionary<string, string>(StringComparer.Ordinal);
+        var orphaned = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         for (var i = 0; i < withHeartbeat.Length; i++)
         {
             if (alive[i])
@@ -65,7 +65,7 @@ public sealed partial class RrqController
             if (declared)
             {
                 lost.Add(w);
-                if (orphan is not null)
+                if (orphan.Length > 0)
                 {
                     orphaned[w] = orphan;
                 }

@@ -120,7 +120,9 @@ public sealed partial class RrqController
         }
     }
 
-    /// <summary>The task each worker is running (null when it runs none), for the given workers or every live one.</summary>
+    /// <summary>The task each worker is running (null when it runs none), for the given workers or every live one. A worker
+    /// that runs several at once (<see cref="RrqWorkerConfig.Concurrency"/>) has them all, oldest first, separated by
+    /// spaces; <see cref="WorkerTaskIds"/> gives them as a list.</summary>
     public IReadOnlyDictionary<string, string?> WorkerTaskId(IEnumerable<string>? workerIds = null) =>
         WorkerTaskIdAsync(workerIds).GetAwaiter().GetResult();
 
@@ -128,10 +130,24 @@ public sealed partial class RrqController
     public async Task<IReadOnlyDictionary<string, string?>> WorkerTaskIdAsync(IEnumerable<string>? workerIds = null,
         CancellationToken cancellationToken = default)
     {
+        var held = await WorkerTaskIdsAsync(workerIds, cancellationToken).ConfigureAwait(false);
+        return held.ToDictionary(p => p.Key, p => p.Value.Count == 0 ? null : string.Join(' ', p.Value), StringComparer.Ordinal);
+    }
+
+    /// <summary>Every task each worker is running, oldest first (empty when it runs none), for the given workers or every
+    /// live one: one round trip however many.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> WorkerTaskIds(IEnumerable<string>? workerIds = null) =>
+        WorkerTaskIdsAsync(workerIds).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="WorkerTaskIds"/>
+    public async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> WorkerTaskIdsAsync(IEnumerable<string>? workerIds = null,
+        CancellationToken cancellationToken = default)
+    {
         ThrowIfDisposed();
         var ids = await TargetsAsync(workerIds, cancellationToken).ConfigureAwait(false);
         var tasks = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerTask, ids.Select(i => (RedisValue)i).ToArray()), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select((id, i) => (id, task: (string?)tasks[i])).ToDictionary(p => p.id, p => p.task, StringComparer.Ordinal);
+        return ids.Select((id, i) => (id, held: (IReadOnlyList<string>)Scripts.QueueContext.HeldIds((string?)tasks[i])))
+            .ToDictionary(p => p.id, p => p.held, StringComparer.Ordinal);
     }
 
     /// <summary>

@@ -263,16 +263,16 @@ public sealed partial class RrqController
 
     /// <summary>Records a worker leaving (worker_exit.lua). <paramref name="notStarted"/>: a task it took but
     /// never started, which goes back to its queue rather than becoming DIED.</summary>
-    internal async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted = null,
+    internal async Task<string[]> WorkerExitAsync(string workerId, string label, IReadOnlyCollection<string>? notStarted = null,
         CancellationToken cancellationToken = default)
     {
-        var orphan = await Queue.WorkerExitAsync(workerId, label, notStarted, $"its worker {workerId} left while the task was running ({label})",
+        var orphans = await Queue.WorkerExitAsync(workerId, label, notStarted ?? [], $"its worker {workerId} left while the task was running ({label})",
             cancellationToken).ConfigureAwait(false);
-        if (orphan is not null)
+        if (orphans.Length > 0)
         {
             await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         }
-        return orphan;
+        return orphans;
     }
 
     internal static RrqWorkerLogEntry ParseLogLine(string workerId, string line)

@@ -9,8 +9,9 @@ internal sealed partial class QueueContext
 {
     /// <summary>worker_claim.lua: a worker's step of work-taking from <paramref name="queues"/> (highest
     /// priority first). The reply is claim()'s (see include/claim.lua); a repeat with the same
-    /// <paramref name="token"/> gets the same answer.</summary>
-    public async Task<RedisResult[]> ClaimAsync(string workerId, IReadOnlyList<string> queues, string token)
+    /// <paramref name="token"/> gets the same answer. <paramref name="slots"/>: "" for a worker of one slot, else what
+    /// include/claim.lua reads about the worker's other slots.</summary>
+    public async Task<RedisResult[]> ClaimAsync(string workerId, IReadOnlyList<string> queues, string token, string slots = "")
     {
         var k = Keys;
         RedisKey[] keys =
@@ -19,7 +20,7 @@ internal sealed partial class QueueContext
             k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.TaskClaim, k.WorkerClaim, k.TaskQueue,
             k.QueueSkip, k.QueueSkipCount, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q), k.Idle(q) }),
         ];
-        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, .. queues.Select(q => (RedisValue)q)])
+        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, slots, .. queues.Select(q => (RedisValue)q)])
             .ConfigureAwait(false))!;
     }
 
@@ -29,7 +30,7 @@ internal sealed partial class QueueContext
     /// <paramref name="queues"/>: the worker's own queues first, then every other queue it knows of (a
     /// dependent released, or a retry, may need one). A repeat after a lost reply returns 2, not 1.</summary>
     public async Task<RedisResult[]> FinishAsync(string taskId, string workerId, Workers.TaskOutcome outcome, string taskToken,
-        int claimFrom, string nextToken, IReadOnlyList<string> queues)
+        int claimFrom, string nextToken, IReadOnlyList<string> queues, string slots = "")
     {
         var k = Keys;
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskFinish,
@@ -40,7 +41,7 @@ internal sealed partial class QueueContext
             [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
                 k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,
                 outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
-                taskToken, nextToken, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+                taskToken, nextToken, slots, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
     }
 
     /// <summary>worker_register.lua: registers a worker as IDLE (or, with <paramref name="rejoin"/>, lets one that was
@@ -90,45 +91,53 @@ internal sealed partial class QueueContext
             [messageId, response, command, (string)k.ResponseChannel!, workerId, offloadedHash]);
     }
 
-    /// <summary>worker_exit.lua: the worker leaves as EXITED with log <paramref name="label"/>; a task it was running is DIED
-    /// (with <paramref name="reason"/>), or, if it had taken it without starting it (<paramref name="notStarted"/>), PENDING
-    /// again at the front of its queue. Returns the task that died, or null.</summary>
-    public async Task<string?> WorkerExitAsync(string workerId, string label, string? notStarted, string reason,
+    /// <summary>worker_exit.lua: the worker leaves as EXITED with log <paramref name="label"/>; every task it was running is
+    /// DIED (with <paramref name="reason"/>), or, if it had taken it without starting it (in <paramref name="notStarted"/>),
+    /// PENDING again at the front of its queue. Returns the tasks that died.</summary>
+    public async Task<string[]> WorkerExitAsync(string workerId, string label, IReadOnlyCollection<string> notStarted, string reason,
         CancellationToken cancellationToken)
     {
         var k = Keys;
-        var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerExit,
+        var r = await WithTaskQueuesAsync(workerId, queues => EvalAsync(RrqScripts.WorkerExit,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
-                k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock,
-                k.Queue(queue), k.Delayed(queue), k.TaskTimeStart, k.TaskReason, .. k.FinishedBlock],
-            [workerId, label, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!,
-                notStarted ?? "", reason], cancellationToken), cancellationToken).ConfigureAwait(false);
-        return (string?)r[1] is { Length: > 0 } orphan ? orphan : null;
+                k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock, k.TaskTimeStart, k.TaskReason,
+                .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
+            [workerId, label, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), k.QueueChannelPrefix,
+                string.Join(' ', notStarted), reason, .. queues.Select(q => (RedisValue)q)], cancellationToken), cancellationToken).ConfigureAwait(false);
+        return HeldIds((string?)r[1]);
     }
 
-    /// <summary>worker_lost.lua: declares a worker whose heartbeat key has expired LOST and its task DIED (with
-    /// <paramref name="reason"/>). Returns whether this call declared it (false: not live, or it beat again), and the task
+    /// <summary>worker_lost.lua: declares a worker whose heartbeat key has expired LOST and every task it ran DIED (with
+    /// <paramref name="reason"/>). Returns whether this call declared it (false: not live, or it beat again), and the tasks
     /// that died.</summary>
-    public async Task<(bool Lost, string? Orphan)> WorkerLostAsync(string workerId, string reason, CancellationToken cancellationToken)
+    public async Task<(bool Lost, string[] Orphans)> WorkerLostAsync(string workerId, string reason, CancellationToken cancellationToken)
     {
         var k = Keys;
-        var r = await WithTaskQueueAsync(workerId, queue => EvalAsync(RrqScripts.WorkerLost,
+        var r = await WithTaskQueuesAsync(workerId, queues => EvalAsync(RrqScripts.WorkerLost,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.WorkerHeartbeat(workerId),
-                k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock,
-                k.Queue(queue), k.Delayed(queue), k.TaskReason, .. k.FinishedBlock],
-            [workerId, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), queue, (string)k.QueueChannel(queue)!, reason],
+                k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock, k.TaskReason,
+                .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
+            [workerId, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), k.QueueChannelPrefix, reason,
+                .. queues.Select(q => (RedisValue)q)],
             cancellationToken), cancellationToken).ConfigureAwait(false);
-        return ((long)r[0] == 1, (long)r[0] == 1 && (string?)r[1] is { Length: > 0 } orphan ? orphan : null);
+        return ((long)r[0] == 1, (long)r[0] == 1 ? HeldIds((string?)r[1]) : []);
     }
 
-    /// <summary>Runs worker_exit or worker_lost with the keys of the queue of the task the worker is running (a retry of
-    /// it needs them); if that task changed meanwhile, the script names the right queue (-4) and runs again.</summary>
-    private async Task<RedisResult[]> WithTaskQueueAsync(string workerId, Func<string, Task<RedisResult>> run, CancellationToken cancellationToken)
+    /// <summary>The task ids of a worker:task field (space-separated; see include/held.lua).</summary>
+    public static string[] HeldIds(string? field) =>
+        string.IsNullOrEmpty(field) ? [] : field.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Runs worker_exit or worker_lost with the keys of the queues of the tasks the worker holds (a retry of one
+    /// needs them); if those changed meanwhile, the script names the queue it lacks (-4) and runs again.</summary>
+    private async Task<RedisResult[]> WithTaskQueuesAsync(string workerId, Func<IReadOnlyList<string>, Task<RedisResult>> run,
+        CancellationToken cancellationToken)
     {
-        var task = await RunAsync(db => db.HashGetAsync(Keys.WorkerTask, workerId), cancellationToken).ConfigureAwait(false);
-        var queue = task.IsNull ? null : (string?)await RunAsync(db => db.HashGetAsync(Keys.TaskQueue, (string)task!), cancellationToken).ConfigureAwait(false);
-        return await WithQueuesAsync([queue ?? Rrq.Keys.RrqKeys.DefaultQueue],
-            async queues => (RedisResult[])(await run(queues[^1]).ConfigureAwait(false))!).ConfigureAwait(false);
+        var held = HeldIds(await RunAsync(db => db.HashGetAsync(Keys.WorkerTask, workerId), cancellationToken).ConfigureAwait(false));
+        var queues = held.Length == 0 ? [] : await RunAsync(db => db.HashGetAsync(Keys.TaskQueue, [.. held.Select(h => (RedisValue)h)]),
+            cancellationToken).ConfigureAwait(false);
+        return await WithQueuesAsync([.. queues.Select(q => q.IsNull ? Rrq.Keys.RrqKeys.DefaultQueue : (string)q!).Append(Rrq.Keys.RrqKeys.DefaultQueue)
+                .Distinct(StringComparer.Ordinal)],
+            async qs => (RedisResult[])(await run(qs).ConfigureAwait(false))!).ConfigureAwait(false);
     }
 
     /// <summary>

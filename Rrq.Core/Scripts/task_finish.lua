@@ -18,7 +18,7 @@
 -- KEYS[30] task:warnings  KEYS[31] task:claim  KEYS[32] worker:claim
 -- KEYS[33] queue_skip   KEYS[34] queue_skip_count
 -- KEYS[35..34+n] idle:<name> of the worker's own n queues (ARGV[9]), then KEYS[35+n..] for each queue name in
--- ARGV[13..]: its list, then its delayed set; then RrqKeys.FinishedBlock
+-- ARGV[14..]: its list, then its delayed set; then RrqKeys.FinishedBlock
 -- ARGV[1] task id          ARGV[2] worker id        ARGV[3] final status (COMPLETE, ERROR, ...)
 -- ARGV[4] result bytes ("" for none: DIED, TIMEOUT, CANCELLED)
 -- ARGV[5] channel to publish "<task id> <status>" on (COMPLETE: followed by " <value bytes>" when they
@@ -29,7 +29,9 @@
 --         priority first); 0 to take nothing
 -- ARGV[10] the warnings the task raised (MemoryPack string[]), "" for none
 -- ARGV[11] the token of the claim that took this task: the outcome is written only for that claim
--- ARGV[12] the token of the next claim (see include/claim.lua)      ARGV[13..] queue names
+-- ARGV[12] the token of the next claim (see include/claim.lua)
+-- ARGV[13] the worker's slots, for that claim ("" for a worker of one slot; see include/claim.lua)
+-- ARGV[14..] queue names
 --
 -- Returns: {1, claim...} written; {3, claim...} written, and a walk over dependents (of this task or another) is
 -- left for the worker to carry on (walk_continue.lua); {2, claim...} this very outcome was written already (a repeat after a
@@ -44,6 +46,7 @@
 --#include auto_retry
 --#include offload
 --#include claim
+--#include held
 
 local id, w, status = ARGV[1], ARGV[2], ARGV[3]
 local time, t = clock()
@@ -54,7 +57,7 @@ local pairs_of = {}
 local own = {}
 local n_own = tonumber(ARGV[9])
 for i = 35 + n_own, N_KEYS, 2 do
-  local name = ARGV[13 + math.floor((i - 35 - n_own) / 2)]
+  local name = ARGV[14 + math.floor((i - 35 - n_own) / 2)]
   if #own < n_own then
     own[#own + 1] = { KEYS[i], KEYS[i + 1], name, KEYS[35 + #own] }
   end
@@ -114,8 +117,16 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
   end
 end
 
--- The worker's own bookkeeping. A worker the queue has no record of (the queue was destroyed under
--- it) leaves no log line behind.
+-- The worker's own bookkeeping: it holds the task no more, whatever became of it. A worker the queue has no record of
+-- (the queue was destroyed under it) leaves no log line behind.
+-- (Unless it is RUNNING on this worker under another of its claims: Redis lost this claim's writes, and another slot
+-- took the task again.)
+local still_held
+if result == -1 and redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
+  still_held = #held_list(KEYS[5], w)
+else
+  still_held = held_remove(KEYS[5], w, id)
+end
 local wstatus = redis.call('HGET', KEYS[6], w)
 local line
 if result == -1 then
@@ -131,18 +142,15 @@ if wstatus and n_own > 0 then
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
     lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
     task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
-    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line } }, ARGV[12])
+    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line } }, ARGV[12], ARGV[13])
   table.insert(out, 1, result)
   if out[2] == 2 then
     return out   -- busy again: claim() logged this task's end with the next one's start
   end
 end
--- No next task: the worker is idle.
-if redis.call('HGET', KEYS[5], w) == id then
-  redis.call('HDEL', KEYS[5], w)
-end
+-- No next task: the worker is idle, unless other slots of it still run tasks.
 if wstatus then
-  if wstatus == 'BUSY' then
+  if wstatus == 'BUSY' and still_held == 0 then
     redis.call('HSET', KEYS[6], w, 'IDLE')
   end
   if result ~= 2 then

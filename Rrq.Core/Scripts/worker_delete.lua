@@ -11,6 +11,7 @@
 -- {-1, id} that worker is live; {-2, id} no such worker.
 
 --#include offload
+local unpack = table.unpack or unpack
 
 for i = 1, #ARGV do
   if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then
@@ -27,7 +28,12 @@ for i = 1, #ARGV do
   redis.call('HDEL', KEYS[3], w)
   redis.call('HDEL', KEYS[4], w)
   redis.call('HDEL', KEYS[5], w)
-  redis.call('HDEL', KEYS[#KEYS], w)
+  -- Its slots' fields too (w, then w#1 .. w#63 for a worker of several slots; include/claim.lua).
+  local fields = { w }
+  for slot = 1, 63 do
+    fields[#fields + 1] = w .. '#' .. slot
+  end
+  redis.call('HDEL', KEYS[#KEYS], unpack(fields))
   local k = 8 + (i - 1) * 4
   for _, message in ipairs(redis.call('HKEYS', KEYS[k + 2])) do
     offload_release(KEYS[6], KEYS[7], 'response:' .. w .. ':' .. message, out)

@@ -1,24 +1,25 @@
 -- worker_exit: a worker leaves the pool (it stopped, or it was killed through the API). Its
--- status becomes EXITED, and a task it was still running becomes DIED (its dependents IMPOSSIBLE),
--- in one step, so the task can never stay RUNNING on a worker that is gone.
+-- status becomes EXITED, and every task it was still running becomes DIED (their dependents IMPOSSIBLE),
+-- in one step, so no task can stay RUNNING on a worker that is gone.
 --
 -- KEYS[1] worker:id      KEYS[2] worker:status    KEYS[3] worker:task
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
 -- KEYS[10..24] the retry keys (see include/auto_retry.lua)
--- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[5]
--- KEYS[27] task:time_start   KEYS[28] task:reason
+-- KEYS[25] task:time_start   KEYS[26] task:reason
+-- KEYS[27..] queue:<name> and its delayed set, for each queue name in ARGV[8..] (those of the tasks it holds); then
+-- RrqKeys.FinishedBlock
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
--- ARGV[4] an unused task id for an automatic retry   ARGV[5] queue name   ARGV[6] its channel
--- ARGV[7] a task the worker took but never started ("" for none): if it is still RUNNING on this
---         worker it goes back to the front of its queue as PENDING instead of becoming DIED
--- ARGV[8] why a task it was running died, for the task's error
+-- ARGV[4] an unused task id for an automatic retry   ARGV[5] the prefix of the queues' channels
+-- ARGV[6] tasks the worker took but never started (space-separated, "" for none): each still RUNNING on this
+--         worker goes back to the front of its queue as PENDING instead of becoming DIED
+-- ARGV[7] why a task it was running died, for the task's error    ARGV[8..] queue names
 --
 -- A worker with no record at all (its queue was destroyed) changes nothing.
 --
--- Returns: {was registered (1/0), orphaned task id or ''}, or {-4, queue} (nothing written) when the
--- running task's queue is not ARGV[5].
+-- Returns: {was registered (1/0), orphaned task ids (space-separated) or ''}, or {-4, queue} (nothing written) when
+-- a task's queue is not among ARGV[8..].
 --#include now
 --#include orphan_task
 
@@ -31,30 +32,60 @@ if redis.call('SISMEMBER', KEYS[1], w) == 0 and not redis.call('HGET', KEYS[2], 
 end
 local time = now()
 local function qk(name)
-  if name == ARGV[5] then
-    return { KEYS[25], KEYS[26], ARGV[6] }
+  for i = 8, #ARGV do
+    if ARGV[i] == name then
+      local at = 27 + (i - 8) * 2
+      return { KEYS[at], KEYS[at + 1], ARGV[5] .. name }
+    end
   end
   return nil
 end
 local k = retry_keys(10)
-local back = ARGV[7]
-if back ~= '' and redis.call('HGET', KEYS[3], w) == back and redis.call('HGET', KEYS[5], back) == 'RUNNING'
-    and redis.call('HGET', KEYS[6], back) == w then
-  local q = redis.call('HGET', k.queue, back) or 'default'
-  if q ~= ARGV[5] then
-    return {-4, q}
-  end
-  redis.call('HSET', KEYS[5], back, 'PENDING')
-  redis.call('HDEL', KEYS[6], back)
-  redis.call('HDEL', KEYS[27], back)
-  redis.call('HDEL', KEYS[3], w)
-  if redis.call('LPUSH', KEYS[25], back) == 1 then
-    redis.call('PUBLISH', ARGV[6], 1)
-  end
-  redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. back)
+-- Tasks taken and never started go back (checked for their queues before anything is written).
+local held = {}
+for _, h in ipairs(held_list(KEYS[3], w)) do
+  held[h] = true
 end
-local orphan, missing = orphan_task(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
-  k, qk, ARGV[4], { key = KEYS[28], text = ARGV[8] })
+local back = {}
+for id in string.gmatch(ARGV[6], '%S+') do
+  if held[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
+    local q = redis.call('HGET', k.queue, id) or 'default'
+    if not qk(q) then
+      return {-4, q}
+    end
+    back[#back + 1] = { id, qk(q) }
+  end
+end
+if #back > 0 then
+  -- The tasks that are not going back must be checkable too before anything is written.
+  for _, h in ipairs(held_list(KEYS[3], w)) do
+    local going = false
+    for _, b in ipairs(back) do
+      if b[1] == h then
+        going = true
+      end
+    end
+    if not going and redis.call('HGET', KEYS[5], h) == 'RUNNING' and redis.call('HGET', KEYS[6], h) == w then
+      local q = redis.call('HGET', k.queue, h) or 'default'
+      if redis.call('HEXISTS', k.retry, redis.call('HGET', k.moved_root, h) or h) == 1 and not qk(q) then
+        return {-4, q}
+      end
+    end
+  end
+  for _, b in ipairs(back) do
+    local id, q = b[1], b[2]
+    redis.call('HSET', KEYS[5], id, 'PENDING')
+    redis.call('HDEL', KEYS[6], id)
+    redis.call('HDEL', KEYS[25], id)
+    held_remove(KEYS[3], w, id)
+    if redis.call('LPUSH', q[1], id) == 1 then
+      redis.call('PUBLISH', q[3], 1)
+    end
+    redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. id)
+  end
+end
+local orphan, missing = orphan_tasks(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
+  k, qk, ARGV[4], { key = KEYS[26], text = ARGV[7] })
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end

@@ -1,5 +1,5 @@
--- worker_lost: declare a worker LOST because its heartbeat key has expired, and its running task
--- DIED (and its dependents IMPOSSIBLE). Re-checks both facts inside the script, so when many sweepers find the same worker only
+-- worker_lost: declare a worker LOST because its heartbeat key has expired, and every task it was running
+-- DIED (and their dependents IMPOSSIBLE). Re-checks both facts inside the script, so when many sweepers find the same worker only
 -- the first acts, and a worker that beat again in the meantime is left alone. A task that already
 -- finished is never turned DIED.
 --
@@ -7,14 +7,15 @@
 -- KEYS[4] worker:<id>:log KEYS[5] worker:<id>:heartbeat
 -- KEYS[6] task:status    KEYS[7] task:worker     KEYS[8] task:time_complete
 -- KEYS[9] task:depends_down    KEYS[10..24] the retry keys (see include/auto_retry.lua)
--- KEYS[25] queue:<name> and KEYS[26] its delayed set, for the running task's queue ARGV[4]
+-- KEYS[25] task:reason
+-- KEYS[26..] queue:<name> and its delayed set, for each queue name in ARGV[6..] (those of the tasks it ran); then
+-- RrqKeys.FinishedBlock
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" (or MOVED) on
--- KEYS[27] task:reason
--- ARGV[3] an unused task id for an automatic retry   ARGV[4] queue name   ARGV[5] its channel
--- ARGV[6] why its task died, for the task's error
+-- ARGV[3] an unused task id for an automatic retry   ARGV[4] the prefix of the queues' channels
+-- ARGV[5] why its tasks died, for the tasks' error    ARGV[6..] queue names
 --
--- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task id or ''};
--- {-4, queue} (nothing written) when the running task's queue is not ARGV[4].
+-- Returns: {0} nothing done (not live, or its heartbeat is there); {1, orphaned task ids (space-separated) or ''};
+-- {-4, queue} (nothing written) when a retry needs a queue not passed.
 --#include now
 --#include orphan_task
 
@@ -24,13 +25,16 @@ if redis.call('SISMEMBER', KEYS[1], w) == 0 or redis.call('EXISTS', KEYS[5]) == 
 end
 local time = now()
 local function qk(name)
-  if name == ARGV[4] then
-    return { KEYS[25], KEYS[26], ARGV[5] }
+  for i = 6, #ARGV do
+    if ARGV[i] == name then
+      local at = 26 + (i - 6) * 2
+      return { KEYS[at], KEYS[at + 1], ARGV[4] .. name }
+    end
   end
   return nil
 end
-local orphan, missing = orphan_task(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
-  retry_keys(10), qk, ARGV[3], { key = KEYS[27], text = ARGV[6] })
+local orphan, missing = orphan_tasks(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
+  retry_keys(10), qk, ARGV[3], { key = KEYS[25], text = ARGV[5] })
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end

@@ -6,17 +6,23 @@ namespace Rrq;
 /// the tasks they were running, now DIED. Prints like rrq's summary.</summary>
 public sealed class RrqDetectExitedResult
 {
-    internal RrqDetectExitedResult(IReadOnlyList<string> lostWorkers, IReadOnlyDictionary<string, string> orphanedTasks)
+    internal RrqDetectExitedResult(IReadOnlyList<string> lostWorkers, IReadOnlyDictionary<string, IReadOnlyList<string>> orphaned)
     {
         LostWorkers = lostWorkers;
-        OrphanedTasks = orphanedTasks;
+        OrphanedTaskIds = orphaned;
+        OrphanedTasks = orphaned.ToDictionary(p => p.Key, p => string.Join(' ', p.Value), StringComparer.Ordinal);
     }
 
     /// <summary>Workers whose heartbeat had expired, now LOST.</summary>
     public IReadOnlyList<string> LostWorkers { get; }
 
-    /// <summary>Worker id → the task it was running, now DIED (idle lost workers are not listed).</summary>
+    /// <summary>Worker id → the task it was running, now DIED (idle lost workers are not listed). For a worker that ran
+    /// several tasks at once (<see cref="RrqWorkerConfig.Concurrency"/>) it lists them all, separated by spaces; see
+    /// <see cref="OrphanedTaskIds"/>.</summary>
     public IReadOnlyDictionary<string, string> OrphanedTasks { get; }
+
+    /// <summary>Worker id → every task it was running, now DIED (or retried by their policy), oldest first.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> OrphanedTaskIds { get; }
 
     /// <summary>True when no worker was lost.</summary>
     public bool IsEmpty => LostWorkers.Count == 0;
@@ -34,10 +40,11 @@ public sealed class RrqDetectExitedResult
         {
             sb.Append("  - ").Append(w).Append('\n');
         }
-        if (OrphanedTasks.Count > 0)
+        var tasks = OrphanedTaskIds.Values.SelectMany(t => t).ToArray();
+        if (tasks.Length > 0)
         {
-            sb.Append("Orphaning ").Append(OrphanedTasks.Count).Append(OrphanedTasks.Count == 1 ? " task:" : " tasks:").Append('\n');
-            foreach (var t in OrphanedTasks.Values)
+            sb.Append("Orphaning ").Append(tasks.Length).Append(tasks.Length == 1 ? " task:" : " tasks:").Append('\n');
+            foreach (var t in tasks)
             {
                 sb.Append("  - ").Append(t).Append('\n');
             }

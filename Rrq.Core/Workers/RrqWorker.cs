@@ -25,7 +25,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly IRrqTaskEvaluator _evaluator;
     /// <summary>Where the worker logs: its output writer as lines, else the controller's logger.</summary>
     private readonly ILogger _log;
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    /// <summary>Released to wake a slot waiting for work (at most one count per slot).</summary>
+    private readonly SemaphoreSlim _wake;
     private readonly List<RedisChannel> _channels = [];
     private readonly string _workDir;
     private string[] _knownQueues;
@@ -39,8 +40,23 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     /// <summary>Set once the worker has run a separate-process task: it then keeps a child ready.</summary>
     private bool _seenSeparate;
-    private string? _separateTask;
-    private TaskCompletionSource _cancelSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The worker's slots: one per task it may run at once (<see cref="RrqWorkerConfig.Concurrency"/>).</summary>
+    private readonly WorkerSlot[] _slots;
+
+    /// <summary>The tokens of this worker's claims in flight or running a task (see include/claim.lua).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _live = new(StringComparer.Ordinal);
+
+    /// <summary>How many slots run a task.</summary>
+    private int _active;
+
+    /// <summary>Set when the worker has stopped taking work and waits for its slots to drain (recycle, STOP message to a
+    /// worker of several slots, idle timeout), with why it will leave.</summary>
+    private string? _draining;
+
+    /// <summary>One environment load at a time; compiling for children too.</summary>
+    private readonly SemaphoreSlim _envirGate = new(1, 1);
+    private readonly Lock _childGate = new();
     private long _envirVersion;
     private long _envirFailedVersion = -1;
     private DateTime _idleSince = DateTime.UtcNow;
@@ -50,8 +66,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Set by <see cref="StopAsync"/>: take no further step.</summary>
     private int _stopping;
 
-    /// <summary>Completed when the step in flight (claim, task or message, and its record) is over; null between steps.</summary>
-    private TaskCompletionSource? _inStep;
+    /// <summary>The steps in flight (claim, task or message, and its record), each completed when it is over.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskCompletionSource, byte> _inSteps = new();
 
     private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
         RrqWorkerConfig config, TextWriter? output)
@@ -65,6 +81,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
         _children = new ChildPool(_workDir, controller.Offload, e => Logging.RrqLog.ChildNotStarted(_log, e));
         _knownQueues = [.. config.EffectiveQueues];
+        _slots = [.. Enumerable.Range(0, config.Concurrency).Select(i => new WorkerSlot(i, i == 0 ? id : $"{id}#{i}"))];
+        _wake = new SemaphoreSlim(0, config.Concurrency);
         _timeoutIdle = config.TimeoutIdle;
         // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
         // to the controller's logger; a worker with an output writer of its own gets the lines there too.
@@ -179,9 +197,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private void OnNotification(RedisValue message)
     {
         var text = (string?)message;
-        if (text is not null && text.StartsWith("cancel ", StringComparison.Ordinal) && text[7..] == _separateTask)
+        if (text is not null && text.StartsWith("cancel ", StringComparison.Ordinal))
         {
-            _cancelSignal.TrySetResult();
+            foreach (var slot in _slots)
+            {
+                if (slot.SeparateTask == text[7..])
+                {
+                    slot.CancelSignal.TrySetResult();
+                }
+            }
         }
         Wake();
     }
@@ -215,6 +239,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Wakes every slot waiting for work (to stop, or to look again).</summary>
+    private void WakeAll()
+    {
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            Wake();
+        }
+    }
+
     private void Wake()
     {
         try
@@ -240,7 +273,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     public RrqWorkerStep Step(bool immediate = true) => StepAsync(immediate).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Step"/>
-    public async Task<RrqWorkerStep> StepAsync(bool immediate = true, CancellationToken cancellationToken = default)
+    public Task<RrqWorkerStep> StepAsync(bool immediate = true, CancellationToken cancellationToken = default) =>
+        StepAsync(_slots[0], immediate, cancellationToken);
+
+    private async Task<RrqWorkerStep> StepAsync(WorkerSlot slot, bool immediate, CancellationToken cancellationToken)
     {
         RedisRetry.ForeverScope();   // a worker rides out a Redis outage, however long (see docs/fault-tolerance.md)
         if (_stopped != 0)
@@ -250,13 +286,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // A worker whose last claim found nothing goes straight to waiting: anything that came since woke it (the
         // wake is not cleared then), and claiming again now would only find nothing a second time. So an idle
         // worker runs one claim per poll period, not two.
-        if (immediate || !_lastClaimIdle || _next is not null)
+        if (immediate || !slot.LastClaimIdle || slot.Next is not null)
         {
-            if (_next is null)
+            if (slot.Next is null)
             {
                 _wake.Wait(0, CancellationToken.None);
             }
-            var step = await ClaimAndRunAsync().ConfigureAwait(false);
+            var step = await ClaimAndRunAsync(slot).ConfigureAwait(false);
             if (step.Kind != RrqWorkerStepKind.Idle || immediate)
             {
                 return step;
@@ -269,7 +305,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             wait = due - DateTimeOffset.UtcNow > TimeSpan.Zero ? due - DateTimeOffset.UtcNow : TimeSpan.Zero;
         }
         await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
-        return await ClaimAndRunAsync().ConfigureAwait(false);
+        return await ClaimAndRunAsync(slot).ConfigureAwait(false);
     }
 
     /// <summary>Runs until stopped: by a STOP message, the idle timeout, removal from the queue, or
@@ -281,19 +317,56 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         RedisRetry.ForeverScope();
         // Whatever it logs while it runs says which worker of which queue.
         using var scope = _log.BeginScope(new Dictionary<string, object> { ["WorkerId"] = Id, ["QueueId"] = QueueId });
-        var reason = "OK (INTERRUPTED)";
         _stopToken = cancellationToken;
         _looping = true;
         try
         {
-            // A task taken with the last one's outcome is run even when a stop was asked for meanwhile:
-            // it is RUNNING here already, and leaving it would make it DIED.
-            while (!cancellationToken.IsCancellationRequested || _next is not null)
+            if (_slots.Length == 1)
+            {
+                await SlotLoopAsync(_slots[0], cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // Each slot runs its own loop of claims and tasks; they share the environment, the evaluator and the
+                // connection. The worker leaves once every slot has recorded its last task.
+                var loops = _slots.Select(slot => Task.Run(() => SlotLoopAsync(slot, cancellationToken), CancellationToken.None)).ToArray();
+                await Task.WhenAll(loops).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Logging.RrqLog.Uncaught(_log, e, e.ToString());
+            await ExitAsync("ERROR").ConfigureAwait(false);
+            throw;
+        }
+        // A worker that a STOP message stopped (it has left), that is no longer registered, or that StopAsync stops
+        // (which records its own reason) leaves no second record.
+        if (Volatile.Read(ref _draining) is { } reason)
+        {
+            await ExitAsync(reason).ConfigureAwait(false);
+        }
+        else if (!_sawStopped && _stopping == 0)
+        {
+            await ExitAsync("OK (INTERRUPTED)").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Set when a step found the worker stopped or stopping.</summary>
+    private bool _sawStopped;
+
+    /// <summary>One slot's loop: claims, runs and records tasks (answering messages between them) until the worker stops
+    /// taking work. A task taken with the last one's outcome is run even when a stop was asked for meanwhile: it is
+    /// RUNNING here already, and leaving it would make it DIED.</summary>
+    private async Task SlotLoopAsync(WorkerSlot slot, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while ((!cancellationToken.IsCancellationRequested && Volatile.Read(ref _draining) is null) || slot.Next is not null)
             {
                 RrqWorkerStep step;
                 try
                 {
-                    step = await StepAsync(immediate: false, cancellationToken).ConfigureAwait(false);
+                    step = await StepAsync(slot, immediate: false, cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -301,41 +374,44 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 }
                 if (step.Kind == RrqWorkerStepKind.Stopped)
                 {
-                    return;
+                    _sawStopped = true;
+                    WakeAll();
+                    break;
                 }
-                if (step.Kind == RrqWorkerStepKind.Task)
+                if (step.Kind == RrqWorkerStepKind.Task && RecycleLimit(Volatile.Read(ref _tasksRun)) is { } limit)
                 {
-                    if (RecycleLimit(_tasksRun) is { } limit)
+                    // Between tasks: the other slots finish theirs, and take no more.
+                    if (Drain($"OK (RECYCLE: {limit})"))
                     {
                         Recycled = limit;
-                        reason = $"OK (RECYCLE: {limit})";
-                        break;
                     }
                 }
-                if (step.Kind == RrqWorkerStepKind.Idle && _timeoutIdle is { } idle && DateTime.UtcNow - _idleSince >= idle)
+                if (step.Kind == RrqWorkerStepKind.Idle && _timeoutIdle is { } idle && Volatile.Read(ref _active) == 0
+                    && DateTime.UtcNow - _idleSince >= idle)
                 {
-                    reason = "OK (TIMEOUT)";
-                    break;
+                    Drain("OK (TIMEOUT)");
                 }
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch
         {
-            reason = "ERROR";
-            Logging.RrqLog.Uncaught(_log, e, e.ToString());
-            await ExitAsync(reason).ConfigureAwait(false);
+            Drain("ERROR");   // the other slots stop taking work too
             throw;
         }
-        await ExitAsync(reason).ConfigureAwait(false);
+    }
+
+    /// <summary>The worker takes no more work and leaves, with <paramref name="reason"/>, once its slots have recorded
+    /// their tasks. False when it was draining already (for another reason).</summary>
+    private bool Drain(string reason)
+    {
+        var first = Interlocked.CompareExchange(ref _draining, reason, null) is null;
+        WakeAll();
+        return first;
     }
 
     private int _tasksRun;
     private bool _looping;
     private CancellationToken _stopToken;
-
-    /// <summary>The worker's next step, taken in the same script that recorded its last task (null
-    /// when it must look for work itself).</summary>
-    private RedisResult[]? _next;
 
     /// <summary>The recycle limit reached after <paramref name="tasksRun"/> tasks, if any (checked between tasks).</summary>
     private string? RecycleLimit(int tasksRun)
@@ -358,45 +434,66 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Takes one step of work and carries it out. A task, once taken, runs to its end and is
     /// recorded whatever happens to the caller's token: abandoning it would leave it RUNNING on a worker
     /// that goes on (or DIED when it stops).</summary>
-    /// <summary>Whether the last claim found nothing to do.</summary>
-    private bool _lastClaimIdle;
-
-    private async Task<RrqWorkerStep> ClaimAndRunAsync()
+    private async Task<RrqWorkerStep> ClaimAndRunAsync(WorkerSlot slot)
     {
-        var step = await ClaimAndRunOnceAsync().ConfigureAwait(false);
-        _lastClaimIdle = step.Kind == RrqWorkerStepKind.Idle;
+        var step = await ClaimAndRunOnceAsync(slot).ConfigureAwait(false);
+        slot.LastClaimIdle = step.Kind == RrqWorkerStepKind.Idle;
         return step;
     }
 
-    private async Task<RrqWorkerStep> ClaimAndRunOnceAsync()
+    private async Task<RrqWorkerStep> ClaimAndRunOnceAsync(WorkerSlot slot)
     {
         if (_stopped != 0 || _stopping != 0)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
         }
+        if (Volatile.Read(ref _draining) is not null && slot.Next is null)
+        {
+            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "draining");
+        }
         var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Exchange(ref _inStep, inStep);
+        _inSteps.TryAdd(inStep, 0);
         try
         {
             // A stop asked for between the check above and now waits for this step, or finds it did not start.
-            return _stopping != 0 ? new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping") : await StepCoreAsync().ConfigureAwait(false);
+            return _stopping != 0 ? new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping") : await StepCoreAsync(slot).ConfigureAwait(false);
         }
         finally
         {
-            Volatile.Write(ref _inStep, null);
+            _inSteps.TryRemove(inStep, out _);
             inStep.TrySetResult();
         }
     }
 
-    private async Task<RrqWorkerStep> StepCoreAsync()
+    /// <summary>What a claim for <paramref name="slot"/> tells include/claim.lua about the worker's other slots: "" for a
+    /// worker of one slot.</summary>
+    private string SlotsArgument(WorkerSlot slot)
     {
-        var r = Interlocked.Exchange(ref _next, null);
-        var token = _nextToken;
+        if (_slots.Length == 1)
+        {
+            return "";
+        }
+        var othersActive = Volatile.Read(ref _active) - (slot.Active ? 1 : 0);
+        // Read together with the live tokens: a token made after this (numbered above the horizon) is live whatever the list says.
+        lock (_live)
+        {
+            return $"{slot.ClaimField} {(othersActive + 1 >= _slots.Length ? 1 : 0)} {_claims} {string.Join(' ', _live.Keys)}";
+        }
+    }
+
+    private async Task<RrqWorkerStep> StepCoreAsync(WorkerSlot slot)
+    {
+        var r = Interlocked.Exchange(ref slot.Next, null);
+        var token = slot.NextToken;
         if (r is null)
         {
             // A claim repeated after a lost reply carries the same token, and so gets the same answer.
             token = NewClaimToken();
-            r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token).ConfigureAwait(false);
+            r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token, SlotsArgument(slot)).ConfigureAwait(false);
+            if ((long)r[0] != 2)
+            {
+                _live.TryRemove(token, out _);
+            }
         }
         var kind = (long)r[0];
         var version = (long)r[1];
@@ -420,7 +517,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         if (version != _envirVersion && version != _envirFailedVersion)
         {
-            await LoadEnvirAsync().ConfigureAwait(false);
+            await LoadEnvirAsync(version).ConfigureAwait(false);
         }
         switch (kind)
         {
@@ -429,16 +526,29 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             case 2:
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
-                _taskToken = token;
+                slot.TaskToken = token;
+                if (!slot.Active)
+                {
+                    slot.Active = true;
+                    if (Interlocked.Increment(ref _active) < _slots.Length)
+                    {
+                        Wake();   // a free slot looks for more work now, rather than at its next poll
+                    }
+                }
                 var separateNext = r.Length > 6 ? (int)r[6] : 0;
-                var (taskId, status) = await RunTaskAsync((string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
+                var (taskId, status) = await RunTaskAsync(slot, (string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
                     .ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
+                if (slot.Next is null)
+                {
+                    slot.Active = false;
+                    Interlocked.Decrement(ref _active);
+                }
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
                 // Idle for a while (not just between two tasks): one child stays ready for the next
                 // separate-process task, not more.
-                if (DateTime.UtcNow - _idleSince >= IdleChildrenAfter)
+                if (Volatile.Read(ref _active) == 0 && DateTime.UtcNow - _idleSince >= IdleChildrenAfter)
                 {
                     _children.Trim(Math.Min(1, Config.ReadyChildren));
                 }
@@ -449,8 +559,27 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Loads the queue's environment; returns null, or why it failed (the previous one stays).</summary>
-    private async Task<string?> LoadEnvirAsync()
+    /// <summary>Loads the queue's environment; returns null, or why it failed (the previous one stays). With
+    /// <paramref name="seen"/>, the version a claim saw: nothing is done when another slot has loaded (or failed) it meanwhile.
+    /// Tasks running in other slots go on with the environment they started with.</summary>
+    private async Task<string?> LoadEnvirAsync(long? seen = null)
+    {
+        await _envirGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (seen is { } v && (v == _envirVersion || v == _envirFailedVersion))
+            {
+                return null;
+            }
+            return await LoadEnvirCoreAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _envirGate.Release();
+        }
+    }
+
+    private async Task<string?> LoadEnvirCoreAsync()
     {
         var spec = await _controller.WorkerEnvirGetAsync().ConfigureAwait(false);
         try
@@ -495,10 +624,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return;
         }
-        if (_childEnvirFile is null)
+        lock (_childGate)
         {
-            _childEnvirFile = compiler.WriteEnvironment(_workDir);
-            _children.UseEnvironment(_childEnvirFile, _envirVersion);
+            if (_childEnvirFile is null)
+            {
+                _childEnvirFile = compiler.WriteEnvironment(_workDir);
+                _children.UseEnvironment(_childEnvirFile, _envirVersion);
+            }
         }
         if (_stopped == 0)
         {
@@ -510,7 +642,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// cache) and the child, started ahead, only runs it.</summary>
     /// <remarks><paramref name="separateNext"/>: how many separate-process tasks are next in the worker's queues;
     /// that many children and one more are started ahead, at most <see cref="RrqWorkerConfig.ReadyChildren"/>.</remarks>
-    private async Task<TaskOutcome> RunSeparateAsync(RrqTaskContext context, Tasks.TaskPayload payload, TimeSpan? timeout, int separateNext)
+    private async Task<TaskOutcome> RunSeparateAsync(WorkerSlot slot, RrqTaskContext context, Tasks.TaskPayload payload, TimeSpan? timeout,
+        int separateNext)
     {
         var k = _controller.Keys;
         if (_evaluator is not IChildCompiler compiler)
@@ -556,8 +689,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             });
         }
         _seenSeparate = true;
-        _cancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _separateTask = context.TaskId;
+        slot.CancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        slot.SeparateTask = context.TaskId;
         try
         {
             await NoteFieldAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
@@ -594,7 +727,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 {
                     wait = d - DateTime.UtcNow > TimeSpan.Zero ? d - DateTime.UtcNow : TimeSpan.Zero;
                 }
-                await Task.WhenAny(child.Done, _cancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
+                await Task.WhenAny(child.Done, slot.CancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
                 if (child.Done.IsCompleted)
                 {
                     outcome = child.ReadOutcome() is { } reported
@@ -603,7 +736,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     break;
                 }
                 // The notification is the fast path; the stored request is the safety net if it was lost.
-                if (_cancelSignal.Task.IsCompleted || await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.TaskCancel, context.TaskId)).ConfigureAwait(false))
+                if (slot.CancelSignal.Task.IsCompleted || await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.TaskCancel, context.TaskId)).ConfigureAwait(false))
                 {
                     child.Kill();
                     await exited.ConfigureAwait(false);
@@ -630,7 +763,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         finally
         {
-            _separateTask = null;
+            slot.SeparateTask = null;
             // The child has written its outcome (or is gone): reap it off the task's clock.
             _ = Task.Run(() =>
             {
@@ -640,7 +773,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    private async Task<(string, RrqTaskStatus)> RunTaskAsync(string taskId, byte[]? rawPayload, bool separateProcess,
+    private async Task<(string, RrqTaskStatus)> RunTaskAsync(WorkerSlot slot, string taskId, byte[]? rawPayload, bool separateProcess,
         TimeSpan? timeout, int separateNext)
     {
         if (separateProcess)
@@ -663,8 +796,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         catch (RrqValueException e)
         {
             var unreadable = TaskExecution.UnreadablePayload(context, e);
-            _tasksRun++;
-            await FinishAsync(taskId, unreadable, claimNext: false).ConfigureAwait(false);
+            Interlocked.Increment(ref _tasksRun);
+            await FinishAsync(slot, taskId, unreadable, claimNext: false).ConfigureAwait(false);
             Logging.RrqLog.TaskUnreadable(Chatty, taskId, unreadable.Status.ToRedisString(), unreadable.Message ?? "");
             return (taskId, unreadable.Status);
         }
@@ -677,8 +810,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             catch (RrqValueException e)
             {
                 var failed = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
-                _tasksRun++;
-                await FinishAsync(taskId, failed, claimNext: false).ConfigureAwait(false);
+                Interlocked.Increment(ref _tasksRun);
+                await FinishAsync(slot, taskId, failed, claimNext: false).ConfigureAwait(false);
                 return (taskId, failed.Status);
             }
         }
@@ -689,7 +822,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         TaskOutcome outcome;
         if (separateProcess)
         {
-            outcome = await RunSeparateAsync(context, payload, timeout, separateNext).ConfigureAwait(false);
+            outcome = await RunSeparateAsync(slot, context, payload, timeout, separateNext).ConfigureAwait(false);
         }
         else
         {
@@ -712,9 +845,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await Task.WhenAll(sent).ConfigureAwait(false);
         }
 
-        _tasksRun++;
+        var tasksRun = Interlocked.Increment(ref _tasksRun);
         // Running by itself, with no stop or recycle due, the worker takes its next task as it records this one.
-        var claimNext = _looping && _stopped == 0 && _stopping == 0 && !_stopToken.IsCancellationRequested && RecycleLimit(_tasksRun) is null;
+        var claimNext = _looping && _stopped == 0 && _stopping == 0 && Volatile.Read(ref _draining) is null
+            && !_stopToken.IsCancellationRequested && RecycleLimit(tasksRun) is null;
         var status = outcome.Status.ToRedisString();
         run?.SetTag("rrq.status", status);
         if (outcome.Status != RrqTaskStatus.Complete)
@@ -725,7 +859,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         using (var finish = RrqTelemetry.Source.StartActivity("rrq.finish"))
         {
             finish?.SetTag("rrq.task_id", taskId);
-            written = await FinishAsync(taskId, outcome, claimNext).ConfigureAwait(false);
+            written = await FinishAsync(slot, taskId, outcome, claimNext).ConfigureAwait(false);
         }
         if (RrqTelemetry.Finished.Enabled || RrqTelemetry.Duration.Enabled)
         {
@@ -821,7 +955,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             bytes is null ? "" : OffloadStore.HashOf(bytes) ?? "").ConfigureAwait(false);
         if (stop)
         {
-            await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
+            if (_slots.Length > 1 && _looping)
+            {
+                // Tasks running in other slots are finished and recorded first; then the worker leaves.
+                Drain($"OK ({message.Args ?? "BYE"})");
+            }
+            else
+            {
+                await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
+            }
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "STOP");
         }
         if (message.Command != "TIMEOUT_GET")
@@ -903,11 +1045,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         RedisRetry.ForeverScope();
         Interlocked.Exchange(ref _stopping, 1);
         Wake();
-        if (Volatile.Read(ref _inStep) is { } inStep)
+        if (!_inSteps.IsEmpty)
         {
             try
             {
-                await inStep.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+                await Task.WhenAll(_inSteps.Keys.Select(s => s.Task)).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -915,7 +1057,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
         }
         await ExitAsync(reason).ConfigureAwait(false);
-        _cancelSignal.TrySetResult();   // a separate process still running (the wait was cut short) is killed
+        foreach (var slot in _slots)
+        {
+            slot.CancelSignal.TrySetResult();   // a separate process still running (the wait was cut short) is killed
+        }
     }
 
     /// <inheritdoc cref="StopAsync"/>
@@ -940,9 +1085,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             await sub.UnsubscribeAsync(ch).ConfigureAwait(false);
         }
-        // A task taken with the last one's outcome and not started (the loop did not take it first) goes back.
-        var taken = Interlocked.Exchange(ref _next, null);
-        var notStarted = taken is { Length: > 2 } && (long)taken[0] == 2 ? (string?)taken[2] : null;
+        // Tasks taken with the last ones' outcomes and not started (the loop did not take them first) go back.
+        var notStarted = _slots.Select(slot => Interlocked.Exchange(ref slot.Next, null))
+            .Where(taken => taken is { Length: > 2 } && (long)taken[0] == 2).Select(taken => (string)taken![2]!).ToArray();
         // Leaving is the one step a worker does not retry for ever: a worker told to stop during an outage
         // stops, and is declared lost once its heartbeat expires (its task, if any, DIED).
         using var exitBudget = new CancellationTokenSource(ExitBudget);
@@ -973,22 +1118,26 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Records a task's outcome. Releasing dependents needs the keys of their queues: the
     /// worker passes every queue it knows of, and learns the queue list again if the script names one
     /// it lacks.</summary>
-    private async Task<long> FinishAsync(string taskId, TaskOutcome outcome, bool claimNext)
+    private async Task<long> FinishAsync(WorkerSlot slot, string taskId, TaskOutcome outcome, bool claimNext)
     {
-        var k = _controller.Keys;
         var nextToken = NewClaimToken();
         // The worker's own queues come first in the list, in priority order: those are claimed from. A dependent
         // released, or a retry, in a queue it did not know of is added (and kept for next time).
         var r = await QueueContext.WithQueuesAsync(_knownQueues, async queues =>
         {
             _knownQueues = [.. queues];
-            return await _controller.Queue.FinishAsync(taskId, Id, outcome, _taskToken, claimNext ? Config.EffectiveQueues.Count : 0,
-                nextToken, queues).ConfigureAwait(false);
+            return await _controller.Queue.FinishAsync(taskId, Id, outcome, slot.TaskToken, claimNext ? Config.EffectiveQueues.Count : 0,
+                nextToken, queues, claimNext ? SlotsArgument(slot) : "").ConfigureAwait(false);
         }).ConfigureAwait(false);
         // A task taken now is run next; finding nothing is not kept, as work submitted since would then wait for
         // the poll (the next step looks again).
-        _next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
-        _nextToken = nextToken;
+        _live.TryRemove(slot.TaskToken, out _);
+        slot.Next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
+        slot.NextToken = nextToken;
+        if (slot.Next is not { Length: > 0 } next || (long)next[0] != 2)
+        {
+            _live.TryRemove(nextToken, out _);
+        }
         if ((long)r[0] == 3)
         {
             // More dependents to release or fail than one script does: the rest, before the next task.
@@ -998,14 +1147,20 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return (long)r[0];
     }
 
-    /// <summary>The token of the claim that took the task running now, and of the claim made with its outcome.</summary>
-    private string _taskToken = "", _nextToken = "";
-
     private readonly string _tokenPrefix = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
     private long _claims;
 
-    /// <summary>A token no other claim of any worker uses.</summary>
-    private string NewClaimToken() => $"{_tokenPrefix}.{Interlocked.Increment(ref _claims)}";
+    /// <summary>A token no other claim of any worker uses, live from now until its claim has taken nothing or its task is
+    /// recorded.</summary>
+    private string NewClaimToken()
+    {
+        lock (_live)
+        {
+            var token = $"{_tokenPrefix}.{++_claims}";
+            _live.TryAdd(token, 0);
+            return token;
+        }
+    }
 
     /// <summary>Sets a field about this worker's work (HSET), or appends a line (RPUSH), only while the queue has
     /// a record of the worker.</summary>
@@ -1039,5 +1194,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _wake.Dispose();
+        _envirGate.Dispose();
     }
 }

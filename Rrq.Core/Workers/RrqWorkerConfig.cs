@@ -54,8 +54,19 @@ public sealed record RrqWorkerConfig
     /// the task comes (slower, but no idle processes). Default: 2.</summary>
     public int ReadyChildren { get; init; } = 2;
 
+    /// <summary>How many tasks the worker runs at once, each in a slot of its own with its own claim (default 1, as rrq).
+    /// The slots share the worker's process, its compiled environment and its cache of compiled expressions, so eight
+    /// slots cost far less memory than eight workers; a task that blocks (I/O, waiting) leaves the others running.
+    /// In-process tasks then run side by side in one process: environment code they share must be safe to call from
+    /// several threads. Separate-process tasks each get their own child, as always. From 1 to 64. See docs/rrq.md,
+    /// "Processes, slots or separate processes".</summary>
+    public int Concurrency { get; init; } = 1;
+
     /// <summary>Print what the worker does to its standard output. Default: true.</summary>
     public bool Verbose { get; init; } = true;
+
+    /// <summary>The largest <see cref="Concurrency"/>: 64.</summary>
+    public const int MaxConcurrency = 64;
 
     /// <summary>The queues in the order the worker polls them, "default" included.</summary>
     public IReadOnlyList<string> EffectiveQueues =>
@@ -99,6 +110,11 @@ public sealed record RrqWorkerConfig
         if (ReadyChildren is < 0 or > 64)
         {
             throw new ArgumentOutOfRangeException(nameof(ReadyChildren), ReadyChildren, "ReadyChildren must be from 0 to 64.");
+        }
+        if (Concurrency is < 1 or > MaxConcurrency)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Concurrency), Concurrency,
+                $"Concurrency must be from 1 to {MaxConcurrency}: the number of tasks a worker runs at once. For more, start more workers.");
         }
         if (RecycleMemoryBytes is < 1)
         {

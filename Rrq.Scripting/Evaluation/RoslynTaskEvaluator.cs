@@ -18,8 +18,13 @@ namespace Rrq.Scripting;
 /// </summary>
 public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildCompiler
 {
-    private readonly ConcurrentDictionary<string, CompiledExpression> _cache = new(StringComparer.Ordinal);
-    private CompiledEnvironment? _environment;
+    /// <summary>The loaded environment with its own compile cache: replaced together, so an expression is only ever run
+    /// on the environment it was compiled against, even while a worker of several slots loads a new one.</summary>
+    private sealed record Loaded(CompiledEnvironment Env, ConcurrentDictionary<string, CompiledExpression> Cache);
+
+    private Loaded? _loaded;
+    private readonly Lock _loadGate = new();
+    private int _compiled;
     private string? _environmentFile;
     private int _files;
 
@@ -31,20 +36,29 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
 
     /// <summary>How many distinct expressions have been compiled by this evaluator (each adds an
     /// assembly that is never unloaded).</summary>
-    public int CompiledCount { get; private set; }
+    public int CompiledCount => Volatile.Read(ref _compiled);
 
     /// <summary>How many expressions are in the compile cache now.</summary>
-    public int CacheCount => _cache.Count;
+    public int CacheCount => Volatile.Read(ref _loaded)?.Cache.Count ?? 0;
 
     /// <inheritdoc />
     public void LoadEnvironment(RrqEnvirSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
+        lock (_loadGate)
+        {
+            Load(spec);
+        }
+    }
+
+    private Loaded Load(RrqEnvirSpec spec)
+    {
         var env = CompiledEnvironment.Compile(spec);
         env.RunAsync().GetAwaiter().GetResult();
-        _environment = env;
+        var loaded = new Loaded(env, new ConcurrentDictionary<string, CompiledExpression>(StringComparer.Ordinal));
         _environmentFile = null;
-        _cache.Clear();
+        Volatile.Write(ref _loaded, loaded);
+        return loaded;
     }
 
     /// <inheritdoc />
@@ -151,13 +165,19 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
         ChildEmitter.Emit(script);
     }
 
-    private CompiledEnvironment LoadedEnvironment()
+    private CompiledEnvironment LoadedEnvironment() => Current().Env;
+
+    /// <summary>The environment and its cache; the empty environment when none was loaded.</summary>
+    private Loaded Current()
     {
-        if (_environment is null)
+        if (Volatile.Read(ref _loaded) is { } loaded)
         {
-            LoadEnvironment(RrqEnvirSpec.Empty);
+            return loaded;
         }
-        return _environment!;
+        lock (_loadGate)
+        {
+            return _loaded ?? Load(RrqEnvirSpec.Empty);
+        }
     }
 
     /// <inheritdoc />
@@ -203,13 +223,13 @@ public sealed class RoslynTaskEvaluator : IRrqTaskEvaluator, Rrq.Workers.IChildC
     private (CompiledEnvironment Env, string[] Names, CompiledExpression Expression) Compiled(string expression,
         IReadOnlyDictionary<string, object?> locals)
     {
-        var env = LoadedEnvironment();
+        var (env, cache) = Current();
         var names = locals.Keys.ToArray();
         var types = names.Select(n => DeclaredType(locals[n])).ToArray();
         var key = $"{env.Spec.Version}\u0001{expression}\u0001{string.Join(",", names.Zip(types, (n, t) => $"{n}:{t.AssemblyQualifiedName}"))}";
-        return (env, names, _cache.GetOrAdd(key, _ =>
+        return (env, names, cache.GetOrAdd(key, _ =>
         {
-            CompiledCount++;
+            Interlocked.Increment(ref _compiled);
             return Compile(env, expression, names, types);
         }));
     }

@@ -10,8 +10,15 @@ namespace Rrq.Scripting.Evaluation;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed class TaskGlobals
 {
-    /// <summary>The current task's local values, in the order of its names.</summary>
+    private readonly AsyncLocal<object?[]> _locals = new();
+
+    /// <summary>The current task's local values, in the order of its names. Each flow of execution has its own, so a
+    /// worker running several tasks at once (one environment, one globals object) hands each task its own values.</summary>
 #pragma warning disable CA1819, CA1707 // read by generated code only; the odd name keeps it out of users' way
-    public object?[] __rrq_locals { get; set; } = [];
+    public object?[] __rrq_locals
+    {
+        get => _locals.Value ?? [];
+        set => _locals.Value = value;
+    }
 #pragma warning restore CA1819, CA1707
 }

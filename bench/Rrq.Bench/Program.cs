@@ -159,11 +159,52 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
                 $"BullMQ ÷ Rrq = {per / m.PerTask:0.00}  (above 1: Rrq is faster; budget: at least 2)");
             Console.WriteLine($"  Redis per task: {RedisWork.FromPeer(b2)}");
         }
+        // One worker process of 8 slots (Concurrency = 8, all else default), the two above paused meanwhile.
+        string[] paired = [.. one.Ids, .. two.Ids];
+        await obj.MessageSendAndWaitAsync("PAUSE", workerIds: paired, timeout: TimeSpan.FromSeconds(30), progress: false);
+        await obj.WorkerConfigSaveAsync("slots8", new RrqWorkerConfig { Concurrency = 8 });
+        var eight = await obj.WorkerSpawnAsync(1, "slots8");
+        var warm = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 64).Select(i => (object)new { i }));
+        await obj.TaskWaitAsync(warm, TimeSpan.FromMinutes(1), progress: false);
+        await obj.TaskDeleteAsync(warm);
+        var idle8 = PssKb(eight.Pids.Values.Single());
+        int[] pids8 = [server?.Pid ?? 0, Environment.ProcessId, .. eight.Pids.Values];
+        var runs8 = new List<BulkRun>();
+        for (var r = 0; r < 3; r++)
+        {
+            runs8.Add(await BulkPhases(obj, bulk, pids8));
+        }
+        var m8 = runs8.OrderBy(x => x.PerTask).ElementAt(1);
+        var work8a = await RedisWork.ReadAsync(mux);
+        var deletes8 = new RedisWork(0, 0, 0, 0);
+        for (var r = 0; r < 3; r++)
+        {
+            var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, bulk).Select(i => (object)new { i }));
+            await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+            await obj.TaskResultsAsync(ids);
+            var d0 = await RedisWork.ReadAsync(mux);
+            await obj.TaskDeleteAsync(ids);
+            deletes8 = deletes8.Plus((await RedisWork.ReadAsync(mux)).Minus(d0));
+        }
+        var work8 = (await RedisWork.ReadAsync(mux)).Minus(work8a).Minus(deletes8).Per(3 * bulk);
+        // Busy: 8 tasks that wait, holding every slot, while the memory is read.
+        var holding = await obj.TaskCreateBulkExprAsync("System.Threading.Thread.Sleep(1500); i", Enumerable.Range(0, 8).Select(i => (object)new { i }));
+        await Task.Delay(700);
+        var busy8 = PssKb(eight.Pids.Values.Single());
+        await obj.TaskWaitAsync(holding, TimeSpan.FromMinutes(1), progress: false);
+        await obj.TaskDeleteAsync(holding);
+        Console.WriteLine($"{bulk} tasks bulk-submitted, 1 worker process of 8 slots (median of 3): {Ms(m8.PerTask * bulk)} total, {Ms(m8.PerTask)} per task = " +
+            $"{m8.PerTask / ping:0.0} × PING  (budget 0.1 ms)");
+        Console.WriteLine($"  CPU while running: redis-server {m8.Cpu[0]:0} ms, controller {m8.Cpu[1]:0} ms, worker {m8.Cpu[2]:0} ms; Redis per task: {work8}");
+        Console.WriteLine($"  worker memory (PSS): idle {idle8 / 1024.0:0} MiB, 8 tasks running {busy8 / 1024.0:0} MiB  (budget: 250 MB)");
+        await obj.WorkerStopAsync(eight.Ids, timeout: TimeSpan.FromSeconds(30));
+        await obj.MessageSendAndWaitAsync("RESUME", workerIds: paired, timeout: TimeSpan.FromSeconds(30), progress: false);
         if (await peer.RunAsync("bulk", bulk, 1, 8) is { } b8)
         {
             var per = b8.GetProperty("perTask").GetDouble();
-            Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 1 worker process running 8 at once: {Ms(per)} per task = {per / ping:0.0} × PING  " +
-                $"(an Rrq worker process runs one task at a time: no Rrq row yet)");
+            Console.WriteLine($"{peer.Name}: {bulk} jobs bulk-added, 1 worker process running 8 at once: {Ms(per)} per task = {per / ping:0.0} × PING; " +
+                $"BullMQ ÷ Rrq = {per / m8.PerTask:0.00}  (above 1: Rrq is faster; budget: at least 2)");
+            Console.WriteLine($"  Redis per task: {RedisWork.FromPeer(b8)}");
         }
 
         // Redis memory per finished trivial task (everything stored for it, result included).

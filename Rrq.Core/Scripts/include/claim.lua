@@ -1,4 +1,5 @@
--- claim(c, queues, w, pre, token): a worker's one step of work-taking, shared by worker_claim (a step on its
+--#include held
+-- claim(c, queues, w, pre, token, slots): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
 -- a round trip per task). A message for the worker wins; otherwise the first PENDING task of its
 -- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
@@ -20,8 +21,14 @@
 --          that took each task) or the message it popped (worker:claim keeps the last message a worker
 --          took, after its claim's token), never a second one. A repeat whose first try took nothing
 --          takes as usual.
--- A worker asking for work is running nothing. If Redis says otherwise (a task RUNNING on it under
--- another claim), Redis lost writes it had acknowledged (a crash with appendfsync everysec rewinds up
+--   slots: "" for a worker with one slot. A worker with Concurrency > 1 claims for one free slot at a time, and passes
+--          "<field> <full> <horizon> <live token>...": its slot's field in worker:claim (so two slots' message claims
+--          never overwrite one another), 1 when this claim would fill its last free slot (it then leaves the idle sets),
+--          the number of the newest token it had made when it wrote this list, and the tokens of its other claims still
+--          in flight or running a task. (Tokens are "<worker's prefix>.<number>", numbered in order: a token of its own
+--          numbered above the horizon is a claim of another slot sent after this list was written, so it is live too.)
+-- A worker asking for work runs only the tasks of its live tokens (none, for a worker of one slot). If Redis says
+-- otherwise (a task RUNNING on it under another claim), Redis lost writes it had acknowledged (a crash with appendfsync everysec rewinds up
 -- to a second): the worker finished that task and its outcome is gone, or never started it. Either
 -- way nobody runs it, so it goes back to the front of its queue (run again: at least once).
 -- Returns {kind, envir version, ...} where kind is
@@ -53,8 +60,35 @@ local function task_reply(c, version, id, queues)
   return {2, version, id, payload, lcl, timeout, separate}
 end
 
-local function claim(c, queues, w, pre, token)
+local function claim(c, queues, w, pre, token, slots)
   pre = pre or {}
+  local field, full, live = w, true, { [token] = true }
+  local prefix, horizon = nil, nil
+  if slots and slots ~= '' then
+    local parts = {}
+    for p in string.gmatch(slots, '%S+') do
+      parts[#parts + 1] = p
+    end
+    field, full, horizon = parts[1], parts[2] == '1', tonumber(parts[3])
+    prefix = string.match(token, '^(.*)%.%d+$')
+    for i = 4, #parts do
+      live[parts[i]] = true
+    end
+  end
+  local function is_live(claimed)
+    if not claimed then
+      return false
+    end
+    if live[claimed] then
+      return true
+    end
+    if horizon then
+      local p, n = string.match(claimed, '^(.*)%.(%d+)$')
+      return p ~= nil and p == prefix and tonumber(n) > horizon
+    end
+    return false
+  end
+  local multi = slots ~= nil and slots ~= ''
   local function idle(yes)
     for _, q in ipairs(queues) do
       redis.call(yes and 'SADD' or 'SREM', q[4], w)
@@ -65,37 +99,53 @@ local function claim(c, queues, w, pre, token)
     return {-1, version}
   end
 
-  local held = redis.call('HGET', c.worker_task, w)
-  if held and redis.call('HGET', c.task_claim, held) == token
-      and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
-    return task_reply(c, version, held, queues)   -- this claim, sent again: the task it took
+  local held = held_list(c.worker_task, w)
+  local claims = {}
+  for i, h in ipairs(held) do
+    claims[i] = redis.call('HGET', c.task_claim, h)
+    if claims[i] == token and redis.call('HGET', c.task_status, h) == 'RUNNING' and redis.call('HGET', c.task_worker, h) == w then
+      return task_reply(c, version, h, queues)   -- this claim, sent again: the task it took
+    end
   end
-  local last = redis.call('HGET', c.worker_claim, w)
+  local last = redis.call('HGET', c.worker_claim, field)
   if last and string.sub(last, 1, #token + 1) == token .. '\n' then
     return {1, version, string.sub(last, #token + 2)}   -- this claim, sent again: the message it took
   end
 
-  if held and redis.call('HGET', c.task_status, held) == 'RUNNING' and redis.call('HGET', c.task_worker, held) == w then
-    local name = redis.call('HGET', c.task_queue, held) or 'default'
-    for _, q in ipairs(queues) do
-      if q[3] == name then
-        redis.call('HSET', c.task_status, held, 'PENDING')
-        redis.call('HDEL', c.task_worker, held)
-        redis.call('HDEL', c.time_start, held)
-        redis.call('HDEL', c.task_claim, held)
-        redis.call('HDEL', c.worker_task, w)
-        redis.call('LPUSH', q[1], held)
-        local t = redis.call('TIME')
-        redis.call('RPUSH', c.worker_log, t[1] .. '.' .. string.format('%06d', tonumber(t[2])) .. ' TASK_RETURNED ' .. held)
-        break
+  if #held > 0 then
+    local keep = {}
+    for i, h in ipairs(held) do
+      local back = false
+      if not is_live(claims[i]) and redis.call('HGET', c.task_status, h) == 'RUNNING' and redis.call('HGET', c.task_worker, h) == w then
+        local name = redis.call('HGET', c.task_queue, h) or 'default'
+        for _, q in ipairs(queues) do
+          if q[3] == name then
+            redis.call('HSET', c.task_status, h, 'PENDING')
+            redis.call('HDEL', c.task_worker, h)
+            redis.call('HDEL', c.time_start, h)
+            redis.call('HDEL', c.task_claim, h)
+            redis.call('LPUSH', q[1], h)
+            local t = redis.call('TIME')
+            redis.call('RPUSH', c.worker_log, t[1] .. '.' .. string.format('%06d', tonumber(t[2])) .. ' TASK_RETURNED ' .. h)
+            back = true
+            break
+          end
+        end
+      end
+      if not back then
+        keep[#keep + 1] = h
       end
     end
+    if #keep ~= #held then
+      held_set(c.worker_task, w, keep)
+    end
+    held = keep
   end
 
   local msg = redis.call('LPOP', c.message)
   if msg then
     idle(false)
-    redis.call('HSET', c.worker_claim, w, token .. '\n' .. msg)
+    redis.call('HSET', c.worker_claim, field, token .. '\n' .. msg)
     return {1, version, msg}
   end
 
@@ -144,13 +194,16 @@ local function claim(c, queues, w, pre, token)
         redis.call('HSET', c.task_status, id, 'RUNNING')
         redis.call('HSET', c.task_worker, id, w)
         redis.call('HSET', c.time_start, id, time)
-        redis.call('HSET', c.worker_task, w, id)
+        held[#held + 1] = id
+        held_set(c.worker_task, w, held)
         redis.call('HSET', c.task_claim, id, token)
         if wstatus ~= 'BUSY' then
           redis.call('HSET', c.worker_status, w, 'BUSY')
         end
-        if wstatus ~= 'BUSY' then
-          idle(false)   -- a busy worker left the idle sets when it took its last task: no write on the hot path
+        -- A busy worker of one slot left the idle sets when it took its last task: no write on the hot path. One of
+        -- several slots leaves them when this task fills its last free slot.
+        if wstatus ~= 'BUSY' or (multi and full) then
+          idle(false)
         end
         local lines = pre.lines or {}
         lines[#lines + 1] = time .. ' TASK_START ' .. id

@@ -21,7 +21,7 @@ public class WorkerStateTests
         Assert.Equal(first, (string?)claimed[2]);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(first));
 
-        await obj.WorkerExitAsync(w.Id, "STOP OK (BYE)", notStarted: first);
+        await obj.WorkerExitAsync(w.Id, "STOP OK (BYE)", notStarted: [first]);
         Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(first));
         Assert.Equal([first, second], obj.QueueList());
         Assert.Null(obj.TaskInfo(first).Worker);
