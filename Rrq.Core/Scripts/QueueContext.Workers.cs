@@ -123,9 +123,9 @@ internal sealed partial class QueueContext
         return ((long)r[0] == 1, (long)r[0] == 1 ? HeldIds((string?)r[1]) : []);
     }
 
-    /// <summary>The task ids of a worker:task field (space-separated; see include/held.lua).</summary>
+    /// <summary>The task ids of a worker:task field ("id@token", space-separated; see include/held.lua).</summary>
     public static string[] HeldIds(string? field) =>
-        string.IsNullOrEmpty(field) ? [] : field.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string.IsNullOrEmpty(field) ? [] : [.. field.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(h => h.Split('@')[0])];
 
     /// <summary>Runs worker_exit or worker_lost with the keys of the queues of the tasks the worker holds (a retry of one
     /// needs them); if those changed meanwhile, the script names the queue it lacks (-4) and runs again.</summary>

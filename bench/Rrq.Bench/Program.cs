@@ -162,7 +162,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         // One worker process of 8 slots (Concurrency = 8, all else default), the two above paused meanwhile.
         string[] paired = [.. one.Ids, .. two.Ids];
         await obj.MessageSendAndWaitAsync("PAUSE", workerIds: paired, timeout: TimeSpan.FromSeconds(30), progress: false);
-        await obj.WorkerConfigSaveAsync("slots8", new RrqWorkerConfig { Concurrency = 8 });
+        await obj.WorkerConfigSaveAsync("slots8", new RrqWorkerConfig { Concurrency = int.Parse(Environment.GetEnvironmentVariable("SLOTS") ?? "8", System.Globalization.CultureInfo.InvariantCulture) });
         var eight = await obj.WorkerSpawnAsync(1, "slots8");
         var warm = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 64).Select(i => (object)new { i }));
         await obj.TaskWaitAsync(warm, TimeSpan.FromMinutes(1), progress: false);

@@ -99,10 +99,8 @@ local function claim(c, queues, w, pre, token, slots)
     return {-1, version}
   end
 
-  local held = held_list(c.worker_task, w)
-  local claims = {}
+  local held, claims = held_list(c.worker_task, w)
   for i, h in ipairs(held) do
-    claims[i] = redis.call('HGET', c.task_claim, h)
     if claims[i] == token and redis.call('HGET', c.task_status, h) == 'RUNNING' and redis.call('HGET', c.task_worker, h) == w then
       return task_reply(c, version, h, queues)   -- this claim, sent again: the task it took
     end
@@ -113,7 +111,7 @@ local function claim(c, queues, w, pre, token, slots)
   end
 
   if #held > 0 then
-    local keep = {}
+    local keep, keep_claims = {}, {}
     for i, h in ipairs(held) do
       local back = false
       if not is_live(claims[i]) and redis.call('HGET', c.task_status, h) == 'RUNNING' and redis.call('HGET', c.task_worker, h) == w then
@@ -134,12 +132,13 @@ local function claim(c, queues, w, pre, token, slots)
       end
       if not back then
         keep[#keep + 1] = h
+        keep_claims[#keep_claims + 1] = claims[i]
       end
     end
     if #keep ~= #held then
-      held_set(c.worker_task, w, keep)
+      held_set(c.worker_task, w, keep, keep_claims)
     end
-    held = keep
+    held, claims = keep, keep_claims
   end
 
   local msg = redis.call('LPOP', c.message)
@@ -195,7 +194,8 @@ local function claim(c, queues, w, pre, token, slots)
         redis.call('HSET', c.task_worker, id, w)
         redis.call('HSET', c.time_start, id, time)
         held[#held + 1] = id
-        held_set(c.worker_task, w, held)
+        claims[#claims + 1] = token
+        held_set(c.worker_task, w, held, claims)
         redis.call('HSET', c.task_claim, id, token)
         if wstatus ~= 'BUSY' then
           redis.call('HSET', c.worker_status, w, 'BUSY')

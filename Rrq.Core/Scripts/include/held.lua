@@ -1,39 +1,45 @@
--- The tasks a worker holds: claimed by it and not yet recorded. worker:task keeps them in the worker's field,
--- space-separated in the order taken: one id for a worker of one slot (as rrq keeps it), up to its Concurrency for
+-- The tasks a worker holds: claimed by it and not yet recorded. worker:task keeps them in the worker's field as
+-- "<task id>@<claim token>", space-separated in the order taken: one for a worker of one slot, up to its Concurrency for
 -- one that runs several tasks at once. Every change to a worker's tasks goes through these.
 
--- held_list(worker_task, w): the ids worker w holds, oldest first ({} for none).
+-- held_list(worker_task, w): the ids worker w holds, oldest first, and the tokens of the claims that took them.
 local function held_list(worker_task, w)
-  local out = {}
+  local ids, tokens = {}, {}
   local s = redis.call('HGET', worker_task, w)
   if s then
-    for id in string.gmatch(s, '%S+') do
-      out[#out + 1] = id
+    for id, token in string.gmatch(s, '([^%s@]+)@?(%S*)') do
+      ids[#ids + 1] = id
+      tokens[#tokens + 1] = token
     end
   end
-  return out
+  return ids, tokens
 end
 
--- held_set(worker_task, w, ids): writes the list back (the field goes when it is empty).
-local function held_set(worker_task, w, ids)
+-- held_set(worker_task, w, ids, tokens): writes the list back (the field goes when it is empty).
+local function held_set(worker_task, w, ids, tokens)
   if #ids == 0 then
     redis.call('HDEL', worker_task, w)
-  else
-    redis.call('HSET', worker_task, w, table.concat(ids, ' '))
+    return
   end
+  local parts = {}
+  for i, id in ipairs(ids) do
+    parts[i] = id .. '@' .. tokens[i]
+  end
+  redis.call('HSET', worker_task, w, table.concat(parts, ' '))
 end
 
 -- held_remove(worker_task, w, id): w no longer holds id; returns how many tasks it still holds.
 local function held_remove(worker_task, w, id)
-  local ids = held_list(worker_task, w)
-  local keep = {}
-  for _, h in ipairs(ids) do
+  local ids, tokens = held_list(worker_task, w)
+  local keep, keep_tokens = {}, {}
+  for i, h in ipairs(ids) do
     if h ~= id then
       keep[#keep + 1] = h
+      keep_tokens[#keep_tokens + 1] = tokens[i]
     end
   end
   if #keep ~= #ids then
-    held_set(worker_task, w, keep)
+    held_set(worker_task, w, keep, keep_tokens)
   end
   return #keep
 end

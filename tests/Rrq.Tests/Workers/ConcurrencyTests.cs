@@ -89,15 +89,16 @@ public class ConcurrencyTests
     public async Task Separate_process_tasks_in_slots_are_cancelled_and_timed_out_one_by_one_while_the_others_run_on()
     {
         await using var q = await TestQueue.CreateAsync();
-        var obj = await WithSlotsAsync(q, 4);
+        var obj = await WithSlotsAsync(q, 5);
         var spawn = await q.SpawnAsync(1, "slots");
         using var gate = new Gate();
         var cancelled = obj.TaskCreateExpr("System.Threading.Thread.Sleep(600_000); 1", separateProcess: true);
         var timedOut = obj.TaskCreateExpr("System.Threading.Thread.Sleep(600_000); 2", separateProcess: true,
             timeout: TimeSpan.FromSeconds(2));
-        var gated = obj.TaskCreateExpr(Gate.Wait + " 3", gate.Locals, separateProcess: true);
+        var gated = obj.TaskCreateExpr("Console.WriteLine(\"from three\"); " + Gate.Wait + " 3", gate.Locals, separateProcess: true);
+        var other = obj.TaskCreateExpr("Console.WriteLine(\"from five\"); " + Gate.Wait + " 5", gate.Locals, separateProcess: true);
         var inProcess = obj.TaskCreateExpr(Gate.Wait + " 4", gate.Locals);
-        string[] all = [cancelled, timedOut, gated, inProcess];
+        string[] all = [cancelled, timedOut, gated, other, inProcess];
         await Poll.Until(async () => (await obj.TaskStatusAsync(all)).All(s => s == RrqTaskStatus.Running), 60);
 
         Assert.True(obj.TaskCancel(cancelled));
@@ -106,12 +107,16 @@ public class ConcurrencyTests
         Assert.Equal(RrqTaskStatus.Timeout, obj.TaskStatus(timedOut));
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(gated));
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(inProcess));
-        Assert.Equal(new[] { gated, inProcess }.Order(), obj.WorkerTaskIds()[spawn.Ids[0]].Order());
+        Assert.Equal(new[] { gated, other, inProcess }.Order(), obj.WorkerTaskIds()[spawn.Ids[0]].Order());
 
         gate.Open();
-        Assert.True(await obj.TaskWaitAsync([gated, inProcess], TimeSpan.FromSeconds(30)));
+        Assert.True(await obj.TaskWaitAsync([gated, other, inProcess], TimeSpan.FromSeconds(30)));
         Assert.Equal(3, obj.TaskResult(gated));
+        Assert.Equal(5, obj.TaskResult(other));
         Assert.Equal(4, obj.TaskResult(inProcess));
+        // Each task's output is in its own log.
+        Assert.Equal(["from three"], obj.TaskLog(gated));
+        Assert.Equal(["from five"], obj.TaskLog(other));
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(spawn.Ids[0]));
     }
 
@@ -194,6 +199,28 @@ public class ConcurrencyTests
         Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(b));
         Assert.Equal([a, c], obj.QueueList());
         Assert.Empty(obj.WorkerTaskIds([w.Id])[w.Id]);
+    }
+
+    [Fact]
+    public async Task A_new_environment_is_loaded_by_a_free_slot_while_a_task_runs_on_in_the_old_one()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = await WithSlotsAsync(q, 2);
+        var spawn = await q.SpawnAsync(1, "slots");
+        using var gate = new Gate();
+        var old = obj.TaskCreateExpr(Gate.Wait + " Meet.At(1)", gate.Locals);
+        await Poll.Until(async () => await obj.TaskStatusAsync(old) == RrqTaskStatus.Running, 60);
+
+        await obj.WorkerEnvirSetAsync(new RrqEnvir([TestQueue.Env("version2.csx")]));
+        var fresh = obj.TaskCreateExpr("Version()");
+        Assert.True(await obj.TaskWaitAsync(fresh, TimeSpan.FromSeconds(60)));
+        Assert.Equal(2, obj.TaskResult(fresh));
+        Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(old));
+
+        gate.Open();
+        Assert.True(await obj.TaskWaitAsync(old, TimeSpan.FromSeconds(30)));
+        Assert.Equal(1, obj.TaskResult(old));
+        Assert.Contains(obj.WorkerLogTail(spawn.Ids[0], 0), l => l.Command == "ENVIR" && l.Message.StartsWith("version 2 ", StringComparison.Ordinal));
     }
 
     [Fact]
