@@ -83,6 +83,18 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _knownQueues = [.. config.EffectiveQueues];
         _slots = [.. Enumerable.Range(0, config.Concurrency).Select(i => new WorkerSlot(i, i == 0 ? id : $"{id}#{i}"))];
         _wake = new SemaphoreSlim(0, config.Concurrency);
+        if (config.Concurrency > 1)
+        {
+            // Task code runs on thread-pool threads and may block (I/O, sleeps, locks). The pool adds threads only
+            // slowly past its minimum (about one a second), so without this the slots of a worker whose tasks block
+            // would start one by one, seconds apart; and the connection's replies need threads too.
+            ThreadPool.GetMinThreads(out var workers, out var io);
+            var needed = Environment.ProcessorCount + config.Concurrency + 2;
+            if (workers < needed)
+            {
+                ThreadPool.SetMinThreads(needed, io);
+            }
+        }
         _timeoutIdle = config.TimeoutIdle;
         // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
         // to the controller's logger; a worker with an output writer of its own gets the lines there too.
@@ -192,6 +204,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Config.HeartbeatPeriod is null ? null : (string?)_controller.Keys.WorkerHeartbeat(Id))
     {
         ProcessStarted = ProcessKill.StartTime(Environment.ProcessId),
+        Concurrency = Config.Concurrency,
     };
 
     private void OnNotification(RedisValue message)

@@ -19,4 +19,8 @@ public sealed record RrqWorkerInfo(string WorkerId, string Hostname, int Pid, st
     /// <summary>When its operating-system process started (null when unknown). Killing a worker checks it,
     /// so that a pid the system has since given to another process is never killed.</summary>
     public DateTimeOffset? ProcessStarted { get; init; }
+
+    /// <summary>How many tasks it runs at once (<see cref="RrqWorkerConfig.Concurrency"/>); 1 for a worker that
+    /// recorded none.</summary>
+    public int Concurrency { get; init; } = 1;
 }

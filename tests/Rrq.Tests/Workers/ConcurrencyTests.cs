@@ -40,6 +40,7 @@ public class ConcurrencyTests
             Assert.Equal(spawn.Ids[0], obj.TaskInfo(ids[i]).Worker);
         }
         Assert.Single(pids);
+        Assert.Equal(8, obj.WorkerInfo()[spawn.Ids[0]].Concurrency);
         Assert.Equal(RrqWorkerStatus.Idle, obj.WorkerStatus(spawn.Ids[0]));
         Assert.Empty(obj.WorkerTaskIds()[spawn.Ids[0]]);
         Assert.Null(obj.WorkerTaskId()[spawn.Ids[0]]);
