@@ -47,8 +47,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>The tokens of this worker's claims in flight or running a task (see include/claim.lua).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _live = new(StringComparer.Ordinal);
 
-    /// <summary>How many slots run a task.</summary>
-    private int _active;
+    /// <summary>How many slots run a task (or hold one to run next), and how many free slots claims in flight have
+    /// reserved a task for.</summary>
+    private int _active, _reserved;
+
+    /// <summary>Tasks a claim took for the worker's other free slots, with their claim tokens: taken here (RUNNING on
+    /// this worker) and not started. A free slot runs one before it claims; a worker that leaves puts them back.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(RedisResult[] Reply, string Token)> _handed = new();
 
     /// <summary>Set when the worker has stopped taking work and waits for its slots to drain (recycle, STOP message to a
     /// worker of several slots, idle timeout), with why it will leave.</summary>
@@ -299,7 +304,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // A worker whose last claim found nothing goes straight to waiting: anything that came since woke it (the
         // wake is not cleared then), and claiming again now would only find nothing a second time. So an idle
         // worker runs one claim per poll period, not two.
-        if (immediate || !slot.LastClaimIdle || slot.Next is not null)
+        if (immediate || !slot.LastClaimIdle || slot.Next is not null || !_handed.IsEmpty)
         {
             if (slot.Next is null)
             {
@@ -374,7 +379,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         try
         {
-            while ((!cancellationToken.IsCancellationRequested && Volatile.Read(ref _draining) is null) || slot.Next is not null)
+            while ((!cancellationToken.IsCancellationRequested && Volatile.Read(ref _draining) is null) || slot.Next is not null
+                || !_handed.IsEmpty)
             {
                 RrqWorkerStep step;
                 try
@@ -460,7 +466,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
         }
-        if (Volatile.Read(ref _draining) is not null && slot.Next is null)
+        if (Volatile.Read(ref _draining) is not null && slot.Next is null && _handed.IsEmpty)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "draining");
         }
@@ -480,32 +486,111 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     /// <summary>What a claim for <paramref name="slot"/> tells include/claim.lua about the worker's other slots: "" for a
     /// worker of one slot.</summary>
-    private string SlotsArgument(WorkerSlot slot)
+    private (string? Argument, int Reserved) SlotsArgument(WorkerSlot slot)
     {
         if (_slots.Length == 1)
         {
-            return "";
+            return ("", 0);
         }
-        var othersActive = Volatile.Read(ref _active) - (slot.Active ? 1 : 0);
-        // Read together with the live tokens: a token made after this (numbered above the horizon) is live whatever the list says.
         lock (_live)
         {
-            return $"{slot.ClaimField} {(othersActive + 1 >= _slots.Length ? 1 : 0)} {_claims} {string.Join(' ', _live.Keys)}";
+            // One task for this slot, and one for each other slot that is free: not running a task, not reserved by a
+            // claim in flight, and not served by a task handed over already. The free ones are reserved until the reply.
+            var free = _slots.Length - Volatile.Read(ref _active) - _reserved - _handed.Count;
+            if (!slot.Active && free <= 0)
+            {
+                return (null, 0);   // another slot's claim in flight takes a task for this one too
+            }
+            var count = slot.Active ? 1 + Math.Max(0, free) : Math.Max(1, free);
+            var reserved = count - (slot.Active ? 1 : 0);
+            _reserved += reserved;
+            var full = free - reserved <= 0 ? 1 : 0;
+            // Read together with the live tokens: a token made after this (numbered above the horizon) is live whatever the list says.
+            return ($"{slot.ClaimField} {count} {full} {_claims} {string.Join(' ', _live.Keys)}", reserved);
         }
+    }
+
+    /// <summary>Gives back what a claim reserved, once its tasks are the slot's or handed over.</summary>
+    private void Unreserve(int reserved)
+    {
+        if (reserved != 0)
+        {
+            lock (_live)
+            {
+                _reserved -= reserved;
+            }
+        }
+    }
+
+    /// <summary>Counts <paramref name="slot"/> in the worker's active slots, or no longer.</summary>
+    private void SetActive(WorkerSlot slot, bool active)
+    {
+        if (slot.Active != active)
+        {
+            slot.Active = active;
+            Interlocked.Add(ref _active, active ? 1 : -1);
+        }
+    }
+
+    /// <summary>The first task of a claim's reply, for the claiming slot; the others it took (five entries each after the
+    /// first seven) are handed to free slots, each under its own token, and the slots are woken.</summary>
+    private RedisResult[] KeepFirst(RedisResult[] reply, string token)
+    {
+        if (reply.Length <= 7 || (long)reply[0] != 2)
+        {
+            return reply;
+        }
+        for (int at = 7, n = 2; at + 5 <= reply.Length; at += 5, n++)
+        {
+            var mine = $"{token}+{n}";
+            _live.TryAdd(mine, 0);
+            _handed.Enqueue(([reply[0], reply[1], .. reply[at..(at + 5)]], mine));
+            Wake();
+        }
+        return reply[..7];
     }
 
     private async Task<RrqWorkerStep> StepCoreAsync(WorkerSlot slot)
     {
         var r = Interlocked.Exchange(ref slot.Next, null);
         var token = slot.NextToken;
+        if (r is null && !_handed.IsEmpty)
+        {
+            SetActive(slot, true);   // counted busy before the handed task leaves the queue, so no claim takes one for it
+            if (_handed.TryDequeue(out var handed))
+            {
+                (r, token) = handed;   // taken by another slot's claim for this one
+            }
+            else
+            {
+                SetActive(slot, false);
+            }
+        }
         if (r is null)
         {
             // A claim repeated after a lost reply carries the same token, and so gets the same answer.
-            token = NewClaimToken();
-            r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token, SlotsArgument(slot)).ConfigureAwait(false);
-            if ((long)r[0] != 2)
+            var (argument, reserved) = SlotsArgument(slot);
+            if (argument is null)
             {
-                _live.TryRemove(token, out _);
+                return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "another slot claims for it");
+            }
+            token = NewClaimToken();
+            try
+            {
+                r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token, argument).ConfigureAwait(false);
+                if ((long)r[0] == 2)
+                {
+                    SetActive(slot, true);
+                }
+                else
+                {
+                    _live.TryRemove(token, out _);
+                }
+                r = KeepFirst(r, token);
+            }
+            finally
+            {
+                Unreserve(reserved);
             }
         }
         var kind = (long)r[0];
@@ -540,22 +625,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
                 slot.TaskToken = token;
-                if (!slot.Active)
-                {
-                    slot.Active = true;
-                    if (Interlocked.Increment(ref _active) < _slots.Length)
-                    {
-                        Wake();   // a free slot looks for more work now, rather than at its next poll
-                    }
-                }
+                SetActive(slot, true);
                 var separateNext = r.Length > 6 ? (int)r[6] : 0;
                 var (taskId, status) = await RunTaskAsync(slot, (string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
                     .ConfigureAwait(false);
                 _idleSince = DateTime.UtcNow;
                 if (slot.Next is null)
                 {
-                    slot.Active = false;
-                    Interlocked.Decrement(ref _active);
+                    SetActive(slot, false);
                 }
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
@@ -1099,8 +1176,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await sub.UnsubscribeAsync(ch).ConfigureAwait(false);
         }
         // Tasks taken with the last ones' outcomes and not started (the loop did not take them first) go back.
-        var notStarted = _slots.Select(slot => Interlocked.Exchange(ref slot.Next, null))
-            .Where(taken => taken is { Length: > 2 } && (long)taken[0] == 2).Select(taken => (string)taken![2]!).ToArray();
+        var taken = _slots.Select(slot => Interlocked.Exchange(ref slot.Next, null)).ToList();
+        while (_handed.TryDequeue(out var handed))
+        {
+            taken.Add(handed.Reply);
+        }
+        var notStarted = taken.Where(t => t is { Length: > 2 } && (long)t[0] == 2).Select(t => (string)t![2]!).ToArray();
         // Leaving is the one step a worker does not retry for ever: a worker told to stop during an outage
         // stops, and is declared lost once its heartbeat expires (its task, if any, DIED).
         using var exitBudget = new CancellationTokenSource(ExitBudget);
@@ -1134,18 +1215,27 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task<long> FinishAsync(WorkerSlot slot, string taskId, TaskOutcome outcome, bool claimNext)
     {
         var nextToken = NewClaimToken();
-        // The worker's own queues come first in the list, in priority order: those are claimed from. A dependent
-        // released, or a retry, in a queue it did not know of is added (and kept for next time).
-        var r = await QueueContext.WithQueuesAsync(_knownQueues, async queues =>
+        var (argument, reserved) = claimNext ? SlotsArgument(slot) : ("", 0);
+        RedisResult[] r;
+        try
         {
-            _knownQueues = [.. queues];
-            return await _controller.Queue.FinishAsync(taskId, Id, outcome, slot.TaskToken, claimNext ? Config.EffectiveQueues.Count : 0,
-                nextToken, queues, claimNext ? SlotsArgument(slot) : "").ConfigureAwait(false);
-        }).ConfigureAwait(false);
-        // A task taken now is run next; finding nothing is not kept, as work submitted since would then wait for
-        // the poll (the next step looks again).
+            // The worker's own queues come first in the list, in priority order: those are claimed from. A dependent
+            // released, or a retry, in a queue it did not know of is added (and kept for next time).
+            r = await QueueContext.WithQueuesAsync(_knownQueues, async queues =>
+            {
+                _knownQueues = [.. queues];
+                return await _controller.Queue.FinishAsync(taskId, Id, outcome, slot.TaskToken, claimNext ? Config.EffectiveQueues.Count : 0,
+                    nextToken, queues, argument ?? "").ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            // A task taken now is run next; finding nothing is not kept, as work submitted since would then wait for
+            // the poll (the next step looks again).
+            slot.Next = r.Length > 1 && (long)r[1] != 0 ? KeepFirst(r[1..], nextToken) : null;
+        }
+        finally
+        {
+            Unreserve(reserved);
+        }
         _live.TryRemove(slot.TaskToken, out _);
-        slot.Next = r.Length > 1 && (long)r[1] != 0 ? r[1..] : null;
         slot.NextToken = nextToken;
         if (slot.Next is not { Length: > 0 } next || (long)next[0] != 2)
         {

@@ -1,4 +1,5 @@
 --#include held
+local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 -- claim(c, queues, w, pre, token, slots): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
 -- a round trip per task). A message for the worker wins; otherwise the first PENDING task of its
@@ -22,11 +23,13 @@
 --          took, after its claim's token), never a second one. A repeat whose first try took nothing
 --          takes as usual.
 --   slots: "" for a worker with one slot. A worker with Concurrency > 1 claims for one free slot at a time, and passes
---          "<field> <full> <horizon> <live token>...": its slot's field in worker:claim (so two slots' message claims
---          never overwrite one another), 1 when this claim would fill its last free slot (it then leaves the idle sets),
---          the number of the newest token it had made when it wrote this list, and the tokens of its other claims still
+--          "<field> <count> <full> <horizon> <live token>...": its slot's field in worker:claim (so two slots' message
+--          claims never overwrite one another); how many tasks to take at most (one for the slot, and one for each other
+--          slot that is free); 1 when taking that many would fill its last free slot (it then leaves the idle sets);
+--          the number of the newest token it had made when it wrote this list; and the tokens of its other claims still
 --          in flight or running a task. (Tokens are "<worker's prefix>.<number>", numbered in order: a token of its own
---          numbered above the horizon is a claim of another slot sent after this list was written, so it is live too.)
+--          numbered above the horizon is a claim of another slot sent after this list was written, so it is live too.
+--          The second and later tasks of a claim are held under "<token>+2", "<token>+3", ...)
 -- A worker asking for work runs only the tasks of its live tokens (none, for a worker of one slot). If Redis says
 -- otherwise (a task RUNNING on it under another claim), Redis lost writes it had acknowledged (a crash with appendfsync everysec rewinds up
 -- to a second): the worker finished that task and its outcome is gone, or never started it. Either
@@ -36,9 +39,10 @@
 --    1  a message:  {1, version, message}
 --    2  a task:     {2, version, task id, payload, local flag, timeout, separate tasks next}
 --       where the last is, for a separate-process task, how many of the next 8 tasks of the worker's
---       queues are separate-process too (the worker starts their processes ahead); else 0.
+--       queues are separate-process too (the worker starts their processes ahead); else 0. A claim that takes
+--       several tasks has five more entries for each after the first: task id, payload, local flag, timeout, 0.
 --   -1  this worker is not registered (it was stopped or declared lost): it must exit.
-local function task_reply(c, version, id, queues)
+local function task_reply(c, version, id, queues, more)
   local payload = redis.call('HGET', c.expr, id)
   local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
   local timeout = redis.call('HGET', c.timeout, id) or ''
@@ -57,33 +61,45 @@ local function task_reply(c, version, id, queues)
       end
     end
   end
-  return {2, version, id, payload, lcl, timeout, separate}
+  local out = {2, version, id, payload, lcl, timeout, separate}
+  for _, other in ipairs(more or {}) do
+    out[#out + 1] = other
+    out[#out + 1] = redis.call('HGET', c.expr, other)
+    out[#out + 1] = redis.call('HGET', c.lcl, other) or 'TRUE'
+    out[#out + 1] = redis.call('HGET', c.timeout, other) or ''
+    out[#out + 1] = 0
+  end
+  return out
 end
 
 local function claim(c, queues, w, pre, token, slots)
   pre = pre or {}
-  local field, full, live = w, true, { [token] = true }
+  local field, count, full, live = w, 1, true, { [token] = true }
   local prefix, horizon = nil, nil
   if slots and slots ~= '' then
     local parts = {}
     for p in string.gmatch(slots, '%S+') do
       parts[#parts + 1] = p
     end
-    field, full, horizon = parts[1], parts[2] == '1', tonumber(parts[3])
+    field, count, full, horizon = parts[1], tonumber(parts[2]), parts[3] == '1', tonumber(parts[4])
     prefix = string.match(token, '^(.*)%.%d+$')
-    for i = 4, #parts do
+    for i = 5, #parts do
       live[parts[i]] = true
     end
   end
+  -- The claim a held task's token belongs to: "<token>+2" was taken by the claim "<token>".
+  local function base_of(claimed)
+    return (string.gsub(claimed, '%+%d+$', ''))
+  end
   local function is_live(claimed)
-    if not claimed then
+    if not claimed or claimed == '' then
       return false
     end
-    if live[claimed] then
+    if live[claimed] or live[base_of(claimed)] then
       return true
     end
     if horizon then
-      local p, n = string.match(claimed, '^(.*)%.(%d+)$')
+      local p, n = string.match(base_of(claimed), '^(.*)%.(%d+)$')
       return p ~= nil and p == prefix and tonumber(n) > horizon
     end
     return false
@@ -100,10 +116,15 @@ local function claim(c, queues, w, pre, token, slots)
   end
 
   local held, claims = held_list(c.worker_task, w)
+  local again = {}
   for i, h in ipairs(held) do
-    if claims[i] == token and redis.call('HGET', c.task_status, h) == 'RUNNING' and redis.call('HGET', c.task_worker, h) == w then
-      return task_reply(c, version, h, queues)   -- this claim, sent again: the task it took
+    if (claims[i] == token or base_of(claims[i]) == token) and redis.call('HGET', c.task_status, h) == 'RUNNING'
+        and redis.call('HGET', c.task_worker, h) == w then
+      again[#again + 1] = h
     end
+  end
+  if #again > 0 then
+    return task_reply(c, version, again[1], queues, { unpack(again, 2) })   -- this claim, sent again: the tasks it took
   end
   local last = redis.call('HGET', c.worker_claim, field)
   if last and string.sub(last, 1, #token + 1) == token .. '\n' then
@@ -175,6 +196,17 @@ local function claim(c, queues, w, pre, token, slots)
   end
 
   local dropped = 0
+  local taken = {}
+  local time = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+  local lines = pre.lines or {}
+  local function reply()
+    redis.call('RPUSH', c.worker_log, unpack(lines))
+    -- Fewer tasks than free slots: the worker still has room, and the queues are empty.
+    if multi and #taken < count then
+      idle(true)
+    end
+    return task_reply(c, version, taken[1], queues, { unpack(taken, 2) })
+  end
   for _, q in ipairs(queues) do
     while true do
       local id = redis.call('LPOP', q[1])
@@ -185,32 +217,42 @@ local function claim(c, queues, w, pre, token, slots)
         redis.call('HINCRBY', c.skip_count, q[3], -1)
         dropped = dropped + 1
         if dropped >= 1000 then
+          if #taken > 0 then
+            return reply()
+          end
           return {0, version, tostring(now_ms)}
         end
       -- Only a PENDING task is claimed; anything else left in a list is skipped.
       elseif redis.call('HGET', c.task_status, id) == 'PENDING' then
-        local time = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+        local mine = #taken == 0 and token or (token .. '+' .. (#taken + 1))
         redis.call('HSET', c.task_status, id, 'RUNNING')
         redis.call('HSET', c.task_worker, id, w)
         redis.call('HSET', c.time_start, id, time)
         held[#held + 1] = id
-        claims[#claims + 1] = token
-        held_set(c.worker_task, w, held, claims)
-        redis.call('HSET', c.task_claim, id, token)
-        if wstatus ~= 'BUSY' then
-          redis.call('HSET', c.worker_status, w, 'BUSY')
+        claims[#claims + 1] = mine
+        redis.call('HSET', c.task_claim, id, mine)
+        if #taken == 0 then
+          if wstatus ~= 'BUSY' then
+            redis.call('HSET', c.worker_status, w, 'BUSY')
+          end
+          -- A busy worker of one slot left the idle sets when it took its last task: no write on the hot path. One of
+          -- several slots leaves them when this claim fills its last free slot.
+          if wstatus ~= 'BUSY' or (multi and full) then
+            idle(false)
+          end
         end
-        -- A busy worker of one slot left the idle sets when it took its last task: no write on the hot path. One of
-        -- several slots leaves them when this task fills its last free slot.
-        if wstatus ~= 'BUSY' or (multi and full) then
-          idle(false)
-        end
-        local lines = pre.lines or {}
+        taken[#taken + 1] = id
         lines[#lines + 1] = time .. ' TASK_START ' .. id
-        redis.call('RPUSH', c.worker_log, (table.unpack or unpack)(lines))   -- Lua 5.4 (Garnet) / 5.1 (Redis)
-        return task_reply(c, version, id, queues)
+        if #taken >= count then
+          held_set(c.worker_task, w, held, claims)
+          return reply()
+        end
       end
     end
+  end
+  if #taken > 0 then
+    held_set(c.worker_task, w, held, claims)
+    return reply()
   end
   idle(true)
   return {0, version, tostring(next_due)}
