@@ -164,9 +164,11 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         await obj.MessageSendAndWaitAsync("PAUSE", workerIds: paired, timeout: TimeSpan.FromSeconds(30), progress: false);
         await obj.WorkerConfigSaveAsync("slots8", new RrqWorkerConfig { Concurrency = int.Parse(Environment.GetEnvironmentVariable("SLOTS") ?? "8", System.Globalization.CultureInfo.InvariantCulture) });
         var eight = await obj.WorkerSpawnAsync(1, "slots8");
-        var warm = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, 64).Select(i => (object)new { i }));
-        await obj.TaskWaitAsync(warm, TimeSpan.FromMinutes(1), progress: false);
-        await obj.TaskDeleteAsync(warm);
+        // Warmed as the two above were by the runs before (their code compiled by the JIT's later tiers): two runs not timed.
+        for (var r = 0; r < 2; r++)
+        {
+            await BulkPhases(obj, bulk, []);
+        }
         var idle8 = PssKb(eight.Pids.Values.Single());
         int[] pids8 = [server?.Pid ?? 0, Environment.ProcessId, .. eight.Pids.Values];
         var runs8 = new List<BulkRun>();
