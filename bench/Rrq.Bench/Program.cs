@@ -135,20 +135,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
         Console.WriteLine($"{bulk} tasks bulk-submitted, 2 workers (median of 3): {Ms(m.PerTask * bulk)} total, {Ms(m.PerTask)} per task = {m.PerTask / ping:0.0} × PING  (budget 0.3 ms)");
         Console.WriteLine($"  submit {Ms(m.Submit)}, run and wait {Ms(m.Wait)}, read results {Ms(m.Results)}; then delete {Ms(m.Delete)}. " +
             $"CPU while running: redis-server {m.Cpu[0]:0} ms, controller {m.Cpu[1]:0} ms, workers {m.Cpu[2]:0} and {m.Cpu[3]:0} ms");
-        // What Redis did per task over three more runs: CPU, scripts and commands (workers' polling and the waiting included).
-        var work0 = await RedisWork.ReadAsync(mux);
-        var deletes = new RedisWork(0, 0, 0, 0);   // not counted: BullMQ's row deletes nothing
-        for (var r = 0; r < 3; r++)
-        {
-            var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, bulk).Select(i => (object)new { i }));
-            await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
-            await obj.TaskResultsAsync(ids);
-            var d0 = await RedisWork.ReadAsync(mux);
-            await obj.TaskDeleteAsync(ids);
-            deletes = deletes.Plus((await RedisWork.ReadAsync(mux)).Minus(d0));
-        }
-        var work = (await RedisWork.ReadAsync(mux)).Minus(work0).Minus(deletes).Per(3 * bulk);
-        Console.WriteLine($"  Redis per task: {work}");
+        Console.WriteLine($"  Redis per task: {await RedisPerTask(obj, mux, bulk)}");
         var busyPss = one.Pids.Values.Concat(two.Pids.Values).Select(PssKb).Max();
         Console.WriteLine($"worker process memory (PSS, the larger of the two): idle {idlePss / 1024.0:0} MiB, after these runs {busyPss / 1024.0:0} MiB  (budget: 250 MB)");
         // The peer, the same workload (added in bulk, run, every value read; median of 3), then with 8 jobs at once in one process.
@@ -177,18 +164,7 @@ if (Section("roundtrip") || Section("many") || Section("bulk"))
             runs8.Add(await BulkPhases(obj, bulk, pids8));
         }
         var m8 = runs8.OrderBy(x => x.PerTask).ElementAt(1);
-        var work8a = await RedisWork.ReadAsync(mux);
-        var deletes8 = new RedisWork(0, 0, 0, 0);
-        for (var r = 0; r < 3; r++)
-        {
-            var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, bulk).Select(i => (object)new { i }));
-            await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
-            await obj.TaskResultsAsync(ids);
-            var d0 = await RedisWork.ReadAsync(mux);
-            await obj.TaskDeleteAsync(ids);
-            deletes8 = deletes8.Plus((await RedisWork.ReadAsync(mux)).Minus(d0));
-        }
-        var work8 = (await RedisWork.ReadAsync(mux)).Minus(work8a).Minus(deletes8).Per(3 * bulk);
+        var work8 = await RedisPerTask(obj, mux, bulk);
         // Busy: 8 tasks that wait, holding every slot, while the memory is read.
         var holding = await obj.TaskCreateBulkExprAsync("System.Threading.Thread.Sleep(1500); i", Enumerable.Range(0, 8).Select(i => (object)new { i }));
         await Task.Delay(700);
@@ -607,6 +583,24 @@ await foreach (var key in server2.KeysAsync(pattern: "{" + queue + "}:*"))
     await db.KeyDeleteAsync(key);
 }
 return 0;
+
+/// <summary>What Redis did per task over three more bulk runs of n tasks: CPU, scripts and commands (the workers'
+/// polling and the waiting included; the deletes after each run are not counted, as BullMQ's row deletes nothing).</summary>
+static async Task<RedisWork> RedisPerTask(RrqController obj, ConnectionMultiplexer mux, int n)
+{
+    var work0 = await RedisWork.ReadAsync(mux);
+    var deletes = new RedisWork(0, 0, 0, 0);
+    for (var r = 0; r < 3; r++)
+    {
+        var ids = await obj.TaskCreateBulkExprAsync("i + 1", Enumerable.Range(0, n).Select(i => (object)new { i }));
+        await obj.TaskWaitAsync(ids, TimeSpan.FromMinutes(5), progress: false);
+        await obj.TaskResultsAsync(ids);
+        var d0 = await RedisWork.ReadAsync(mux);
+        await obj.TaskDeleteAsync(ids);
+        deletes = deletes.Plus((await RedisWork.ReadAsync(mux)).Minus(d0));
+    }
+    return (await RedisWork.ReadAsync(mux)).Minus(work0).Minus(deletes).Per(3 * n);
+}
 
 /// <summary>One bulk run: submit n trivial tasks in one call, wait for all, read all results, then
 /// delete them; times in ms, and the CPU (ms) of each process of <c>pids</c> while the tasks ran.</summary>
