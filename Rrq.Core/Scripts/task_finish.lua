@@ -121,11 +121,19 @@ end
 -- (the queue was destroyed under it) leaves no log line behind.
 -- (Unless it is RUNNING on this worker under another of its claims: Redis lost this claim's writes, and another slot
 -- took the task again.)
-local still_held
-if result == -1 and redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w then
-  still_held = #held_list(KEYS[5], w)
-else
-  still_held = held_remove(KEYS[5], w, id)
+-- The list is read once here and written once: by the claim below when it changes it, else at the end.
+local held = { dirty = false }
+held.ids, held.tokens = held_list(KEYS[5], w)
+if not (result == -1 and redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w) then
+  local keep, keep_tokens = {}, {}
+  for i, h in ipairs(held.ids) do
+    if h ~= id then
+      keep[#keep + 1] = h
+      keep_tokens[#keep_tokens + 1] = held.tokens[i]
+    end
+  end
+  held.dirty = #keep ~= #held.ids
+  held.ids, held.tokens = keep, keep_tokens
 end
 local wstatus = redis.call('HGET', KEYS[6], w)
 local line
@@ -142,15 +150,21 @@ if wstatus and n_own > 0 then
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
     lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
     task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
-    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line } }, ARGV[12], ARGV[13])
+    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line }, held = held }, ARGV[12], ARGV[13])
   table.insert(out, 1, result)
   if out[2] == 2 then
+    if held.dirty then
+      held_set(KEYS[5], w, held.ids, held.tokens)   -- a repeated claim's tasks: the list was not written
+    end
     return out   -- busy again: claim() logged this task's end with the next one's start
   end
 end
+if held.dirty then
+  held_set(KEYS[5], w, held.ids, held.tokens)
+end
 -- No next task: the worker is idle, unless other slots of it still run tasks.
 if wstatus then
-  if wstatus == 'BUSY' and still_held == 0 then
+  if wstatus == 'BUSY' and #held.ids == 0 then
     redis.call('HSET', KEYS[6], w, 'IDLE')
   end
   if result ~= 2 then

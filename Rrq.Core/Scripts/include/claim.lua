@@ -15,7 +15,9 @@ local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 --           submission wakes as many idle workers as it queues tasks, not every worker (task_submit.lua).
 --   pre: nil, or what task_finish has read already, to save calls: { t = TIME reply, status = the
 --        worker's status, lines = log lines to push before TASK_START when a task is taken (when
---        none is, they are the caller's to push) }.
+--        none is, they are the caller's to push), held = the worker's held list as task_finish left it:
+--        { ids, tokens, dirty = not written yet } (claim() writes it when it changes it, and then clears dirty;
+--        otherwise writing it is the caller's) }.
 --   token: the worker's token for this claim. Redis may apply a claim whose reply never reaches the
 --          worker (the connection dropped); the worker then sends the same claim again, with the same
 --          token, and gets the same answer: the task it took (task:claim records the token of the claim
@@ -115,7 +117,20 @@ local function claim(c, queues, w, pre, token, slots)
     return {-1, version}
   end
 
-  local held, claims = held_list(c.worker_task, w)
+  local state = pre.held
+  local held, claims
+  if state then
+    held, claims = state.ids, state.tokens
+  else
+    held, claims = held_list(c.worker_task, w)
+  end
+  -- Writes the list, and tells the caller it is written.
+  local function write_held()
+    held_set(c.worker_task, w, held, claims)
+    if state then
+      state.ids, state.tokens, state.dirty = held, claims, false
+    end
+  end
   local again = {}
   for i, h in ipairs(held) do
     if (claims[i] == token or base_of(claims[i]) == token) and redis.call('HGET', c.task_status, h) == 'RUNNING'
@@ -157,9 +172,9 @@ local function claim(c, queues, w, pre, token, slots)
       end
     end
     if #keep ~= #held then
-      held_set(c.worker_task, w, keep, keep_claims)
+      held, claims = keep, keep_claims
+      write_held()
     end
-    held, claims = keep, keep_claims
   end
 
   local msg = redis.call('LPOP', c.message)
@@ -244,14 +259,14 @@ local function claim(c, queues, w, pre, token, slots)
         taken[#taken + 1] = id
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         if #taken >= count then
-          held_set(c.worker_task, w, held, claims)
+          write_held()
           return reply()
         end
       end
     end
   end
   if #taken > 0 then
-    held_set(c.worker_task, w, held, claims)
+    write_held()
     return reply()
   end
   idle(true)
