@@ -41,53 +41,37 @@ local function qk(name)
   return nil
 end
 local k = retry_keys(10)
--- Tasks taken and never started go back (checked for their queues before anything is written).
-local held = {}
-for _, h in ipairs(held_list(KEYS[3], w)) do
-  held[h] = true
-end
-local back = {}
+-- Tasks taken and never started go back; their queues are checked before anything is written.
+local asked = {}
 for id in string.gmatch(ARGV[6], '%S+') do
-  if held[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
+  asked[id] = true
+end
+local back, going = {}, {}
+for _, id in ipairs(held_list(KEYS[3], w)) do   -- in the order taken
+  if asked[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
     local q = redis.call('HGET', k.queue, id) or 'default'
     if not qk(q) then
       return {-4, q}
     end
     back[#back + 1] = { id, qk(q) }
+    going[id] = true
   end
 end
-if #back > 0 then
-  -- The tasks that are not going back must be checkable too before anything is written.
-  for _, h in ipairs(held_list(KEYS[3], w)) do
-    local going = false
-    for _, b in ipairs(back) do
-      if b[1] == h then
-        going = true
-      end
-    end
-    if not going and redis.call('HGET', KEYS[5], h) == 'RUNNING' and redis.call('HGET', KEYS[6], h) == w then
-      local q = redis.call('HGET', k.queue, h) or 'default'
-      if redis.call('HEXISTS', k.retry, redis.call('HGET', k.moved_root, h) or h) == 1 and not qk(q) then
-        return {-4, q}
-      end
-    end
-  end
-  for _, b in ipairs(back) do
-    local id, q = b[1], b[2]
-    redis.call('HSET', KEYS[5], id, 'PENDING')
-    redis.call('HDEL', KEYS[6], id)
-    redis.call('HDEL', KEYS[25], id)
-    held_remove(KEYS[3], w, id)
-    if redis.call('LPUSH', q[1], id) == 1 then
-      redis.call('PUBLISH', q[3], 1)
-    end
-    redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. id)
-  end
-end
+-- The others it ran die (checked, then written); then those go back, the first taken ending up first in its queue.
 local orphan, missing = orphan_tasks(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,
-  k, qk, ARGV[4], { key = KEYS[26], text = ARGV[7] })
+  k, qk, ARGV[4], { key = KEYS[26], text = ARGV[7] }, going)
 if not orphan then
   return {-4, string.sub(missing, 9)}
+end
+for i = #back, 1, -1 do
+  local id, q = back[i][1], back[i][2]
+  redis.call('HSET', KEYS[5], id, 'PENDING')
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('HDEL', KEYS[25], id)
+  if redis.call('LPUSH', q[1], id) == 1 then
+    redis.call('PUBLISH', q[3], 1)
+  end
+  redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. id)
 end
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.

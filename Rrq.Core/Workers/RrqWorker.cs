@@ -47,6 +47,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>The tokens of this worker's claims in flight or running a task (see include/claim.lua).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _live = new(StringComparer.Ordinal);
 
+    /// <summary>Held while a token is made, while a claim's argument is written (with its reservation), and while a
+    /// reservation is given back: so a claim's list of live tokens and its horizon agree.</summary>
+    private readonly Lock _claimGate = new();
+
     /// <summary>How many slots run a task (or hold one to run next), and how many free slots claims in flight have
     /// reserved a task for.</summary>
     private int _active, _reserved;
@@ -492,7 +496,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return ("", 0);
         }
-        lock (_live)
+        lock (_claimGate)
         {
             // One task for this slot, and one for each other slot that is free: not running a task, not reserved by a
             // claim in flight, and not served by a task handed over already. The free ones are reserved until the reply.
@@ -515,7 +519,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         if (reserved != 0)
         {
-            lock (_live)
+            lock (_claimGate)
             {
                 _reserved -= reserved;
             }
@@ -1257,7 +1261,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// recorded.</summary>
     private string NewClaimToken()
     {
-        lock (_live)
+        lock (_claimGate)
         {
             var token = $"{_tokenPrefix}.{++_claims}";
             _live.TryAdd(token, 0);

@@ -28,22 +28,6 @@ local function held_set(worker_task, w, ids, tokens)
   redis.call('HSET', worker_task, w, table.concat(parts, ' '))
 end
 
--- held_remove(worker_task, w, id): w no longer holds id; returns how many tasks it still holds.
-local function held_remove(worker_task, w, id)
-  local ids, tokens = held_list(worker_task, w)
-  local keep, keep_tokens = {}, {}
-  for i, h in ipairs(ids) do
-    if h ~= id then
-      keep[#keep + 1] = h
-      keep_tokens[#keep_tokens + 1] = tokens[i]
-    end
-  end
-  if #keep ~= #ids then
-    held_set(worker_task, w, keep, keep_tokens)
-  end
-  return #keep
-end
-
 -- nth_id(new, i): the i-th unused task id of a script that may retry several tasks and was given one unused id,
 -- `new` (128 random bits): itself for i = 1, else derived from it.
 local function nth_id(new, i)

@@ -7,12 +7,13 @@
 -- returns the ids failed, space-separated ('' if none), or nil and 'missing:<queue>' when a retry needs a queue whose
 -- keys were not passed (nothing written). new is an unused task id (further ones are derived from it, see
 -- include/held.lua). reason = { key = task:reason, text = why the tasks died } is kept with each task, for its error to say.
+-- except: nil, or a set of ids left alone (tasks the caller puts back in their queues).
 local function orphan_tasks(worker_task, task_status, task_worker, task_time_complete, worker_log, depends_down,
-                            channel, w, time, k, qk, new, reason)
+                            channel, w, time, k, qk, new, reason, except)
   local ids = held_list(worker_task, w)
   local running = {}
   for _, id in ipairs(ids) do
-    if redis.call('HGET', task_status, id) == 'RUNNING' and redis.call('HGET', task_worker, id) == w then
+    if not (except and except[id]) and redis.call('HGET', task_status, id) == 'RUNNING' and redis.call('HGET', task_worker, id) == w then
       local q = redis.call('HGET', k.queue, id) or 'default'
       if redis.call('HEXISTS', k.retry, redis.call('HGET', k.moved_root, id) or id) == 1 and not qk(q) then
         return nil, 'missing:' .. q
