@@ -20,18 +20,19 @@ public class RedisFaultTests(ITestOutputHelper output)
     /// workers coming back from an outage do not declare one another lost.</summary>
     private static readonly RrqWorkerConfig Config = new() { HeartbeatPeriod = TimeSpan.FromSeconds(1), PollQueue = TimeSpan.FromSeconds(1) };
 
-    private async Task Survives(string fault, Action<PrivateRedis> inject, bool exactlyOnce = true)
+    private async Task Survives(string fault, Action<PrivateRedis> inject, bool exactlyOnce = true, int concurrency = 1)
     {
         using var redis = new PrivateRedis();
-        await Survives(fault, redis.Address, _ => inject(redis), exactlyOnce);
+        await Survives(fault, redis.Address, _ => inject(redis), exactlyOnce, concurrency);
     }
 
     /// <param name="inject">Injects the fault, given the queue id; returns when Redis is back.</param>
-    private async Task Survives(string fault, string address, Action<string> inject, bool exactlyOnce = true)
+    /// <param name="concurrency">Slots per worker (RrqWorkerConfig.Concurrency).</param>
+    private async Task Survives(string fault, string address, Action<string> inject, bool exactlyOnce = true, int concurrency = 1)
     {
         var marks = Directory.CreateTempSubdirectory("rrq-marks-").FullName;
         await using var obj = await RrqController.ConnectAsync($"rrq-fault:{Guid.NewGuid():N}", address);
-        obj.WorkerConfigSave("fault", Config);
+        obj.WorkerConfigSave("fault", Config with { Concurrency = concurrency });
         obj.WorkerEnvirSet(new RrqEnvir([TestQueue.Env("runs.csx")]));
         var workers = await obj.WorkerSpawnAsync(2, "fault", TimeSpan.FromSeconds(60));
         try
@@ -121,6 +122,15 @@ public class RedisFaultTests(ITestOutputHelper output)
     [Fact]
     public Task Workers_ride_out_a_Redis_crash_and_restart_and_tasks_whose_outcome_was_lost_run_again() =>
         Survives("restart (SIGKILL, 3 s down)", r => r.Restart(TimeSpan.FromSeconds(3), kill: true), exactlyOnce: false);
+
+    [Fact]
+    public Task Workers_of_four_slots_ride_out_a_Redis_crash_and_restart_and_tasks_whose_outcome_was_lost_run_again() =>
+        Survives("restart (SIGKILL, 3 s down), 4 slots per worker", r => r.Restart(TimeSpan.FromSeconds(3), kill: true), exactlyOnce: false,
+            concurrency: 4);
+
+    [Fact]
+    public Task Workers_of_four_slots_ride_out_their_connections_being_killed_five_times() =>
+        Survives("CLIENT KILL TYPE normal x5, 4 slots per worker", r => KillClients(r, "normal"), concurrency: 4);
 
     [Fact]
     public Task Workers_ride_out_Redis_frozen_for_10_seconds() =>
