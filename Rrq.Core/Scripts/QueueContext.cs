@@ -34,8 +34,19 @@ internal sealed partial class QueueContext
     /// answer (claims).</summary>
     public Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken = default)
     {
-        var text = RrqScripts.Text(script, Keys.ShardedChannels);
-        return Retry.ExecuteAsync(_ => Db.ScriptEvaluateAsync(text, keys, args), cancellationToken);
+        var hash = RrqScripts.Hash(script, Keys.ShardedChannels);
+        return Retry.ExecuteAsync(async _ =>
+        {
+            try
+            {
+                return await Db.ScriptEvaluateAsync(hash, keys, args).ConfigureAwait(false);
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            {
+                // The server has not got it (its first use there, or it restarted): the text, which it keeps from now.
+                return await Db.ScriptEvaluateAsync(RrqScripts.Text(script, Keys.ShardedChannels), keys, args).ConfigureAwait(false);
+            }
+        }, cancellationToken);
     }
 
     /// <summary>Runs plain commands (reads, or writes that are safe to repeat), retried through transient faults.

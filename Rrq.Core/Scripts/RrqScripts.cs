@@ -4,8 +4,8 @@ namespace Rrq.Scripts;
 
 /// <summary>
 /// The Lua scripts under <c>Rrq.Core/Scripts/</c>, one state transition per file, embedded in the
-/// assembly and run by name. StackExchange.Redis sends EVALSHA after the first use and falls back
-/// to EVAL when the server has forgotten the script. A line <c>--#include name</c> is replaced by
+/// assembly and run by name: EVALSHA with the hash computed once here, and EVAL when the server has not
+/// got the script (its first use, or after a restart). A line <c>--#include name</c> is replaced by
 /// <c>Scripts/include/name.lua</c>: Redis scripts cannot load one another, and several transitions
 /// share steps (the clock, failing an orphaned task).
 /// </summary>
@@ -38,8 +38,19 @@ internal static class RrqScripts
     public const string TombstoneDrop = "tombstone_drop";
     public const string WorkerLogTrim = "worker_log_trim";
     public const string TaskLink = "task_link";
+    public const string TaskAck = "task_ack";
 
     private static readonly ConcurrentDictionary<string, string> Texts = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, byte[]> Hashes = new(StringComparer.Ordinal);
+
+    /// <summary>The SHA1 of a script's text, the name EVALSHA runs it by: computed once, so that a call sends the
+    /// hash without the client hashing the whole text again (a few kilobytes, on every task's path).</summary>
+    public static byte[] Hash(string name, bool sharded = false) =>
+        Hashes.GetOrAdd(sharded ? name + "|sharded" : name, static (_, a) => Sha1(Text(a.name, a.sharded)), (name, sharded));
+
+#pragma warning disable CA5350   // SHA1 is how Redis names a script (EVALSHA); it protects nothing here
+    private static byte[] Sha1(string text) => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+#pragma warning restore CA5350
 
     /// <summary>A script's text. With <paramref name="sharded"/> (a Redis Cluster), its notices go out with SPUBLISH, to the
     /// subscribers of the node that holds the queue's slot, rather than with PUBLISH to every node of the cluster.</summary>

@@ -28,5 +28,6 @@ public class RrqScriptsTests
         var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
         var sha = await server.ScriptLoadAsync(text);   // compiles the Lua: a syntax error fails here
         Assert.Equal(20, sha.Length);   // the SHA-1 of the script, as raw bytes
+        Assert.Equal(sha, RrqScripts.Hash(name));   // the name EVALSHA runs it by
     }
 }
