@@ -11,7 +11,7 @@ namespace Rrq.Keys;
 internal sealed class RrqKeys
 {
     /// <summary>The schema this library writes; a queue created with another is refused.</summary>
-    public const string SchemaVersion = "rrq-dotnet/5";
+    public const string SchemaVersion = "rrq-dotnet/6";
 
     /// <summary>The queue every task goes to unless another is named.</summary>
     public const string DefaultQueue = "default";

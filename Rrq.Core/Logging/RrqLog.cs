@@ -86,6 +86,9 @@ internal static partial class RrqLog
     [LoggerMessage(211, LogLevel.Warning, "task {TaskId} finished ({Status}) but was no longer running here: result dropped")]
     public static partial void TaskDropped(ILogger logger, string taskId, string status);
 
+    [LoggerMessage(227, LogLevel.Information, "task {TaskId} was handed to this worker, but was cancelled, deleted or taken by its own claim before it took it up: not run here")]
+    public static partial void HandoffGone(ILogger logger, string taskId);
+
     [LoggerMessage(212, LogLevel.Information, "task {TaskId} {Status} in {ElapsedMs} ms")]
     public static partial void TaskFinished(ILogger logger, string taskId, string status, double elapsedMs);
 

@@ -31,7 +31,8 @@ internal sealed partial class QueueContext
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
-                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, k.Linking, .. k.FinishedBlock],
+                k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, k.Linking,
+                k.WorkerStatus, k.WorkerTask, k.TaskWorker, k.TaskClaim, k.Envir, .. k.FinishedBlock],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkLater is null ? "" : linkLater.Count, linkLater is null ? "" : string.Join(' ', linkLater),
                 k.WorkerChannelPrefix, offset],
             cancellationToken);
@@ -58,7 +59,7 @@ internal sealed partial class QueueContext
         var k = Keys;
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
             [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.QueueSkip, k.TaskDependsDown,
-                k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount, .. k.FinishedBlock],
+                k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount, k.TaskClaim, .. k.FinishedBlock],
             [taskId, (string)k.TaskCompleteChannel!, queue], cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -82,7 +83,7 @@ internal sealed partial class QueueContext
             [.. args], cancellationToken).ConfigureAwait(false))!;
     }
 
-    /// <summary>The per-task hashes task_delete clears, in the order its header lists.</summary>
+    /// <summary>The per-task hashes task_delete clears, in the order its header lists (it reads task:claim as KEYS[29]).</summary>
     private RedisKey[] DeleteHashes =>
     [
         Keys.TaskStatus, Keys.TaskDependsUp, Keys.TaskDependsDown, Keys.TaskTimeComplete, Keys.TaskDependsLeft,
@@ -172,7 +173,7 @@ internal sealed partial class QueueContext
     {
         var r = (RedisResult[])(await EvalAsync(RrqScripts.QueueRemove,
             [Keys.Delayed(queue), Keys.TaskStatus, Keys.TaskTimeComplete, Keys.TaskDependsDown, Keys.TaskQueue, Keys.QueueSkip, Keys.QueueSkipCount,
-                .. Keys.FinishedBlock],
+                Keys.TaskClaim, Keys.TaskWorker, .. Keys.FinishedBlock],
             [(string)Keys.TaskCompleteChannel!, queue, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
         return [.. r.Select(x => (long)x == 1)];
     }

@@ -44,6 +44,16 @@ internal sealed partial class QueueContext
                 taskToken, nextToken, slots, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
     }
 
+    /// <summary>task_ack.lua: the worker takes up a task handed to it at submission, under its claim
+    /// <paramref name="token"/>. False when the task is no longer handed to it (its outcome will not be written).</summary>
+    public async Task<bool> TaskAckAsync(string taskId, string workerId, string token, IReadOnlyList<string> queues)
+    {
+        var k = Keys;
+        return (long)(await EvalAsync(RrqScripts.TaskAck,
+            [k.TaskStatus, k.TaskWorker, k.TaskClaim, k.WorkerTask, k.WorkerLog(workerId), k.TaskTimeStart, .. queues.Select(k.Idle)],
+            [taskId, workerId, token]).ConfigureAwait(false)) == 1;
+    }
+
     /// <summary>worker_register.lua: registers a worker as IDLE (or, with <paramref name="rejoin"/>, lets one that was
     /// declared LOST back in). Returns 1; -1 a live worker has that id; -2 a rejoin of a worker that is not LOST;
     /// -3 the queue does not exist. A registration repeated after a lost reply (the same <paramref name="infoJson"/>) returns 1.</summary>
@@ -100,7 +110,7 @@ internal sealed partial class QueueContext
         var k = Keys;
         var r = await WithTaskQueuesAsync(workerId, queues => EvalAsync(RrqScripts.WorkerExit,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
-                k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock, k.TaskTimeStart, k.TaskReason,
+                k.TaskTimeComplete, k.WorkerHeartbeat(workerId), k.TaskDependsDown, .. k.RetryBlock, k.TaskTimeStart, k.TaskReason, k.TaskClaim,
                 .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
             [workerId, label, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), k.QueueChannelPrefix,
                 string.Join(' ', notStarted), reason, .. queues.Select(q => (RedisValue)q)], cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -108,14 +118,14 @@ internal sealed partial class QueueContext
     }
 
     /// <summary>worker_lost.lua: declares a worker whose heartbeat key has expired LOST and every task it ran DIED (with
-    /// <paramref name="reason"/>). Returns whether this call declared it (false: not live, or it beat again), and the tasks
+    /// <paramref name="reason"/>); a task handed to it that it never took up goes back to its queue. Returns whether this call declared it (false: not live, or it beat again), and the tasks
     /// that died.</summary>
     public async Task<(bool Lost, string[] Orphans)> WorkerLostAsync(string workerId, string reason, CancellationToken cancellationToken)
     {
         var k = Keys;
         var r = await WithTaskQueuesAsync(workerId, queues => EvalAsync(RrqScripts.WorkerLost,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.WorkerHeartbeat(workerId),
-                k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock, k.TaskReason,
+                k.TaskStatus, k.TaskWorker, k.TaskTimeComplete, k.TaskDependsDown, .. k.RetryBlock, k.TaskReason, k.TaskTimeStart, k.TaskClaim,
                 .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
             [workerId, (string)k.TaskCompleteChannel!, RrqController.NewTaskId(), k.QueueChannelPrefix, reason,
                 .. queues.Select(q => (RedisValue)q)],

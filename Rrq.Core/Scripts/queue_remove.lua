@@ -4,7 +4,8 @@
 -- queue per id): it goes in queue_skip, and the claim step drops it when it reaches the head.
 --
 -- KEYS[1] delayed:<name>   KEYS[2] task:status   KEYS[3] task:time_complete   KEYS[4] task:depends_down
--- KEYS[5] task:queue   KEYS[6] queue_skip   KEYS[7] queue_skip_count   then RrqKeys.FinishedBlock
+-- KEYS[5] task:queue   KEYS[6] queue_skip   KEYS[7] queue_skip_count   KEYS[8] task:claim   KEYS[9] task:worker
+-- then RrqKeys.FinishedBlock
 -- ARGV[1] channel to publish "<id> <status>" on   ARGV[2] the queue's name   ARGV[3..] task ids
 --
 -- Returns: for each id, 1 if it was in the queue (and is now CANCELLED), 0 if not (not PENDING, of another
@@ -12,6 +13,7 @@
 
 --#include now
 --#include fail_dependents
+--#include handoff
 
 local time = now()
 local name = ARGV[2]
@@ -20,7 +22,11 @@ for i = 3, #ARGV do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[2], id) == 'PENDING' and (redis.call('HGET', KEYS[5], id) or 'default') == name
       and not redis.call('ZSCORE', KEYS[1], id) then
-    if redis.call('SADD', KEYS[6], id) == 1 then
+    if handed(KEYS[8], id) then
+      -- Handed to a worker that has not started it (include/handoff.lua): in no list. Its take-up will fail.
+      redis.call('HDEL', KEYS[8], id)
+      redis.call('HDEL', KEYS[9], id)
+    elseif redis.call('SADD', KEYS[6], id) == 1 then
       redis.call('HINCRBY', KEYS[7], name, 1)
     end
     redis.call('HSET', KEYS[2], id, 'CANCELLED')

@@ -6,7 +6,7 @@
 -- KEYS[1] task:status   KEYS[2] task:local   KEYS[3] task:worker   KEYS[4] task:time_complete
 -- KEYS[5] task:cancel   KEYS[6] queue_skip   KEYS[7] task:depends_down
 -- KEYS[8] task:depends_left   KEYS[9] delayed:<the task's queue> (a retry waiting for its delay)
--- KEYS[10] queue_skip_count   then RrqKeys.FinishedBlock
+-- KEYS[10] queue_skip_count   KEYS[11] task:claim   then RrqKeys.FinishedBlock
 -- ARGV[1] task id       ARGV[2] channel to publish "<task id> CANCELLED" on   ARGV[3] the task's queue name
 -- A queued task's id is not searched for in its list (a scan of the whole queue): it goes in queue_skip, and the
 -- claim step drops it when it reaches the head.
@@ -18,6 +18,7 @@
 
 --#include now
 --#include fail_dependents
+--#include handoff
 local id = ARGV[1]
 local status = redis.call('HGET', KEYS[1], id)
 if not status then
@@ -28,7 +29,11 @@ if status == 'CANCELLED' then
 end
 if status == 'PENDING' or status == 'DEFERRED' then
   local time = now()
-  if status == 'PENDING' and redis.call('ZREM', KEYS[9], id) == 0 and redis.call('SADD', KEYS[6], id) == 1 then
+  if status == 'PENDING' and handed(KEYS[11], id) then
+    -- Handed to a worker that has not started it (include/handoff.lua): in no list. Its take-up will fail.
+    redis.call('HDEL', KEYS[11], id)
+    redis.call('HDEL', KEYS[3], id)
+  elseif status == 'PENDING' and redis.call('ZREM', KEYS[9], id) == 0 and redis.call('SADD', KEYS[6], id) == 1 then
     redis.call('HINCRBY', KEYS[10], ARGV[3], 1)
   end
   redis.call('HSET', KEYS[1], id, 'CANCELLED')

@@ -30,6 +30,7 @@
 --#include offload
 --#include links
 --#include follow
+--#include handoff
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
@@ -70,8 +71,9 @@ for i = 5, last do
   if st then
     deleted = deleted + 1
   end
-  -- Only a PENDING task is in a queue list (or, waiting for a retry's delay, in a delayed set).
-  if st == 'PENDING' then
+  -- Only a PENDING task is in a queue list (or, waiting for a retry's delay, in a delayed set), unless it was handed
+  -- to a worker that has not started it (include/handoff.lua; KEYS[29] is task:claim): its take-up will fail.
+  if st == 'PENDING' and not handed(KEYS[29], id) then
     queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then

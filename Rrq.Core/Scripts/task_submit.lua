@@ -13,7 +13,9 @@
 -- KEYS[19] delayed:<name> (the queue's tasks waiting for their time)
 -- KEYS[20] task:depends_seq   KEYS[21] depends_counter (see include/links.lua: task:depends_down is a sorted set)
 -- KEYS[22] task:moved_to   KEYS[23] idle:<name> (see include/claim.lua)   KEYS[24] worker:id
--- KEYS[25] linking (see task_link.lua)   then RrqKeys.FinishedBlock (include/finished.lua)
+-- KEYS[25] linking (see task_link.lua)
+-- KEYS[26] worker:status  KEYS[27] worker:task  KEYS[28] task:worker  KEYS[29] task:claim  KEYS[30] envir
+-- (for a hand-off to a parked worker: include/handoff.lua)   then RrqKeys.FinishedBlock (include/finished.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -27,6 +29,9 @@
 -- links them and counts what has finished, a slice per call; else "" and ""), the prefix of workers' own
 -- channels, and last the index of this call's first task in the whole submission (a bulk comes in
 -- several calls)
+--
+-- A task queued with nothing ahead of it in its queue goes straight to a parked worker when there is one
+-- (include/handoff.lua): PENDING, held by that worker until it starts it.
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist (first call of a submission only).
@@ -43,6 +48,7 @@
 --#include links
 --#include finished
 --#include wake
+--#include handoff
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -199,8 +205,41 @@ if status == 'PENDING' and delay ~= '' then
   end
   redis.call('PUBLISH', ARGV[4], n)
 elseif status == 'PENDING' then
+  -- The first tasks go straight to parked workers, while there are any and nothing waits ahead in the queue (so the
+  -- queue's order is kept); the rest are queued, and as many idle workers woken as there are tasks left.
+  local handed, woken = 0, 0
+  if redis.call('LLEN', KEYS[7]) == 0 then
+    local h = { idle = KEYS[23], worker_id = KEYS[24], worker_status = KEYS[26], worker_task = KEYS[27],
+      task_worker = KEYS[28], task_claim = KEYS[29], envir = KEYS[30], prefix = wake_prefix }
+    while handed < n do
+      local at = first + 3 * handed
+      -- Only a small payload travels on the channel; a large one is read by the worker's claim.
+      if #ARGV[at + 1] > 65536 then
+        break
+      end
+      local given, popped = hand_off(h, ARGV[at], ARGV[at + 1], ARGV[2], ARGV[3])
+      if not popped then
+        break
+      end
+      if given then
+        handed = handed + 1
+      else
+        woken = woken + 1
+        break
+      end
+    end
+  end
+  if handed > 0 then
+    local rest = {}
+    for i = handed + 1, #ids do
+      rest[#rest + 1] = ids[i]
+    end
+    ids = rest
+  end
   -- Pushed in slices: Lua's unpack has a limit on how many values it spreads.
-  if nd > 0 then
+  if #ids == 0 then
+    -- all handed over
+  elseif nd > 0 then
     -- To the front, last first, so that they keep their order there.
     local reversed = {}
     for i = #ids, 1, -1 do
@@ -214,6 +253,6 @@ elseif status == 'PENDING' then
       redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))
     end
   end
-  wake_idle(KEYS[23], KEYS[24], wake_prefix, n)
+  wake_idle(KEYS[23], KEYS[24], wake_prefix, #ids - woken)
 end
 return {n, status}

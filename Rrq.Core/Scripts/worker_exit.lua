@@ -6,14 +6,15 @@
 -- KEYS[4] worker:<id>:log KEYS[5] task:status     KEYS[6] task:worker
 -- KEYS[7] task:time_complete   KEYS[8] worker:<id>:heartbeat   KEYS[9] task:depends_down
 -- KEYS[10..24] the retry keys (see include/auto_retry.lua)
--- KEYS[25] task:time_start   KEYS[26] task:reason
--- KEYS[27..] queue:<name> and its delayed set, for each queue name in ARGV[8..] (those of the tasks it holds); then
+-- KEYS[25] task:time_start   KEYS[26] task:reason   KEYS[27] task:claim
+-- KEYS[28..] queue:<name> and its delayed set, for each queue name in ARGV[8..] (those of the tasks it holds); then
 -- RrqKeys.FinishedBlock
 -- ARGV[1] worker id      ARGV[2] log label (e.g. "STOP OK (BYE)")
 -- ARGV[3] channel to publish "<task id> DIED" (or MOVED) on for an orphaned task
 -- ARGV[4] an unused task id for an automatic retry   ARGV[5] the prefix of the queues' channels
 -- ARGV[6] tasks the worker took but never started (space-separated, "" for none): each still RUNNING on this
---         worker goes back to the front of its queue as PENDING instead of becoming DIED
+--         worker goes back to the front of its queue as PENDING instead of becoming DIED; so does a task handed to it
+--         that it never took up (include/handoff.lua)
 -- ARGV[7] why a task it was running died, for the task's error    ARGV[8..] queue names
 --
 -- A worker with no record at all (its queue was destroyed) changes nothing.
@@ -22,6 +23,7 @@
 -- a task's queue is not among ARGV[8..].
 --#include now
 --#include orphan_task
+--#include handoff
 
 local w = ARGV[1]
 if redis.call('SISMEMBER', KEYS[1], w) == 0 and not redis.call('HGET', KEYS[2], w) then
@@ -34,7 +36,7 @@ local time = now()
 local function qk(name)
   for i = 8, #ARGV do
     if ARGV[i] == name then
-      local at = 27 + (i - 8) * 2
+      local at = 28 + (i - 8) * 2
       return { KEYS[at], KEYS[at + 1], ARGV[5] .. name }
     end
   end
@@ -47,8 +49,10 @@ for id in string.gmatch(ARGV[6], '%S+') do
   asked[id] = true
 end
 local back, going = {}, {}
-for _, id in ipairs(held_list(KEYS[3], w)) do   -- in the order taken
-  if asked[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w then
+local held_ids, held_tokens = held_list(KEYS[3], w)
+for i, id in ipairs(held_ids) do   -- in the order taken
+  if (asked[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w)
+      or unacked_handoff(held_tokens[i], id, w, { task_claim = KEYS[27], task_worker = KEYS[6], task_status = KEYS[5] }) then
     local q = redis.call('HGET', k.queue, id) or 'default'
     if not qk(q) then
       return {-4, q}
@@ -63,16 +67,7 @@ local orphan, missing = orphan_tasks(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4]
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end
-for i = #back, 1, -1 do
-  local id, q = back[i][1], back[i][2]
-  redis.call('HSET', KEYS[5], id, 'PENDING')
-  redis.call('HDEL', KEYS[6], id)
-  redis.call('HDEL', KEYS[25], id)
-  if redis.call('LPUSH', q[1], id) == 1 then
-    redis.call('PUBLISH', q[3], 1)
-  end
-  redis.call('RPUSH', KEYS[4], time .. ' TASK_RETURNED ' .. id)
-end
+put_back({ status = KEYS[5], worker = KEYS[6], time_start = KEYS[25], claim = KEYS[27] }, back, KEYS[4], time)
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
 redis.call('DEL', KEYS[8])

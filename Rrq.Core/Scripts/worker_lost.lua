@@ -1,5 +1,6 @@
 -- worker_lost: declare a worker LOST because its heartbeat key has expired, and every task it was running
--- DIED (and their dependents IMPOSSIBLE). Re-checks both facts inside the script, so when many sweepers find the same worker only
+-- DIED (and their dependents IMPOSSIBLE); a task handed to it that it never took up (include/handoff.lua) goes back
+-- to the front of its queue as PENDING instead, as it never started. Re-checks both facts inside the script, so when many sweepers find the same worker only
 -- the first acts, and a worker that beat again in the meantime is left alone. A task that already
 -- finished is never turned DIED.
 --
@@ -7,8 +8,8 @@
 -- KEYS[4] worker:<id>:log KEYS[5] worker:<id>:heartbeat
 -- KEYS[6] task:status    KEYS[7] task:worker     KEYS[8] task:time_complete
 -- KEYS[9] task:depends_down    KEYS[10..24] the retry keys (see include/auto_retry.lua)
--- KEYS[25] task:reason
--- KEYS[26..] queue:<name> and its delayed set, for each queue name in ARGV[6..] (those of the tasks it ran); then
+-- KEYS[25] task:reason   KEYS[26] task:time_start   KEYS[27] task:claim
+-- KEYS[28..] queue:<name> and its delayed set, for each queue name in ARGV[6..] (those of the tasks it ran); then
 -- RrqKeys.FinishedBlock
 -- ARGV[1] worker id      ARGV[2] channel to publish "<task id> DIED" (or MOVED) on
 -- ARGV[3] an unused task id for an automatic retry   ARGV[4] the prefix of the queues' channels
@@ -18,6 +19,7 @@
 -- {-4, queue} (nothing written) when a retry needs a queue not passed.
 --#include now
 --#include orphan_task
+--#include handoff
 
 local w = ARGV[1]
 if redis.call('SISMEMBER', KEYS[1], w) == 0 or redis.call('EXISTS', KEYS[5]) == 1 then
@@ -27,17 +29,30 @@ local time = now()
 local function qk(name)
   for i = 6, #ARGV do
     if ARGV[i] == name then
-      local at = 26 + (i - 6) * 2
+      local at = 28 + (i - 6) * 2
       return { KEYS[at], KEYS[at + 1], ARGV[4] .. name }
     end
   end
   return nil
 end
+local back, going = {}, {}
+local held_ids, held_tokens = held_list(KEYS[3], w)
+for i, id in ipairs(held_ids) do   -- in the order taken
+  if unacked_handoff(held_tokens[i], id, w, { task_claim = KEYS[27], task_worker = KEYS[7], task_status = KEYS[6] }) then
+    local q = redis.call('HGET', retry_keys(10).queue, id) or 'default'
+    if not qk(q) then
+      return {-4, q}
+    end
+    back[#back + 1] = { id, qk(q) }
+    going[id] = true
+  end
+end
 local orphan, missing = orphan_tasks(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
-  retry_keys(10), qk, ARGV[3], { key = KEYS[25], text = ARGV[5] })
+  retry_keys(10), qk, ARGV[3], { key = KEYS[25], text = ARGV[5] }, going)
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end
+put_back({ status = KEYS[6], worker = KEYS[7], time_start = KEYS[26], claim = KEYS[27] }, back, KEYS[4], time)
 redis.call('SREM', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'LOST')
 redis.call('RPUSH', KEYS[4], time .. ' LOST')

@@ -32,4 +32,8 @@ internal sealed class WorkerSlot(int index, string claimField)
 
     /// <summary>Whether its last claim found nothing to do.</summary>
     public bool LastClaimIdle;
+
+    /// <summary>Whether the claim made with its last task's outcome found nothing to do: its next step waits to be woken
+    /// rather than claiming again at once (which would only find nothing a second time).</summary>
+    public bool FinishFoundNothing;
 }

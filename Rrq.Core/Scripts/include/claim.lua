@@ -1,4 +1,5 @@
 --#include held
+--#include handoff
 local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 -- claim(c, queues, w, pre, token, slots): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
@@ -146,6 +147,41 @@ local function claim(c, queues, w, pre, token, slots)
     return {1, version, string.sub(last, #token + 2)}   -- this claim, sent again: the message it took
   end
 
+  -- Tasks handed to this worker at submission (include/handoff.lua) that it has not taken up: this claim takes them, each
+  -- under a token of its own, and the worker ignores the hand-off's message should it come later.
+  -- (One whose hand-off was undone meanwhile, by a cancel or a delete, leaves the list.)
+  local taken_up, kept, kept_claims = {}, {}, {}
+  local t0 = pre.t or redis.call('TIME')
+  local time0 = t0[1] .. '.' .. string.format('%06d', tonumber(t0[2]))
+  for i, h in ipairs(held) do
+    local hand = string.sub(claims[i], 1, 2) == 'h.'
+    if hand and unacked_handoff(claims[i], h, w, c) then
+      local mine = #taken_up == 0 and token or (token .. '+' .. (#taken_up + 1))
+      redis.call('HSET', c.task_status, h, 'RUNNING')
+      redis.call('HSET', c.time_start, h, time0)
+      redis.call('HSET', c.task_claim, h, mine)
+      claims[i] = mine
+      taken_up[#taken_up + 1] = h
+    end
+    if not hand or claims[i] ~= 'h.' .. h then
+      kept[#kept + 1] = h
+      kept_claims[#kept_claims + 1] = claims[i]
+    end
+  end
+  if #kept ~= #held or #taken_up > 0 then
+    held, claims = kept, kept_claims
+    write_held()
+  end
+  if #taken_up > 0 then
+    local lines = pre.lines or {}
+    for _, h in ipairs(taken_up) do
+      lines[#lines + 1] = time0 .. ' TASK_START ' .. h
+    end
+    redis.call('RPUSH', c.worker_log, unpack(lines))
+    idle(false)
+    return task_reply(c, version, taken_up[1], queues, { unpack(taken_up, 2) })
+  end
+
   if #held > 0 then
     local keep, keep_claims = {}, {}
     for i, h in ipairs(held) do
@@ -270,5 +306,8 @@ local function claim(c, queues, w, pre, token, slots)
     return reply()
   end
   idle(true)
+  if #held == 0 and wstatus == 'BUSY' then
+    redis.call('HSET', c.worker_status, w, 'IDLE')   -- BUSY with a task handed to it that was cancelled or deleted
+  end
   return {0, version, tostring(next_due)}
 end

@@ -36,3 +36,21 @@ local function nth_id(new, i)
   end
   return string.sub(redis.sha1hex(new .. ':' .. i), 1, 32)
 end
+
+-- put_back(k, back, log, time): tasks a worker held and never started go back to the front of their queues as PENDING,
+-- the first of `back` ending up first: back = { {id, {queue key, delayed key, channel}}, ... } in the order taken;
+-- k = { status, worker, time_start, claim } (the task hashes). Each gets TASK_RETURNED in the worker's log; a queue's
+-- channel is told when the push makes it non-empty.
+local function put_back(k, back, log, time)
+  for i = #back, 1, -1 do
+    local id, q = back[i][1], back[i][2]
+    redis.call('HSET', k.status, id, 'PENDING')
+    redis.call('HDEL', k.worker, id)
+    redis.call('HDEL', k.time_start, id)
+    redis.call('HDEL', k.claim, id)
+    if redis.call('LPUSH', q[1], id) == 1 then
+      redis.call('PUBLISH', q[3], 1)
+    end
+    redis.call('RPUSH', log, time .. ' TASK_RETURNED ' .. id)
+  end
+end

@@ -56,7 +56,7 @@ public class ConnectTests
     {
         await using var q = await TestQueue.CreateAsync();
         var db = RedisServer.Instance.Connection.GetDatabase();
-        Assert.Equal("rrq-dotnet/5", (string?)await db.StringGetAsync($"{{{q.QueueId}}}:version"));
+        Assert.Equal("rrq-dotnet/6", (string?)await db.StringGetAsync($"{{{q.QueueId}}}:version"));
         Assert.Equal(["localhost"], q.Controller.WorkerConfigList());
         Assert.Equal($"<rrq_controller: {q.QueueId}>", q.Controller.ToString());
     }
@@ -69,7 +69,7 @@ public class ConnectTests
         await db.StringSetAsync($"{{{id}}}:version", "rrq-dotnet/99");
         var e = await Assert.ThrowsAsync<RrqException>(() => RrqController.ConnectAsync(id, RedisServer.Instance.Address));
         Assert.Contains("schema 'rrq-dotnet/99'", e.Message);
-        Assert.Contains("rrq-dotnet/5", e.Message);
+        Assert.Contains("rrq-dotnet/6", e.Message);
 
         await db.StringSetAsync($"{{{id}}}:version", "0.8.0");
         e = await Assert.ThrowsAsync<RrqException>(() => RrqController.ConnectAsync(id, RedisServer.Instance.Address));

@@ -1,0 +1,56 @@
+-- hand_off(h, id, payload, lcl, timeout): gives a task just submitted straight to a parked worker, so that
+-- the worker runs it without a claim of its own (a round trip and a script less between submit and start).
+--   h: { idle = idle:<queue>, worker_id, worker_status, worker_task, task_worker, task_claim, envir,
+--        prefix = the prefix of workers' own channels }
+-- A parked worker is one of the queue's idle set (include/claim.lua) that is still registered, IDLE (not PAUSED) and
+-- holds no task. The task, PENDING still, is held by that worker (task:worker, and worker:task under the hand-off
+-- token "h.<task id>", which task:claim keeps too) and in no queue list; the worker is BUSY, and is sent the task on
+-- its channel ("handoff\n<envir version>\n<id>\n<local flag>\n<timeout>\n<payload>"). The worker takes it up
+-- (task_ack.lua) as it starts it: then, and only then, it is RUNNING, under a claim token of the worker's own. Until then:
+--   * a claim of that worker takes it instead (the message may be lost: a dropped subscription), so a hand-off
+--     is never waited for longer than the worker's poll;
+--   * a worker that leaves (worker_exit.lua) or is declared lost (worker_lost.lua) puts it back at the front of its
+--     queue: a worker that died while parked loses nothing (the task never started, so it is not DIED);
+--   * a cancel, QueueRemove or delete (task_cancel.lua, queue_remove.lua, task_delete.lua) finds it in no list: it is
+--     not marked to be skipped there, and the worker's take-up fails, so the worker does not run it.
+-- The worker waits for its take-up before running the task; that costs no time, as recording a task's outcome would
+-- wait for it anyway.
+-- Returns whether the task was handed over; idle workers popped that are not parked are woken, as wake_idle does
+-- (one for this task), and workers that left are passed over.
+local function hand_off(h, id, payload, lcl, timeout)
+  while true do
+    local w = redis.call('SPOP', h.idle)
+    if not w then
+      return false, false
+    end
+    if redis.call('SISMEMBER', h.worker_id, w) == 1 then
+      if redis.call('HGET', h.worker_status, w) == 'IDLE' and redis.call('HEXISTS', h.worker_task, w) == 0 then
+        local token = 'h.' .. id
+        redis.call('HSET', h.task_worker, id, w)
+        redis.call('HSET', h.task_claim, id, token)
+        redis.call('HSET', h.worker_task, w, id .. '@' .. token)
+        redis.call('HSET', h.worker_status, w, 'BUSY')
+        local version = redis.call('HGET', h.envir, 'version') or '0'
+        redis.call('PUBLISH', h.prefix .. w,
+          'handoff\n' .. version .. '\n' .. id .. '\n' .. lcl .. '\n' .. timeout .. '\n' .. payload)
+        return true, true
+      end
+      redis.call('PUBLISH', h.prefix .. w, 'wake')
+      return false, true
+    end
+  end
+end
+
+-- unacked_handoff(token, id, w, c): whether task id, held by worker w under token, was handed to w and not taken up yet:
+-- its token is "h.<id>", and the task is still PENDING, held by w under it. c = { task_claim, task_worker, task_status }.
+local function unacked_handoff(token, id, w, c)
+  return token ~= nil and token == 'h.' .. id and redis.call('HGET', c.task_claim, id) == token
+    and redis.call('HGET', c.task_worker, id) == w and redis.call('HGET', c.task_status, id) == 'PENDING'
+end
+
+-- handed(task_claim, id): whether a PENDING task is held by a worker it was handed to (so in no queue list), rather
+-- than queued. Only a hand-off gives a PENDING task a claim token (a task put back loses it).
+local function handed(task_claim, id)
+  local token = redis.call('HGET', task_claim, id)
+  return token ~= false and token ~= nil and string.sub(token, 1, 2) == 'h.'
+end

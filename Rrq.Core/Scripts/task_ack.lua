@@ -1,0 +1,38 @@
+-- task_ack: a worker takes up a task handed to it at submission (include/handoff.lua), under a claim token of its
+-- own, as it starts it: the task becomes RUNNING, as if the worker's own claim had taken it (should the worker die
+-- from now on, the task is DIED, or retried by its policy), and the worker leaves its queues' idle sets.
+--
+-- KEYS[1] task:status   KEYS[2] task:worker   KEYS[3] task:claim   KEYS[4] worker:task   KEYS[5] worker:<id>:log
+-- KEYS[6] task:time_start   KEYS[7..] idle:<name> for each of the worker's queues
+-- ARGV[1] task id   ARGV[2] worker id   ARGV[3] the worker's claim token for it
+--
+-- Returns 1 taken up (or already, by this token: a repeat after a lost reply); 0 the task is no longer handed to this
+-- worker (a claim of the worker took it first, or it was put back, cancelled or deleted meanwhile): the worker does
+-- not run it.
+--#include now
+--#include held
+--#include handoff
+
+local id, w, token = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HGET', KEYS[3], id) == token then
+  return 1
+end
+if not unacked_handoff('h.' .. id, id, w, { task_claim = KEYS[3], task_worker = KEYS[2], task_status = KEYS[1] }) then
+  return 0
+end
+local time = now()
+redis.call('HSET', KEYS[1], id, 'RUNNING')
+redis.call('HSET', KEYS[6], id, time)
+redis.call('HSET', KEYS[3], id, token)
+local ids, tokens = held_list(KEYS[4], w)
+for i, h in ipairs(ids) do
+  if h == id then
+    tokens[i] = token
+  end
+end
+held_set(KEYS[4], w, ids, tokens)
+for i = 7, #KEYS do
+  redis.call('SREM', KEYS[i], w)
+end
+redis.call('RPUSH', KEYS[5], time .. ' TASK_START ' .. id)
+return 1
