@@ -1,5 +1,6 @@
 // BullMQ peer of bench/Rrq.Bench: the same workloads, against the same redis-server, in the same run.
-//   node bench.mjs roundtrip HOST PORT N            one trivial job at a time: add → wait for it → its value, N times
+//   node bench.mjs roundtrip HOST PORT N WARM_MS    one trivial job at a time: add → wait for it → its value, N times,
+//                                                   after WARM_MS of the same (its JIT warms, as Rrq's is)
 //   node bench.mjs bulk HOST PORT N PROCESSES CONC  N trivial jobs added in bulk, run by PROCESSES worker processes
 //                                                   with CONC jobs at once each; add, wait for all, read every value
 //   node bench.mjs worker HOST PORT QUEUE CONC      (a worker process of the above)
@@ -60,20 +61,33 @@ if (mode === 'worker') {
   process.stdout.write('ready\n');   // and runs jobs until it is killed
 } else if (mode === 'roundtrip') {
   const n = Number(rest[0]);
+  const warmMs = Number(rest[1] ?? 0);
   const name = `rrq-bench-bullmq-rt-${process.pid}`;
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
   await events.waitUntilReady();
   const children = await startWorkers(name, 1, 1);
+  const admin = new IORedis(connection);
   const times = [];
-  for (let i = 0; i < n + 50; i++) {   // the first 50 warm up, as Rrq's do
+  const warmUntil = now() + warmMs;
+  let work0;
+  for (let i = 0, timed = 0; timed < n; i++) {   // round trips go untimed until the warm-up is over, as Rrq's do
+    if (!work0 && now() >= warmUntil) work0 = await redisWork(admin);
     const t0 = now();
     const job = await queue.add('t', { i });
     const value = await job.waitUntilFinished(events);
     if (value !== i + 1) throw new Error(`job ${job.id} returned ${value}`);
-    if (i >= 50) times.push(now() - t0);
+    if (work0) {
+      times.push(now() - t0);
+      timed++;
+    }
   }
-  console.log(JSON.stringify({ median: median(times), p90: p90(times) }));
+  // What Redis did per round trip (the worker's and the events' blocking reads included).
+  const work = await redisWork(admin);
+  const per = key => (work[key] - work0[key]) / n;
+  console.log(JSON.stringify({ median: median(times), p90: p90(times), cpuUs: per('cpuUs'), scripts: per('scripts'),
+    scriptUs: per('scriptUs'), commands: per('commands') }));
+  admin.disconnect();
   children.forEach(c => c.kill('SIGKILL'));
   await queue.obliterate({ force: true });
   await Promise.all([queue.close(), events.close()]);
