@@ -112,7 +112,7 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end
   result = 1
-  if redis.call('LLEN', FANOUT) + redis.call('LLEN', RELEASE) > 0 then
+  if redis.call('EXISTS', FANOUT, RELEASE) > 0 then   -- a list that is empty does not exist
     result = 3
   end
 end
@@ -150,7 +150,9 @@ if wstatus and n_own > 0 then
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
     lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
     task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
-    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line }, held = held }, ARGV[12], ARGV[13])
+    own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line }, held = held,
+      -- A first finish (not a repeat) checked the worker's registration, and its next claim's token is new.
+      registered = result == 1 or result == 3, fresh = result == 1 or result == 3 }, ARGV[12], ARGV[13])
   table.insert(out, 1, result)
   if out[2] == 2 then
     if held.dirty then

@@ -62,10 +62,14 @@ local n_deps = later and tonumber(ARGV[#ARGV - 3]) or nd
 local wake_prefix = ARGV[#ARGV - 1]
 local offset = tonumber(ARGV[#ARGV])
 local n = math.floor((#ARGV - 6 - first) / 3)
-if n > 0 and redis.call('HEXISTS', KEYS[1], ARGV[first]) == 1 and redis.call('HGET', KEYS[1], ARGV[first]) == ARGV[first + 1] then
+local first_exists = n > 0 and redis.call('HEXISTS', KEYS[1], ARGV[first]) == 1
+if first_exists and redis.call('HGET', KEYS[1], ARGV[first]) == ARGV[first + 1] then
   return {n, 'REPEATED'}
 end
-for i = 0, n - 1 do
+if first_exists then
+  return {-1, ARGV[first]}
+end
+for i = 1, n - 1 do
   local id = ARGV[first + 3 * i]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
     return {-1, id}

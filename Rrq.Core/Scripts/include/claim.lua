@@ -18,7 +18,8 @@ local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 --        worker's status, lines = log lines to push before TASK_START when a task is taken (when
 --        none is, they are the caller's to push), held = the worker's held list as task_finish left it:
 --        { ids, tokens, dirty = not written yet } (claim() writes it when it changes it, and then clears dirty;
---        otherwise writing it is the caller's) }.
+--        otherwise writing it is the caller's), registered = the worker's registration was checked in this script,
+--        fresh = this claim's token has never been used (so it is no repeat) }.
 --   token: the worker's token for this claim. Redis may apply a claim whose reply never reaches the
 --          worker (the connection dropped); the worker then sends the same claim again, with the same
 --          token, and gets the same answer: the task it took (task:claim records the token of the claim
@@ -114,7 +115,7 @@ local function claim(c, queues, w, pre, token, slots)
     end
   end
   local version = redis.call('HGET', c.envir, 'version') or '0'
-  if redis.call('SISMEMBER', c.worker_id, w) == 0 then
+  if not pre.registered and redis.call('SISMEMBER', c.worker_id, w) == 0 then
     return {-1, version}
   end
 
@@ -142,7 +143,7 @@ local function claim(c, queues, w, pre, token, slots)
   if #again > 0 then
     return task_reply(c, version, again[1], queues, { unpack(again, 2) })   -- this claim, sent again: the tasks it took
   end
-  local last = redis.call('HGET', c.worker_claim, field)
+  local last = not pre.fresh and redis.call('HGET', c.worker_claim, field)
   if last and string.sub(last, 1, #token + 1) == token .. '\n' then
     return {1, version, string.sub(last, #token + 2)}   -- this claim, sent again: the message it took
   end
