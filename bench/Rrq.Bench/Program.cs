@@ -434,16 +434,21 @@ if (Section("scale"))
 if (Section("retention"))
 {
     // 7. Redis memory per finished trivial task, after retention has expired them (their tombstones remain), and
-    // once the tombstones have gone too: back to the baseline.
+    // once the tombstones have gone too: back to the baseline. Counted as the memory of this queue's own keys (MEMORY
+    // USAGE of each, exact): the server's used_memory also moves as it frees what earlier sections deleted.
     var admin = mux.GetServer(mux.GetEndPoints()[0]);
+    var retentionQueue = queue + ":retention";
     async Task<long> Used()
     {
-        await Task.Delay(100);
-        var info = await admin.InfoAsync("memory");
-        return long.Parse(info.SelectMany(g => g).First(kv => kv.Key == "used_memory").Value, CultureInfo.InvariantCulture);
+        long bytes = 0;
+        await foreach (var key in admin.KeysAsync(pattern: "{" + retentionQueue + "}:*"))
+        {
+            bytes += (long)(await db.ExecuteAsync("MEMORY", "USAGE", key, "SAMPLES", "0"));
+        }
+        return bytes;
     }
     var n = quick ? 2_000 : 20_000;
-    await using var q = await RrqController.ConnectAsync(queue + ":retention", address);
+    await using var q = await RrqController.ConnectAsync(retentionQueue, address);
     await q.WorkerConfigSaveAsync("bench", new RrqWorkerConfig { Verbose = false });
     var w = await q.WorkerSpawnAsync(1, "bench");
     await q.TaskWaitAsync(await q.TaskCreateExprAsync("0"), TimeSpan.FromMinutes(1));
@@ -461,9 +466,10 @@ if (Section("retention"))
     await Task.Delay(2100);
     await q.RetentionSweepAsync();
     var after = await Used();
-    Console.WriteLine($"retention: {n:N0} finished trivial tasks hold {(finished - before) / (double)n:0} bytes each in Redis; " +
-        $"expired ({expired:N0} in {Ms(sweepMs)}): {(tombstones - before) / (double)n:0} bytes each (tombstones); " +
-        $"tombstones gone: {(after - before) / (double)n:0} bytes each  (budget: back to the baseline, 0)");
+    double Each(long bytes) => Math.Round(bytes / (double)n) + 0.0;   // + 0.0: no "-0"
+    Console.WriteLine($"retention: {n:N0} finished trivial tasks hold {Each(finished - before):0} bytes each in Redis; " +
+        $"expired ({expired:N0} in {Ms(sweepMs)}): {Each(tombstones - before):0} bytes each (tombstones); " +
+        $"tombstones gone: {Each(after - before):0} bytes each  (budget: back to the baseline, 0)");
     await q.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
     await q.DestroyAsync(workerStop: null);
 }
