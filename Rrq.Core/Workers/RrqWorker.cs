@@ -683,10 +683,17 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
                 // Idle for a while (not just between two tasks): one child stays ready for the next
-                // separate-process task, not more.
+                // separate-process task, not more; and, once per idle spell, the memory a burst of tasks left in the
+                // heap goes back to the system (the collector's budget scales with the CPU cache, so a busy worker
+                // can hold tens of MiB it no longer uses).
                 if (Volatile.Read(ref _active) == 0 && DateTime.UtcNow - _idleSince >= IdleChildrenAfter)
                 {
                     _children.Trim(Math.Min(1, Config.ReadyChildren));
+                    if (Interlocked.Exchange(ref _trimmedSince, _tasksRun) != _tasksRun)
+                    {
+                        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                        HeapTrims++;
+                    }
                 }
                 _nextDue = (string?)r[2] is { Length: > 0 } due
                     ? DateTimeOffset.FromUnixTimeMilliseconds((long)double.Parse(due, System.Globalization.CultureInfo.InvariantCulture))
@@ -749,8 +756,15 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>How long a worker finds nothing to do before it stops all but one of its ready children.</summary>
+    /// <summary>How long a worker finds nothing to do before it stops all but one of its ready children, and gives
+    /// the memory its heap no longer uses back.</summary>
     private static readonly TimeSpan IdleChildrenAfter = TimeSpan.FromSeconds(2);
+
+    /// <summary>How many tasks the worker had run when it last gave memory back (once per idle spell).</summary>
+    private int _trimmedSince;
+
+    /// <summary>How many times an idle spell has given memory back.</summary>
+    internal int HeapTrims { get; private set; }
 
     /// <summary>Writes the environment for children (once per version) and keeps up to <paramref name="count"/>
     /// children started with it (bounded by the config). Does nothing for an evaluator that cannot compile for children.</summary>

@@ -26,6 +26,36 @@ public class InProcessWorkerTests
     }
 
     [Fact]
+    public async Task A_worker_idle_for_a_while_after_running_tasks_gives_its_unused_heap_back_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        await Task.Delay(2100);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // idle, but it has run nothing: no collection
+        Assert.Equal(0, w.HeapTrims);
+
+        var t = obj.TaskCreateExpr("new byte[1 << 20].Length");
+        Assert.Equal(t, (await w.StepAsync()).TaskId);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // just finished: not idle for long yet
+        Assert.Equal(0, w.HeapTrims);
+        var before = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
+        await Task.Delay(2100);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
+        Assert.Equal(1, w.HeapTrims);
+        var collected = GC.GetGCMemoryInfo(GCKind.FullBlocking);
+        Assert.True(collected.Index > before, "a full, blocking collection after the idle spell began");
+        Assert.True(collected.Compacted);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // once per idle spell
+        Assert.Equal(1, w.HeapTrims);
+        var again = obj.TaskCreateExpr("2");
+        Assert.Equal(again, (await w.StepAsync()).TaskId);
+        await Task.Delay(2100);
+        Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // a new idle spell after more work
+        Assert.Equal(2, w.HeapTrims);
+    }
+
+    [Fact]
     public async Task Two_workers_with_the_same_id_cannot_both_be_live()
     {
         await using var q = await TestQueue.CreateAsync();
