@@ -48,18 +48,10 @@ local asked = {}
 for id in string.gmatch(ARGV[6], '%S+') do
   asked[id] = true
 end
-local back, going = {}, {}
-local held_ids, held_tokens = held_list(KEYS[3], w)
-for i, id in ipairs(held_ids) do   -- in the order taken
-  if (asked[id] and redis.call('HGET', KEYS[5], id) == 'RUNNING' and redis.call('HGET', KEYS[6], id) == w)
-      or unacked_handoff(held_tokens[i], id, w, { task_claim = KEYS[27], task_worker = KEYS[6], task_status = KEYS[5] }) then
-    local q = redis.call('HGET', k.queue, id) or 'default'
-    if not qk(q) then
-      return {-4, q}
-    end
-    back[#back + 1] = { id, qk(q) }
-    going[id] = true
-  end
+local back, going = to_put_back({ task_claim = KEYS[27], task_worker = KEYS[6], task_status = KEYS[5] }, w, KEYS[3], k.queue,
+  asked, qk)
+if not back then
+  return {-4, going}
 end
 -- The others it ran die (checked, then written); then those go back, the first taken ending up first in its queue.
 local orphan, missing = orphan_tasks(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4], KEYS[9], ARGV[3], w, time,

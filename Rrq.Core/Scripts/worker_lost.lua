@@ -35,17 +35,10 @@ local function qk(name)
   end
   return nil
 end
-local back, going = {}, {}
-local held_ids, held_tokens = held_list(KEYS[3], w)
-for i, id in ipairs(held_ids) do   -- in the order taken
-  if unacked_handoff(held_tokens[i], id, w, { task_claim = KEYS[27], task_worker = KEYS[7], task_status = KEYS[6] }) then
-    local q = redis.call('HGET', retry_keys(10).queue, id) or 'default'
-    if not qk(q) then
-      return {-4, q}
-    end
-    back[#back + 1] = { id, qk(q) }
-    going[id] = true
-  end
+local back, going = to_put_back({ task_claim = KEYS[27], task_worker = KEYS[7], task_status = KEYS[6] }, w, KEYS[3],
+  retry_keys(10).queue, {}, qk)
+if not back then
+  return {-4, going}
 end
 local orphan, missing = orphan_tasks(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4], KEYS[9], ARGV[2], w, time,
   retry_keys(10), qk, ARGV[3], { key = KEYS[25], text = ARGV[5] }, going)

@@ -1,3 +1,4 @@
+--#include held
 -- hand_off(h, id, payload, lcl, timeout): gives a task just submitted straight to a parked worker, so that
 -- the worker runs it without a claim of its own (a round trip and a script less between submit and start).
 --   h: { idle = idle:<queue>, worker_id, worker_status, worker_task, task_worker, task_claim, envir,
@@ -53,4 +54,25 @@ end
 local function handed(task_claim, id)
   local token = redis.call('HGET', task_claim, id)
   return token ~= false and token ~= nil and string.sub(token, 1, 2) == 'h.'
+end
+
+-- to_put_back(c, w, worker_task, queue_hash, asked, qk): the tasks worker w holds that go back to their queues as it
+-- leaves: those handed to it and not taken up, and those in the set `asked` (taken, never started) still RUNNING on it.
+-- c = { task_claim, task_worker, task_status }; queue_hash = task:queue. Returns them in the order taken, as put_back
+-- (include/held.lua) takes them, and the set of their ids; or nil and the name of a queue whose keys qk lacks.
+local function to_put_back(c, w, worker_task, queue_hash, asked, qk)
+  local back, going = {}, {}
+  local ids, tokens = held_list(worker_task, w)
+  for i, id in ipairs(ids) do
+    if (asked[id] and redis.call('HGET', c.task_status, id) == 'RUNNING' and redis.call('HGET', c.task_worker, id) == w)
+        or unacked_handoff(tokens[i], id, w, c) then
+      local q = redis.call('HGET', queue_hash, id) or 'default'
+      if not qk(q) then
+        return nil, q
+      end
+      back[#back + 1] = { id, qk(q) }
+      going[id] = true
+    end
+  end
+  return back, going
 end
