@@ -1292,8 +1292,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 EndClaim(r[1..]);
             }
-            // A task taken now is run next; finding nothing is not kept, as work submitted since would then wait for
-            // the poll (the next step looks again).
+            // A task taken now is run next. Finding nothing puts the worker back in its queues' idle sets: a submission
+            // from then on hands it a task or wakes it, so its next step waits for that rather than claiming again.
             slot.Next = r.Length > 1 && (long)r[1] != 0 ? KeepFirst(r[1..], nextToken) : null;
             if (r.Length > 3 && (long)r[1] == 0)
             {
