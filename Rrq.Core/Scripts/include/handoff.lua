@@ -16,8 +16,9 @@
 --     not marked to be skipped there, and the worker's take-up fails, so the worker does not run it.
 -- The worker waits for its take-up before running the task; that costs no time, as recording a task's outcome would
 -- wait for it anyway.
--- Returns whether the task was handed over; idle workers popped that are not parked are woken, as wake_idle does
--- (one for this task), and workers that left are passed over.
+-- Returns two booleans: whether the task was handed over, and whether an idle worker was found at all (one that is not
+-- parked, a worker with slots that is partly busy say, is woken for this task instead, as wake_idle does). Workers that
+-- left are passed over.
 local function hand_off(h, id, payload, lcl, timeout)
   while true do
     local w = redis.call('SPOP', h.idle)
