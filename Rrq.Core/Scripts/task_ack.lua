@@ -17,13 +17,12 @@ local id, w, token = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HGET', KEYS[3], id) == token then
   return 1
 end
-if not unacked_handoff('h.' .. id, id, w, { task_claim = KEYS[3], task_worker = KEYS[2], task_status = KEYS[1] }) then
+local c = { task_claim = KEYS[3], task_worker = KEYS[2], task_status = KEYS[1], time_start = KEYS[6] }
+if not unacked_handoff('h.' .. id, id, w, c) then
   return 0
 end
 local time = now()
-redis.call('HSET', KEYS[1], id, 'RUNNING')
-redis.call('HSET', KEYS[6], id, time)
-redis.call('HSET', KEYS[3], id, token)
+take_up(c, id, token, time)
 local ids, tokens = held_list(KEYS[4], w)
 for i, h in ipairs(ids) do
   if h == id then

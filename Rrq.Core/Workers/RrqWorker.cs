@@ -59,18 +59,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// this worker) and not started. A free slot runs one before it claims; a worker that leaves puts them back.</summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<(RedisResult[] Reply, string Token)> _handed = new();
 
-    /// <summary>Tasks handed to this worker at submission (include/handoff.lua), as their messages came. One is taken up by
-    /// a free slot only while no claim of the worker is in flight: a claim that Redis ran after the hand-off takes its
-    /// task itself, and its reply says so (the task is then in <see cref="_recentTasks"/>, and the message is ignored).</summary>
+    /// <summary>Tasks handed to this worker at submission (include/handoff.lua), as their messages came, for a free slot to
+    /// take up. Taking one up (task_ack.lua) fails when the worker's own claim took the task first, or it was cancelled
+    /// or deleted meanwhile: the ack, not the worker, decides, so a message that comes late runs nothing twice.</summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<Handoff> _handoffs = new();
-
-    /// <summary>Claims of this worker in flight (worker_claim, or task_finish with its claim); under <see cref="_claimGate"/>.</summary>
-    private int _claimsInFlight;
-
-    /// <summary>The tasks this worker took most recently (under <see cref="_claimGate"/>), by claim or hand-off.</summary>
-    private readonly HashSet<string> _recentTasks = new(StringComparer.Ordinal);
-    private readonly Queue<string> _recentOrder = new();
-    private const int RecentTasksKept = 256;
 
     /// <summary>Set when the worker has stopped taking work and waits for its slots to drain (recycle, STOP message to a
     /// worker of several slots, idle timeout), with why it will leave.</summary>
@@ -590,7 +582,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 SetActive(slot, false);
             }
         }
-        if (r is null && TakeHandoff() is { } handoff)
+        if (r is null && _handoffs.TryDequeue(out var handoff))
         {
             // Handed over at submission: it becomes RUNNING here once taken up under a token of this worker's. (This costs
             // no time: a task's outcome is recorded after its take-up in any case.)
@@ -618,11 +610,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "another slot claims for it");
             }
             token = NewClaimToken();
-            BeginClaim();
             try
             {
                 r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token, argument).ConfigureAwait(false);
-                EndClaim(r);
                 if ((long)r[0] == 2)
                 {
                     SetActive(slot, true);
@@ -635,7 +625,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }
             finally
             {
-                EndClaim(null);
                 Unreserve(reserved);
             }
         }
@@ -1277,7 +1266,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var nextToken = NewClaimToken();
         var (argument, reserved) = claimNext ? SlotsArgument(slot) : ("", 0);
         RedisResult[] r;
-        BeginClaim();
         try
         {
             // The worker's own queues come first in the list, in priority order: those are claimed from. A dependent
@@ -1288,10 +1276,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 return await _controller.Queue.FinishAsync(taskId, Id, outcome, slot.TaskToken, claimNext ? Config.EffectiveQueues.Count : 0,
                     nextToken, queues, argument ?? "").ConfigureAwait(false);
             }).ConfigureAwait(false);
-            if (r.Length > 1)
-            {
-                EndClaim(r[1..]);
-            }
             // A task taken now is run next. Finding nothing puts the worker back in its queues' idle sets: a submission
             // from then on hands it a task or wakes it, so its next step waits for that rather than claiming again.
             slot.Next = r.Length > 1 && (long)r[1] != 0 ? KeepFirst(r[1..], nextToken) : null;
@@ -1306,7 +1290,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         finally
         {
-            EndClaim(null);
             Unreserve(reserved);
         }
         _live.TryRemove(slot.TaskToken, out _);
@@ -1322,79 +1305,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return 1;
         }
         return (long)r[0];
-    }
-
-    /// <summary>A claim of this worker is about to be sent: hand-offs wait until it has answered.</summary>
-    private void BeginClaim()
-    {
-        lock (_claimGate)
-        {
-            _claimsInFlight++;
-        }
-    }
-
-    /// <summary>A claim has answered with <paramref name="reply"/> (its tasks are noted as taken), or, with null, has ended
-    /// (once per claim, after any reply: the call that ends the claim's count).</summary>
-    private void EndClaim(RedisResult[]? reply)
-    {
-        lock (_claimGate)
-        {
-            if (reply is not null)
-            {
-                if (reply is { Length: > 2 } && (long)reply[0] == 2)
-                {
-                    for (var at = 2; at < reply.Length; at += 5)   // its first task's id, then each other's (include/claim.lua)
-                    {
-                        NoteTaken((string)reply[at]!);
-                    }
-                }
-                return;
-            }
-            _claimsInFlight--;
-        }
-        if (!_handoffs.IsEmpty)
-        {
-            Wake();
-        }
-    }
-
-    /// <summary>Notes a task as taken by this worker (under <see cref="_claimGate"/>); false when it was already.</summary>
-    private bool NoteTaken(string taskId)
-    {
-        if (!_recentTasks.Add(taskId))
-        {
-            return false;
-        }
-        _recentOrder.Enqueue(taskId);
-        if (_recentOrder.Count > RecentTasksKept)
-        {
-            _recentTasks.Remove(_recentOrder.Dequeue());
-        }
-        return true;
-    }
-
-    /// <summary>A task handed to this worker to take up now, if any and if no claim of the worker is in flight.</summary>
-    private Handoff? TakeHandoff()
-    {
-        if (_handoffs.IsEmpty)
-        {
-            return null;
-        }
-        lock (_claimGate)
-        {
-            if (_claimsInFlight > 0)
-            {
-                return null;
-            }
-            while (_handoffs.TryDequeue(out var handoff))
-            {
-                if (NoteTaken(handoff.TaskId))
-                {
-                    return handoff;
-                }
-            }
-            return null;
-        }
     }
 
     private readonly string _tokenPrefix = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));

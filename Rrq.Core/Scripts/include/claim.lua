@@ -152,15 +152,16 @@ local function claim(c, queues, w, pre, token, slots)
   -- under a token of its own, and the worker ignores the hand-off's message should it come later.
   -- (One whose hand-off was undone meanwhile, by a cancel or a delete, leaves the list.)
   local taken_up, kept, kept_claims = {}, {}, {}
-  local t0 = pre.t or redis.call('TIME')
-  local time0 = t0[1] .. '.' .. string.format('%06d', tonumber(t0[2]))
+  local time0
   for i, h in ipairs(held) do
     local hand = string.sub(claims[i], 1, 2) == 'h.'
     if hand and unacked_handoff(claims[i], h, w, c) then
       local mine = #taken_up == 0 and token or (token .. '+' .. (#taken_up + 1))
-      redis.call('HSET', c.task_status, h, 'RUNNING')
-      redis.call('HSET', c.time_start, h, time0)
-      redis.call('HSET', c.task_claim, h, mine)
+      if not time0 then
+        local t0 = pre.t or redis.call('TIME')
+        time0 = t0[1] .. '.' .. string.format('%06d', tonumber(t0[2]))
+      end
+      take_up(c, h, mine, time0)
       claims[i] = mine
       taken_up[#taken_up + 1] = h
     end

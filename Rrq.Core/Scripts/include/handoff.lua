@@ -50,6 +50,14 @@ local function unacked_handoff(token, id, w, c)
     and redis.call('HGET', c.task_worker, id) == w and redis.call('HGET', c.task_status, id) == 'PENDING'
 end
 
+-- take_up(c, id, token, time): a task handed over starts: RUNNING since time, under the claim token given (the worker's
+-- take-up, task_ack.lua, or a claim of that worker that got there first). c = { task_status, time_start, task_claim }.
+local function take_up(c, id, token, time)
+  redis.call('HSET', c.task_status, id, 'RUNNING')
+  redis.call('HSET', c.time_start, id, time)
+  redis.call('HSET', c.task_claim, id, token)
+end
+
 -- handed(task_claim, id): whether a PENDING task is held by a worker it was handed to (so in no queue list), rather
 -- than queued. Only a hand-off gives a PENDING task a claim token (a task put back loses it).
 local function handed(task_claim, id)
