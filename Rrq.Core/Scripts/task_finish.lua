@@ -69,13 +69,23 @@ local function qk(name)
   return pairs_of[name]
 end
 
+-- Most finishes meet a queue where nothing else is going on: no dependency links at all, no walk left to carry on, no
+-- message for the worker, nothing delayed, no id to skip in a list. One EXISTS tells; only when it counts something
+-- are they looked at one by one (this script writes none of them on the way to its claim unless the task failed).
+local quiet_keys = { KEYS[8], FANOUT, RELEASE, KEYS[26], KEYS[33] }
+for _, q in ipairs(own) do
+  quiet_keys[#quiet_keys + 1] = q[2]
+end
+local quiet = redis.call('EXISTS', unpack(quiet_keys)) == 0
+
 local result = -1
 local token = ARGV[11]
 local claimed = redis.call('HGET', KEYS[31], id)
+-- A claim token is the worker's own (48 random bits of prefix, then a count), so the task's token being this one says
+-- the task is this worker's: its task:worker need not be read as well.
 if claimed == token .. ':done' and redis.call('HGET', KEYS[2], id) == w then
   result = 2
-elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[2], id) == w
-    and claimed == token and redis.call('SISMEMBER', KEYS[27], w) == 1 then
+elseif claimed == token and redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('SISMEMBER', KEYS[27], w) == 1 then
   if status ~= 'COMPLETE' then
     -- Check before writing: a retry needs its queue's keys.
     local q = redis.call('HGET', k.queue, id) or 'default'
@@ -101,7 +111,9 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
       redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
     end
     finished(id, status, time)
-    release_dependents(KEYS[8], KEYS[1], k.queue, queue_keys, redis.call('HGET', k.moved_root, id) or id)
+    if not quiet then
+      release_dependents(KEYS[8], KEYS[1], k.queue, queue_keys, redis.call('HGET', k.moved_root, id) or id)
+    end
   elseif auto_retry(k, qk, KEYS[1], id, status, ARGV[7], time) == 'retried' then
     redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
@@ -112,7 +124,10 @@ elseif redis.call('HGET', KEYS[1], id) == 'RUNNING' and redis.call('HGET', KEYS[
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end
   result = 1
-  if redis.call('EXISTS', FANOUT, RELEASE) > 0 then   -- a list that is empty does not exist
+  if status ~= 'COMPLETE' then
+    quiet = false   -- a retry may have queued or delayed a task, a failure started a walk
+  end
+  if not quiet and redis.call('EXISTS', FANOUT, RELEASE) > 0 then   -- a list that is empty does not exist
     result = 3
   end
 end
@@ -152,7 +167,7 @@ if wstatus and n_own > 0 then
     task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
     own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line }, held = held,
       -- A first finish (not a repeat) checked the worker's registration, and its next claim's token is new.
-      registered = result == 1 or result == 3, fresh = result == 1 or result == 3 }, ARGV[12], ARGV[13])
+      registered = result == 1 or result == 3, fresh = result == 1 or result == 3, quiet = quiet }, ARGV[12], ARGV[13])
   table.insert(out, 1, result)
   if out[2] == 2 then
     if held.dirty then

@@ -69,10 +69,17 @@ end
 if first_exists then
   return {-1, ARGV[first]}
 end
-for i = 1, n - 1 do
-  local id = ARGV[first + 3 * i]
-  if redis.call('HEXISTS', KEYS[1], id) == 1 then
-    return {-1, id}
+-- The others, 500 at a time: a task exists exactly when it has a status (submit writes it with the payload, delete
+-- removes both), and a status is a short read.
+for i = 1, n - 1, 500 do
+  local part = {}
+  for j = i, math.min(i + 499, n - 1) do
+    part[#part + 1] = ARGV[first + 3 * j]
+  end
+  for j, st in ipairs(redis.call('HMGET', KEYS[2], unpack(part))) do
+    if st then
+      return {-1, part[j]}
+    end
   end
 end
 
@@ -140,32 +147,53 @@ end
 local up_list = joined ~= '' and joined or table.concat(ups, ' ')
 local time, t = clock()
 local ids = {}
+-- Each hash gets one HSET per slice of 500 tasks, not one per task: a bulk costs Redis a few commands per hash.
+local fields = {}
+local function put(key, id, value)
+  local f = fields[key]
+  if not f then
+    f = {}
+    fields[key] = f
+  end
+  f[#f + 1] = id
+  f[#f + 1] = value
+end
+local function flush()
+  for key, f in pairs(fields) do
+    redis.call('HSET', key, unpack(f))
+  end
+  fields = {}
+end
 for i = 0, n - 1 do
   local id = ARGV[first + 3 * i]
   ids[#ids + 1] = id
-  redis.call('HSET', KEYS[1], id, ARGV[first + 3 * i + 1])
+  put(KEYS[1], id, ARGV[first + 3 * i + 1])
   offload_add(KEYS[17], KEYS[18], id, ARGV[first + 3 * i + 2])
-  redis.call('HSET', KEYS[2], id, status)
-  redis.call('HSET', KEYS[3], id, ARGV[1])
-  redis.call('HSET', KEYS[4], id, ARGV[2])
+  put(KEYS[2], id, status)
+  put(KEYS[3], id, ARGV[1])
+  put(KEYS[4], id, ARGV[2])
   if ARGV[3] ~= '' then
-    redis.call('HSET', KEYS[5], id, ARGV[3])
+    put(KEYS[5], id, ARGV[3])
   end
-  redis.call('HSET', KEYS[6], id, time)
+  put(KEYS[6], id, time)
   if policy ~= '' then
-    redis.call('HSET', KEYS[16], id, policy)
+    put(KEYS[16], id, policy)
   end
   if n_deps > 0 then
-    redis.call('HSET', KEYS[8], id, up_list)
+    put(KEYS[8], id, up_list)
   end
   if status == 'DEFERRED' then
-    redis.call('HSET', KEYS[9], id, left)
+    put(KEYS[9], id, left)
   elseif status == 'IMPOSSIBLE' then
-    redis.call('HSET', KEYS[11], id, time)
+    put(KEYS[11], id, time)
     finished(id, 'IMPOSSIBLE', time)
     redis.call('PUBLISH', ARGV[5], id .. ' IMPOSSIBLE')
   end
+  if (i + 1) % 500 == 0 then
+    flush()
+  end
 end
+flush()
 redis.call('SADD', KEYS[12], ARGV[1])
 if ARGV[6] ~= '' then
   if ARGV[7] ~= '' and redis.call('HSETNX', KEYS[13], ARGV[6], ARGV[7]) == 1 then

@@ -19,7 +19,8 @@ local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 --        none is, they are the caller's to push), held = the worker's held list as task_finish left it:
 --        { ids, tokens, dirty = not written yet } (claim() writes it when it changes it, and then clears dirty;
 --        otherwise writing it is the caller's), registered = the worker's registration was checked in this script,
---        fresh = this claim's token has never been used (so it is no repeat) }.
+--        fresh = this claim's token has never been used (so it is no repeat), quiet = the worker's message list, the
+--        queues' delayed sets and queue_skip were all found not to exist in this script (none is read again) }.
 --   token: the worker's token for this claim. Redis may apply a claim whose reply never reaches the
 --          worker (the connection dropped); the worker then sends the same claim again, with the same
 --          token, and gets the same answer: the task it took (task:claim records the token of the claim
@@ -49,7 +50,7 @@ local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 local function task_reply(c, version, id, queues, more)
   local payload = redis.call('HGET', c.expr, id)
   local lcl = redis.call('HGET', c.lcl, id) or 'TRUE'
-  local timeout = redis.call('HGET', c.timeout, id) or ''
+  local timeout = lcl == 'FALSE' and redis.call('HGET', c.timeout, id) or ''   -- only a separate process has one
   local separate = 0
   if lcl == 'FALSE' then
     local left = 8
@@ -70,7 +71,7 @@ local function task_reply(c, version, id, queues, more)
     out[#out + 1] = other
     out[#out + 1] = redis.call('HGET', c.expr, other)
     out[#out + 1] = redis.call('HGET', c.lcl, other) or 'TRUE'
-    out[#out + 1] = redis.call('HGET', c.timeout, other) or ''
+    out[#out + 1] = out[#out] == 'FALSE' and redis.call('HGET', c.timeout, other) or ''
     out[#out + 1] = 0
   end
   return out
@@ -215,7 +216,7 @@ local function claim(c, queues, w, pre, token, slots)
     end
   end
 
-  local msg = redis.call('LPOP', c.message)
+  local msg = not pre.quiet and redis.call('LPOP', c.message)
   if msg then
     idle(false)
     redis.call('HSET', c.worker_claim, field, token .. '\n' .. msg)
@@ -231,7 +232,7 @@ local function claim(c, queues, w, pre, token, slots)
   local t = pre.t or redis.call('TIME')
   local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local next_due = ''
-  for _, q in ipairs(queues) do
+  for _, q in ipairs(pre.quiet and {} or queues) do
     -- One look at the earliest delayed task; the due ones are moved only when there are any.
     local first = redis.call('ZRANGE', q[2], 0, 0, 'WITHSCORES')
     if first[2] and tonumber(first[2]) <= now_ms then
@@ -266,7 +267,7 @@ local function claim(c, queues, w, pre, token, slots)
       if not id then
         break
       end
-      if redis.call('SREM', c.skip, id) == 1 then
+      if not pre.quiet and redis.call('SREM', c.skip, id) == 1 then
         redis.call('HINCRBY', c.skip_count, q[3], -1)
         dropped = dropped + 1
         if dropped >= 1000 then
