@@ -36,6 +36,19 @@ public class SeparateProcessTests
         Assert.Equal(["TASK_START", "REMOTE", "TASK_COMPLETE"], commands[^3..]);
     }
 
+    [Fact]
+    public async Task A_child_process_recompiles_only_its_really_hot_code_and_the_worker_sets_nothing_on_itself()
+    {
+        var (q, _, _) = await QueueWithLoopingWorker();
+        await using var _q = q;
+        var obj = q.Controller;
+        const string expr = "System.Environment.GetEnvironmentVariable(\"DOTNET_TC_CallCountThreshold\") ?? \"unset\"";
+        var child = obj.TaskCreateExpr(expr, separateProcess: true);
+        Assert.True(await obj.TaskWaitAsync(child, TimeSpan.FromSeconds(60)));
+        Assert.Equal("0x3E8", obj.TaskResult(child));   // 1000 calls, in the hexadecimal the runtime reads
+        Assert.Null(Environment.GetEnvironmentVariable("DOTNET_TC_CallCountThreshold"));   // nothing leaked into this process
+    }
+
     /// <summary>The worker's children that are alive now (started ahead, or running a task): the processes
     /// whose command line names the worker's own folder.</summary>
     private static int[] ChildrenOf(RrqWorker w)
