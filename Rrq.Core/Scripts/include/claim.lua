@@ -135,7 +135,7 @@ local function claim(c, queues, w, pre, token, slots)
     end
   end
   local again = {}
-  for i, h in ipairs(held) do
+  for i, h in ipairs(pre.fresh and {} or held) do   -- a token never used before has taken nothing
     if (claims[i] == token or base_of(claims[i]) == token) and redis.call('HGET', c.task_status, h) == 'RUNNING'
         and redis.call('HGET', c.task_worker, h) == w then
       again[#again + 1] = h
@@ -155,7 +155,8 @@ local function claim(c, queues, w, pre, token, slots)
   local taken_up, kept, kept_claims = {}, {}, {}
   local time0
   for i, h in ipairs(held) do
-    local hand = string.sub(claims[i], 1, 2) == 'h.'
+    local b1, b2 = string.byte(claims[i], 1, 2)
+    local hand = b1 == 104 and b2 == 46   -- "h.": read without making a string
     if hand and unacked_handoff(claims[i], h, w, c) then
       local mine = #taken_up == 0 and token or (token .. '+' .. (#taken_up + 1))
       if not time0 then
