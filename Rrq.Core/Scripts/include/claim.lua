@@ -82,30 +82,35 @@ local function claim(c, queues, w, pre, token, slots)
   local field, count, full, live = w, 1, true, { [token] = true }
   local prefix, horizon = nil, nil
   if slots and slots ~= '' then
-    local parts = {}
-    for p in string.gmatch(slots, '%S+') do
-      parts[#parts + 1] = p
-    end
+    local parts = words(slots)
     field, count, full, horizon = parts[1], tonumber(parts[2]), parts[3] == '1', tonumber(parts[4])
-    prefix = string.match(token, '^(.*)%.%d+$')
+    local dot = last_index(token, '.')
+    prefix = dot and string.sub(token, 1, dot - 1)
     for i = 5, #parts do
       live[parts[i]] = true
     end
   end
   -- The claim a held task's token belongs to: "<token>+2" was taken by the claim "<token>".
   local function base_of(claimed)
-    return (string.gsub(claimed, '%+%d+$', ''))
+    local plus = last_index(claimed, '+')
+    return plus and tonumber(string.sub(claimed, plus + 1)) and string.sub(claimed, 1, plus - 1) or claimed
   end
   local function is_live(claimed)
     if not claimed or claimed == '' then
       return false
     end
-    if live[claimed] or live[base_of(claimed)] then
+    if live[claimed] then
+      return true
+    end
+    local base = base_of(claimed)
+    if live[base] then
       return true
     end
     if horizon then
-      local p, n = string.match(base_of(claimed), '^(.*)%.(%d+)$')
-      return p ~= nil and p == prefix and tonumber(n) > horizon
+      -- "<prefix>.<number>": a token of this worker made after the list of its live ones was written.
+      local dot = last_index(base, '.')
+      local n = dot and tonumber(string.sub(base, dot + 1))
+      return n ~= nil and string.sub(base, 1, dot - 1) == prefix and n > horizon
     end
     return false
   end
