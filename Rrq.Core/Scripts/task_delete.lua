@@ -42,20 +42,38 @@ local delayed_of = {}
 for j = 1, n_names do
   delayed_of[ARGV[last + j]] = KEYS[n_hash + 2 + j]
 end
-local gone = {}
-for i = 5, last do
-  local st = redis.call('HGET', status_key, ARGV[i])
-  if st == 'RUNNING' or (keep ~= '' and st and not (st == 'MOVED' or st == 'COMPLETE' or FAILED[st])) then
-    return {-2, ARGV[i]}
+-- Each per-task hash is read once for all the ids, 500 fields at a time (one HMGET, not one HGET per id):
+-- read_all(key, fields) gives field -> value (false when absent).
+local function read_all(key, fields)
+  local out = {}
+  for i = 1, #fields, 500 do
+    local j = math.min(i + 499, #fields)
+    local part = redis.call('HMGET', key, unpack(fields, i, j))
+    for f = i, j do
+      out[fields[f]] = part[f - i + 1]
+    end
   end
-  gone[ARGV[i]] = true
+  return out
+end
+local given = {}
+for i = 5, last do
+  given[#given + 1] = ARGV[i]
+end
+local status_of = read_all(status_key, given)
+local gone = {}
+for _, id in ipairs(given) do
+  local st = status_of[id]
+  if st == 'RUNNING' or (keep ~= '' and st and not (st == 'MOVED' or st == 'COMPLETE' or FAILED[st])) then
+    return {-2, id}
+  end
+  gone[id] = true
 end
 -- A chain is only ever deleted whole.
-for i = 5, last do
-  local newer = redis.call('HGET', KEYS[11], ARGV[i])
-  local root = redis.call('HGET', KEYS[12], ARGV[i])
+local newer_of, root_of_given = read_all(KEYS[11], given), read_all(KEYS[12], given)
+for _, id in ipairs(given) do
+  local newer, root = newer_of[id], root_of_given[id]
   if (newer and not gone[newer]) or (root and not gone[root]) then
-    return {-9, ARGV[i]}
+    return {-9, id}
   end
 end
 
@@ -64,20 +82,22 @@ local deleted = 0
 local queued = {}
 local doomed = {}   -- deleted before they ran: their dependents can never run
 local ids = {}
-for i = 5, last do
-  local id = ARGV[i]
+local up_of, seq_of, claim_of = read_all(up_key, given), read_all(KEYS[n_hash], given), read_all(KEYS[29], given)
+for _, id in ipairs(given) do
   ids[#ids + 1] = id
-  local st = redis.call('HGET', status_key, id)
+  local st = status_of[id]   -- nothing above changed a status
   if st then
     deleted = deleted + 1
   end
   -- Only a PENDING task is in a queue list (or, waiting for a retry's delay, in a delayed set), unless it was handed
   -- to a worker that has not started it (include/handoff.lua; KEYS[29] is task:claim): its take-up will fail.
-  if st == 'PENDING' and not handed(KEYS[29], id) then
+  -- (A hand-off's token is "h.<id>": include/handoff.lua handed().)
+  local token = claim_of[id]
+  if st == 'PENDING' and not (token and string.sub(token, 1, 2) == 'h.') then
     queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then
-    doomed[#doomed + 1] = { id, root_of(id) }   -- its chain's first task, read before the hashes go
+    doomed[#doomed + 1] = { id, root_of_given[id] or id }   -- its chain's first task, read before the hashes go
   end
   if keep ~= '' and keep ~= '0' and st then
     -- A tombstone: what the chain ended with, until it too goes.
@@ -86,8 +106,7 @@ for i = 5, last do
     redis.call('ZADD', EXPIRED_AT, tonumber(t[1]) + tonumber(keep), id)
   end
   -- Its links from the tasks it depended on (one member each, under each one's chain's first task).
-  local ups = redis.call('HGET', up_key, id)
-  local seq = redis.call('HGET', KEYS[n_hash], id)
+  local ups, seq = up_of[id], seq_of[id]
   if ups and seq then
     for dep in string.gmatch(ups, '%S+') do
       redis.call('ZREM', down_key, link(root_of(dep), seq, id))
@@ -97,23 +116,54 @@ end
 unfinished(ids)
 
 local freed = {}
-for i = 5, last do
-  local sid = redis.call('HGET', KEYS[6], ARGV[i])
+local shared_of = read_all(KEYS[6], given)
+local owners = {}
+for _, id in ipairs(given) do
+  owners[#owners + 1] = id
+  owners[#owners + 1] = id .. ':result'
+end
+local owned = read_all(KEYS[9], owners)   -- only tasks with offloaded values own anything
+for _, id in ipairs(given) do
+  local sid = shared_of[id]
   if sid and redis.call('HINCRBY', KEYS[8], sid, -1) <= 0 then
     redis.call('HDEL', KEYS[7], sid)
     redis.call('HDEL', KEYS[8], sid)
     offload_release(KEYS[9], KEYS[10], 'shared:' .. sid, freed)
   end
-  offload_release(KEYS[9], KEYS[10], ARGV[i], freed)
-  offload_release(KEYS[9], KEYS[10], ARGV[i] .. ':result', freed)
+  if owned[id] then
+    offload_release(KEYS[9], KEYS[10], id, freed)
+  end
+  if owned[id .. ':result'] then
+    offload_release(KEYS[9], KEYS[10], id .. ':result', freed)
+  end
 end
 
--- KEYS[14] is task:queue (read before the per-task hashes are cleared below).
+-- KEYS[14] is task:queue (read before the per-task hashes are cleared below). A queued id waiting for its delay leaves
+-- the delayed set; one in a list goes to queue_skip, added a queue's worth at a time and counted by what was new.
+local queue_of = read_all(KEYS[14], queued)
+local listed, order = {}, {}
+local has_delayed = {}
 for _, id in ipairs(queued) do
-  local name = redis.call('HGET', KEYS[14], id) or 'default'
+  local name = queue_of[id] or 'default'
   local delayed = delayed_of[name]
-  if not (delayed and redis.call('ZREM', delayed, id) == 1) and redis.call('SADD', KEYS[n_hash + 1], id) == 1 then
-    redis.call('HINCRBY', KEYS[n_hash + 2], name, 1)
+  if delayed and has_delayed[delayed] == nil then
+    has_delayed[delayed] = redis.call('EXISTS', delayed) == 1
+  end
+  if not (delayed and has_delayed[delayed] and redis.call('ZREM', delayed, id) == 1) then
+    if not listed[name] then
+      listed[name] = {}
+      order[#order + 1] = name
+    end
+    table.insert(listed[name], id)
+  end
+end
+for _, name in ipairs(order) do
+  local list = listed[name]
+  for i = 1, #list, 500 do
+    local added = redis.call('SADD', KEYS[n_hash + 1], unpack(list, i, math.min(i + 499, #list)))
+    if added > 0 then
+      redis.call('HINCRBY', KEYS[n_hash + 2], name, added)
+    end
   end
 end
 -- One HDEL per hash for the lot, not one per task.
@@ -128,14 +178,19 @@ for k = n_hash + n_queue + 1, N_KEYS do
   redis.call('DEL', KEYS[k])
 end
 -- Their dependents, now that they have no status: the walk removes the links it passes (include/fail_dependents.lua).
-for _, d in ipairs(doomed) do
-  fail_dependents(down_key, status_key, KEYS[4], ARGV[3], d[1], time, d[2])
+if #doomed > 0 and redis.call('EXISTS', down_key) == 1 then   -- no link at all: nothing depends on them
+  for _, d in ipairs(doomed) do
+    fail_dependents(down_key, status_key, KEYS[4], ARGV[3], d[1], time, d[2])
+  end
 end
 -- The links to their own dependents (one range each, under a chain's first task: a chain goes whole, so its first
 -- task is among the ids), unless the walk above has yet to pass them.
-for _, id in ipairs(ids) do
-  if redis.call('HEXISTS', FANOUT_AT, id) == 0 then
-    redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')
+if redis.call('EXISTS', down_key) == 1 then
+  local walking = read_all(FANOUT_AT, ids)
+  for _, id in ipairs(ids) do
+    if not walking[id] then
+      redis.call('ZREMRANGEBYLEX', down_key, '[' .. id, '(' .. id .. ':')
+    end
   end
 end
 -- Listeners may hold a deleted task's value from its completion notification: tell them, in one notice.
