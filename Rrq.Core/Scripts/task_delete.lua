@@ -31,6 +31,7 @@
 --#include links
 --#include follow
 --#include handoff
+--#include batch
 
 local n_hash = tonumber(ARGV[1])
 local n_queue = tonumber(ARGV[2])
@@ -42,19 +43,7 @@ local delayed_of = {}
 for j = 1, n_names do
   delayed_of[ARGV[last + j]] = KEYS[n_hash + 2 + j]
 end
--- Each per-task hash is read once for all the ids, 500 fields at a time (one HMGET, not one HGET per id):
--- read_all(key, fields) gives field -> value (false when absent).
-local function read_all(key, fields)
-  local out = {}
-  for i = 1, #fields, 500 do
-    local j = math.min(i + 499, #fields)
-    local part = redis.call('HMGET', key, unpack(fields, i, j))
-    for f = i, j do
-      out[fields[f]] = part[f - i + 1]
-    end
-  end
-  return out
-end
+-- Each per-task hash is read once for all the ids (include/batch.lua), not once per id.
 local given = {}
 for i = 5, last do
   given[#given + 1] = ARGV[i]
@@ -91,9 +80,7 @@ for _, id in ipairs(given) do
   end
   -- Only a PENDING task is in a queue list (or, waiting for a retry's delay, in a delayed set), unless it was handed
   -- to a worker that has not started it (include/handoff.lua; KEYS[29] is task:claim): its take-up will fail.
-  -- (A hand-off's token is "h.<id>": include/handoff.lua handed().)
-  local token = claim_of[id]
-  if st == 'PENDING' and not (token and string.sub(token, 1, 2) == 'h.') then
+  if st == 'PENDING' and not handoff_token(claim_of[id]) then
     queued[#queued + 1] = id
   end
   if st == 'PENDING' or st == 'DEFERRED' then

@@ -49,6 +49,7 @@
 --#include finished
 --#include wake
 --#include handoff
+--#include batch
 
 local nd = tonumber(ARGV[8])
 local first = 9 + nd
@@ -71,15 +72,14 @@ if first_exists then
 end
 -- The others, 500 at a time: a task exists exactly when it has a status (submit writes it with the payload, delete
 -- removes both), and a status is a short read.
-for i = 1, n - 1, 500 do
-  local part = {}
-  for j = i, math.min(i + 499, n - 1) do
-    part[#part + 1] = ARGV[first + 3 * j]
-  end
-  for j, st in ipairs(redis.call('HMGET', KEYS[2], unpack(part))) do
-    if st then
-      return {-1, part[j]}
-    end
+local others = {}
+for i = 1, n - 1 do
+  others[i] = ARGV[first + 3 * i]
+end
+local status_of = read_all(KEYS[2], others)
+for _, id in ipairs(others) do
+  if status_of[id] then
+    return {-1, id}
   end
 end
 

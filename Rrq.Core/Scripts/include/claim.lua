@@ -160,8 +160,7 @@ local function claim(c, queues, w, pre, token, slots)
   local taken_up, kept, kept_claims = {}, {}, {}
   local time0
   for i, h in ipairs(held) do
-    local b1, b2 = string.byte(claims[i], 1, 2)
-    local hand = b1 == 104 and b2 == 46   -- "h.": read without making a string
+    local hand = handoff_token(claims[i])
     if hand and unacked_handoff(claims[i], h, w, c) then
       local mine = #taken_up == 0 and token or (token .. '+' .. (#taken_up + 1))
       if not time0 then

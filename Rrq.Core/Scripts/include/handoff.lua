@@ -58,11 +58,20 @@ local function take_up(c, id, token, time)
   redis.call('HSET', c.task_claim, id, token)
 end
 
+-- handoff_token(token): whether a claim token (or false/nil: none) is a hand-off's, "h.<task id>"; read without
+-- making a string, as a claim asks it of every task its worker holds.
+local function handoff_token(token)
+  if not token then
+    return false
+  end
+  local b1, b2 = string.byte(token, 1, 2)
+  return b1 == 104 and b2 == 46
+end
+
 -- handed(task_claim, id): whether a PENDING task is held by a worker it was handed to (so in no queue list), rather
 -- than queued. Only a hand-off gives a PENDING task a claim token (a task put back loses it).
 local function handed(task_claim, id)
-  local token = redis.call('HGET', task_claim, id)
-  return token ~= false and token ~= nil and string.sub(token, 1, 2) == 'h.'
+  return handoff_token(redis.call('HGET', task_claim, id))
 end
 
 -- to_put_back(c, w, worker_task, queue_hash, asked, qk): the tasks worker w holds that go back to their queues as it

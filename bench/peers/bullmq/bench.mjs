@@ -94,7 +94,6 @@ if (mode === 'worker') {
 } else if (mode === 'bulk') {
   const [n, processes, conc] = rest.map(Number);
   const name = `rrq-bench-bullmq-bulk-${process.pid}`;
-  const queues = [];
   const runs = [];
   const admin = new IORedis(connection);
   let work0;
@@ -104,7 +103,6 @@ if (mode === 'worker') {
   const events = new QueueEvents(name, { connection });
   await events.waitUntilReady();
   const children = await startWorkers(name, processes, conc);
-  queues.push(queue);
   let done = 0;
   let target = 0;
   let allDone;
@@ -132,10 +130,8 @@ if (mode === 'worker') {
   const per = key => (work[key] - work0[key]) / (3 * n);
   console.log(JSON.stringify({ perTask: median(runs), cpuUs: per('cpuUs'), scripts: per('scripts'), scriptUs: per('scriptUs'),
     commands: per('commands') }));
-  for (const queue of queues) {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
+  await queue.obliterate({ force: true });
+  await queue.close();
   admin.disconnect();
 } else {
   console.error('usage: node bench.mjs roundtrip|bulk|worker HOST PORT ...');
