@@ -1,12 +1,14 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using StackExchange.Redis;
 
 namespace Rrq.Controller;
 
 /// <summary>
 /// Wakes waiters when tasks finish. Finishing scripts publish the task id on one channel per
-/// queue; each wait registers a channel of its own and gets every id published while it waits.
+/// queue; each wait registers and is given the notices for the ids it watches. The notices are
+/// matched here, on the connection's reader, and a waiter is woken only when it has something to
+/// do: every id it watches has settled, or one needs a fresh look (MOVED, a recheck). A wait on
+/// thousands of tasks is woken once, not once per task.
 /// After a reconnect (when a publication may have been missed) every waiter is told to look again.
 /// </summary>
 internal sealed class CompletionWaiter : IDisposable
@@ -16,7 +18,7 @@ internal sealed class CompletionWaiter : IDisposable
     private readonly IConnectionMultiplexer _redis;
     private readonly RedisChannel _channel;
     private const int MaxResults = 1024;
-    private readonly ConcurrentDictionary<Channel<string>, byte> _waiters = new();
+    private readonly ConcurrentDictionary<Registration, byte> _waiters = new();
     private readonly ConcurrentDictionary<string, byte[]> _results = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _resultOrder = new();
     private readonly SemaphoreSlim _subscribeLock = new(1, 1);
@@ -49,9 +51,9 @@ internal sealed class CompletionWaiter : IDisposable
                 _subscribeLock.Release();
             }
         }
-        var ch = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
-        _waiters[ch] = 0;
-        return new Registration(this, ch);
+        var registration = new Registration(this);
+        _waiters[registration] = 0;
+        return registration;
     }
 
     /// <summary>Takes (once) the value a completion notification carried for a task, if any.</summary>
@@ -66,7 +68,7 @@ internal sealed class CompletionWaiter : IDisposable
     {
         if (message.IsNull)
         {
-            Publish(Recheck);
+            Publish(Recheck, Recheck, settles: false);
             return;
         }
         var bytes = (byte[])message!;
@@ -81,7 +83,7 @@ internal sealed class CompletionWaiter : IDisposable
                     _results.TryRemove(taskId, out _);
                     if (!deleted)
                     {
-                        Publish(taskId + " " + parts[0]);
+                        Publish(taskId, taskId + " " + parts[0], Settles(parts[0]));
                     }
                 }
             }
@@ -106,22 +108,25 @@ internal sealed class CompletionWaiter : IDisposable
         }
         if (!head.EndsWith(" DELETED", StringComparison.Ordinal))
         {
-            Publish(head);
+            Publish(id, head, first > 0 && Settles(head[(first + 1)..]));
         }
     }
 
-    private void Publish(string id)
+    /// <summary>A status after which a waiter has nothing more to look up (MOVED may need the chain followed).</summary>
+    private static bool Settles(string status) => status is "COMPLETE" or "ERROR" or "CANCELLED" or "DIED" or "TIMEOUT" or "IMPOSSIBLE";
+
+    private void Publish(string id, string notice, bool settles)
     {
-        foreach (var ch in _waiters.Keys)
+        foreach (var registration in _waiters.Keys)
         {
-            ch.Writer.TryWrite(id);
+            registration.Offer(id, notice, settles);
         }
     }
 
     private void OnRestored(object? sender, ConnectionFailedEventArgs e)
     {
         _results.Clear();   // notifications may have been missed meanwhile
-        Publish(Recheck);
+        Publish(Recheck, Recheck, settles: false);
     }
 
     public void Dispose()
@@ -145,11 +150,118 @@ internal sealed class CompletionWaiter : IDisposable
         _subscribeLock.Dispose();
     }
 
-    /// <summary>One wait's feed of finished task ids (or <see cref="Recheck"/>).</summary>
-    public sealed class Registration(CompletionWaiter owner, Channel<string> channel) : IDisposable
+    /// <summary>
+    /// One wait's feed of notices ("id STATUS", or <see cref="Recheck"/>). It keeps every notice until the wait says
+    /// which ids it watches (<see cref="Watch"/>); from then on it keeps only theirs, and wakes the wait
+    /// (<see cref="WaitAsync"/>) when the last of them settles or one needs a fresh look. Before reading statuses
+    /// again, a wait calls <see cref="KeepAll"/>, so nothing published meanwhile is lost.
+    /// </summary>
+    public sealed class Registration(CompletionWaiter owner) : IDisposable
     {
-        public ChannelReader<string> Reader => channel.Reader;
+        private readonly object _gate = new();
+        private readonly SemaphoreSlim _signal = new(0, 1);
+        private List<string> _notices = [];
+        private HashSet<string>? _watched;   // null: keep every notice
+        private bool _woken;
+        private long _lastNotice = Environment.TickCount64;
 
-        public void Dispose() => owner._waiters.TryRemove(channel, out _);
+        /// <summary>Milliseconds (<see cref="Environment.TickCount64"/>) of the last notice of any task that reached
+        /// this feed, watched or not: a sign that the subscription is alive.</summary>
+        public long LastNotice => Interlocked.Read(ref _lastNotice);
+
+        internal void Offer(string id, string notice, bool settles)
+        {
+            Interlocked.Exchange(ref _lastNotice, Environment.TickCount64);
+            lock (_gate)
+            {
+                var recheck = ReferenceEquals(notice, Recheck);
+                if (_watched is null)
+                {
+                    _notices.Add(notice);
+                    return;
+                }
+                if (!recheck && !_watched.Remove(id))
+                {
+                    return;
+                }
+                _notices.Add(notice);
+                if (recheck || !settles || _watched.Count == 0)
+                {
+                    Wake();
+                }
+            }
+        }
+
+        /// <summary>Keeps every notice from now on, until the next <see cref="Watch"/>.</summary>
+        public void KeepAll()
+        {
+            lock (_gate)
+            {
+                _watched = null;
+            }
+        }
+
+        /// <summary>Watches these ids (only): of the notices kept so far, those of other ids are dropped. Wakes the
+        /// wait when any kept notice is left for it.</summary>
+        public void Watch(IEnumerable<string> ids)
+        {
+            lock (_gate)
+            {
+                _watched = new HashSet<string>(ids, StringComparer.Ordinal);
+                var kept = new List<string>();
+                foreach (var notice in _notices)
+                {
+                    if (ReferenceEquals(notice, Recheck))
+                    {
+                        kept.Add(notice);
+                        continue;
+                    }
+                    var space = notice.IndexOf(' ', StringComparison.Ordinal);
+                    if (_watched.Remove(space < 0 ? notice : notice[..space]))
+                    {
+                        kept.Add(notice);
+                    }
+                }
+                _notices = kept;
+                if (kept.Count > 0)
+                {
+                    Wake();
+                }
+            }
+        }
+
+        /// <summary>The notices kept since the last call, oldest first.</summary>
+        public List<string> Take()
+        {
+            lock (_gate)
+            {
+                var taken = _notices;
+                _notices = [];
+                _woken = false;
+                return taken;
+            }
+        }
+
+        /// <summary>Waits until woken (true) or for <paramref name="limit"/> (false).</summary>
+        public Task<bool> WaitAsync(TimeSpan limit, CancellationToken cancellationToken) => _signal.WaitAsync(limit, cancellationToken);
+
+        private void Wake()
+        {
+            if (!_woken)
+            {
+                _woken = true;
+                if (_signal.CurrentCount == 0)
+                {
+                    _signal.Release();   // a SemaphoreSlim runs its waiter's continuation on the thread pool, not here
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            // The semaphore is not disposed: a notice being offered on the reader right now may still release it (with
+            // no wait handle asked for, it holds nothing to free).
+            owner._waiters.TryRemove(this, out _);
+        }
     }
 }

@@ -102,6 +102,7 @@ public sealed partial class RrqController
         CheckTimeout(timeout, nameof(timeout));
         var queue = (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, taskId), cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
+        registration?.Watch([taskId]);
         var r = await Queue.TaskCancelAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
         switch ((long)r[0])
         {
@@ -138,16 +139,10 @@ public sealed partial class RrqController
                 throw new RrqException($"Task '{taskId}' did not stop within {limit.TotalSeconds:0.###} s of being cancelled " +
                     $"(is its worker '{worker}' alive?). It is still RUNNING; its worker will stop it when it next looks.");
             }
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            cts.CancelAfter(left);
-            try
-            {
-                await registration!.Reader.ReadAsync(cts.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Deadline: look once more above, then give up.
-            }
+            // Woken by the task's notice, or at the deadline: look once more above.
+            await registration!.WaitAsync(left, cancellationToken).ConfigureAwait(false);
+            registration.Take();
+            registration.Watch([taskId]);
         }
     }
 

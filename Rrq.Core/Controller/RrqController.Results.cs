@@ -34,6 +34,15 @@ public sealed partial class RrqController
     /// <summary>How often a wait reads the statuses again in case a notification was missed.</summary>
     internal static TimeSpan WaitSafetyPoll { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How many times this controller's waits have been woken to read notices (a wait on many tasks should be
+    /// woken about once, when the last settles, not once per task).</summary>
+    internal long WaitWakes => Interlocked.Read(ref _waitWakes);
+
+    private long _waitWakes;
+
+    /// <summary>How often a wait with a progress bar redraws it.</summary>
+    private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(100);
+
     /// <inheritdoc cref="TaskWait(string, TimeSpan?)"/>
     public Task<bool> TaskWaitAsync(string taskId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         TaskWaitAsync([taskId], timeout, follow: null, progress: false, cancellationToken);
@@ -90,35 +99,41 @@ public sealed partial class RrqController
         using var bar = watched.Count > 0 ? ProgressBar.Create(progress, given.Length, "finished") : null;
         var polled = false;
         var listenersChecked = false;
-        // Notifications are the fast path. Should one be missed (a dropped subscription that the client
-        // did not notice, a lost publication), the statuses are read again after a quiet spell. One
-        // token source serves the whole wait: its timer is pushed back as each notification comes.
-        var poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token);
+        registration.Watch(watched.Keys);
+        // Notifications are the fast path: the registration wakes this loop when the last watched task settles, or one
+        // needs a fresh look. Should one be missed (a dropped subscription that the client did not notice, a lost
+        // publication), the statuses are read again after a quiet spell: no notice at all for WaitSafetyPoll.
+        var lastLook = Environment.TickCount64;
         try
         {
             while (watched.Count > 0)
             {
                 bar?.Report(outcome.Count);
-                string message;
-                if (poll.IsCancellationRequested)
+                var quietMs = Environment.TickCount64 - Math.Max(registration.LastNotice, lastLook);
+                var wait = WaitSafetyPoll - TimeSpan.FromMilliseconds(quietMs);
+                if (bar is not null && wait > ProgressEvery)
                 {
-                    poll.Dispose();
-                    poll = CancellationTokenSource.CreateLinkedTokenSource(timeoutCts.Token);
+                    wait = ProgressEvery;
                 }
-                poll.CancelAfter(WaitSafetyPoll);
-                try
+                if (wait > TimeSpan.Zero)
                 {
-                    message = await registration.Reader.ReadAsync(poll.Token).ConfigureAwait(false);
+                    await registration.WaitAsync(wait, timeoutCts.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (!timeoutCts.IsCancellationRequested)
+                var notices = registration.Take();
+                Interlocked.Increment(ref _waitWakes);
+                if (notices.Count == 0)
                 {
-                    message = CompletionWaiter.Recheck;
+                    if (Environment.TickCount64 - Math.Max(registration.LastNotice, lastLook) < (long)WaitSafetyPoll.TotalMilliseconds)
+                    {
+                        continue;   // woken to redraw the bar, or by a notice taken already
+                    }
+                    notices.Add(CompletionWaiter.Recheck);
                     polled = true;
                 }
                 var recheck = new List<string>();
-                do
+                foreach (var message in notices)
                 {
-                    if (message == CompletionWaiter.Recheck)
+                    if (ReferenceEquals(message, CompletionWaiter.Recheck))
                     {
                         recheck.AddRange(watched.Values.SelectMany(v => v));
                         watched.Clear();
@@ -143,18 +158,20 @@ public sealed partial class RrqController
                         }
                     }
                 }
-                while (registration.Reader.TryRead(out message!));
                 if (recheck.Count > 0)
                 {
                     var again = recheck.ToArray();
                     var fromPoll = polled;
                     polled = false;
+                    registration.KeepAll();   // listen first, then read, as at the start
                     var (l, st) = await ResolveAsync(again, doFollow).ConfigureAwait(false);
+                    lastLook = Environment.TickCount64;
                     var before = outcome.Count;
                     for (var i = 0; i < again.Length; i++)
                     {
                         Track(again[i], l[i], st[i]);
                     }
+                    registration.Watch(watched.Keys);
                     if (fromPoll && outcome.Count > before)
                     {
                         Logging.RrqLog.WaitMissedNotifications(Logger, QueueId, outcome.Count - before);
@@ -180,7 +197,6 @@ public sealed partial class RrqController
         }
         finally
         {
-            poll.Dispose();
             bar?.Report(outcome.Count, force: true);
         }
         return ids.All(id => outcome.TryGetValue(id, out var st) && st == RrqTaskStatus.Complete);

@@ -416,6 +416,58 @@ public class TaskLifecycleTests
     }
 
     [Fact]
+    public async Task A_wait_on_many_tasks_is_woken_when_the_last_settles_not_once_per_task()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var log = new ListLogger();
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, logger: log);
+        var ids = await obj.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 300).Select(i => (object)new { i }));
+        var others = await obj.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 50).Select(i => (object)new { i }));
+        var w = await q.WorkerAsync();
+        var waiting = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(60), progress: false);
+        await Task.Delay(200);
+        var before = obj.WaitWakes;
+        for (var i = 0; i < 350; i++)
+        {
+            await w.StepAsync();   // the 300 first, then 50 tasks nobody waits for
+        }
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await waiting);
+        Assert.True(sw.Elapsed < RrqController.WaitSafetyPoll, $"took {sw.Elapsed}: the wait polled instead of hearing the notices");
+        Assert.InRange(obj.WaitWakes - before, 1, 3);
+        Assert.Empty(log.Lines);   // no "finished tasks whose notification it had not seen"
+        Assert.Equal(Enumerable.Range(0, 300), obj.TaskResults(ids).Cast<int>());
+    }
+
+    [Fact]
+    public async Task A_wait_hears_a_retried_task_whose_new_attempt_finishes_at_once()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var log = new ListLogger();
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, logger: log);
+        var w = await q.WorkerAsync();
+        for (var round = 0; round < 5; round++)
+        {
+            // Fails on its first attempt only: the wait is told MOVED, and the retry may finish while the wait is still
+            // reading the chain. It must hear that notice too, not find it by polling.
+            var marker = Path.Combine(Path.GetTempPath(), "rrq-wait-" + Guid.NewGuid().ToString("N"));
+            var t = await obj.TaskCreateExprAsync(
+                "((Func<int>)(() => { if (File.Exists(m)) return 2; File.WriteAllText(m, \"\"); throw new Exception(\"first\"); }))()",
+                new { m = marker }, retry: new RrqRetryPolicy { MaxAttempts = 2 });
+            var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
+            await Task.Delay(50);
+            Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
+            Assert.Equal(RrqTaskStatus.Complete, (await w.StepAsync()).Status);
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            Assert.True(await waiting);
+            Assert.True(sw.Elapsed < RrqController.WaitSafetyPoll, $"round {round} took {sw.Elapsed}");
+            Assert.Equal(2, obj.TaskResult(t));
+            File.Delete(marker);
+        }
+        Assert.Empty(log.Lines);
+    }
+
+    [Fact]
     public async Task TaskWait_on_many_tasks_is_true_only_when_all_complete()
     {
         await using var q = await TestQueue.CreateAsync();
