@@ -96,6 +96,60 @@ internal static class WorkerProgram
         });
         root.Subcommands.Add(run);
 
+        var aclQueue = new Argument<string>("queue-id") { Description = "The queue the user is for." };
+        var aclUser = new Option<string?>("--user") { Description = "The user name (default: rrq- and the queue id).", HelpName = "NAME" };
+        var aclPassword = new Option<FileInfo?>("--password-file")
+        {
+            Description = "A file holding the user's password (the line shows only its SHA-256). Needed with --apply.",
+            HelpName = "FILE",
+        };
+        var aclApply = new Option<bool>("--apply") { Description = "Run it on the Redis server (--redis, --redis-file or RRQ_REDIS, as an admin)." };
+        var acl = new Command("acl", """
+            Prints the ACL SETUSER line of a Redis user that can run this queue and nothing else: its keys and channels
+            ({queue-id}:*) and exactly the commands Rrq uses. Connect the queue's controllers and workers as that user
+            (user=NAME,password=... in the connection string). With --apply, runs it.
+            """) { aclQueue, aclUser, aclPassword, aclApply, redis, redisFile };
+        acl.SetAction(async (result, _) =>
+        {
+            try
+            {
+                var queueId = result.GetRequiredValue(aclQueue);
+                var password = result.GetValue(aclPassword) is { } pf ? File.ReadAllText(pf.FullName).Trim() : null;
+                if (password is { Length: 0 })
+                {
+                    throw new ArgumentException($"--password-file {result.GetValue(aclPassword)!.FullName} is empty.");
+                }
+                var line = RrqAcl.SetUserLine(queueId, result.GetValue(aclUser), password);
+                if (!result.GetValue(aclApply))
+                {
+                    Console.WriteLine(line);
+                    return 0;
+                }
+                if (password is null)
+                {
+                    throw new ArgumentException("--apply needs --password-file: the user would have no password.");
+                }
+                var connection = Connection(result.GetValue(redis), result.GetValue(redisFile));
+                var address = RedisAddress.Resolve(connection);
+                using var mux = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(address.Configuration);
+                var args = RrqAcl.SetUserArguments(queueId, result.GetValue(aclUser), password);
+                await mux.GetDatabase().ExecuteAsync(args[0], args.Skip(1).Cast<object>().ToArray());
+                Console.WriteLine($"Applied on {address.Redacted}: {line}");
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                Console.Error.WriteLine($"rrq-worker: {e.Message}");
+                return BadArguments;
+            }
+            catch (StackExchange.Redis.RedisException e)
+            {
+                Console.Error.WriteLine($"rrq-worker: the Redis server refused ACL SETUSER ({e.Message}). Apply it as a user allowed to run ACL, or paste the line printed without --apply into redis-cli.");
+                return 1;
+            }
+        });
+        root.Subcommands.Add(acl);
+
         var child = new Command("child", "The process of one separate-process task; started by a worker, not by hand.") { Hidden = true };
         var childImage = new Option<string>("--image") { Required = true };
         child.Options.Add(childImage);
@@ -114,10 +168,10 @@ internal static class WorkerProgram
             var word = first.Value;
             if (Reserved.FirstOrDefault(c => c.Equals(word, StringComparison.OrdinalIgnoreCase)) is { } command)
             {
-                return $"'{command}' is not a command of this rrq-worker (its commands: run). " +
+                return $"'{command}' is not a command of this rrq-worker (its commands: run, acl). " +
                     $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
             }
-            if (Reserved.Where(c => c is "run").FirstOrDefault(c => Distance(c, word.ToLowerInvariant()) == 1 && word.Length >= 3) is { } near)
+            if (Reserved.Where(c => c is "run" or "acl").FirstOrDefault(c => Distance(c, word.ToLowerInvariant()) == 1 && word.Length >= 3) is { } near)
             {
                 return $"'{word}' is not a command; did you mean `rrq-worker {near}`? " +
                     $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
@@ -249,6 +303,8 @@ internal static class WorkerProgram
             using var console = new Rrq.Logging.LineLoggerProvider(Console.Out);
             await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
                 logger: console.CreateLogger("Rrq"), embedded: false, offload: null, asWorker: true, CancellationToken.None);
+            // Connected: the credentials leave the environment task code sees (and the children it starts inherit).
+            RrqWorker.ForgetCredentials();
             // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
             // so its first task (in this process or a separate one) does not wait a second or two for that.
             var evaluator = new RoslynTaskEvaluator();

@@ -8,6 +8,26 @@ namespace Rrq.Controller;
 /// </summary>
 internal sealed record RedisAddress(string Configuration, string Source)
 {
+    /// <summary>The connection string with its password, if any, shown as <c>*****</c>: what may be printed.</summary>
+    public string Redacted
+    {
+        get
+        {
+            try
+            {
+                var opts = ConfigurationOptions.Parse(Configuration, ignoreUnknown: true);
+                return string.IsNullOrEmpty(opts.Password) ? Configuration : opts.ToString(includePassword: false) + ",password=*****";
+            }
+            catch (ArgumentException)
+            {
+                return "(a connection string that does not parse)";
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Redacted} (from {Source})";
+
     /// <summary>Where Redis is looked for when nothing is configured (tests point it elsewhere).</summary>
     internal static string DefaultAddress { get; set; } = "localhost:6379";
 

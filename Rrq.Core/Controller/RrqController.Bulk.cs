@@ -160,7 +160,7 @@ public sealed partial class RrqController
                     nameof(shared));
             }
             var bytes = MemoryPackSerializer.Serialize(sharedPayload);
-            sharedBlob = (Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes, OffloadedHashes(sharedPayload));
+            sharedBlob = (Convert.ToHexStringLower(SHA256.HashData(bytes)), SealPayload("shared", bytes), OffloadedHashes(sharedPayload));
         }
         var payloads = new TaskPayload[rows.Count];
         for (var i = 0; i < rows.Count; i++)
@@ -186,7 +186,7 @@ public sealed partial class RrqController
             {
                 throw new RrqValueException($"The shared locals '{sid}' of this task are gone from Redis (deleted with their last task?).");
             }
-            shared = DecodePayload((byte[])raw!);
+            shared = DecodePayload((byte[])raw!, SigningKeys, QueueId, $"The shared locals '{sid}' of this task");
             if (_sharedCache.Count > 32)
             {
                 _sharedCache.Clear();

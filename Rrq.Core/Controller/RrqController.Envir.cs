@@ -24,18 +24,43 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var spec = EnvirReader.Read(envir, version: 0);
         IEnvirValidator.Find()?.Validate(spec);
-        await Queue.EnvirSetAsync(JsonSerializer.Serialize(spec, JsonOptions), notify, cancellationToken).ConfigureAwait(false);
+        await Queue.EnvirSetAsync(SealText("envir", JsonSerializer.Serialize(spec, JsonOptions)), notify, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The worker environment currently stored for the queue (version 0: none set).</summary>
     public RrqEnvirSpec WorkerEnvirGet() => WorkerEnvirGetAsync().GetAwaiter().GetResult();
 
     /// <inheritdoc cref="WorkerEnvirGet"/>
-    public async Task<RrqEnvirSpec> WorkerEnvirGetAsync(CancellationToken cancellationToken = default)
+    public Task<RrqEnvirSpec> WorkerEnvirGetAsync(CancellationToken cancellationToken = default) =>
+        WorkerEnvirReadAsync(verify: false, cancellationToken);
+
+    /// <summary>The stored environment; with <paramref name="verify"/> (a worker with signing keys), its signature is
+    /// checked first.</summary>
+    /// <exception cref="RrqEnvirException">Verifying, and it is not signed by this queue's key (nothing of it is loaded).</exception>
+    internal async Task<RrqEnvirSpec> WorkerEnvirReadAsync(bool verify, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.Envir, ["version", "spec"]), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return raw[1].IsNull ? RrqEnvirSpec.Empty
-            : JsonSerializer.Deserialize<RrqEnvirSpec>((string)raw[1]!, JsonOptions)! with { Version = (long)raw[0] };
+        if (raw[1].IsNull)
+        {
+            return RrqEnvirSpec.Empty;
+        }
+        var text = (string)raw[1]!;
+        if (verify && SigningKeys is { } keys)
+        {
+            try
+            {
+                text = keys.Open("envir", QueueId, text, $"The worker environment (version {(long)raw[0]})");
+            }
+            catch (RrqSignatureException e)
+            {
+                throw new RrqEnvirException(e.Message, e);
+            }
+        }
+        else
+        {
+            text = RrqSigningKeys.Strip(text);
+        }
+        return JsonSerializer.Deserialize<RrqEnvirSpec>(text, JsonOptions)! with { Version = (long)raw[0] };
     }
 }

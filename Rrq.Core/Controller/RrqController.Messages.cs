@@ -147,7 +147,7 @@ public sealed partial class RrqController
         {
             return (id, null);
         }
-        var message = JsonSerializer.Serialize(new WorkerMessage(id, command, args), JsonOptions);
+        var message = SealText("message", JsonSerializer.Serialize(new WorkerMessage(id, command, args), JsonOptions));
         return (id, await Queue.MessageSendAsync(message, workerIds).ConfigureAwait(false));
     }
 

@@ -625,12 +625,18 @@ public sealed partial class RrqController
     /// <summary>Reads a stored task payload. Nothing read from Redis is trusted to be well formed: bytes that
     /// are not a payload (garbage, cut short, a field missing) give an <see cref="RrqValueException"/>
     /// saying so, never another exception.</summary>
-    internal static TaskPayload DecodePayload(byte[]? raw)
+    internal static TaskPayload DecodePayload(byte[]? raw) => DecodePayload(raw, null, "", "");
+
+    /// <summary>As <see cref="DecodePayload(byte[])"/>; with <paramref name="keys"/>, its signature is checked first, as
+    /// <paramref name="kind"/> ("task" or "shared") of <paramref name="queueId"/> (without, a signature is ignored).</summary>
+    /// <exception cref="RrqSignatureException">Keys are given, and it is not signed by one of them for this queue.</exception>
+    internal static TaskPayload DecodePayload(byte[]? raw, RrqSigningKeys? keys, string queueId, string what, string kind = "shared")
     {
         if (raw is null || raw.Length == 0)
         {
             throw new RrqValueException("it is missing (task:expr has no entry for the task)");
         }
+        raw = keys is null ? RrqSigningKeys.Strip(raw) : keys.Open(kind, queueId, raw, what);
         TaskPayload? payload;
         try
         {

@@ -120,7 +120,7 @@ public sealed partial class RrqController
             var tasks = new List<RedisValue>();
             for (var i = start; i < Math.Min(start + slice, ids.Length); i++)
             {
-                tasks.AddRange([ids[i], MemoryPackSerializer.Serialize(payloads[i]), OffloadedHashes(payloads[i])]);
+                tasks.AddRange([ids[i], SealPayload("task", MemoryPackSerializer.Serialize(payloads[i])), OffloadedHashes(payloads[i])]);
             }
             calls.Add(Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
                 start == 0 && shared is { } s ? s.Offloaded : "",

@@ -108,8 +108,11 @@ public sealed partial class RrqController
                 {
                     File.Delete(path);
                 }
-                if (Path.GetDirectoryName(path) is { } dir && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+                if (Path.GetDirectoryName(path) is { } dir && Directory.Exists(dir)
+                    && Directory.EnumerateFileSystemEntries(dir).All(e => Path.GetFileName(e) == WorkerSpawner.ConnectionFile))
                 {
+                    // No worker log left: nothing will start a worker from this folder again, so its connection file goes too.
+                    File.Delete(Path.Combine(dir, WorkerSpawner.ConnectionFile));
                     Directory.Delete(dir);
                 }
             }

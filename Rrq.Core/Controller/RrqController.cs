@@ -92,8 +92,22 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     /// <summary>How long <see cref="TaskWait(string, TimeSpan?)"/> waits when given no timeout; null waits for ever.</summary>
     public TimeSpan? TimeoutTaskWait { get; }
 
-    /// <summary>The connection string this controller used (workers it spawns get the same).</summary>
-    public string RedisConfiguration => Address.Configuration;
+    /// <summary>
+    /// The keys this controller signs what it submits with (tasks, shared locals, worker environments, messages), and
+    /// with which workers built on it (in-process, or spawned by it) check what they run. Set at connection from
+    /// <c>RRQ_SIGNING_KEY_FILE</c>; null (the default) signs and checks nothing. See <see cref="RrqSigningKeys"/>.
+    /// </summary>
+    public RrqSigningKeys? SigningKeys { get; set; }
+
+    /// <summary>The payload signed as <paramref name="kind"/> of this queue, when this controller has keys.</summary>
+    internal byte[] SealPayload(string kind, byte[] body) => SigningKeys?.Seal(kind, QueueId, body) ?? body;
+
+    /// <inheritdoc cref="SealPayload(string, byte[])"/>
+    internal string SealText(string kind, string body) => SigningKeys?.Seal(kind, QueueId, body) ?? body;
+
+    /// <summary>The connection string this controller used, with its password (if any) shown as <c>*****</c>. Workers
+    /// it spawns get the real one, in a file only this user can read.</summary>
+    public string RedisConfiguration => Address.Redacted;
 
     /// <summary>The Redis connection (shared with whoever passed it in, else owned by this controller).</summary>
     public IConnectionMultiplexer Redis { get; }
@@ -165,6 +179,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
         var values = Store.OffloadStore.Create(queueId, offload ?? RrqOffload.FromEnvironment());
+        var signing = RrqSigningKeys.FromEnvironment();   // a bad key file fails here, before anything is connected
         var address = RedisAddress.Resolve(redis);
         if (address.Source == "default" && embedded && Environment.GetEnvironmentVariable("RRQ_EMBEDDED") != "0"
             && !await address.AnswersAsync().ConfigureAwait(false))
@@ -194,7 +209,10 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
                 : $"Could not connect to Redis at {address.Described}: {Reason(e)} " +
                   "Start a Redis server there, or pass a connection string / set RRQ_REDIS.", e);
         }
-        var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values);
+        var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values)
+        {
+            SigningKeys = signing,
+        };
         try
         {
             await controller.InitialiseAsync(create: !asWorker).ConfigureAwait(false);
@@ -216,7 +234,10 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
         var controller = new RrqController(queueId, redis, new RedisAddress(configuration, "argument"), ownsConnection: false,
-            follow, timeoutTaskWait, logger, Store.OffloadStore.Create(queueId, offload ?? RrqOffload.FromEnvironment()));
+            follow, timeoutTaskWait, logger, Store.OffloadStore.Create(queueId, offload ?? RrqOffload.FromEnvironment()))
+        {
+            SigningKeys = RrqSigningKeys.FromEnvironment(),
+        };
         await controller.InitialiseAsync().ConfigureAwait(false);
         return controller;
     }
@@ -249,12 +270,9 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             version = await Queue.SchemaCheckAsync(RrqKeys.SchemaVersion, defaults, create).ConfigureAwait(false);
         }
-        catch (RedisServerException e) when (e.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+        catch (RrqPermissionException e)
         {
-            throw new RrqConnectionException(Address.Endpoints,
-                $"The Redis user Rrq connects as at {Address.Described} may not run what Rrq needs ({e.Message}). Rrq runs " +
-                "Lua scripts (EVAL, EVALSHA, SCRIPT) on the keys of its queues ({queue}:*): grant those with ACL SETUSER, " +
-                "or connect as another user.", e);
+            throw new RrqConnectionException(Address.Endpoints, $"Cannot use queue '{QueueId}' at {Address.Described}: {e.Message}", e);
         }
         catch (RedisServerException e)
         {

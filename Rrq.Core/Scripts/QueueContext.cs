@@ -39,18 +39,55 @@ internal sealed partial class QueueContext
         {
             try
             {
-                return await Db.ScriptEvaluateAsync(hash, keys, args).ConfigureAwait(false);
+                try
+                {
+                    return await Db.ScriptEvaluateAsync(hash, keys, args).ConfigureAwait(false);
+                }
+                catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+                {
+                    // The server has not got it (its first use there, or it restarted): the text, which it keeps from now.
+                    return await Db.ScriptEvaluateAsync(RrqScripts.Text(script, Keys.ShardedChannels), keys, args).ConfigureAwait(false);
+                }
             }
-            catch (RedisServerException e) when (e.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+            catch (RedisServerException e) when (IsPermission(e))
             {
-                // The server has not got it (its first use there, or it restarted): the text, which it keeps from now.
-                return await Db.ScriptEvaluateAsync(RrqScripts.Text(script, Keys.ShardedChannels), keys, args).ConfigureAwait(false);
+                throw Refused(e, $"Rrq's {script} script (EVALSHA, or EVAL) on {Described(keys)}");
             }
         }, cancellationToken);
     }
 
+    /// <summary>A refusal by the server's ACL: NOPERM, or a script's command refused (which Redis reports as ERR).</summary>
+    internal static bool IsPermission(RedisServerException e) =>
+        e.Message.StartsWith("NOPERM", StringComparison.Ordinal) || e.Message.Contains("The user executing the script can't", StringComparison.Ordinal);
+
+    /// <summary>The error for a refusal: what was refused (Redis does not name the key), as whom, and what to do.</summary>
+    internal RrqPermissionException Refused(RedisServerException e, string what)
+    {
+        var user = ConfigurationOptions.Parse(Db.Multiplexer.Configuration, ignoreUnknown: true).User ?? "default";
+        return new RrqPermissionException($"Redis refused {what} for the user Rrq connects as ('{user}'): {e.Message}. " +
+            $"A user of queue '{Keys.QueueId}' needs its keys ({{{Keys.QueueId}}}:*), its channels and the commands Rrq runs: " +
+            $"`rrq-worker acl {Keys.QueueId}` prints the ACL SETUSER line for one. Connect as such a user, or grant these to '{user}'.", e);
+    }
+
+    private static string Described(RedisKey[] keys) => keys.Length switch
+    {
+        0 => "no keys",
+        <= 3 => "keys " + string.Join(", ", keys.Select(k => (string?)k)),
+        _ => $"keys {string.Join(", ", keys.Take(3).Select(k => (string?)k))} and {keys.Length - 3} more",
+    };
+
     /// <summary>Runs plain commands (reads, or writes that are safe to repeat), retried through transient faults.
     /// A batch built inside <paramref name="call"/> is built again on a retry.</summary>
     public Task<T> RunAsync<T>(Func<IDatabase, Task<T>> call, CancellationToken cancellationToken = default) =>
-        Retry.ExecuteAsync(_ => call(Db), cancellationToken);
+        Retry.ExecuteAsync(async _ =>
+        {
+            try
+            {
+                return await call(Db).ConfigureAwait(false);
+            }
+            catch (RedisServerException e) when (IsPermission(e))
+            {
+                throw Refused(e, $"a command on queue '{Keys.QueueId}''s keys");
+            }
+        }, cancellationToken);
 }

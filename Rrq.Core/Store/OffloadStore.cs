@@ -107,7 +107,15 @@ internal sealed class OffloadStore
             throw new RrqException($"{Capitalise(owner)} ({length:N0} bytes) should be in the offload directory at '{path}', " +
                 "but that file does not exist: is this the same directory the workers use (a shared filesystem mounted here)?");
         }
-        return RrqValueCodec.Deserialize(File.ReadAllBytes(path));
+        var content = File.ReadAllBytes(path);
+        // The file is named by its content's hash, and the reference to it is what a task's (signed) payload holds: a file
+        // changed in place is refused, so the signature covers offloaded locals too.
+        if (!Convert.ToHexStringLower(SHA256.HashData(content)).Equals(hash, StringComparison.Ordinal))
+        {
+            throw new RrqValueException($"{Capitalise(owner)} in the offload directory at '{path}' does not match its content " +
+                "hash: the file was changed after it was written (or damaged). It was not used.");
+        }
+        return RrqValueCodec.Deserialize(content);
     }
 
     /// <summary>The content hash a stored value refers to, or null when the value is stored inline.</summary>

@@ -72,6 +72,10 @@ internal sealed class ChildProcess : IDisposable
         {
             psi.Environment["DOTNET_TC_CallCountThreshold"] = "0x3E8";
         }
+        foreach (var name in RrqWorker.CredentialVariables)
+        {
+            psi.Environment.Remove(name);   // a child talks to its worker only, never to Redis
+        }
         psi.Environment.Remove("RRQ_OFFLOAD");
         psi.Environment.Remove("RRQ_OFFLOAD_THRESHOLD");
         if (offload is not null)

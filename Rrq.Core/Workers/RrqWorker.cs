@@ -713,7 +713,20 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     private async Task<string?> LoadEnvirCoreAsync()
     {
-        var spec = await _controller.WorkerEnvirGetAsync().ConfigureAwait(false);
+        RrqEnvirSpec spec;
+        try
+        {
+            spec = await _controller.WorkerEnvirReadAsync(verify: true).ConfigureAwait(false);
+        }
+        catch (RrqEnvirException e)
+        {
+            // Not signed by the queue's key: nothing of it is compiled, and tasks fail saying so until a signed one is set.
+            var version = await _controller.Queue.RunAsync(db => db.HashGetAsync(_controller.Keys.Envir, "version")).ConfigureAwait(false);
+            _envirFailedVersion = (long)version;
+            await LogAsync("ENVIR", $"ERROR version {(long)version}: {e.Message}").ConfigureAwait(false);
+            Logging.RrqLog.EnvirFailed(_log, e, (long)version, _envirVersion, e.Message);
+            return e.Message;
+        }
         try
         {
             var sw = Stopwatch.StartNew();
@@ -930,7 +943,16 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Tasks.TaskPayload payload;
         try
         {
-            payload = RrqController.DecodePayload(rawPayload);
+            payload = RrqController.DecodePayload(rawPayload, _controller.SigningKeys, QueueId, $"Task {taskId}'s payload", "task");
+        }
+        catch (RrqSignatureException e)
+        {
+            // Refused before anything of it is compiled or run.
+            var refused = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
+            Interlocked.Increment(ref _tasksRun);
+            await FinishAsync(slot, taskId, refused, claimNext: false).ConfigureAwait(false);
+            Logging.RrqLog.TaskUnreadable(Chatty, taskId, refused.Status.ToRedisString(), refused.Message ?? "");
+            return (taskId, refused.Status);
         }
         catch (RrqValueException e)
         {
@@ -946,7 +968,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 payload = await _controller.WithSharedAsync(payload).ConfigureAwait(false);
             }
-            catch (RrqValueException e)
+            catch (RrqException e) when (e is RrqValueException or RrqSignatureException)
             {
                 var failed = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
                 Interlocked.Increment(ref _tasksRun);
@@ -1062,6 +1084,23 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private async Task<RrqWorkerStep> HandleMessageAsync(string raw)
     {
         WorkerMessage? message;
+        string? refused = null;
+        if (_controller.SigningKeys is { } keys)
+        {
+            try
+            {
+                raw = keys.Open("message", QueueId, raw, "This message");
+            }
+            catch (RrqSignatureException e)
+            {
+                refused = e.Message;   // answered with this, and not run; its id is read from the unsigned text to answer
+                raw = RrqSigningKeys.Strip(raw);
+            }
+        }
+        else
+        {
+            raw = RrqSigningKeys.Strip(raw);
+        }
         try
         {
             message = JsonSerializer.Deserialize<WorkerMessage>(raw, RrqController.JsonOptions);
@@ -1075,8 +1114,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await LogAsync("MESSAGE", "ERROR unreadable message").ConfigureAwait(false);
             return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: "unreadable");
         }
-        await LogAsync("MESSAGE", message.Command).ConfigureAwait(false);
-        var (result, error, stop) = await RunMessageAsync(message).ConfigureAwait(false);
+        await LogAsync("MESSAGE", refused is null ? message.Command : $"ERROR {message.Command} refused: not signed by the queue's key").ConfigureAwait(false);
+        var (result, error, stop) = refused is null ? await RunMessageAsync(message).ConfigureAwait(false) : (null, refused, false);
         byte[]? bytes = null;
         if (error is null)
         {
@@ -1253,6 +1292,19 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
         }
         Logging.RrqLog.Stopped(Chatty, reason);
+    }
+
+    /// <summary>The environment variables that can carry Redis credentials or signing keys.</summary>
+    internal static readonly string[] CredentialVariables = ["RRQ_REDIS", "REDIS_URL", RrqSigningKeys.EnvironmentVariable];
+
+    /// <summary>Removes the Redis connection string and the key file's name from this process's environment, once a worker
+    /// process has connected with them, so task code does not find them there (a worker process only).</summary>
+    internal static void ForgetCredentials()
+    {
+        foreach (var name in CredentialVariables)
+        {
+            Environment.SetEnvironmentVariable(name, null);
+        }
     }
 
     /// <summary>How long a leaving worker keeps trying to record its exit through an outage.</summary>

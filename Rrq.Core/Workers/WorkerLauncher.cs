@@ -89,6 +89,36 @@ internal static class WorkerLauncher
         return "dotnet";
     }
 
+    /// <summary>Creates <paramref name="path"/> (empty) readable and writable by this user only, or narrows an existing
+    /// one to that: worker logs and connection files are nobody else's business.</summary>
+    internal static void PrivateFile(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        const UnixFileMode mine = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        if (File.Exists(path))
+        {
+            File.SetUnixFileMode(path, mine);
+            return;
+        }
+        using var _ = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = mine });
+    }
+
+    /// <summary>Creates a folder readable by this user only (or narrows an existing one).</summary>
+    internal static void PrivateFolder(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+        const UnixFileMode mine = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(path, mine);
+        File.SetUnixFileMode(path, mine);
+    }
+
     /// <summary>
     /// Starts one worker with its output appended to <paramref name="logFile"/>. Its standard input is
     /// a pipe held by this process: when this process exits the pipe closes and the worker stops
@@ -121,8 +151,16 @@ internal static class WorkerLauncher
         psi.WorkingDirectory = Environment.CurrentDirectory;
         foreach (var (k, v) in environment)
         {
-            psi.Environment[k] = v;
+            if (v.Length == 0)
+            {
+                psi.Environment.Remove(k);
+            }
+            else
+            {
+                psi.Environment[k] = v;
+            }
         }
+        PrivateFile(logFile);
         var process = Process.Start(psi) ?? throw new RrqException($"Could not start {file}.");
         if (OperatingSystem.IsWindows())
         {

@@ -6,6 +6,9 @@ namespace Rrq.Workers;
 /// <summary>Starts worker processes and waits for them to register (or to die trying).</summary>
 internal static class WorkerSpawner
 {
+    /// <summary>The file, in the workers' log folder, that holds the connection string they connect with.</summary>
+    internal const string ConnectionFile = ".connection";
+
     // Spawned processes are kept here for the life of this process: their standard-input pipes are
     // the workers' lifeline, and must not be closed by the garbage collector.
     private static readonly ConcurrentBag<Process> Alive = [];
@@ -13,11 +16,29 @@ internal static class WorkerSpawner
     public static async Task<RrqWorkerSpawnResult> SpawnAsync(RrqController controller, int n, string config,
         TimeSpan timeout, string? logDir, CancellationToken cancellationToken)
     {
-        logDir ??= Path.Combine(Path.GetTempPath(), "rrq-workers", Sanitize(controller.QueueId));
-        Directory.CreateDirectory(logDir);
+        if (logDir is null)
+        {
+            logDir = Path.Combine(Path.GetTempPath(), "rrq-workers", Sanitize(controller.QueueId));
+            WorkerLauncher.PrivateFolder(logDir);   // ours, in a folder every user sees: this user's only
+        }
+        else
+        {
+            Directory.CreateDirectory(logDir);      // the caller's: its files are private, the folder is left as it is
+        }
+        // The connection string (a password, maybe) goes in a file only this user can read, named on the command line:
+        // not in the workers' environment, where their task code would find it.
+        var connectionFile = Path.Combine(logDir, ConnectionFile);
+        WorkerLauncher.PrivateFile(connectionFile);
+        await File.WriteAllTextAsync(connectionFile, controller.Address.Configuration, cancellationToken).ConfigureAwait(false);
         var prefix = await WorkerNames.UnusedBaseAsync(controller, n).ConfigureAwait(false);
         var ids = Enumerable.Range(1, n).Select(i => $"{prefix}_{i}").ToArray();
-        var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["RRQ_REDIS"] = controller.RedisConfiguration };
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["RRQ_REDIS"] = "",   // "": not passed on (the connection file is)
+            ["REDIS_URL"] = "",
+            // The controller's keys, whatever this process's environment says ("" when it has none: they check nothing).
+            [RrqSigningKeys.EnvironmentVariable] = controller.SigningKeys?.FileForWorkers() ?? "",
+        };
         if (controller.Offload is { } offload)
         {
             env["RRQ_OFFLOAD"] = offload.Path;
@@ -32,7 +53,7 @@ internal static class WorkerSpawner
         async Task<Process> StartAsync(string id, string log)
         {
             await controller.Queue.RunAsync(db => db.HashSetAsync(controller.Keys.WorkerProcess, id, log), cancellationToken).ConfigureAwait(false);
-            var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin"], log, env);
+            var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin", "--redis-file", connectionFile], log, env);
             Alive.Add(p);
             return p;
         }

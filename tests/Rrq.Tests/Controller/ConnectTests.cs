@@ -46,8 +46,9 @@ public class ConnectTests
             await admin.GetServer(admin.GetEndPoints()[0]).ExecuteAsync("ACL", "SETUSER", "limited", "on", ">pw", "~*", "&*", "+@all", "-@scripting");
         }
         var e = await Assert.ThrowsAsync<RrqConnectionException>(() => RrqController.ConnectAsync("rrq:x", redis.Address + ",user=limited,password=pw"));
-        Assert.Contains("may not run what Rrq needs (NOPERM", e.Message);
-        Assert.Contains("ACL SETUSER", e.Message);
+        Assert.StartsWith($"Cannot use queue 'rrq:x' at {redis.Address}: Redis refused Rrq's schema_check script (EVALSHA, or EVAL) on keys {{rrq:x}}:", e.Message);
+        Assert.Contains("for the user Rrq connects as ('limited'): NOPERM", e.Message);
+        Assert.Contains("`rrq-worker acl rrq:x` prints the ACL SETUSER line", e.Message);
         Assert.DoesNotContain("6.2", e.Message);
     }
 

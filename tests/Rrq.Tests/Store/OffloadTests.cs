@@ -49,6 +49,21 @@ public sealed class OffloadTests : IDisposable
     }
 
     [Fact]
+    public async Task An_offloaded_value_changed_in_its_file_is_refused_not_run()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, offload: Offload);
+        var big = Enumerable.Range(0, 10_000).Select(i => (double)i).ToArray();
+        var t = obj.TaskCreateExpr("big.Sum()", new { big });
+        var file = Assert.Single(Files());
+        File.WriteAllBytes(file, Rrq.Store.RrqValueCodec.Serialize(Enumerable.Repeat(666.0, 10_000).ToArray()));
+        await using var w = await RrqWorker.CreateAsync(obj, new RoslynTaskEvaluator());
+        Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
+        var e = Assert.IsType<RrqTaskError>(obj.TaskResult(t));
+        Assert.Contains("does not match its content hash: the file was changed after it was written", e.Message);
+    }
+
+    [Fact]
     public async Task A_large_answer_to_a_message_goes_to_the_directory_and_goes_when_it_or_its_worker_is_deleted()
     {
         await using var q = await TestQueue.CreateAsync();

@@ -151,7 +151,7 @@ public class SpawnedWorkerTests
         // A command it does not have (yet), followed by a queue id: not a worker of a queue called "info".
         var (code, err) = await RunWorker("info", "rrq:x");
         Assert.Equal(2, code);
-        Assert.Contains("'info' is not a command of this rrq-worker (its commands: run)", err);
+        Assert.Contains("'info' is not a command of this rrq-worker (its commands: run, acl)", err);
         Assert.Contains("`rrq-worker -- info`", err);
         // A typo of a command gets a suggestion.
         (code, err) = await RunWorker("rnu", "script.csx");
@@ -189,16 +189,7 @@ public class SpawnedWorkerTests
 
     private static async Task<(int, string)> RunWorker(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"));
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        await p.StandardOutput.ReadToEndAsync();
-        await p.WaitForExitAsync();
-        return (p.ExitCode, await err);
+        var (code, _, err) = await RrqWorkerCli.RunAsync(args);
+        return (code, err);
     }
 }
