@@ -5,11 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
-  echo "redis-server is missing: installing it with apt-get" >&2
+# openssl makes the TLS tests' certificates.
+if { ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; } || ! command -v openssl >/dev/null 2>&1; then
+  echo "redis-server or openssl is missing: installing them with apt-get" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server openssl >/dev/null
   # The package may start a system-wide server on 6379; the tests start their own on a free port.
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
 fi

@@ -193,6 +193,14 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
         {
+            if (CertificateProblem(e) is { } problem)
+            {
+                throw new RrqConnectionException(address.Endpoints,
+                    $"Redis at {address.Described} presented a TLS certificate this process does not trust ({problem}). " +
+                    "If the server's certificate comes from a private CA, point SSL_CERT_FILE at that CA's certificate (PEM) " +
+                    "for Rrq and its workers, or add it to the machine's trusted certificates; the host name in the connection " +
+                    "string must be one the certificate names (sslHost=... sets another). Nothing was sent to the server.", e);
+            }
             if (IsAuthenticationFailure(e))
             {
                 throw new RrqConnectionException(address.Endpoints,
@@ -311,6 +319,25 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(name, t, $"{name} must be zero or more (or null to wait for ever).");
         }
+    }
+
+    /// <summary>Why the server's TLS certificate was not accepted (UntrustedRoot, RemoteCertificateNameMismatch, ...), or
+    /// null when that is not what went wrong.</summary>
+    private static string? CertificateProblem(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+        {
+            if (x is System.Security.Authentication.AuthenticationException)
+            {
+                return FirstLine(x.Message);
+            }
+            var at = x.Message.IndexOf("(AuthenticationException)", StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                return FirstLine(x.Message[(at + "(AuthenticationException)".Length)..]).Trim();
+            }
+        }
+        return null;
     }
 
     private static bool IsAuthenticationFailure(Exception e) =>

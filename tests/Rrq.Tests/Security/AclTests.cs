@@ -61,6 +61,21 @@ public class AclTests
                 Assert.Equal(RrqTaskStatus.Moved, obj.TaskStatus(retried, follow: false));
                 var answer = obj.MessageSendAndWait("EVAL", "40 + 2", timeout: TimeSpan.FromSeconds(30));
                 Assert.Equal(42, Assert.Single(answer.Values).Result);
+                // A task of queue A that goes looking for queue B, as an attacker's would: it finds no credentials in
+                // its environment, takes the worker's own from the file its command line names, and is refused by Redis.
+                var probe = await obj.TaskCreateExprAsync("""
+                    ((Func<string>)(() => {
+                        var args = Environment.GetCommandLineArgs();
+                        var conn = File.ReadAllText(args[Array.IndexOf(args, "--redis-file") + 1]).Trim();
+                        try { using var b = RrqController.Connect(queue, conn); return "reached " + b.TaskList().Count; }
+                        catch (RrqException e) { return (Environment.GetEnvironmentVariable("RRQ_REDIS") ?? "no RRQ_REDIS") + ": " + e.Message; }
+                    }))()
+                    """, new { queue = queueB });
+                Assert.True(await obj.TaskWaitAsync(probe, TimeSpan.FromSeconds(60)));
+                var seen = (string)obj.TaskResult(probe)!;
+                Assert.StartsWith("no RRQ_REDIS: Cannot use queue", seen);
+                Assert.Contains("Redis refused Rrq's schema_check script", seen);
+                Assert.Contains("NOPERM", seen);
                 obj.TaskDelete([first]);
                 Assert.NotEmpty(obj.WorkerList());
                 obj.WorkerStop(timeout: TimeSpan.FromSeconds(30));

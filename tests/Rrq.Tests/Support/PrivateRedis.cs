@@ -12,9 +12,12 @@ public sealed class PrivateRedis : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rrq-redis-").FullName;
     private Process? _process;
+    private readonly string[] _extra;
 
-    public PrivateRedis()
+    /// <param name="extra">More redis-server arguments (TLS, say).</param>
+    public PrivateRedis(params string[] extra)
     {
+        _extra = extra;
         Port = Rrq.Embedded.LoopbackPort.Free();
         try
         {
@@ -41,9 +44,9 @@ public sealed class PrivateRedis : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+        foreach (var a in (string[])["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
                      "--dir", _dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
-                     "--loglevel", "warning" })
+                     "--loglevel", "warning", .. _extra])
         {
             psi.ArgumentList.Add(a);
         }
