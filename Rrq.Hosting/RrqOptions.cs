@@ -15,6 +15,11 @@ public sealed class RrqOptions
     /// appsettings.json.</summary>
     public string? Redis { get; set; }
 
+    /// <summary>A file of signing keys (one per line, readable by its owner only; see <see cref="RrqSigningKeys"/>): tasks,
+    /// environments and messages this app submits are signed with the first, and its workers run only what one of them
+    /// signed. Null uses <c>RRQ_SIGNING_KEY_FILE</c>, and without it nothing is signed.</summary>
+    public string? SigningKeyFile { get; set; }
+
     /// <summary>Whether task reads follow retry chains to their newest task (default true).</summary>
     public bool Follow { get; set; } = true;
 

@@ -29,8 +29,14 @@ public static class RrqServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<RrqOptions>>().Value;
-            return RrqController.Connect(o.QueueId, o.Redis, o.Follow, o.TimeoutTaskWait,
+            var keys = o.SigningKeyFile is { Length: > 0 } file ? RrqSigningKeys.FromFile(file) : null;   // a bad file fails before connecting
+            var controller = RrqController.Connect(o.QueueId, o.Redis, o.Follow, o.TimeoutTaskWait,
                 sp.GetService<ILoggerFactory>()?.CreateLogger("Rrq"), o.Embedded);
+            if (keys is not null)
+            {
+                controller.SigningKeys = keys;
+            }
+            return controller;
         });
         return services;
     }

@@ -80,6 +80,45 @@ public class HostingTests
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_signing_key_file_in_configuration_signs_what_the_app_submits_and_its_hosted_workers_check_it()
+    {
+        var queueId = $"rrq-test:hosting-keys:{Guid.NewGuid():N}";
+        var dir = Directory.CreateTempSubdirectory("rrq-hosting-keys-");
+        var keyFile = Path.Combine(dir.FullName, "keys");
+        File.WriteAllText(keyFile, "a-hosted-app-signing-key-0123456789\n");
+        File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var host = Build(new()
+        {
+            ["Rrq:QueueId"] = queueId,
+            ["Rrq:Redis"] = RedisServer.Instance.Address,
+            ["Rrq:SigningKeyFile"] = keyFile,
+        }, s =>
+        {
+            s.AddRrq();
+            s.AddRrqWorker();
+        });
+        var obj = host.Services.GetRequiredService<RrqController>();
+        Assert.Equal(keyFile, obj.SigningKeys?.File);
+        await host.StartAsync();
+        try
+        {
+            var signed = await obj.TaskCreateExprAsync("1 + 1");
+            await using var keyless = await RrqController.ConnectAsync(queueId, RedisServer.Instance.Address);
+            var unsigned = await keyless.TaskCreateExprAsync("2 + 2");
+            Assert.True(await obj.TaskWaitAsync(signed, TimeSpan.FromSeconds(30)));
+            Assert.False(await obj.TaskWaitAsync(unsigned, TimeSpan.FromSeconds(30)));
+            Assert.Contains("is not signed by queue", Assert.IsType<RrqTaskError>(obj.TaskResult(unsigned)).Message);
+        }
+        finally
+        {
+            await host.StopAsync();
+            await obj.DestroyAsync();
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_missing_queue_id_is_a_clear_error_naming_the_setting()
     {
         using var host = Build(new() { ["Rrq:Redis"] = RedisServer.Instance.Address }, s => s.AddRrq());
