@@ -18,6 +18,7 @@
 local time = now()
 local name = ARGV[2]
 local out = {}
+local cancelled, statuses, times, scores = {}, {}, {}, {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[2], id) == 'PENDING' and (redis.call('HGET', KEYS[5], id) or 'default') == name
@@ -29,14 +30,26 @@ for i = 3, #ARGV do
     elseif redis.call('SADD', KEYS[6], id) == 1 then
       redis.call('HINCRBY', KEYS[7], name, 1)
     end
-    redis.call('HSET', KEYS[2], id, 'CANCELLED')
-    redis.call('HSET', KEYS[3], id, time)
-    redis.call('PUBLISH', ARGV[1], id .. ' CANCELLED')
-    finished(id, 'CANCELLED', time)
-    fail_dependents(KEYS[4], KEYS[2], KEYS[3], ARGV[1], id, time)
+    cancelled[#cancelled + 1] = id
+    statuses[#statuses + 1], statuses[#statuses + 2] = id, 'CANCELLED'
+    times[#times + 1], times[#times + 2] = id, time
+    scores[#scores + 1], scores[#scores + 2] = time, id
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
+  end
+end
+if #cancelled > 0 then
+  -- The slice's writes go together: one HSET per hash, one ZADD (what finished() does per task), one notice.
+  redis.call('HSET', KEYS[2], unpack(statuses))
+  redis.call('HSET', KEYS[3], unpack(times))
+  redis.call('ZADD', DONE_FAILED, unpack(scores))
+  redis.call('PUBLISH', ARGV[1], '= CANCELLED ' .. table.concat(cancelled, ' '))
+  -- Dependents are looked for only when the queue has any dependency links at all.
+  if redis.call('EXISTS', KEYS[4]) == 1 then
+    for _, id in ipairs(cancelled) do
+      fail_dependents(KEYS[4], KEYS[2], KEYS[3], ARGV[1], id, time)
+    end
   end
 end
 return out

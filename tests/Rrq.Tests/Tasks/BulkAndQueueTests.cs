@@ -150,9 +150,18 @@ public class BulkAndQueueTests
         var a = obj.TaskCreateExpr("1");
         var b = obj.TaskCreateExpr("2");
         var dependent = obj.TaskCreateExpr("3", dependsOn: [a]);
+        var waiting = obj.TaskWaitAsync([a, dependent], TimeSpan.FromSeconds(30));
+        await Task.Delay(100);
         Assert.Equal([true, false], obj.QueueRemove([a, dependent]));
         Assert.Equal([b], obj.QueueList());
         Assert.Equal([RrqTaskStatus.Cancelled, RrqTaskStatus.Pending, RrqTaskStatus.Impossible], obj.TaskStatus([a, b, dependent]));
+        // Its waiters hear it (one notice for the slice), and it counts as finished for retention.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.False(await waiting);
+        Assert.True(sw.Elapsed < RrqController.WaitSafetyPoll, $"took {sw.Elapsed}");
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        Assert.NotNull(await db.SortedSetScoreAsync(obj.Keys.DoneFailed, a));
+        Assert.NotNull(obj.TaskTimes(a).Complete);
         Assert.Empty(obj.QueueRemove([]));
     }
 
