@@ -160,10 +160,11 @@ public class ConcurrencyTests
         var w = await q.WorkerAsync("recycling", "recycle");
         await w.RunAsync().WaitAsync(TimeSpan.FromSeconds(60));
         // Slots finishing together may each count past the limit before one of them checks it.
-        Assert.Matches("^ran [3-6] tasks$", w.Recycled);
+        Assert.Matches("^ran [3-7] tasks$", w.Recycled);
         var statuses = obj.TaskStatus(ids);
-        // It stopped taking work at its third task; tasks other slots held then ran to the end: none died.
-        Assert.InRange(statuses.Count(s => s == RrqTaskStatus.Complete), 3, 3 + 3);
+        // It stopped taking work at its third task; tasks its slots held then ran to the end: none died. That is up to
+        // one per slot: the three others, and one a claim in flight took for the slot that had just finished the third.
+        Assert.InRange(statuses.Count(s => s == RrqTaskStatus.Complete), 3, 3 + 4);
         Assert.All(statuses, s => Assert.True(s is RrqTaskStatus.Complete or RrqTaskStatus.Pending, s.ToString()));
         Assert.Equal(12, statuses.Count(s => s == RrqTaskStatus.Complete) + obj.QueueLength());
         Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(w.Id));
