@@ -940,41 +940,26 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var context = new RrqTaskContext(QueueId, taskId, Id);
         // Decoded once here. Locals shared by a bulk submission are merged in, so the task (and a child
         // process) sees one plain payload.
-        Tasks.TaskPayload payload;
+        Tasks.TaskPayload? payload = null;
         try
         {
             payload = RrqController.DecodePayload(rawPayload, _controller.SigningKeys, QueueId, $"Task {taskId}'s payload", "task");
-        }
-        catch (RrqSignatureException e)
-        {
-            // Refused before anything of it is compiled or run.
-            var refused = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
-            Interlocked.Increment(ref _tasksRun);
-            await FinishAsync(slot, taskId, refused, claimNext: false).ConfigureAwait(false);
-            Logging.RrqLog.TaskUnreadable(Chatty, taskId, refused.Status.ToRedisString(), refused.Message ?? "");
-            return (taskId, refused.Status);
-        }
-        catch (RrqValueException e)
-        {
-            var unreadable = TaskExecution.UnreadablePayload(context, e);
-            Interlocked.Increment(ref _tasksRun);
-            await FinishAsync(slot, taskId, unreadable, claimNext: false).ConfigureAwait(false);
-            Logging.RrqLog.TaskUnreadable(Chatty, taskId, unreadable.Status.ToRedisString(), unreadable.Message ?? "");
-            return (taskId, unreadable.Status);
-        }
-        if (payload.SharedId is not null)
-        {
-            try
+            if (payload.SharedId is not null)
             {
                 payload = await _controller.WithSharedAsync(payload).ConfigureAwait(false);
             }
-            catch (RrqException e) when (e is RrqValueException or RrqSignatureException)
-            {
-                var failed = TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
-                Interlocked.Increment(ref _tasksRun);
-                await FinishAsync(slot, taskId, failed, claimNext: false).ConfigureAwait(false);
-                return (taskId, failed.Status);
-            }
+        }
+        catch (RrqException e) when (e is RrqValueException or RrqSignatureException)
+        {
+            // Unreadable, not signed by the queue's key, or its shared locals gone or refused: nothing of it is compiled
+            // or run, and the task is ERROR saying why.
+            var failed = payload is null && e is RrqValueException unreadable
+                ? TaskExecution.UnreadablePayload(context, unreadable)
+                : TaskExecution.Error(context, new RrqEvaluation { Message = e.Message, ExceptionType = e.GetType().FullName });
+            Interlocked.Increment(ref _tasksRun);
+            await FinishAsync(slot, taskId, failed, claimNext: false).ConfigureAwait(false);
+            Logging.RrqLog.TaskUnreadable(Chatty, taskId, failed.Status.ToRedisString(), failed.Message ?? "");
+            return (taskId, failed.Status);
         }
         // Its spans join the submitter's trace; its code runs with Activity.Current in that trace (in a separate
         // process too), even when nothing in this process records Rrq's spans.
