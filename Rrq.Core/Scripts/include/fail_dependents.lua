@@ -46,6 +46,8 @@ local function fanout_run(depends_down, task_status, task_time_complete, channel
         if #failed > 0 then
           redis.call('HSET', task_status, unpack(fields))
           redis.call('HSET', task_time_complete, unpack(times))
+          -- No longer waiting: DEFERRED counts are the size of task:depends_left (a re-arm sets them again).
+          redis.call('HDEL', DEPENDS_LEFT, unpack(failed))
           -- One notice for the lot: "= IMPOSSIBLE <id> <id> ...".
           redis.call('PUBLISH', channel, '= IMPOSSIBLE ' .. table.concat(failed, ' '))
           n = n + #failed
