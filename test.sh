@@ -5,12 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# openssl makes the TLS tests' certificates.
-if { ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; } || ! command -v openssl >/dev/null 2>&1; then
-  echo "redis-server or openssl is missing: installing them with apt-get" >&2
+# openssl makes the TLS tests' certificates; the dashboard tests drive Debian's chromium (no browser is downloaded).
+if { ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; } || ! command -v openssl >/dev/null 2>&1 \
+   || [ ! -x /usr/bin/chromium ]; then
+  echo "redis-server, openssl or chromium is missing: installing them with apt-get" >&2
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server openssl >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server openssl chromium >/dev/null
   # The package may start a system-wide server on 6379; the tests start their own on a free port.
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
 fi
@@ -19,6 +20,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_INTERACTIVE_CLI_TELE
 # The notebook test runs examples/rrq.ipynb with dotnet-repl, from the tool manifest in .config/.
 dotnet tool restore >/dev/null
 results=$(mktemp -d)
+# Test artifacts (the dashboard's screenshots, one per page) are kept here.
+export RRQ_ARTIFACTS="$PWD/artifacts"
 status=0
 total_passed=0
 total_failed=0
@@ -50,5 +53,6 @@ RRQ_TEST_SERVER=garnet run garnet --no-build --filter "Garnet=yes"
 # `dotnet tool install`. Alone, so that its builds do not compete with the timed tests above.
 run packages --no-build --filter "Category=Packages"
 
+[ -d "$RRQ_ARTIFACTS/dashboard" ] && echo "Screenshots of the dashboard's pages: $RRQ_ARTIFACTS/dashboard/"
 echo "$total_passed passed, $total_failed failed"
 exit $status

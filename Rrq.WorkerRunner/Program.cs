@@ -149,6 +149,8 @@ internal static class WorkerProgram
             }
         });
         root.Subcommands.Add(acl);
+        root.Subcommands.Add(InfoCommand.Create(redis, redisFile));
+        root.Subcommands.Add(DashboardCommand.Create(redis, redisFile));
 
         var child = new Command("child", "The process of one separate-process task; started by a worker, not by hand.") { Hidden = true };
         var childImage = new Option<string>("--image") { Required = true };
@@ -168,10 +170,10 @@ internal static class WorkerProgram
             var word = first.Value;
             if (Reserved.FirstOrDefault(c => c.Equals(word, StringComparison.OrdinalIgnoreCase)) is { } command)
             {
-                return $"'{command}' is not a command of this rrq-worker (its commands: run, acl). " +
+                return $"'{command}' is not a command of this rrq-worker (its commands: run, info, dashboard, acl). " +
                     $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
             }
-            if (Reserved.Where(c => c is "run" or "acl").FirstOrDefault(c => Distance(c, word.ToLowerInvariant()) == 1 && word.Length >= 3) is { } near)
+            if (Reserved.Where(c => c is "run" or "info" or "dashboard" or "acl").FirstOrDefault(c => Distance(c, word.ToLowerInvariant()) == 1 && word.Length >= 3) is { } near)
             {
                 return $"'{word}' is not a command; did you mean `rrq-worker {near}`? " +
                     $"To run a worker of a queue called '{word}', write `rrq-worker -- {word}`.";
@@ -218,7 +220,7 @@ internal static class WorkerProgram
 
     /// <summary>The connection string from --redis or --redis-file (null: the environment's). A password given
     /// on the command line works, with a warning: any user of the machine can read it in <c>ps</c>.</summary>
-    private static string? Connection(string? redis, FileInfo? file)
+    internal static string? Connection(string? redis, FileInfo? file)
     {
         if (redis is not null && file is not null)
         {

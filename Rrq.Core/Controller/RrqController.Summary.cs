@@ -284,15 +284,11 @@ public sealed partial class RrqController
         {
             return rows;
         }
-        for (var i = 0; i < rows.Length; i++)
-        {
-            rows[i] = rows[i] with
-            {
-                Expression = await ExpressionOrProblemAsync(ids[i], cancellationToken).ConfigureAwait(false),
-                Error = await ErrorLineAsync(ids[i], cancellationToken).ConfigureAwait(false),
-            };
-        }
-        return rows;
+        // Each row's reads are a few round trips; the rows go together.
+        var expressions = ids.Select(id => ExpressionOrProblemAsync(id, cancellationToken)).ToArray();
+        var errors = ids.Select(id => ErrorLineAsync(id, cancellationToken)).ToArray();
+        await Task.WhenAll(expressions.Cast<Task>().Concat(errors)).ConfigureAwait(false);
+        return rows.Select((r, i) => r with { Expression = expressions[i].Result, Error = errors[i].Result }).ToArray();
     }
 
     /// <summary>A task's expression, its first line shortened to 200 characters, or why it cannot be read.</summary>

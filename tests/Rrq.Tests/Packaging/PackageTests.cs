@@ -18,8 +18,8 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
     /// <summary>The packages, packed once for the class into <see cref="Folder"/> with a version of their own.</summary>
     public sealed class Packed : IAsyncLifetime
     {
-        public static readonly string[] Projects = ["Rrq.Core", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "Rrq.WorkerRunner"];
-        public static readonly string[] Ids = ["Rrq", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "rrq-worker"];
+        public static readonly string[] Projects = ["Rrq.Core", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "Rrq.Dashboard", "Rrq.WorkerRunner"];
+        public static readonly string[] Ids = ["Rrq", "Rrq.Scripting", "Rrq.Embedded", "Rrq.Hosting", "Rrq.Dashboard", "rrq-worker"];
 
         public string Work { get; } = Directory.CreateTempSubdirectory("rrq-packages-").FullName;
         public string Folder => Path.Combine(Work, "packages");
@@ -135,6 +135,10 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
                 Assert.Contains("tools/rrq-worker/rrq-worker.dll", files);
                 Assert.Contains("tools/rrq-worker/rrq-worker.runtimeconfig.json", files);
                 Assert.Contains("buildTransitive/Rrq.Scripting.targets", files);
+                // It runs where only the .NET runtime is installed: `rrq-worker dashboard` loads ASP.NET Core itself.
+                using var config = new StreamReader(zip.GetEntry("tools/rrq-worker/rrq-worker.runtimeconfig.json")!.Open());
+                Assert.DoesNotContain("Microsoft.AspNetCore.App", config.ReadToEnd());
+                Assert.Contains("tools/rrq-worker/Rrq.Dashboard.dll", files);
             }
         }
     }
@@ -220,6 +224,56 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
             Assert.Contains("value: 36", lines);
             Assert.Contains(lines, l => l.StartsWith("health: Healthy (2 live workers on queue 'hosted:", StringComparison.Ordinal));
             Assert.Contains("workers after stop: 0", lines);
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_fresh_web_app_with_Rrq_Dashboard_serves_a_failed_task_its_spawned_worker_ran_read_only()
+    {
+        // An ASP.NET Core app: the worker it spawns comes from Rrq.Scripting's rrq-worker/ folder, with its own libraries.
+        var app = await NewAppAsync("web", "MyDashboard", ("Rrq.Dashboard", packed.Version), ("Rrq.Hosting", packed.Version),
+            ("Rrq.Scripting", packed.Version));
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(app, "functions.csx"), Functions);
+            await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), """
+                using Rrq;
+                using Rrq.Dashboard;
+                using Rrq.Hosting;
+
+                var builder = WebApplication.CreateBuilder(args);
+                builder.Logging.ClearProviders();
+                builder.WebHost.UseUrls("http://127.0.0.1:0");
+                builder.Configuration["Rrq:QueueId"] = "web:" + Guid.NewGuid().ToString("N")[..8];
+                builder.Services.AddRrq();
+                var app = builder.Build();
+                app.MapRrqDashboard("/rrq");
+                await app.StartAsync();
+                var obj = app.Services.GetRequiredService<RrqController>();
+                await obj.WorkerEnvirSetAsync(new RrqEnvir(Sources: ["functions.csx"]));
+                obj.WorkerSpawn(1);
+                var t = await obj.TaskCreateExprAsync("Fail(x)", new { x = 2.0 });
+                Console.WriteLine($"waited: {await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60))}");
+                using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+                Console.WriteLine($"overview lists it: {(await http.GetStringAsync("/rrq/")).Contains(t)}");
+                var page = await http.GetStringAsync($"/rrq/task/{t}");
+                Console.WriteLine($"task page marks its line: {page.Contains("<tr class=\"hit\"><td class=\"ln\">3</td>")}");
+                using var retry = new HttpRequestMessage(HttpMethod.Post, $"/rrq/task/{t}/retry");
+                retry.Headers.Add("X-Rrq-Action", "1");
+                Console.WriteLine($"retry: {(int)(await http.SendAsync(retry)).StatusCode}");
+                obj.WorkerStop();
+                await app.StopAsync();
+                """);
+            var run = await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(4), "run", "-c", "Release");
+            var lines = run.Output.Split('\n').Select(l => l.TrimEnd()).ToList();
+            Assert.Contains("waited: False", lines);
+            Assert.Contains("overview lists it: True", lines);
+            Assert.Contains("task page marks its line: True", lines);
+            Assert.Contains("retry: 403", lines);
         }
         finally
         {
@@ -365,10 +419,13 @@ public sealed class PackageTests(PackageTests.Packed packed) : IClassFixture<Pac
 
     /// <summary>A fresh console app (<c>dotnet new console</c>) in a temporary folder, outside the repository, taking
     /// Rrq's packages from the packed folder only, with these packages added as a user adds them.</summary>
-    private async Task<string> NewConsoleAppAsync(string name, params (string Id, string Version)[] packages)
+    private Task<string> NewConsoleAppAsync(string name, params (string Id, string Version)[] packages) =>
+        NewAppAsync("console", name, packages);
+
+    private async Task<string> NewAppAsync(string template, string name, params (string Id, string Version)[] packages)
     {
         var app = Directory.CreateTempSubdirectory("rrq-app-").FullName;
-        await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", "console", "--name", name, "--output", ".");
+        await Dotnet.RunOkAsync(app, TimeSpan.FromMinutes(2), "new", template, "--name", name, "--output", ".");
         await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), packed.NugetConfig());
         foreach (var (id, version) in packages)
         {

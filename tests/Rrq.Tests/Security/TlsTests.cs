@@ -53,7 +53,7 @@ public sealed class TlsTests : IDisposable
     private async Task<(int Code, string Out, string Err)> RunScriptAsync(string? caFile)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, WorkingDirectory = _dir.FullName };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"));
+        psi.ArgumentList.Add(RrqWorkerCli.Dll);
         psi.ArgumentList.Add("run");
         psi.ArgumentList.Add("run.csx");
         psi.Environment["RRQ_REDIS"] = $"rediss://default:{Password}@localhost:{_tlsPort}";

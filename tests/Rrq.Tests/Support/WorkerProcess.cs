@@ -8,7 +8,7 @@ public static class WorkerProcess
     public static Process Start(string queueId, params string[] options)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "rrq-worker.dll"), queueId, "--redis", RedisServer.Instance.Address }
+        foreach (var a in new[] { RrqWorkerCli.Dll, queueId, "--redis", RedisServer.Instance.Address }
                      .Concat(options))
         {
             psi.ArgumentList.Add(a);

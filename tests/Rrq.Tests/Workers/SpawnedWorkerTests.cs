@@ -148,11 +148,11 @@ public class SpawnedWorkerTests
     [Fact]
     public async Task Rrq_worker_takes_no_command_or_near_miss_of_one_for_a_queue_id_and_warns_of_a_password_on_its_command_line()
     {
-        // A command it does not have (yet), followed by a queue id: not a worker of a queue called "info".
-        var (code, err) = await RunWorker("info", "rrq:x");
+        // A command it does not have (yet), followed by a queue id: not a worker of a queue called "version".
+        var (code, err) = await RunWorker("version", "rrq:x");
         Assert.Equal(2, code);
-        Assert.Contains("'info' is not a command of this rrq-worker (its commands: run, acl)", err);
-        Assert.Contains("`rrq-worker -- info`", err);
+        Assert.Contains("'version' is not a command of this rrq-worker (its commands: run, info, dashboard, acl)", err);
+        Assert.Contains("`rrq-worker -- version`", err);
         // A typo of a command gets a suggestion.
         (code, err) = await RunWorker("rnu", "script.csx");
         Assert.Equal(2, code);
