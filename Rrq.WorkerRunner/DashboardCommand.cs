@@ -69,7 +69,7 @@ internal static class DashboardCommand
             try
             {
                 await using var obj = await RrqController.ConnectAsync(result.GetRequiredValue(queue), connection, follow: true, timeoutTaskWait: null,
-                    logger: null, embedded: false, offload: null, asWorker: true, token);
+                    logger: null, embedded: false, offload: null, asWorker: false, token, create: false);
                 await ServeAsync(obj, result.GetValue(host) ?? "127.0.0.1", n, result.GetValue(allowActions), stop.Token);
                 return 0;
             }

@@ -60,9 +60,9 @@ internal static class InfoCommand
             }
             try
             {
-                // As a worker connects: a mistyped queue id creates nothing.
+                // A reader: a mistyped queue id creates nothing, and an unreachable Redis fails within seconds.
                 await using var obj = await RrqController.ConnectAsync(result.GetRequiredValue(queue), connection, follow: true, timeoutTaskWait: null,
-                    logger: null, embedded: false, offload: null, asWorker: true, token);
+                    logger: null, embedded: false, offload: null, asWorker: false, token, create: false);
                 return await ShowAsync(obj, result.GetValue(json), result.GetValue(watch), TimeSpan.FromSeconds(every), nFailures, nMinutes, token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

@@ -171,10 +171,12 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
 
     /// <summary>As the public form; <paramref name="asWorker"/> (the rrq-worker program) never creates the queue
     /// (a worker starting as the queue is destroyed must not bring it back) and gives Redis longer to answer
-    /// the first time (workers start many at once, on loaded machines).</summary>
+    /// the first time (workers start many at once, on loaded machines). <c>create</c> says whether a queue that does not
+    /// exist yet is created (default: unless <paramref name="asWorker"/>): false for a reader such as <c>rrq-worker info</c>,
+    /// for which a mistyped id must create nothing.</summary>
     internal static async Task<RrqController> ConnectAsync(string queueId, string? redis, bool follow,
         TimeSpan? timeoutTaskWait, ILogger? logger, bool embedded, RrqOffload? offload, bool asWorker,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool? create = null)
     {
         QueueIdValidation.Check(queueId);
         CheckTimeout(timeoutTaskWait, nameof(timeoutTaskWait));
@@ -223,7 +225,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         };
         try
         {
-            await controller.InitialiseAsync(create: !asWorker).ConfigureAwait(false);
+            await controller.InitialiseAsync(create: create ?? !asWorker).ConfigureAwait(false);
         }
         catch
         {
@@ -291,7 +293,8 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         if (version is null && !create)
         {
             throw new RrqException($"Queue '{QueueId}' does not exist at {Address.Described}: it was never created, or has " +
-                "been destroyed. A worker joins a queue a controller has created: connect one first (RrqController.Connect).");
+                "been destroyed. Check the queue id and the Redis address; a queue is created when a controller first connects to it " +
+                "(RrqController.Connect), and workers and readers (rrq-worker info, dashboard) join only an existing one.");
         }
         if (!string.Equals(version, RrqKeys.SchemaVersion, StringComparison.Ordinal))
         {

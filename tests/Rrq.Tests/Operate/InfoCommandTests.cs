@@ -92,6 +92,14 @@ public class InfoCommandTests
         (code, _, err) = await RrqWorkerCli.RunAsync("info", "rrq:x", "--redis", nowhere);
         Assert.Equal(1, code);
         Assert.Contains(nowhere, err);
-        Assert.InRange(sw.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(20));
+        Assert.InRange(sw.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+
+        // A mistyped queue id is said to be one, and creates nothing.
+        var typo = "rrq-typo:" + Guid.NewGuid().ToString("N")[..8];
+        (code, _, err) = await RrqWorkerCli.RunAsync("info", typo, "--redis", RedisServer.Instance.Address);
+        Assert.Equal(1, code);
+        Assert.Contains($"Queue '{typo}' does not exist at", err);
+        var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
+        Assert.Empty(server.Keys(pattern: "{" + typo + "}:*"));
     }
 }
