@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test against a real redis-server (installed here with apt-get when missing) and real
-# rrq-worker processes, then the life-cycle, retry and fault tests against Garnet, and executes the
-# example notebook with dotnet-repl (from the tool manifest). Ends with one line: "N passed, N failed".
+# Runs every test against a real redis-server and real rrq-worker processes (the dashboard's in Debian's chromium,
+# the Slurm launcher's through a single-node Slurm started here; each installed with apt-get when missing), then the
+# life-cycle, retry and fault tests against Garnet, then the packed packages; it executes the example notebook with
+# dotnet-repl (from the tool manifest). Ends with one line: "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,6 +15,23 @@ if { ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server openssl chromium >/dev/null
   # The package may start a system-wide server on 6379; the tests start their own on a free port.
   ($SUDO service redis-server stop || true) >/dev/null 2>&1
+fi
+
+# The Slurm tests run workers through a real single-node Slurm (Debian's slurm-wlm and munge), started here and
+# stopped at the end (tests/slurm/slurm.sh; its slurm.conf is tests/slurm/slurm.conf.in).
+if ! command -v sbatch >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  echo "Slurm is missing: installing slurm-wlm and munge with apt-get" >&2
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq slurm-wlm munge >/dev/null
+  # The packages may start daemons with no configuration; ours start with the tests' own.
+  ($SUDO service slurmctld stop; $SUDO service slurmd stop) >/dev/null 2>&1 || true
+fi
+trap 'tests/slurm/slurm.sh stop' EXIT
+if SLURM_CONF=$(tests/slurm/slurm.sh start); then
+  export SLURM_CONF
+else
+  echo "Slurm did not start: the Slurm tests will fail, saying so" >&2
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_INTERACTIVE_CLI_TELEMETRY_OPTOUT=1

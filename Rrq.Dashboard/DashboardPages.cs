@@ -418,6 +418,10 @@ internal sealed partial class DashboardPages(string prefix, RrqDashboardOptions 
         if (info is not null)
         {
             Fact(sb, "host", $"{H(info.Hostname)} (pid {info.Pid}, user {H(info.Username)})");
+            if (info.SlurmJob is not null)
+            {
+                Fact(sb, "Slurm job", $"<code>{H(info.SlurmJob)}</code>");
+            }
             Fact(sb, "config", H(info.Config));
             Fact(sb, "queues", H(string.Join(", ", info.Queues)));
             Fact(sb, "slots", info.Concurrency.ToString(CultureInfo.InvariantCulture));

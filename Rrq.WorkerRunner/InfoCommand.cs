@@ -157,7 +157,7 @@ internal static class InfoCommand
             workers.AddRow(Markup.Escape(w.WorkerId), StatusMarkup(w.Status.ToString().ToUpperInvariant()),
                 Markup.Escape(w.Tasks.Count == 0 ? "-" : string.Join(" ", w.Tasks.Select(Short))),
                 $"{w.Tasks.Count}/{w.Info?.Concurrency ?? 1}",
-                Markup.Escape(w.Info is { } i ? $"{i.Hostname}:{i.Pid}" : "?"),
+                Markup.Escape(w.Info is { } i ? $"{i.Hostname}:{i.Pid}{(i.SlurmJob is null ? "" : $" (job {i.SlurmJob})")}" : "?"),
                 w.LastHeartbeat is { } hb ? $"{hb.TotalSeconds:0.0} s ago" : "-",
                 Markup.Escape(w.LastLog is { } l ? $"{Ago(s.Time - l.Time)} {l.Command} {Cut(l.Message, 40)}".TrimEnd() : "-"));
         }
@@ -213,6 +213,7 @@ internal static class InfoCommand
             ["load"] = w.Load,
             ["hostname"] = w.Info?.Hostname,
             ["pid"] = w.Info?.Pid,
+            ["slurmJob"] = w.Info?.SlurmJob,
             ["config"] = w.Info?.Config,
             ["started"] = w.Info?.Started.ToString("O", CultureInfo.InvariantCulture),
             ["lastHeartbeatSeconds"] = w.LastHeartbeat?.TotalSeconds,

@@ -61,28 +61,34 @@ public sealed partial class RrqController
     }
 
     /// <summary>
-    /// Starts <paramref name="n"/> <c>rrq-worker</c> processes on this machine, pointed at this
-    /// queue and this Redis, and waits until they have registered (rrq's <c>rrq_worker_spawn</c>).
-    /// They exit when this process does. The result has their ids, pids and logs and can kill them.
+    /// Starts <paramref name="n"/> <c>rrq-worker</c> processes pointed at this queue and this Redis, and waits until
+    /// they have registered (rrq's <c>rrq_worker_spawn</c>). By default they run on this machine and exit when this
+    /// process does; with <see cref="RrqSlurmLauncher"/> they are one Slurm job array. The result has their ids, pids (or
+    /// jobs) and logs and can kill them.
     /// </summary>
     /// <param name="n">How many workers.</param>
     /// <param name="config">The name of a saved worker configuration.</param>
     /// <param name="timeout">How long to wait for them to register; default 10 minutes.
     /// <see cref="TimeSpan.Zero"/> returns without waiting.</param>
-    /// <param name="logDir">Where their output goes; default a folder under the temporary directory.</param>
-    /// <exception cref="RrqException">A worker died or did not register in time (its log is in the message).</exception>
-    public RrqWorkerSpawnResult WorkerSpawn(int n = 1, string config = "localhost", TimeSpan? timeout = null, string? logDir = null) =>
-        WorkerSpawnAsync(n, config, timeout, logDir).GetAwaiter().GetResult();
+    /// <param name="logDir">Where their output goes; default a folder under the temporary directory (for Slurm, under
+    /// the home directory, which the nodes see).</param>
+    /// <param name="launcher">How they start: <see cref="RrqWorkerLauncher.Local"/> (null, the default) or a
+    /// <see cref="RrqSlurmLauncher"/>.</param>
+    /// <exception cref="RrqException">A worker died or did not register in time (its log, and its job's state and reason
+    /// under a scheduler, are in the message), or the scheduler refused the job.</exception>
+    public RrqWorkerSpawnResult WorkerSpawn(int n = 1, string config = "localhost", TimeSpan? timeout = null, string? logDir = null,
+        RrqWorkerLauncher? launcher = null) =>
+        WorkerSpawnAsync(n, config, timeout, logDir, launcher).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="WorkerSpawn"/>
     public async Task<RrqWorkerSpawnResult> WorkerSpawnAsync(int n = 1, string config = "localhost", TimeSpan? timeout = null,
-        string? logDir = null, CancellationToken cancellationToken = default)
+        string? logDir = null, RrqWorkerLauncher? launcher = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
         CheckTimeout(timeout, nameof(timeout));
         await WorkerConfigReadAsync(config, cancellationToken).ConfigureAwait(false);
-        return await WorkerSpawner.SpawnAsync(this, n, config, timeout ?? TimeSpan.FromMinutes(10), logDir, cancellationToken)
+        return await WorkerSpawner.SpawnAsync(this, n, config, timeout ?? TimeSpan.FromMinutes(10), logDir, launcher, cancellationToken)
             .ConfigureAwait(false);
     }
 
@@ -176,7 +182,8 @@ public sealed partial class RrqController
         }
         if (type == RrqWorkerStopType.Kill)
         {
-            var remote = infos.Values.Where(i => !string.Equals(i.Hostname, Environment.MachineName, StringComparison.Ordinal)).ToArray();
+            // Workers in Slurm jobs are cancelled through Slurm, wherever they run; others only on this machine.
+            var remote = infos.Values.Where(i => i.SlurmJob is null && !string.Equals(i.Hostname, Environment.MachineName, StringComparison.Ordinal)).ToArray();
             if (remote.Length > 0)
             {
                 throw new RrqException($"Cannot kill workers on other machines: {string.Join(", ", remote.Select(r => $"{r.WorkerId} on {r.Hostname}"))}. " +
@@ -189,7 +196,11 @@ public sealed partial class RrqController
                 // EXITED first: from then on the worker can write nothing, and whoever supervises it sees that it was
                 // stopped on purpose, not crashed.
                 await WorkerExitAsync(info.WorkerId, "STOP KILLED", cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (!ProcessKill.Kill(info.Pid, info.ProcessStarted))
+                if (info.SlurmJob is { } job)
+                {
+                    RrqSlurmLauncher.Cancel(job);
+                }
+                else if (!ProcessKill.Kill(info.Pid, info.ProcessStarted))
                 {
                     Logging.RrqLog.KilledProcessGone(Logger, info.WorkerId, info.Pid);
                 }

@@ -219,6 +219,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         ProcessStarted = ProcessKill.StartTime(Environment.ProcessId),
         Concurrency = Config.Concurrency,
+        SlurmJob = RrqSlurmLauncher.JobOfThisProcess(),
     };
 
     private void OnNotification(RedisValue message)

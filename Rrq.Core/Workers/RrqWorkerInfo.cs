@@ -23,4 +23,9 @@ public sealed record RrqWorkerInfo(string WorkerId, string Hostname, int Pid, st
     /// <summary>How many tasks it runs at once (<see cref="RrqWorkerConfig.Concurrency"/>); 1 for a worker that
     /// recorded none.</summary>
     public int Concurrency { get; init; } = 1;
+
+    /// <summary>The Slurm job it runs in, when a Slurm job started it: "&lt;array job id&gt;_&lt;array task id&gt;" for a task of a
+    /// job array (how <see cref="RrqSlurmLauncher"/> starts workers), else the job id; null otherwise.
+    /// <see cref="RrqController.WorkerStop"/> with Kill cancels it with <c>scancel</c>.</summary>
+    public string? SlurmJob { get; init; }
 }

@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Logging;
-using System.Diagnostics;
+using Rrq.Workers;
 
 namespace Rrq;
 
 /// <summary>
-/// Workers started by <see cref="RrqController.WorkerSpawn"/>: their ids, process ids and log files,
-/// and ways to wait for them, stop them and kill them (rrq's spawn manager).
+/// Workers started by <see cref="RrqController.WorkerSpawn"/>: their ids, process ids (or scheduler jobs) and log
+/// files, and ways to wait for them, stop them and kill them (rrq's spawn manager).
 /// </summary>
 public sealed class RrqWorkerSpawnResult
 {
@@ -14,9 +14,9 @@ public sealed class RrqWorkerSpawnResult
     public const int MaxRestartsPerMinute = 5;
 
     private readonly RrqController _controller;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Process> _processes;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, WorkerHandle> _processes;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _logFiles;
-    private readonly Func<string, string, Process>? _restart;
+    private readonly Func<string, string, WorkerHandle>? _restart;
     private readonly Lock _lock = new();
     private readonly Queue<DateTime> _recentRestarts = new();
     private readonly HashSet<string> _killed = new(StringComparer.Ordinal);
@@ -27,8 +27,8 @@ public sealed class RrqWorkerSpawnResult
 
     // restart: starts a worker again, (id, the id of the worker it replaces) → its process.
     internal RrqWorkerSpawnResult(RrqController controller, IReadOnlyList<string> ids,
-        IReadOnlyDictionary<string, Process> processes, IReadOnlyDictionary<string, string> logFiles,
-        Func<string, string, Process>? restart = null)
+        IReadOnlyDictionary<string, WorkerHandle> processes, IReadOnlyDictionary<string, string> logFiles,
+        Func<string, string, WorkerHandle>? restart = null)
     {
         _controller = controller;
         _ids = [.. ids];
@@ -54,28 +54,18 @@ public sealed class RrqWorkerSpawnResult
     /// is replaced by a new worker under a new id (<c>brave_otter_2</c> becomes <c>brave_otter_2r1</c>), at
     /// most <see cref="MaxRestartsPerMinute"/> a minute, so a crash cannot leave the queue without workers.
     /// The crashed worker's task, if any, is found by lost-worker detection (DIED).</summary>
-    private void Watch(string id, Process p)
+    private void Watch(string id, WorkerHandle p)
     {
         if (_restart is null)
         {
             return;
         }
-        p.EnableRaisingEvents = true;
-        p.Exited += (_, _) => _ = Task.Run(() => OnExitedAsync(id, p));
+        p.OnExit(code => _ = Task.Run(() => OnExitedAsync(id, code)));
     }
 
-    private async Task OnExitedAsync(string id, Process p)
+    private async Task OnExitedAsync(string id, int? exitCode)
     {
-        int code;
-        try
-        {
-            code = p.ExitCode;
-        }
-        catch (InvalidOperationException)
-        {
-            return;
-        }
-        if (code == 0 || _ending)
+        if (exitCode is not { } code || code == 0 || _ending)
         {
             return;
         }
@@ -169,13 +159,20 @@ public sealed class RrqWorkerSpawnResult
     /// <summary>The first (or only) worker id.</summary>
     public string Id => Ids[0];
 
-    /// <summary>Process id of each worker (of its current process, when it has been recycled).</summary>
-    public IReadOnlyDictionary<string, int> Pids => Ids.ToDictionary(i => i, i => _processes[i].Id, StringComparer.Ordinal);
+    /// <summary>Process id of each worker on this machine (of its current process, when it has been recycled); workers a
+    /// scheduler runs are in <see cref="Jobs"/> instead.</summary>
+    public IReadOnlyDictionary<string, int> Pids => Ids.Where(i => _processes[i].Pid is not null)
+        .ToDictionary(i => i, i => _processes[i].Pid!.Value, StringComparer.Ordinal);
+
+    /// <summary>The scheduler job of each worker a scheduler runs (Slurm: "job_task" of the spawn's job array), by id;
+    /// empty for workers spawned on this machine.</summary>
+    public IReadOnlyDictionary<string, string> Jobs => Ids.Where(i => _processes[i].Job is not null)
+        .ToDictionary(i => i, i => _processes[i].Job!, StringComparer.Ordinal);
 
     /// <summary>The file each worker's output goes to (crashed workers' included).</summary>
     public IReadOnlyDictionary<string, string> LogFiles => _logFiles;
 
-    /// <summary>True while the worker's process runs.</summary>
+    /// <summary>True while the worker's process (or job) runs.</summary>
     public bool IsAlive(string workerId) => !Process(workerId).HasExited;
 
     /// <summary>The lines of the worker's output so far.</summary>
@@ -191,12 +188,7 @@ public sealed class RrqWorkerSpawnResult
         {
             _killed.Add(workerId);
         }
-        var p = Process(workerId);
-        if (!p.HasExited)
-        {
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit(5000);
-        }
+        Process(workerId).Kill();
     }
 
     /// <summary>Stops the workers of a spawn that failed part way: those that registered leave cleanly (EXITED),
@@ -232,12 +224,11 @@ public sealed class RrqWorkerSpawnResult
         _ending = true;
         _controller.WorkerStop(Ids.Where(IsAlive), RrqWorkerStopType.Message);
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
-        foreach (var p in _processes.Values)
+        foreach (var (id, p) in _processes)
         {
-            var left = deadline - DateTime.UtcNow;
-            if (!p.WaitForExit(left > TimeSpan.Zero ? left : TimeSpan.Zero))
+            if (!p.WaitForExit(deadline - DateTime.UtcNow))
             {
-                throw new RrqException($"Worker process {p.Id} did not exit within the timeout; use Kill().");
+                throw new RrqException($"Worker {id} ({(p.Pid is { } pid ? $"process {pid}" : $"job {p.Job}")}) did not exit within the timeout; use Kill().");
             }
         }
     }
@@ -248,16 +239,17 @@ public sealed class RrqWorkerSpawnResult
     /// </summary>
     public Task WaitAliveAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
         _controller.WorkerWaitAsync(Ids, timeout, isDead: id => _processes[id].HasExited,
-            fetchLogs: id => [$"({LogFiles[id]})", .. Logs(id)], cancellationToken: cancellationToken);
+            fetchLogs: id => [.. _processes[id].Describe(), $"({LogFiles[id]})", .. Logs(id)], cancellationToken: cancellationToken);
 
     /// <summary>Synchronous form of <see cref="WaitAliveAsync"/>.</summary>
     public void WaitAlive(TimeSpan timeout) => WaitAliveAsync(timeout).GetAwaiter().GetResult();
 
-    private Process Process(string workerId) => _processes[Check(workerId)];
+    private WorkerHandle Process(string workerId) => _processes[Check(workerId)];
 
     private string Check(string workerId) => _processes.ContainsKey(workerId) ? workerId
         : throw new RrqException($"Worker '{workerId}' was not started by this spawn; its workers are {string.Join(", ", Ids)}.");
 
     /// <inheritdoc />
-    public override string ToString() => $"<rrq_worker_spawn: {string.Join(", ", Ids.Select(i => $"{i} (pid {Pids[i]})"))}>";
+    public override string ToString() => $"<rrq_worker_spawn: {string.Join(", ", Ids.Select(i =>
+        $"{i} ({(_processes[i].Pid is { } pid ? $"pid {pid}" : $"job {_processes[i].Job}")})"))}>";
 }

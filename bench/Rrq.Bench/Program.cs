@@ -13,12 +13,12 @@ using StackExchange.Redis;
 //
 //   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
 //
-// SECTION is one of roundtrip, many, bulk, separate, death, scripts, scale, retention, layout, dashboard (default: all of
-// them, in that order).
+// SECTION is one of roundtrip, many, bulk, separate, death, scripts, scale, retention, layout, dashboard, slurm (default:
+// all of them, in that order; slurm runs when SLURM_CONF names a Slurm this machine can submit to).
 
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts", "scale", "retention", "layout", "dashboard"];
+string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts", "scale", "retention", "layout", "dashboard", "slurm"];
 if (only is not null && !sections.Contains(only))
 {
     Console.Error.WriteLine($"--only takes one of: {string.Join(", ", sections)}");
@@ -651,6 +651,46 @@ if (Section("dashboard"))
         await web.WaitForExitAsync();
     }
     await dash.DestroyAsync();
+}
+
+if (Section("slurm"))
+{
+    if (Environment.GetEnvironmentVariable("SLURM_CONF") is not { Length: > 0 })
+    {
+        Console.WriteLine("slurm: skipped (SLURM_CONF is not set; tests/slurm/slurm.sh start starts a single-node Slurm)");
+    }
+    else
+    {
+        // What a user waits for: WorkerSpawn of one worker, then one trivial task submitted and waited for; through Slurm,
+        // and through local processes in the same run as the baseline. Three of each, alternating.
+        var logs = Directory.CreateTempSubdirectory("rrq-bench-slurm-").FullName;
+        async Task<(double Spawn, double First)> FirstTaskAsync(RrqWorkerLauncher launcher)
+        {
+            var q = "rrq-bench-slurm:" + Guid.NewGuid().ToString("N")[..8];
+            await using var c = await RrqController.ConnectAsync(q, address);
+            var sw = Stopwatch.StartNew();
+            var w = await c.WorkerSpawnAsync(1, timeout: TimeSpan.FromMinutes(2), logDir: logs, launcher: launcher);
+            var spawned = sw.Elapsed.TotalMilliseconds;
+            var t = await c.TaskCreateExprAsync("1 + 1");
+            await c.TaskWaitAsync([t], TimeSpan.FromMinutes(1), progress: false);
+            var first = sw.Elapsed.TotalMilliseconds;
+            await c.WorkerStopAsync(w.Ids, RrqWorkerStopType.Kill);
+            await c.DestroyAsync();
+            return (spawned, first);
+        }
+        var slurmRuns = new List<(double Spawn, double First)>();
+        var localRuns = new List<(double Spawn, double First)>();
+        for (var i = 0; i < 3; i++)
+        {
+            slurmRuns.Add(await FirstTaskAsync(new RrqSlurmLauncher()));
+            localRuns.Add(await FirstTaskAsync(RrqWorkerLauncher.Local));
+        }
+        var slurmFirst = Median([.. slurmRuns.Select(r => r.First)]);
+        var localFirst = Median([.. localRuns.Select(r => r.First)]);
+        Console.WriteLine($"WorkerSpawn to the first task completed, 1 worker: through Slurm median {Ms(slurmFirst)} " +
+            $"(spawn returned at {Ms(Median([.. slurmRuns.Select(r => r.Spawn)]))}); local processes {Ms(localFirst)} " +
+            $"(at {Ms(Median([.. localRuns.Select(r => r.Spawn)]))}); Slurm ÷ local {slurmFirst / localFirst:0.00}");
+    }
 }
 
 var server2 = mux.GetServer(mux.GetEndPoints()[0]);

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using Rrq.Tests.Support;
+
+namespace Rrq.Tests.Workers;
+
+/// <summary>Workers through a real single-node Slurm (test.sh starts it with tests/slurm/slurm.sh and sets SLURM_CONF).</summary>
+public class SlurmTests
+{
+    private static void RequireSlurm() => Assert.True(
+        Environment.GetEnvironmentVariable("SLURM_CONF") is { Length: > 0 } conf && File.Exists(conf),
+        "Slurm is not running for the tests: ./test.sh starts a single-node Slurm (tests/slurm/slurm.sh start) and sets SLURM_CONF.");
+
+    private static string LogDir() => Directory.CreateTempSubdirectory("rrq-slurm-workers-").FullName;
+
+    [Fact]
+    public async Task Two_workers_as_a_Slurm_job_array_run_tasks_one_killed_by_scancel_loses_its_task_the_other_stops_by_message()
+    {
+        RequireSlurm();
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("slurm", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) });
+        var launcher = new RrqSlurmLauncher { Partition = "debug", TimeLimit = TimeSpan.FromMinutes(10), CpusPerWorker = 1, Memory = "1G" };
+        var spawned = await obj.WorkerSpawnAsync(2, "slurm", TimeSpan.FromMinutes(2), LogDir(), launcher);
+        try
+        {
+            // Each worker is one task of one job array, and says so in its info.
+            Assert.Empty(spawned.Pids);
+            var jobs = spawned.Jobs;
+            Assert.Equal(2, jobs.Count);
+            var arrayJob = jobs[spawned.Ids[0]].Split('_')[0];
+            Assert.Equal([$"{arrayJob}_1", $"{arrayJob}_2"], spawned.Ids.Select(i => jobs[i]));
+            var infos = obj.WorkerInfo(spawned.Ids);
+            Assert.All(spawned.Ids, i => Assert.Equal(jobs[i], infos[i].SlurmJob));
+            var (code, json, err) = await RrqWorkerCli.RunAsync("info", q.QueueId, "--redis", RedisServer.Instance.Address, "--json");
+            Assert.True(code == 0, err);
+            using (var doc = System.Text.Json.JsonDocument.Parse(json))
+            {
+                Assert.Equal(spawned.Ids.Select(i => jobs[i]).Order(StringComparer.Ordinal),
+                    doc.RootElement.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("slurmJob").GetString()).Order(StringComparer.Ordinal));
+            }
+
+            var t = obj.TaskCreateExpr("6 * 7");
+            Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(60)));
+            Assert.Equal(42, obj.TaskResult(t));
+            var child = obj.TaskCreateExpr("Environment.ProcessId", separateProcess: true);
+            Assert.True(obj.TaskWait(child, TimeSpan.FromSeconds(60)));
+            Assert.DoesNotContain((int)obj.TaskResult(child)!, infos.Values.Select(i => i.Pid));
+            // The job's environment carried the connection; the workers' command lines did not.
+            Assert.All(spawned.Ids, i => Assert.Contains($"worker {i} on queue", string.Join("\n", obj.WorkerProcessLog(i))));
+            var script = Directory.GetFiles(Path.GetDirectoryName(spawned.LogFiles[spawned.Id])!, "*.sbatch").Single();
+            Assert.DoesNotContain(RedisServer.Instance.Address, File.ReadAllText(script));
+
+            // scancel (SIGKILL to the job) in the middle of a task: the heartbeat expires, the worker is LOST, the task DIED.
+            var slow = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)");
+            await Poll.Until(() => obj.TaskStatus(slow) == RrqTaskStatus.Running, 60);
+            var victim = obj.TaskInfo(slow).Worker!;
+            var other = spawned.Ids.Single(i => i != victim);
+            spawned.Kill(victim);
+            Assert.False(spawned.IsAlive(victim));
+            await Poll.Until(() => obj.TaskStatus(slow) == RrqTaskStatus.Died, 60);
+            Assert.Equal(RrqWorkerStatus.Lost, obj.WorkerStatus(victim));
+
+            // The other leaves when asked, and its job ends.
+            obj.WorkerStop([other]);
+            await Poll.Until(() => !spawned.IsAlive(other), 60);
+            Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(other));
+        }
+        finally
+        {
+            spawned.Kill();
+        }
+    }
+
+    [Fact]
+    public async Task WorkerStop_with_Kill_cancels_a_Slurm_worker_through_scancel_and_its_task_DIED()
+    {
+        RequireSlurm();
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var spawned = await obj.WorkerSpawnAsync(1, timeout: TimeSpan.FromMinutes(2), logDir: LogDir(), launcher: new RrqSlurmLauncher());
+        try
+        {
+            var slow = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)");
+            await Poll.Until(() => obj.TaskStatus(slow) == RrqTaskStatus.Running, 60);
+            obj.WorkerStop([spawned.Id], RrqWorkerStopType.Kill);
+            Assert.Equal(RrqTaskStatus.Died, obj.TaskStatus(slow));
+            await Poll.Until(() => !spawned.IsAlive(spawned.Id), 30);
+            Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(spawned.Id));
+        }
+        finally
+        {
+            spawned.Kill();
+        }
+    }
+
+    [Fact]
+    public async Task A_job_Slurm_refuses_or_holds_is_reported_with_Slurms_reason_and_nothing_is_left_running()
+    {
+        RequireSlurm();
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        // More memory than the node has: sbatch refuses the job.
+        var refused = await Assert.ThrowsAsync<RrqException>(() =>
+            obj.WorkerSpawnAsync(1, logDir: LogDir(), launcher: new RrqSlurmLauncher { Memory = "100000G" }));
+        Assert.Contains($"Slurm refused the job of 1 worker for queue '{q.QueueId}'", refused.Message);
+        Assert.Contains("Requested node configuration is not available", refused.Message);
+        Assert.Empty(obj.WorkerList());
+
+        // A job that waits (here: not before an hour from now): the spawn's wait says why, then cancels it.
+        var sw = Stopwatch.StartNew();
+        var held = await Assert.ThrowsAsync<RrqException>(() => obj.WorkerSpawnAsync(1, timeout: TimeSpan.FromSeconds(5), logDir: LogDir(),
+            launcher: new RrqSlurmLauncher { ExtraArguments = ["--begin=now+3600"] }));
+        Assert.Contains("not ready in time", held.Message);
+        Assert.Matches(@"Slurm job \d+_1: PENDING \(reason: BeginTime\)", held.Message);
+        Assert.InRange(sw.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
+        var job = System.Text.RegularExpressions.Regex.Match(held.Message, @"Slurm job (\d+_1)").Groups[1].Value;
+        await Poll.Until(() => RrqSlurmLauncher.State(job).State is null or "CANCELLED", 30);
+    }
+}
