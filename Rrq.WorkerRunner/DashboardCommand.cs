@@ -44,14 +44,8 @@ internal static class DashboardCommand
                 await Console.Error.WriteLineAsync($"rrq-worker dashboard: --port {n} is not a port (0 to 65535).");
                 return 2;
             }
-            string? connection;
-            try
+            if (!WorkerProgram.TryConnection(result, redis, redisFile, out var connection))
             {
-                connection = WorkerProgram.Connection(result.GetValue(redis), result.GetValue(redisFile));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                await Console.Error.WriteLineAsync($"rrq-worker: {e.Message}");
                 return 2;
             }
             if (AspNetCoreFolder() is not { } folder)

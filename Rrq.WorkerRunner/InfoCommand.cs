@@ -48,14 +48,8 @@ internal static class InfoCommand
                 await Console.Error.WriteLineAsync("rrq-worker info: --interval takes 0 < SECONDS <= 3600, --failures 0 to 100, --minutes 1 to 1440.");
                 return 2;
             }
-            string? connection;
-            try
+            if (!WorkerProgram.TryConnection(result, redis, redisFile, out var connection))
             {
-                connection = WorkerProgram.Connection(result.GetValue(redis), result.GetValue(redisFile));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                await Console.Error.WriteLineAsync($"rrq-worker: {e.Message}");
                 return 2;
             }
             try

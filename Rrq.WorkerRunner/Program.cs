@@ -71,14 +71,8 @@ internal static class WorkerProgram
         };
         root.SetAction((result, _) =>
         {
-            string? connection;
-            try
+            if (!TryConnection(result, redis, redisFile, out var connection))
             {
-                connection = Connection(result.GetValue(redis), result.GetValue(redisFile));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rrq-worker: {e.Message}");
                 return Task.FromResult(BadArguments);
             }
             return RunWorkerAsync(result.GetRequiredValue(queue), result.GetValue(config) ?? "localhost", result.GetValue(name),
@@ -216,6 +210,23 @@ internal static class WorkerProgram
             }
         }
         return d[a.Length, b.Length];
+    }
+
+    /// <summary>The connection string of a command's --redis or --redis-file (null: the environment's); false, with the
+    /// problem printed, when they cannot be used (the command then exits with <see cref="BadArguments"/>).</summary>
+    internal static bool TryConnection(ParseResult result, Option<string?> redis, Option<FileInfo?> redisFile, out string? connection)
+    {
+        try
+        {
+            connection = Connection(result.GetValue(redis), result.GetValue(redisFile));
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"rrq-worker: {e.Message}");
+            connection = null;
+            return false;
+        }
     }
 
     /// <summary>The connection string from --redis or --redis-file (null: the environment's). A password given
