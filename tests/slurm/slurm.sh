@@ -6,6 +6,11 @@ dir=${RRQ_SLURM_DIR:-/tmp/rrq-slurm}
 here=$(cd "$(dirname "$0")" && pwd)
 
 stop() {
+  # Jobs first (this cluster is the tests' own): their processes would outlive the daemons.
+  if [ -f "$dir/slurm.conf" ] && [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
+    SLURM_CONF="$dir/slurm.conf" scancel --full --signal=KILL --user="$(id -un)" 2>/dev/null || true
+    SLURM_CONF="$dir/slurm.conf" scancel --user="$(id -un)" 2>/dev/null || true
+  fi
   for d in slurmd slurmctld; do
     if [ -f "$dir/$d.pid" ]; then kill "$(cat "$dir/$d.pid")" 2>/dev/null || true; fi
   done
