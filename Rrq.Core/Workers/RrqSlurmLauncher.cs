@@ -162,24 +162,58 @@ public sealed class RrqSlurmLauncher : RrqWorkerLauncher
             var parts = line.Split('|');
             return (parts[0], parts.Length > 1 && parts[1] != "None" ? parts[1] : null, null);
         }
-        // Gone from the queue: scontrol remembers a finished job for MinJobAge (5 minutes by default).
+        // Gone from the queue: scontrol remembers a finished job for MinJobAge (5 minutes by default). An array task that
+        // never started (cancelled while pending) has no record of its own: the array's record stands for it.
         var (sc, show, _) = Run("scontrol", ["show", "job", "-o", job]);
-        if (sc != 0)
+        var record = sc == 0 ? show.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() : null;
+        if (record is null && job.Split('_') is [var array, var task] && int.TryParse(task, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+        {
+            var (ac, all, _) = Run("scontrol", ["show", "job", "-o", array]);
+            record = ac != 0 ? null : all.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .FirstOrDefault(line => Field(line, "ArrayTaskId") is { } ids && Covers(ids, index));
+        }
+        if (record is null)
         {
             return (null, null, null);
         }
-        string? Field(string name) => show.Split(' ', StringSplitOptions.RemoveEmptyEntries)
-            .FirstOrDefault(f => f.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
-        var reason = Field("Reason");
-        return (Field("JobState"), reason is null or "None" ? null : reason, Field("ExitCode"));
+        var reason = Field(record, "Reason");
+        return (Field(record, "JobState"), reason is null or "None" ? null : reason, Field(record, "ExitCode"));
+    }
+
+    private static string? Field(string record, string name) => record.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        .FirstOrDefault(f => f.StartsWith(name + "=", StringComparison.Ordinal))?[(name.Length + 1)..];
+
+    /// <summary>Whether an ArrayTaskId field ("3", "1-4", "1,3-5%2", or 4294967294 for a whole array not yet split) covers
+    /// task <paramref name="index"/>.</summary>
+    internal static bool Covers(string ids, int index)
+    {
+        if (ids == "4294967294")
+        {
+            return true;
+        }
+        foreach (var part in ids.Split('%')[0].Split(','))
+        {
+            var range = part.Split('-');
+            if (range.Length == 1 && int.TryParse(range[0], CultureInfo.InvariantCulture, out var one) && one == index)
+            {
+                return true;
+            }
+            if (range.Length == 2 && int.TryParse(range[0], CultureInfo.InvariantCulture, out var from)
+                && int.TryParse(range[1], CultureInfo.InvariantCulture, out var to) && from <= index && index <= to)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 }
 
 /// <summary>A worker that is one task of a Slurm job array.</summary>
 internal sealed class SlurmHandle(string job) : WorkerHandle
 {
-    private static readonly string[] Ended = ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
-        "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"];
+    // COMPLETING: its processes have ended and Slurm is cleaning up after them; the worker is gone.
+    private static readonly string[] Ended = ["COMPLETED", "COMPLETING", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+        "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"];
 
     private readonly Lock _lock = new();
     private (DateTime At, string? State, string? Reason, string? ExitCode) _last = (DateTime.MinValue, null, null, null);
@@ -210,6 +244,7 @@ internal sealed class SlurmHandle(string job) : WorkerHandle
         }
     }
 
+    /// <summary>Cancels the job and waits (up to 10 s, as a local kill does) until Slurm has it ended.</summary>
     public override void Kill()
     {
         RrqSlurmLauncher.Cancel(Job);
@@ -217,6 +252,7 @@ internal sealed class SlurmHandle(string job) : WorkerHandle
         {
             _last = (DateTime.MinValue, null, null, null);
         }
+        WaitForExit(TimeSpan.FromSeconds(10));
     }
 
     public override bool WaitForExit(TimeSpan timeout)

@@ -94,6 +94,32 @@ public class SlurmTests
     }
 
     [Fact]
+    public async Task A_Slurm_worker_that_stops_to_be_recycled_starts_again_in_its_job_under_the_same_id()
+    {
+        RequireSlurm();
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        obj.WorkerConfigSave("two", new RrqWorkerConfig { RecycleAfterTasks = 2 });
+        var spawned = await obj.WorkerSpawnAsync(1, "two", TimeSpan.FromMinutes(2), LogDir(), new RrqSlurmLauncher());
+        try
+        {
+            var tasks = Enumerable.Range(0, 5).Select(_ => obj.TaskCreateExpr("Environment.ProcessId")).ToArray();
+            Assert.True(await obj.TaskWaitAsync(tasks, TimeSpan.FromSeconds(120)));
+            var pids = obj.TaskResults(tasks).Cast<int>().ToArray();
+            Assert.Equal([pids[0], pids[0], pids[2], pids[2], pids[4]], pids);   // two tasks per process
+            Assert.Equal(3, pids.Distinct().Count());
+            Assert.Equal([spawned.Id], obj.WorkerList());
+            Assert.True(spawned.IsAlive(spawned.Id));                          // the same job all along
+            Assert.Equal(spawned.Jobs[spawned.Id], obj.WorkerInfo([spawned.Id])[spawned.Id].SlurmJob);
+            Assert.Equal(2, obj.WorkerLogTail(spawned.Id, 0).Count(l => l is { Command: "STOP", Message: "OK (RECYCLE: ran 2 tasks)" }));
+        }
+        finally
+        {
+            spawned.Kill();
+        }
+    }
+
+    [Fact]
     public async Task A_job_Slurm_refuses_or_holds_is_reported_with_Slurms_reason_and_nothing_is_left_running()
     {
         RequireSlurm();
@@ -115,5 +141,16 @@ public class SlurmTests
         Assert.InRange(sw.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
         var job = System.Text.RegularExpressions.Regex.Match(held.Message, @"Slurm job (\d+_1)").Groups[1].Value;
         await Poll.Until(() => RrqSlurmLauncher.State(job).State is null or "CANCELLED", 30);
+
+        // A job cancelled before its worker came (scancel by someone else): the wait stops at once and says so.
+        var waiting = await obj.WorkerSpawnAsync(1, timeout: TimeSpan.Zero, logDir: LogDir(),
+            launcher: new RrqSlurmLauncher { ExtraArguments = ["--begin=now+3600"] });
+        var cancel = Process.Start("scancel", waiting.Jobs[waiting.Id])!;
+        await cancel.WaitForExitAsync();
+        sw.Restart();
+        var gone = await Assert.ThrowsAsync<RrqException>(() => waiting.WaitAliveAsync(TimeSpan.FromMinutes(2)));
+        Assert.Contains("Worker died", gone.Message);
+        Assert.Contains($"Slurm job {waiting.Jobs[waiting.Id]}: CANCELLED", gone.Message);
+        Assert.InRange(sw.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(30));
     }
 }
