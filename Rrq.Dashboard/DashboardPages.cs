@@ -407,8 +407,8 @@ internal sealed partial class DashboardPages(string prefix, RrqDashboardOptions 
         if (live)
         {
             List<string> buttons = [Button($"{prefix}/worker/{Uri.EscapeDataString(id)}/stop", "Stop", null, "stop")];
-            // A process can be killed only from its own machine (WorkerStop with Kill refuses others).
-            if (info?.Hostname == Environment.MachineName)
+            // A process can be killed only from its own machine (WorkerStop with Kill refuses others); a Slurm job anywhere.
+            if (info?.Hostname == Environment.MachineName || info?.SlurmJob is not null)
             {
                 buttons.Add(Button($"{prefix}/worker/{Uri.EscapeDataString(id)}/kill", "Kill", $"Kill worker {id}? Its running tasks will be DIED.", "kill", danger: true));
             }
