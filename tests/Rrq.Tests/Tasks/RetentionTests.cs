@@ -105,8 +105,10 @@ public class RetentionTests
         var both = obj.TaskCreateExpr("4", dependsOn: [ok, slow]);   // waits for slow; ok will expire meanwhile
         await w.StepAsync();
         await w.StepAsync();
-        obj.RetentionSet(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        await Task.Delay(1100);
+        // Tombstones last as long as the retention: 3 s, so that the steps below (two tasks, on a loaded CI machine more
+        // than a second) end before the tombstones go (with 1 s, CI once saw 'ok' unknown by the time it was depended on).
+        obj.RetentionSet(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
+        await Task.Delay(3100);
         Assert.Equal(2, obj.RetentionSweep());
         Assert.Equal(RrqTaskStatus.Missing, obj.TaskStatus(ok));
         var gone = Assert.Throws<RrqException>(() => obj.TaskResult(bad));
@@ -124,7 +126,7 @@ public class RetentionTests
         Assert.Equal([RrqTaskStatus.Pending, RrqTaskStatus.Impossible], obj.TaskStatus([afterOk, afterBad]));
 
         // The tombstones go after as long again: then the ids are unknown, and the error says so.
-        await Task.Delay(1100);
+        await Task.Delay(3100);
         obj.RetentionSweep();   // (which expires the tasks above that finished over a second ago, too)
         Assert.False(await Db.HashExistsAsync(obj.Keys.Expired, ok));
         Assert.False(await Db.HashExistsAsync(obj.Keys.Expired, bad));
