@@ -62,8 +62,7 @@ internal static class DashboardCommand
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
             try
             {
-                await using var obj = await RrqController.ConnectAsync(result.GetRequiredValue(queue), connection, follow: true, timeoutTaskWait: null,
-                    logger: null, embedded: false, offload: null, asWorker: false, token, create: false);
+                await using var obj = await WorkerProgram.ConnectReaderAsync(result.GetRequiredValue(queue), connection, token);
                 await ServeAsync(obj, result.GetValue(host) ?? "127.0.0.1", n, result.GetValue(allowActions), stop.Token);
                 return 0;
             }

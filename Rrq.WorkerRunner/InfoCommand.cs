@@ -54,9 +54,7 @@ internal static class InfoCommand
             }
             try
             {
-                // A reader: a mistyped queue id creates nothing, and an unreachable Redis fails within seconds.
-                await using var obj = await RrqController.ConnectAsync(result.GetRequiredValue(queue), connection, follow: true, timeoutTaskWait: null,
-                    logger: null, embedded: false, offload: null, asWorker: false, token, create: false);
+                await using var obj = await WorkerProgram.ConnectReaderAsync(result.GetRequiredValue(queue), connection, token);
                 return await ShowAsync(obj, result.GetValue(json), result.GetValue(watch), TimeSpan.FromSeconds(every), nFailures, nMinutes, token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

@@ -229,6 +229,12 @@ internal static class WorkerProgram
         }
     }
 
+    /// <summary>Connects a command that only reads and acts on a queue (info, dashboard): a mistyped queue id creates
+    /// nothing, and an unreachable Redis fails within seconds (not a worker's long first connect).</summary>
+    internal static Task<RrqController> ConnectReaderAsync(string queueId, string? connection, CancellationToken token) =>
+        RrqController.ConnectAsync(queueId, connection, follow: true, timeoutTaskWait: null, logger: null, embedded: false,
+            offload: null, asWorker: false, token, create: false);
+
     /// <summary>The connection string from --redis or --redis-file (null: the environment's). A password given
     /// on the command line works, with a warning: any user of the machine can read it in <c>ps</c>.</summary>
     internal static string? Connection(string? redis, FileInfo? file)

@@ -114,17 +114,7 @@ public sealed class RrqSlurmLauncher : RrqWorkerLauncher
         {
             psi.ArgumentList.Add(a);
         }
-        foreach (var (k, v) in env ?? new Dictionary<string, string>())
-        {
-            if (v.Length == 0)
-            {
-                psi.Environment.Remove(k);
-            }
-            else
-            {
-                psi.Environment[k] = v;
-            }
-        }
+        WorkerLauncher.SetEnvironment(psi, env ?? new Dictionary<string, string>());
         Process p;
         try
         {

@@ -106,6 +106,22 @@ internal static class WorkerLauncher
         using var _ = new FileStream(path, new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.Write, UnixCreateMode = mine });
     }
 
+    /// <summary>Sets a child's environment variables; "" removes one (a variable this process has that the child must not).</summary>
+    internal static void SetEnvironment(ProcessStartInfo psi, IReadOnlyDictionary<string, string> environment)
+    {
+        foreach (var (k, v) in environment)
+        {
+            if (v.Length == 0)
+            {
+                psi.Environment.Remove(k);
+            }
+            else
+            {
+                psi.Environment[k] = v;
+            }
+        }
+    }
+
     /// <summary>Creates a folder readable by this user only (or narrows an existing one).</summary>
     internal static void PrivateFolder(string path)
     {
@@ -149,17 +165,7 @@ internal static class WorkerLauncher
         psi.UseShellExecute = false;
         psi.RedirectStandardInput = true;
         psi.WorkingDirectory = Environment.CurrentDirectory;
-        foreach (var (k, v) in environment)
-        {
-            if (v.Length == 0)
-            {
-                psi.Environment.Remove(k);
-            }
-            else
-            {
-                psi.Environment[k] = v;
-            }
-        }
+        SetEnvironment(psi, environment);
         PrivateFile(logFile);
         var process = Process.Start(psi) ?? throw new RrqException($"Could not start {file}.");
         if (OperatingSystem.IsWindows())
