@@ -16,8 +16,14 @@ internal static class DashboardActions
                     var next = (await obj.TaskRetryAsync([id])).Single();
                     return new ActionOutcome(StatusCodes.Status200OK, $"Task {id} was retried as {next}.", $"{prefix}/task/{Uri.EscapeDataString(next)}");
                 case "cancel":
-                    var cancelled = await obj.TaskCancelAsync(id, wait: true, timeout: TimeSpan.FromSeconds(10));
-                    return new ActionOutcome(StatusCodes.Status200OK, cancelled ? $"Task {id} was cancelled." : $"Task {id} had finished already.");
+                    if (await obj.TaskCancelAsync(id, wait: true, timeout: TimeSpan.FromSeconds(10)))
+                    {
+                        return new ActionOutcome(StatusCodes.Status200OK, $"Task {id} was cancelled.");
+                    }
+                    var status = await obj.TaskStatusAsync(id, follow: false);
+                    return status == RrqTaskStatus.Missing
+                        ? new ActionOutcome(StatusCodes.Status404NotFound, $"No task '{id}' in queue '{obj.QueueId}'.")
+                        : new ActionOutcome(StatusCodes.Status409Conflict, $"Task {id} is not cancelable ({status.ToRedisString()}): nothing was changed.");
                 case "delete":
                     await obj.TaskDeleteAsync([id]);
                     return new ActionOutcome(StatusCodes.Status200OK, $"Task {id} was deleted.", $"{prefix}/");

@@ -31,7 +31,10 @@ internal static class WorkerProgram
             await Console.Error.WriteLineAsync($"rrq-worker: {problem}\nSee `rrq-worker --help`.");
             return BadArguments;
         }
-        return await parsed.InvokeAsync();
+        // A worker and the dashboard handle SIGTERM and SIGINT themselves: a worker finishes its tasks, however long they
+        // take, and exits 0 (System.CommandLine would end it after two seconds with 143 or 130).
+        var own = parsed.CommandResult.Command is RootCommand || parsed.CommandResult.Command.Name == "dashboard";
+        return await parsed.InvokeAsync(own ? new InvocationConfiguration { ProcessTerminationTimeout = null } : null);
     }
 
     private static RootCommand Commands()
@@ -278,8 +281,14 @@ internal static class WorkerProgram
 
     /// <summary>The process of one separate-process task, started and supervised by a worker. It runs the
     /// code its worker compiled and loads no compiler (nor anything else it does not need).</summary>
-    private static Task<int> RunChildAsync(string image) =>
-        Rrq.Workers.ChildTaskRunner.RunAsync(new Rrq.Scripting.Evaluation.ChildRuntime(), image, Console.In);
+    private static async Task<int> RunChildAsync(string image)
+    {
+        // Ctrl-C in a terminal signals the whole foreground group, the worker's children too: the worker decides what
+        // becomes of their tasks (it lets them finish on the first, and kills them on a second). SIGTERM still ends a
+        // child, as a user's `kill` of the pid TaskInfo shows should (the task is then DIED).
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+        return await Rrq.Workers.ChildTaskRunner.RunAsync(new Rrq.Scripting.Evaluation.ChildRuntime(), image, Console.In);
+    }
 
     private static void WarmUp(Rrq.Workers.IChildCompiler compiler)
     {
@@ -295,47 +304,62 @@ internal static class WorkerProgram
 
     private static async Task<int> RunWorkerAsync(string queueId, string config, string? name, string? redis, bool exitWithStdin)
     {
-        using var stop = new CancellationTokenSource();
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-        Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-        if (exitWithStdin)
+        using var shutdown = new WorkerShutdown(exitWithStdin);
+        // A worker never starts an embedded server: one only it could reach would run nothing.
+        // Everything the worker and its connection log goes to standard output as timestamped lines (the log
+        // WorkerProcessLog reads): one logging provider, one path.
+        using var console = new Rrq.Logging.LineLoggerProvider(Console.Out);
+        RrqWorker? worker = null;
+        async Task<int> RunAsync()
         {
-            // Spawned workers: the parent holds our stdin open; when it exits we stop after the current task.
-            _ = Task.Run(() =>
+            try
             {
-                try
-                {
-                    while (Console.In.ReadLine() is not null) { }
-                }
-                catch (IOException)
-                {
-                }
-                stop.Cancel();
-            });
+                await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
+                    logger: console.CreateLogger("Rrq"), embedded: false, offload: null, asWorker: true, CancellationToken.None);
+                // Connected: the credentials leave the environment task code sees (and the children it starts inherit).
+                RrqWorker.ForgetCredentials();
+                // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
+                // so its first task (in this process or a separate one) does not wait a second or two for that.
+                var evaluator = new RoslynTaskEvaluator();
+                WarmUp(evaluator);
+                await using var w = await RrqWorker.CreateAsync(controller, evaluator, name, config);
+                worker = w;
+                shutdown.Use(console.CreateLogger("Rrq"));
+                shutdown.Watch(controller);
+                await w.RunAsync(shutdown.Stopping);
+                return w.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
+            }
+            catch (Exception e) when (e is RrqException or ArgumentException)
+            {
+                Console.Error.WriteLine($"rrq-worker: {e.Message}");
+                return 1;
+            }
         }
 
-        try
+        var run = RunAsync();
+        if (await Task.WhenAny(run, shutdown.Now) == run)
         {
-            // A worker never starts an embedded server: one only it could reach would run nothing.
-            // Everything the worker and its connection log goes to standard output as timestamped lines (the log
-            // WorkerProcessLog reads): one logging provider, one path.
-            using var console = new Rrq.Logging.LineLoggerProvider(Console.Out);
-            await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
-                logger: console.CreateLogger("Rrq"), embedded: false, offload: null, asWorker: true, CancellationToken.None);
-            // Connected: the credentials leave the environment task code sees (and the children it starts inherit).
-            RrqWorker.ForgetCredentials();
-            // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
-            // so its first task (in this process or a separate one) does not wait a second or two for that.
-            var evaluator = new RoslynTaskEvaluator();
-            WarmUp(evaluator);
-            await using var worker = await RrqWorker.CreateAsync(controller, evaluator, name, config);
-            await worker.RunAsync(stop.Token);
-            return worker.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
+            return await run;
         }
-        catch (Exception e) when (e is RrqException or ArgumentException)
+        // Told to leave now (a second signal, or Redis gone while stopping): the tasks still running are not waited for.
+        var (code, why) = await shutdown.Now;
+        if (worker is not null && code != 1)
         {
-            Console.Error.WriteLine($"rrq-worker: {e.Message}");
-            return 1;
+            try
+            {
+                using var now = new CancellationTokenSource();
+                await now.CancelAsync();
+                // Records the worker EXITED and its running tasks DIED (or retried by their policy), and kills their processes.
+                await worker.StopAsync($"KILLED ({why})", now.Token).WaitAsync(RrqWorker.ExitBudget + TimeSpan.FromSeconds(5));
+            }
+            catch (Exception e) when (e is TimeoutException or RrqException or StackExchange.Redis.RedisException)
+            {
+                Console.Error.WriteLine($"rrq-worker: could not record that the worker left: {e.Message}");
+            }
         }
+        await Console.Out.FlushAsync();
+        // An in-process task cannot be stopped but by ending the process: its thread goes with it.
+        Environment.Exit(code);
+        return code;
     }
 }

@@ -79,17 +79,22 @@ public sealed partial class RrqController
     }
 
     /// <summary>
-    /// Cancels a task (rrq's <c>rrq_task_cancel</c>). A PENDING or DEFERRED task becomes CANCELLED and
-    /// leaves its queue (the tasks that depend on it become IMPOSSIBLE); a RUNNING separate-process task has its process killed and becomes CANCELLED while its
-    /// worker goes on. Returns true when the task is CANCELLED, false when it had already finished
-    /// (nothing is changed), or finished before it could be stopped.
+    /// Cancels a task (rrq's <c>rrq_task_cancel</c>). A PENDING or DEFERRED task becomes CANCELLED and leaves its queue
+    /// (the tasks that depend on it become IMPOSSIBLE); a RUNNING separate-process task has its process killed and
+    /// becomes CANCELLED while its worker goes on. Returns true when this call cancelled the task. Returns false, and
+    /// writes nothing, when there was nothing to cancel: the task has finished (COMPLETE, ERROR, DIED, TIMEOUT,
+    /// IMPOSSIBLE, or CANCELLED already, by an earlier call), was retried (MOVED: cancel its newest task instead), does
+    /// not exist (MISSING), or is RUNNING with its kill asked for by another call; also when a RUNNING task finished
+    /// before its worker could stop it. (rrq refuses these with "Task is not cancelable"; read
+    /// <see cref="TaskStatus(string, bool?)"/> to know which.) A call that Redis applied but whose reply was lost is
+    /// sent again as the same call, and answers as its first try did.
     /// </summary>
     /// <param name="taskId">The task.</param>
-    /// <param name="wait">For a running task, wait until its worker has stopped it (default true).</param>
+    /// <param name="wait">For a running task, wait until its worker has stopped it (default true). Without waiting, the
+    /// call returns false for a running task: it is still RUNNING when the call returns.</param>
     /// <param name="timeout">How long to wait; default 10 seconds.</param>
-    /// <exception cref="RrqException">The task does not exist; or it runs inside its worker's own
-    /// process (in-process tasks cannot be stopped safely: submit with <c>separateProcess: true</c>
-    /// to be able to cancel); or it did not stop in time.</exception>
+    /// <exception cref="RrqException">The task runs inside its worker's own process (in-process tasks cannot be stopped
+    /// safely: submit with <c>separateProcess: true</c> to be able to cancel); or it did not stop in time.</exception>
     public bool TaskCancel(string taskId, bool wait = true, TimeSpan? timeout = null) =>
         TaskCancelAsync(taskId, wait, timeout).GetAwaiter().GetResult();
 
@@ -103,16 +108,17 @@ public sealed partial class RrqController
         var queue = (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, taskId), cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
         registration?.Watch([taskId]);
-        var r = await Queue.TaskCancelAsync(taskId, queue, cancellationToken).ConfigureAwait(false);
+        // One token per call: the retry layer sends the same script again after a lost reply, and the script tells that
+        // repeat (which answers as the first try did) from a new call (which finds nothing to do).
+        var r = await Queue.TaskCancelAsync(taskId, queue, NewTaskId(), cancellationToken).ConfigureAwait(false);
         switch ((long)r[0])
         {
             case 1:
                 await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
                 return true;
             case 0:
-                return false;
             case -1:
-                throw MissingTask(taskId);
+                return false;
             case -3:
                 throw new RrqException(
                     $"Cannot cancel task '{taskId}': it is RUNNING inside worker '{(string?)r[1]}''s own process, which cannot " +

@@ -14,15 +14,16 @@ public sealed partial class RrqController
 {
     /// <summary>
     /// Waits for a task to finish, woken by the notification its worker publishes (no polling).
-    /// Returns true if it COMPLETEd; false if it failed or <paramref name="timeout"/> passed first.
-    /// A wait that nobody can end is said so: when, two seconds in, no live worker listens to the queue of a
-    /// task still waited for (no worker at all, or a typo in the queue name), a warning is logged once (on
-    /// standard error when the controller has no logger), and at the timeout the wait throws instead of
-    /// returning false.
+    /// Returns true if it COMPLETEd; false if it failed or <paramref name="timeout"/> passed first, as rrq does, so a
+    /// loop such as <c>while (!obj.TaskWait(ids, TimeSpan.FromSeconds(1))) { ... }</c> works. A wait that nobody can
+    /// end is said so: when no live worker listens to the queue of a task still waited for (no worker at all, or a
+    /// typo in the queue name), a warning naming that queue and the queues live workers listen to is logged once per
+    /// wait (two seconds in, or at the timeout if that comes first), on standard error when the controller has no
+    /// logger (a notebook shows it under the cell).
     /// </summary>
     /// <param name="taskId">The task (with follow, the newest task of its retry chain is waited for).</param>
     /// <param name="timeout">How long to wait; null uses the controller's <see cref="TimeoutTaskWait"/> (for ever by default).</param>
-    /// <exception cref="RrqException">The task does not exist; or the timeout passed with no live worker listening to its queue.</exception>
+    /// <exception cref="RrqException">The task does not exist (MISSING).</exception>
     public bool TaskWait(string taskId, TimeSpan? timeout = null) =>
         TaskWaitAsync([taskId], timeout).GetAwaiter().GetResult();
 
@@ -189,9 +190,10 @@ public sealed partial class RrqController
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            if (await NobodyListensAsync(watched.Keys, cancellationToken).ConfigureAwait(false) is { } nobody)
+            // The timeout: false, as rrq answers, whoever listens. A wait that nobody could have ended says why, once.
+            if (!listenersChecked && await NobodyListensAsync(watched.Keys, cancellationToken).ConfigureAwait(false) is { } nobody)
             {
-                throw new RrqException($"TaskWait gave up after {limit.TotalSeconds:0.###} s: {nobody}");
+                WarnOnce(nobody);
             }
             return false;
         }

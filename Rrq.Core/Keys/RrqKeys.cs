@@ -184,6 +184,11 @@ internal sealed class RrqKeys
     /// <summary>hash: queue name → how many of that queue's list entries are in <see cref="QueueSkip"/>.</summary>
     public RedisKey QueueSkipCount => _p + "queue_skip_count";
 
+    /// <summary>hash: queue name → how many ids at the head of that queue's list were put at the front (released
+    /// dependents, tasks given back): the next goes behind them, so those sent to the front keep their order
+    /// (include/front.lua).</summary>
+    public RedisKey QueueFront => _p + "queue_front";
+
     /// <summary>list: output lines of a separate-process task's child process.</summary>
     public RedisKey TaskLog(string taskId) => _p + "task:" + taskId + ":log";
 
@@ -218,10 +223,10 @@ internal sealed class RrqKeys
 
     /// <summary>The keys every script that ends, retries or deletes tasks takes last, in the order include/finished.lua reads
     /// them: the finished-chain indexes, the walks over dependents, the tombstones, and the chain and dependency hashes
-    /// those shared steps read.</summary>
+    /// those shared steps read, and the count of each queue's front (a release puts dependents there).</summary>
     public RedisKey[] FinishedBlock =>
         [DoneComplete, DoneFailed, Fanout, FanoutAt, Release, ReleaseAt, Rearm, RearmAt, Expired, ExpiredAt, TaskMovedTo, TaskMovedRoot,
-            TaskDependsUp, TaskDependsLeft];
+            TaskDependsUp, TaskDependsLeft, QueueFront];
 
     /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }

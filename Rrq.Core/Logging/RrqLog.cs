@@ -89,6 +89,16 @@ internal static partial class RrqLog
     [LoggerMessage(227, LogLevel.Information, "task {TaskId} was handed to this worker, but was cancelled, deleted or taken by its own claim before it took it up: not run here")]
     public static partial void HandoffGone(ILogger logger, string taskId);
 
+    [LoggerMessage(228, LogLevel.Warning, "{Why}: finishing the running task(s), recording them, then leaving the queue; {Again}")]
+    public static partial void StopRequested(ILogger logger, string why, string again);
+
+    [LoggerMessage(229, LogLevel.Warning, "{Why}: leaving now; a task still running is not waited for (it is recorded DIED, or retried by its policy)")]
+    public static partial void StopNow(ILogger logger, string why);
+
+    [LoggerMessage(230, LogLevel.Warning, "Redis at {Address} has not answered for {Seconds} s since this worker was told to stop: leaving now " +
+        "without recording anything (nothing could be). When Redis is back, lost-worker detection marks this worker LOST and its task DIED")]
+    public static partial void StopRedisGone(ILogger logger, string address, double seconds);
+
     [LoggerMessage(212, LogLevel.Information, "task {TaskId} {Status} in {ElapsedMs} ms")]
     public static partial void TaskFinished(ILogger logger, string taskId, string status, double elapsedMs);
 

@@ -47,20 +47,21 @@ internal sealed partial class QueueContext
         var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskLink,
             [k.TaskStatus, k.TaskDependsDown, k.TaskMovedTo, k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsSeq, k.TaskTimeComplete,
                 k.Linking, k.Queue(queue), k.Idle(queue), k.WorkerId, .. k.FinishedBlock],
-            [(string)k.TaskCompleteChannel!, k.WorkerChannelPrefix, budget, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
+            [(string)k.TaskCompleteChannel!, k.WorkerChannelPrefix, budget, queue, .. ids.Select(i => (RedisValue)i)], cancellationToken).ConfigureAwait(false))!;
         return (long)r[0];
     }
 
-    /// <summary>task_cancel.lua on a task of <paramref name="queue"/>: {1} cancelled (now, or before: a repeat);
-    /// {2, worker} its worker was asked to kill it; {0, status} it had finished; {-1} no such task; {-3, worker} it runs in
-    /// its worker's own process.</summary>
-    public async Task<RedisResult[]> TaskCancelAsync(string taskId, string queue, CancellationToken cancellationToken)
+    /// <summary>task_cancel.lua on a task of <paramref name="queue"/>, for the call with <paramref name="callToken"/>: {1}
+    /// cancelled (by this call, or its first try); {2, worker} its worker was asked to kill it; {0, status} nothing to do
+    /// (finished, MOVED, or its kill asked for by another call); {-1} no such task; {-3, worker} it runs in its worker's
+    /// own process.</summary>
+    public async Task<RedisResult[]> TaskCancelAsync(string taskId, string queue, string callToken, CancellationToken cancellationToken)
     {
         var k = Keys;
         return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
             [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.QueueSkip, k.TaskDependsDown,
                 k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount, k.TaskClaim, .. k.FinishedBlock],
-            [taskId, (string)k.TaskCompleteChannel!, queue], cancellationToken).ConfigureAwait(false))!;
+            [taskId, (string)k.TaskCompleteChannel!, queue, callToken], cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>task_retry.lua: retries each (leaf, root, new id, target queue) at once, or none. Returns {r}, or a

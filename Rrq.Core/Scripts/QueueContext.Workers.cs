@@ -18,7 +18,7 @@ internal sealed partial class QueueContext
         [
             k.WorkerMessage(workerId), k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerLog(workerId), k.TaskStatus, k.TaskWorker,
             k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.TaskClaim, k.WorkerClaim, k.TaskQueue,
-            k.QueueSkip, k.QueueSkipCount, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q), k.Idle(q) }),
+            k.QueueSkip, k.QueueSkipCount, k.QueueFront, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q), k.Idle(q) }),
         ];
         return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, slots, .. queues.Select(q => (RedisValue)q)])
             .ConfigureAwait(false))!;

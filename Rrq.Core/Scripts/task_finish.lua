@@ -164,7 +164,7 @@ if wstatus and n_own > 0 then
   out = claim({ message = KEYS[26], worker_id = KEYS[27], worker_status = KEYS[6], worker_task = KEYS[5],
     worker_log = KEYS[7], task_status = KEYS[1], task_worker = KEYS[2], time_start = KEYS[28], expr = k.expr,
     lcl = k.lcl, timeout = k.timeout, envir = KEYS[29], task_claim = KEYS[31], worker_claim = KEYS[32],
-    task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34] },
+    task_queue = k.queue, skip = KEYS[33], skip_count = KEYS[34], front = FRONT },
     own, w, { t = t, status = wstatus, lines = result == 2 and {} or { line }, held = held,
       -- A first finish (not a repeat) checked the worker's registration, and its next claim's token is new.
       registered = result == 1 or result == 3, fresh = result == 1 or result == 3, quiet = quiet }, ARGV[12], ARGV[13])

@@ -13,19 +13,21 @@
 -- KEYS[9] queue:<name> (the tasks' queue)   KEYS[10] idle:<name>   KEYS[11] worker:id
 -- then RrqKeys.FinishedBlock
 -- ARGV[1] channel to publish "<id> <status>" on   ARGV[2] prefix of workers' own channels
--- ARGV[3] how many links at most   ARGV[4..] task ids (all of the queue of KEYS[9]), in submission order
+-- ARGV[3] how many links at most   ARGV[4] the tasks' queue name   ARGV[5..] task ids (all of the queue of KEYS[9]),
+-- in submission order
 --
 -- Returns {how many of the ids are still being linked}.
 
 --#include now
 --#include fail_dependents
 --#include wake
+--#include front
 
 local budget = tonumber(ARGV[3])
 local time = now()
 local released = {}
 local open = 0
-for a = 4, #ARGV do
+for a = 5, #ARGV do
   local id = ARGV[a]
   local at = redis.call('HGET', KEYS[8], id)
   if at and budget <= 0 then
@@ -91,12 +93,12 @@ for a = 4, #ARGV do
     end
   end
 end
--- Every dependency had completed: to the front of the queue, in submission order, and an idle worker woken each.
-for i = #released, 1, -1 do
-  local id = released[i]
+-- Every dependency had completed: to the front of the queue (behind those there already), in submission order, and an
+-- idle worker woken each.
+for _, id in ipairs(released) do
   redis.call('HDEL', KEYS[5], id)
   redis.call('HSET', KEYS[1], id, 'PENDING')
-  redis.call('LPUSH', KEYS[9], id)
 end
+front_push(KEYS[9], FRONT, ARGV[4], released)
 wake_idle(KEYS[10], KEYS[11], ARGV[2], #released)
 return {open}

@@ -1,6 +1,7 @@
 -- task_submit: create one or more tasks of one queue. Without dependencies they are PENDING at the
 -- tail of the queue; with dependencies that have all COMPLETEd, PENDING at the front (as if released
--- by the last of them, in submission order); while some dependency is unfinished they are DEFERRED
+-- by the last of them: behind the tasks at the front already, in submission order, include/front.lua);
+-- while some dependency is unfinished they are DEFERRED
 -- (in no queue); if a dependency has failed they are IMPOSSIBLE at once.
 --
 -- KEYS[1] task:expr        KEYS[2] task:status     KEYS[3] task:queue
@@ -47,6 +48,7 @@
 --#include offload
 --#include links
 --#include finished
+--#include front
 --#include wake
 --#include handoff
 --#include batch
@@ -272,14 +274,7 @@ elseif status == 'PENDING' then
   if #ids == 0 then
     -- all handed over
   elseif nd > 0 then
-    -- To the front, last first, so that they keep their order there.
-    local reversed = {}
-    for i = #ids, 1, -1 do
-      reversed[#reversed + 1] = ids[i]
-    end
-    for i = 1, #reversed, 500 do
-      redis.call('LPUSH', KEYS[7], unpack(reversed, i, math.min(i + 499, #reversed)))
-    end
+    front_push(KEYS[7], FRONT, ARGV[1], ids)
   else
     for i = 1, #ids, 500 do
       redis.call('RPUSH', KEYS[7], unpack(ids, i, math.min(i + 499, #ids)))

@@ -37,7 +37,7 @@ local function qk(name)
   for i = 8, #ARGV do
     if ARGV[i] == name then
       local at = 28 + (i - 8) * 2
-      return { KEYS[at], KEYS[at + 1], ARGV[5] .. name }
+      return { KEYS[at], KEYS[at + 1], ARGV[5] .. name, name }
     end
   end
   return nil
@@ -59,7 +59,7 @@ local orphan, missing = orphan_tasks(KEYS[3], KEYS[5], KEYS[6], KEYS[7], KEYS[4]
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end
-put_back({ status = KEYS[5], worker = KEYS[6], time_start = KEYS[25], claim = KEYS[27] }, back, KEYS[4], time)
+put_back({ status = KEYS[5], worker = KEYS[6], time_start = KEYS[25], claim = KEYS[27], front = FRONT }, back, KEYS[4], time)
 local was = redis.call('SREM', KEYS[1], w)
 -- A clean exit removes the heartbeat, so the worker is never mistaken for a lost one.
 redis.call('DEL', KEYS[8])

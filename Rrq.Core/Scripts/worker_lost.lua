@@ -30,7 +30,7 @@ local function qk(name)
   for i = 6, #ARGV do
     if ARGV[i] == name then
       local at = 28 + (i - 6) * 2
-      return { KEYS[at], KEYS[at + 1], ARGV[4] .. name }
+      return { KEYS[at], KEYS[at + 1], ARGV[4] .. name, name }
     end
   end
   return nil
@@ -45,7 +45,7 @@ local orphan, missing = orphan_tasks(KEYS[3], KEYS[6], KEYS[7], KEYS[8], KEYS[4]
 if not orphan then
   return {-4, string.sub(missing, 9)}
 end
-put_back({ status = KEYS[6], worker = KEYS[7], time_start = KEYS[26], claim = KEYS[27] }, back, KEYS[4], time)
+put_back({ status = KEYS[6], worker = KEYS[7], time_start = KEYS[26], claim = KEYS[27], front = FRONT }, back, KEYS[4], time)
 redis.call('SREM', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'LOST')
 redis.call('RPUSH', KEYS[4], time .. ' LOST')

@@ -1,5 +1,6 @@
 --#include held
 --#include handoff
+--#include front
 local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 -- claim(c, queues, w, pre, token, slots): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
@@ -7,7 +8,7 @@ local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 -- queues (in priority order) is taken off its queue AND recorded as RUNNING on this worker in the
 -- same step, so no task is ever in no queue and owned by no one.
 --   c: { message, worker_id, worker_status, worker_task, worker_log, task_status, task_worker,
---        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue, skip, skip_count } (keys)
+--        time_start, expr, lcl, timeout, envir, task_claim, worker_claim, task_queue, skip, skip_count, front } (keys)
 --   Ids in c.skip were left in their list when their task stopped being PENDING there; they are dropped here,
 --   at most 1000 per call (then it returns "nothing, but due now", and the worker claims again at once).
 --   queues: list of { list key, delayed key, queue name, idle key }, highest priority first. Tasks submitted with a
@@ -202,7 +203,7 @@ local function claim(c, queues, w, pre, token, slots)
             redis.call('HDEL', c.task_worker, h)
             redis.call('HDEL', c.time_start, h)
             redis.call('HDEL', c.task_claim, h)
-            redis.call('LPUSH', q[1], h)
+            front_back(q[1], c.front, q[3], h)
             local t = redis.call('TIME')
             redis.call('RPUSH', c.worker_log, t[1] .. '.' .. string.format('%06d', tonumber(t[2])) .. ' TASK_RETURNED ' .. h)
             back = true
@@ -267,15 +268,18 @@ local function claim(c, queues, w, pre, token, slots)
     return task_reply(c, version, taken[1], queues, { unpack(taken, 2) })
   end
   for _, q in ipairs(queues) do
+    local popped = 0
     while true do
       local id = redis.call('LPOP', q[1])
       if not id then
         break
       end
+      popped = popped + 1
       if not pre.quiet and redis.call('SREM', c.skip, id) == 1 then
         redis.call('HINCRBY', c.skip_count, q[3], -1)
         dropped = dropped + 1
         if dropped >= 1000 then
+          front_taken(c.front, q[3], popped)
           if #taken > 0 then
             return reply()
           end
@@ -303,10 +307,14 @@ local function claim(c, queues, w, pre, token, slots)
         taken[#taken + 1] = id
         lines[#lines + 1] = time .. ' TASK_START ' .. id
         if #taken >= count then
+          front_taken(c.front, q[3], popped)
           write_held()
           return reply()
         end
       end
+    end
+    if popped > 0 then
+      front_taken(c.front, q[3], popped)
     end
   end
   if #taken > 0 then

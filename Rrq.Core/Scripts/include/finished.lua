@@ -13,8 +13,9 @@
 --                               when the tombstone itself goes (a dependency that expired counts as what it was)
 --   task:moved_to, task:moved_root, task:depends_up, task:depends_left
 --                               the per-task hashes these shared steps read: retry chains, and what a task waits for
+--   queue_front                 how many ids at the head of each queue were put at the front (include/front.lua)
 -- N_KEYS is how many keys come before them.
-local N_KEYS = #KEYS - 14
+local N_KEYS = #KEYS - 15
 local DONE_COMPLETE, DONE_FAILED = KEYS[N_KEYS + 1], KEYS[N_KEYS + 2]
 local FANOUT, FANOUT_AT = KEYS[N_KEYS + 3], KEYS[N_KEYS + 4]
 local RELEASE, RELEASE_AT = KEYS[N_KEYS + 5], KEYS[N_KEYS + 6]
@@ -22,6 +23,7 @@ local REARM, REARM_AT = KEYS[N_KEYS + 7], KEYS[N_KEYS + 8]
 local EXPIRED, EXPIRED_AT = KEYS[N_KEYS + 9], KEYS[N_KEYS + 10]
 local MOVED_TO, MOVED_ROOT = KEYS[N_KEYS + 11], KEYS[N_KEYS + 12]
 local DEPENDS_UP, DEPENDS_LEFT = KEYS[N_KEYS + 13], KEYS[N_KEYS + 14]
+local FRONT = KEYS[N_KEYS + 15]
 local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
 local unpack = table.unpack or unpack
 

@@ -1,3 +1,4 @@
+--#include front
 -- The tasks a worker holds: claimed by it and not yet recorded. worker:task keeps them in the worker's field as
 -- "<task id>@<claim token>", space-separated in the order taken: one for a worker of one slot, up to its Concurrency for
 -- one that runs several tasks at once. Every change to a worker's tasks goes through these.
@@ -65,9 +66,9 @@ local function nth_id(new, i)
 end
 
 -- put_back(k, back, log, time): tasks a worker held and never started go back to the front of their queues as PENDING,
--- the first of `back` ending up first: back = { {id, {queue key, delayed key, channel}}, ... } in the order taken;
--- k = { status, worker, time_start, claim } (the task hashes). Each gets TASK_RETURNED in the worker's log; a queue's
--- channel is told when the push makes it non-empty.
+-- the first of `back` ending up first: back = { {id, {queue key, delayed key, channel, name}}, ... } in the order taken;
+-- k = { status, worker, time_start, claim, front } (the task hashes, and queue_front). Each gets TASK_RETURNED in the
+-- worker's log; a queue's channel is told when the push makes it non-empty.
 local function put_back(k, back, log, time)
   for i = #back, 1, -1 do
     local id, q = back[i][1], back[i][2]
@@ -75,7 +76,7 @@ local function put_back(k, back, log, time)
     redis.call('HDEL', k.worker, id)
     redis.call('HDEL', k.time_start, id)
     redis.call('HDEL', k.claim, id)
-    if redis.call('LPUSH', q[1], id) == 1 then
+    if front_back(q[1], k.front, q[4], id) == 0 then
       redis.call('PUBLISH', q[3], 1)
     end
     redis.call('RPUSH', log, time .. ' TASK_RETURNED ' .. id)

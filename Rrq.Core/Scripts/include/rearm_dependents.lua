@@ -2,10 +2,10 @@
 -- again. The walk is a queue of chains in REARM (include/finished.lua), each named by its first task with its place in
 -- its range of links in REARM_AT, like the failure walk (include/fail_dependents.lua), and as bounded: one call
 -- spends at most `budget` (a link, each dependency read, and each dependent re-armed, about five), from the chain's
--- last dependent back to its first. For each IMPOSSIBLE dependent: if none of its dependencies failed
+-- first dependent on. For each IMPOSSIBLE dependent: if none of its dependencies failed
 -- (include/finished.lua dependencies_of), it becomes DEFERRED, waiting for those that have not COMPLETEd, or PENDING
--- at the front of its queue when they all have (the new task may have completed before the walk got there: walking
--- backwards, those released end up in submission order), and its own dependents are queued for the same walk. A
+-- at the front of its queue when they all have (the new task may have completed before the walk got there: those
+-- released go behind the front's tasks, in submission order), and its own dependents are queued for the same walk. A
 -- chain whose newest task has failed (or is gone) re-arms no one: its failure walk has the last word.
 -- queue_keys maps a queue name to its list and '@channel:' .. name to its channel. Returns the number of chains still
 -- queued, or nil and the name of a queue whose key was not passed (the slices done so far stand; call again with it).
@@ -21,7 +21,7 @@ local function rearm_run(depends_down, task_status, task_time_complete, task_que
     if st and not FAILED[st] then
       limit = math.min(budget, 100)
       local kids, statuses
-      links, kids, statuses = walk_slice(depends_down, task_status, REARM_AT, p, limit, true)
+      links, kids, statuses = walk_slice(depends_down, task_status, REARM_AT, p, limit, false)
       budget = budget - #links - 1
       if #links > 0 then
         -- Read first: a dependent to release into a queue whose key was not passed leaves this slice undone.
@@ -54,9 +54,7 @@ local function rearm_run(depends_down, task_status, task_time_complete, task_que
           end
           redis.call('HDEL', task_time_complete, unpack(rearmed))
           unfinished(rearmed)
-          for _, r in ipairs(released) do
-            walk_release(task_status, queue_keys, r[1], r[2])
-          end
+          walk_release(task_status, queue_keys, released)
           for _, d in ipairs(rearmed) do
             if has_dependents(depends_down, d) then
               walk_queue(REARM, REARM_AT, d)

@@ -2,8 +2,8 @@
 -- those with none left go to the FRONT of their own queue as PENDING. The walk is a queue of chains in RELEASE
 -- (include/finished.lua, include/walks.lua), a bounded slice per call: task_finish.lua does the first slice with the
 -- outcome, and the worker (or, should it die, any sweeping worker) carries the rest on with walk_continue.lua before
--- it takes more work. It goes from the chain's last dependent back to its first, so that those released end up at
--- the front in submission order (the first submitted runs first); a worker free meanwhile may take a later one first.
+-- it takes more work. It goes from the chain's first dependent on, and those released go behind the tasks already at the
+-- front of their queue (include/front.lua): so they run in submission order, and after those released before them.
 -- A chain no longer COMPLETE (retried since) releases no one more: its dependents not yet counted wait for its new task.
 --
 -- The count (task:depends_left) is only a hint: a dependency that had COMPLETEd and is retried counts again without
@@ -27,7 +27,7 @@ local function release_run(depends_down, task_status, task_queue, queue_keys, bu
     if st == 'COMPLETE' then
       limit = math.min(budget, 100)
       local kids, statuses
-      links, kids, statuses = walk_slice(depends_down, task_status, RELEASE_AT, p, limit, true)
+      links, kids, statuses = walk_slice(depends_down, task_status, RELEASE_AT, p, limit, false)
       budget = budget - #links - 1
       if #links > 0 then
         -- Read first: a dependent to release into a queue whose key was not passed leaves this slice undone.
@@ -59,9 +59,7 @@ local function release_run(depends_down, task_status, task_queue, queue_keys, bu
         if #fix > 0 then
           redis.call('HSET', DEPENDS_LEFT, unpack(fix))
         end
-        for _, r in ipairs(release) do
-          walk_release(task_status, queue_keys, r[1], r[2])
-        end
+        walk_release(task_status, queue_keys, release)
       end
     end
     walk_next(RELEASE, RELEASE_AT, p, links, limit)

@@ -3,6 +3,7 @@
 -- parent their links are kept under), with a hash of how far each walk has got (its last link; "" for none yet).
 --#include links
 --#include finished
+--#include front
 
 -- walk_queue: queues chain `root` for a walk from its first dependent, or starts its queued walk again from there.
 local function walk_queue(list, at_key, root)
@@ -42,14 +43,25 @@ local function walk_slice(depends_down, task_status, at_key, p, limit, backwards
   return links, kids, #kids > 0 and redis.call('HMGET', task_status, unpack(kids)) or {}
 end
 
--- walk_release: dependent d, with nothing left to wait for, is PENDING at the front of its queue q (queue_keys maps q to
--- its list and '@channel:' .. q to its channel); a walk goes from a chain's last dependent back, so those it releases
--- end up in submission order.
-local function walk_release(task_status, queue_keys, d, q)
-  redis.call('HDEL', DEPENDS_LEFT, d)
-  redis.call('HSET', task_status, d, 'PENDING')
-  if redis.call('LPUSH', queue_keys[q], d) == 1 then
-    redis.call('PUBLISH', queue_keys['@channel:' .. q], 1)
+-- walk_release: dependents with nothing left to wait for, released = { {d, q}, ... } in the walk's order (a walk goes from
+-- a chain's first dependent on), are PENDING at the front of their queues q (queue_keys maps q to its list and
+-- '@channel:' .. q to its channel), behind those released before them: so they run in submission order.
+local function walk_release(task_status, queue_keys, released)
+  local order, by_queue = {}, {}
+  for _, r in ipairs(released) do
+    local d, q = r[1], r[2]
+    redis.call('HDEL', DEPENDS_LEFT, d)
+    redis.call('HSET', task_status, d, 'PENDING')
+    if not by_queue[q] then
+      by_queue[q] = {}
+      order[#order + 1] = q
+    end
+    by_queue[q][#by_queue[q] + 1] = d
+  end
+  for _, q in ipairs(order) do
+    if front_push(queue_keys[q], FRONT, q, by_queue[q]) == 0 then
+      redis.call('PUBLISH', queue_keys['@channel:' .. q], 1)
+    end
   end
 end
 

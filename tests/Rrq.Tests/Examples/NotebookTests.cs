@@ -30,7 +30,7 @@ public class NotebookTests
                 .Select(c => (Source: string.Concat(c.GetProperty("source").EnumerateArray().Select(s => s.GetString())),
                               Outputs: c.GetProperty("outputs").EnumerateArray().ToArray()))
                 .ToArray();
-            Assert.Equal(9, cells.Length);
+            Assert.Equal(10, cells.Length);
             Assert.All(cells, c => Assert.DoesNotContain(c.Outputs, o => o.GetProperty("output_type").GetString() == "error"));
 
             string Html(string startsWith)
@@ -58,6 +58,13 @@ public class NotebookTests
             var info = Html("obj.TaskInfo");
             Assert.Contains("&lt;rrq_task_info&gt;", info);
             Assert.Contains("<td>status</td><td><code>ERROR</code></td>", info);
+            // A task on a queue nobody serves: false at the timeout, and the reason under the cell.
+            var stray = cells.Single(c => c.Source.StartsWith("var stray", StringComparison.Ordinal));
+            Assert.Contains("False", Html("var stray"), StringComparison.OrdinalIgnoreCase);
+            var strayText = string.Concat(stray.Outputs.Where(o => o.TryGetProperty("text", out _))
+                .SelectMany(o => o.GetProperty("text").EnumerateArray().Select(t => t.GetString())));
+            Assert.Contains("⚠ TaskWait: no live worker listens to queue 'gpu'", strayText);
+            Assert.Contains("the 1 live worker listens to 'default'", strayText);
             Assert.Equal("<code>IDLE</code>", Html("obj.WorkerStatus"));
             var worker = Html("obj.WorkerInfo");
             Assert.Contains("<tr><th>worker</th><th>host</th><th>pid</th>", worker);                  // one table, a row per worker

@@ -62,19 +62,71 @@ public class CancelTests
         Assert.Equal(5, obj.TaskResult(t));
     }
 
+    /// <summary>Every field every per-task hash of the queue holds for <paramref name="id"/>, and its place in the
+    /// finished sets: what a cancel that changes nothing must leave as it was.</summary>
+    private static async Task<string> Snapshot(TestQueue q, string id)
+    {
+        var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var lines = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: "{" + q.QueueId + "}:*"))
+        {
+            var type = await db.KeyTypeAsync(key);
+            if (type == StackExchange.Redis.RedisType.Hash && await db.HashGetAsync(key, id) is { IsNull: false } v)
+            {
+                lines.Add($"{key} = {Convert.ToHexString((byte[])v!)}");
+            }
+            else if (type == StackExchange.Redis.RedisType.SortedSet && await db.SortedSetScoreAsync(key, id) is { } score)
+            {
+                lines.Add($"{key} @ {score}");
+            }
+        }
+        lines.Sort(StringComparer.Ordinal);
+        return string.Join("\n", lines);
+    }
+
     [Fact]
-    public async Task Cancelling_a_finished_task_returns_false_and_an_unknown_one_is_an_error()
+    public async Task Cancelling_a_task_that_is_not_cancelable_returns_false_and_writes_nothing_whatever_its_status()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var t = obj.TaskCreateExpr("3");
         var w = await q.WorkerAsync();
-        await w.StepAsync();
-        Assert.False(obj.TaskCancel(t));
-        Assert.Equal(RrqTaskStatus.Complete, obj.TaskStatus(t));
-        Assert.Equal(3, obj.TaskResult(t));
+        _ = w.RunAsync();
+        var complete = obj.TaskCreateExpr("3");
+        var error = obj.TaskCreateExpr("int.Parse(\"x\")");
+        var died = obj.TaskCreateExpr("System.Environment.Exit(3)", separateProcess: true);
+        var timeout = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true, timeout: TimeSpan.FromSeconds(1));
+        Assert.True(obj.TaskWait(complete, TimeSpan.FromSeconds(60)));
+        Assert.False(obj.TaskWait([error, died, timeout], TimeSpan.FromSeconds(60)));
+        var impossible = obj.TaskCreateExpr("1", dependsOn: [error]);
+        var moved = obj.TaskCreateExpr("int.Parse(\"y\")");
+        Assert.False(obj.TaskWait(moved, TimeSpan.FromSeconds(60)));
+        var retried = obj.TaskRetry(moved);
+        Assert.False(obj.TaskWait(retried, TimeSpan.FromSeconds(60)));
+        var cancelled = obj.TaskCreateExpr("1", queue: "nobody");
+        Assert.True(obj.TaskCancel(cancelled));
+
+        (string Id, RrqTaskStatus Status)[] cases =
+        [
+            (complete, RrqTaskStatus.Complete), (error, RrqTaskStatus.Error), (died, RrqTaskStatus.Died),
+            (timeout, RrqTaskStatus.Timeout), (impossible, RrqTaskStatus.Impossible), (moved, RrqTaskStatus.Moved),
+            (cancelled, RrqTaskStatus.Cancelled),
+        ];
+        foreach (var (id, status) in cases)
+        {
+            Assert.Equal(status, obj.TaskStatus(id, follow: false));
+            var before = await Snapshot(q, id);
+            Assert.False(obj.TaskCancel(id), $"cancel of a {status} task");
+            Assert.False(await obj.TaskCancelAsync(id, wait: false), $"cancel of a {status} task, not waiting");
+            Assert.Equal(status, obj.TaskStatus(id, follow: false));
+            Assert.Equal(before, await Snapshot(q, id));
+        }
+        Assert.Equal(3, obj.TaskResult(complete));
+
         var missing = new string('f', 32);
-        Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskCancel(missing)).Message);
+        Assert.False(obj.TaskCancel(missing));
+        Assert.Equal(RrqTaskStatus.Missing, obj.TaskStatus(missing));
+        Assert.Equal("", await Snapshot(q, missing));
     }
 
     [Fact]

@@ -136,14 +136,21 @@ public class RepeatedCallTests
     }
 
     [Fact]
-    public async Task A_cancel_repeated_after_a_lost_reply_still_says_the_task_was_cancelled()
+    public async Task A_cancel_repeated_after_a_lost_reply_answers_as_its_first_try_and_a_new_cancel_finds_nothing_to_do()
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
         var t = obj.TaskCreateExpr("1");
-        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", default))[0]);
-        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", default))[0]);
-        Assert.True(obj.TaskCancel(t));
+        // The same call sent twice (its first reply lost): both say it was cancelled.
+        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", "call-1", default))[0]);
+        var cancelledAt = obj.TaskTimes([t])[0].Complete;
+        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", "call-1", default))[0]);
+        // Another call: nothing to do, and nothing written (the completion time stays the first call's).
+        var other = await obj.Queue.TaskCancelAsync(t, "default", "call-2", default);
+        Assert.Equal(0, (long)other[0]);
+        Assert.Equal("CANCELLED", (string?)other[1]);
+        Assert.False(obj.TaskCancel(t));
+        Assert.Equal(cancelledAt, obj.TaskTimes([t])[0].Complete);
         Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
         Assert.Empty(obj.QueueList());
     }

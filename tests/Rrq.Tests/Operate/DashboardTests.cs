@@ -143,6 +143,10 @@ public class DashboardTests
         Assert.Contains(t, await early.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.OK, (await Act($"/rrq/task/{t}/cancel")).StatusCode);
         Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
+        // A second press changes nothing, and says why.
+        var again = await Act($"/rrq/task/{t}/cancel");
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Contains("is not cancelable (CANCELLED)", await again.Content.ReadAsStringAsync());
         Assert.Equal(HttpStatusCode.NotFound, (await Act($"/rrq/task/{t}/explode")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Act("/rrq/worker/nobody/stop")).StatusCode);
         var deleted = await Act($"/rrq/task/{t}/delete");

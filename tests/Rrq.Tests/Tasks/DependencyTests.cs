@@ -42,10 +42,11 @@ public class DependencyTests
         var w = await q.WorkerAsync();
         await w.StepAsync();
         var queued = obj.TaskCreateExpr("2");
-        // Its dependency is COMPLETE already: to the front, as a release would have put it (rrq does the same).
+        // Its dependency is COMPLETE already: to the front, as a release would have put it (rrq does the same), and behind
+        // what was sent to the front before it (rrq would put the last first).
         var late = obj.TaskCreateExpr("3", dependsOn: [a]);
         var lateBulk = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 3).Select(i => new { i }), dependsOn: [a]);
-        Assert.Equal([.. lateBulk, late, queued], obj.QueueList());
+        Assert.Equal([late, .. lateBulk, queued], obj.QueueList());
 
         // Released together by one completion: at the front, first submitted first.
         var gate = obj.TaskCreateExpr("0");
@@ -56,6 +57,58 @@ public class DependencyTests
             await w.StepAsync();
         }
         Assert.Equal([.. held, single], obj.QueueList().Take(5));
+    }
+
+    [Fact]
+    public async Task Tasks_sent_to_the_front_one_after_another_run_in_that_order_on_a_worker_process()
+    {
+        // As a user meets it: a worker process busy with a task while the user submits ordinary tasks, then tasks whose
+        // dependency has completed (to the front), and a task released by a completion (to the front, behind them).
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        await q.SpawnAsync();
+        var done = obj.TaskCreateExpr("1");
+        Assert.True(obj.TaskWait(done, TimeSpan.FromSeconds(60)));
+        using var gate = new Gate();
+        var blocker = obj.TaskCreateExpr(Gate.Wait + " 0", gate.Locals);
+        await Poll.Until(async () => await obj.TaskStatusAsync(blocker) == RrqTaskStatus.Running, 60);
+        var ordinary = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 2).Select(i => new { i }));
+        var front = Enumerable.Range(0, 3).Select(i => obj.TaskCreateExpr("i", new { i }, dependsOn: [done])).ToArray();
+        Assert.Equal([.. front, .. ordinary], obj.QueueList());
+        gate.Open();
+        Assert.True(obj.TaskWait([.. front, .. ordinary], TimeSpan.FromSeconds(60)));
+        var started = obj.TaskTimes([.. front, .. ordinary]).OrderBy(t => t.Start).Select(t => t.TaskId);
+        Assert.Equal([.. front, .. ordinary], started);
+    }
+
+    [Fact]
+    public async Task Dependents_released_by_one_completion_and_then_another_run_first_released_first()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        // The dependencies run on another queue, so nothing of the default queue is claimed between the two releases.
+        obj.WorkerConfigSave("other", new RrqWorkerConfig { Queues = ["other"] });
+        var w = await q.WorkerAsync(config: "other");
+        var (g1, g2) = (obj.TaskCreateExpr("1", queue: "other"), obj.TaskCreateExpr("2", queue: "other"));
+        var tail = obj.TaskCreateExpr("3");
+        var d1 = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 2).Select(i => new { i }), dependsOn: [g1]);
+        var d2 = obj.TaskCreateExpr("5", dependsOn: [g2]);
+        Assert.Equal(g1, (await w.StepAsync()).TaskId);
+        Assert.Equal(g2, (await w.StepAsync()).TaskId);
+        Assert.Equal([.. d1, d2, tail], obj.QueueList());
+        var d3 = obj.TaskCreateExpr("6", dependsOn: [g1, g2]);
+        Assert.Equal([.. d1, d2, d3, tail], obj.QueueList());
+        var runner = await q.WorkerAsync();
+        foreach (var expected in (string[])[.. d1, d2, d3, tail])
+        {
+            Assert.Equal(expected, (await runner.StepAsync()).TaskId);
+        }
+        // The front is empty again: a release now goes first of all.
+        var g3 = obj.TaskCreateExpr("7", queue: "other");
+        var later = obj.TaskCreateExpr("8");
+        var d4 = obj.TaskCreateExpr("9", dependsOn: [g3]);
+        await w.StepAsync();
+        Assert.Equal([d4, later], obj.QueueList());
     }
 
     [Fact]

@@ -183,7 +183,7 @@ public class RetentionTests
         var parent = obj.TaskCreateExpr("1");
         var children = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1000).Select(i => (object)new { i }), dependsOn: [parent]);
         // The cancel script alone, as if its caller died before carrying the walk on.
-        await obj.Queue.TaskCancelAsync(parent, "default", CancellationToken.None);
+        await obj.Queue.TaskCancelAsync(parent, "default", "cancel", CancellationToken.None);
         var statuses = obj.TaskStatus(children);
         Assert.Contains(RrqTaskStatus.Impossible, statuses);
         Assert.Contains(RrqTaskStatus.Deferred, statuses);      // not all in one script
@@ -203,7 +203,7 @@ public class RetentionTests
         var parent = obj.TaskCreateExpr("1");
         var children = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1000).Select(i => (object)new { i }), dependsOn: [parent]);
         // The parent is cancelled by the script alone (its walk left half done), then retried.
-        await obj.Queue.TaskCancelAsync(parent, "default", CancellationToken.None);
+        await obj.Queue.TaskCancelAsync(parent, "default", "cancel", CancellationToken.None);
         Assert.Contains(RrqTaskStatus.Deferred, obj.TaskStatus(children));
         var again = obj.TaskRetry(parent);
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Deferred, st));

@@ -330,29 +330,41 @@ public class TaskLifecycleTests
     }
 
     [Fact]
-    public async Task TaskWait_with_no_worker_listening_to_the_tasks_queue_warns_once_and_throws_at_its_timeout()
+    public async Task TaskWait_with_no_worker_listening_to_the_tasks_queue_warns_once_and_returns_false_at_its_timeout()
     {
         await using var q = await TestQueue.CreateAsync();
         var log = new ListLogger();
         await using var obj = await RrqController.ConnectAsync(q.QueueId, RedisServer.Instance.Address, logger: log);
 
-        // No worker at all.
+        // No worker at all, and a timeout shorter than the two seconds after which a wait looks for listeners.
         var t = await obj.TaskCreateExprAsync("1");
-        var e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskWaitAsync(t, TimeSpan.FromSeconds(3)));
-        Assert.StartsWith("TaskWait gave up after 3 s: no worker is running on '" + q.QueueId + "'", e.Message);
-        Assert.Contains($"queue 'default' (task {t})", e.Message);
-        Assert.Contains("WorkerSpawn", e.Message);
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromMilliseconds(300)));
         var warning = Assert.Single(log.Lines);
-        Assert.StartsWith("Warning: ⚠ TaskWait: no worker is running on", warning);
+        Assert.StartsWith($"Warning: ⚠ TaskWait: no worker is running on '{q.QueueId}', so nothing will run queue 'default' (task {t})", warning);
+        Assert.Contains("WorkerSpawn", warning);
+
+        // rrq's loop: wait a little, find it unfinished, wait again. Each wait says it once; none throws.
+        log.Lines.Clear();
+        var rounds = 0;
+        while (!obj.TaskWait([t], TimeSpan.FromMilliseconds(200), progress: false) && ++rounds < 3)
+        {
+        }
+        Assert.Equal(3, rounds);
+        Assert.Equal(3, log.Lines.Count);
+
+        // A longer wait warns once, two seconds in, and not again at its timeout.
+        log.Lines.Clear();
+        Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(3)));
+        Assert.Single(log.Lines);
 
         // A worker, but not on the queue the task went to (a typo, say).
         log.Lines.Clear();
         var w = await q.WorkerAsync();
         var typo = await obj.TaskCreateExprAsync("2", queue: "gpu-typo");
         var also = await obj.TaskCreateExprAsync("3", queue: "gpu-typo");
-        e = await Assert.ThrowsAsync<RrqException>(() => obj.TaskWaitAsync([typo, also], TimeSpan.FromSeconds(3)));
-        Assert.Contains($"no live worker listens to queue 'gpu-typo' (task {typo} and 1 more); the 1 live worker listens to 'default'", e.Message);
-        Assert.Single(log.Lines);
+        Assert.False(await obj.TaskWaitAsync([typo, also], TimeSpan.FromMilliseconds(500)));
+        Assert.Contains($"no live worker listens to queue 'gpu-typo' (task {typo} and 1 more); the 1 live worker listens to 'default'",
+            Assert.Single(log.Lines));
 
         // Someone listens to the task's queue: a plain timeout, false, and no warning.
         log.Lines.Clear();
@@ -360,6 +372,31 @@ public class TaskLifecycleTests
         Assert.Empty(log.Lines);
         await w.StepAsync();
         Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task TaskWait_without_a_logger_warns_on_standard_error_and_returns_false()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var script = Path.Combine(Path.GetTempPath(), $"wait-{Guid.NewGuid():N}.csx");
+        await File.WriteAllTextAsync(script, $$"""
+            using Rrq;
+            var obj = RrqController.Connect("{{q.QueueId}}", "{{RedisServer.Instance.Address}}");
+            var t = obj.TaskCreateExpr("1", queue: "nobody");
+            Console.WriteLine($"waited: {obj.TaskWait(t, TimeSpan.FromMilliseconds(300))}");
+            """);
+        try
+        {
+            var (code, output, err) = await RrqWorkerCli.RunAsync("run", script);
+            Assert.Equal(0, code);
+            Assert.Equal("waited: False", output.Trim());
+            Assert.Contains("⚠ TaskWait: no worker is running on", err);
+            Assert.Contains("queue 'nobody'", err);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
     }
 
     [Fact]
