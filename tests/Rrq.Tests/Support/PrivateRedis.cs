@@ -110,6 +110,13 @@ public sealed class PrivateRedis : IDisposable
         return sw.Elapsed;
     }
 
+    /// <summary>Ends the server for good (SIGKILL), as a machine or a notebook kernel holding it would go.</summary>
+    public void Kill()
+    {
+        _process!.Kill();
+        _process.WaitForExit(10_000);
+    }
+
     /// <summary>Freezes the server process (SIGSTOP) for <paramref name="length"/>, then lets it go on.</summary>
     public void Freeze(TimeSpan length)
     {

@@ -283,9 +283,9 @@ public class RetryTests
         Assert.Equal(links, await Db.SortedSetRangeByRankAsync(obj.Keys.TaskDependsDown));
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
 
-        // One step re-arms a bounded slice, last dependent first; the rest waits in the queue of walks, after the last
-        // dependent's own walk (to its grandchild).
-        Assert.Equal(2, await obj.Queue.WalksContinueAsync([], CancellationToken.None));
+        // One step re-arms a bounded slice, first dependent first; the rest waits in the queue of walks (the last
+        // dependent, whose own walk leads to its grandchild, is not reached yet).
+        Assert.Equal(1, await obj.Queue.WalksContinueAsync([], CancellationToken.None));
         var statuses = obj.TaskStatus(children);
         Assert.Contains(RrqTaskStatus.Deferred, statuses);
         Assert.Contains(RrqTaskStatus.Impossible, statuses);
