@@ -15,7 +15,9 @@ local function front_push(list, front, name, ids)
   local n = tonumber(redis.call('HGET', front, name) or '0')
   local ahead = {}
   if n > 0 then
-    ahead = redis.call('LPOP', list, n) or {}
+    -- LRANGE and LTRIM rather than LPOP with a count, which Garnet answers with a bare string for one id.
+    ahead = redis.call('LRANGE', list, 0, n - 1)
+    redis.call('LTRIM', list, #ahead, -1)
   end
   local before = redis.call('LLEN', list) + #ahead
   -- LPUSH puts its last argument first: push from the end backwards, a slice at a time (unpack has a limit).
