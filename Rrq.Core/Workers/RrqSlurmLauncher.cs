@@ -97,9 +97,17 @@ public sealed class RrqSlurmLauncher : RrqWorkerLauncher
         sb.Append("ids=(none ").AppendJoin(' ', ids.Select(Quote)).Append(")\n");
         sb.Append("id=${ids[$SLURM_ARRAY_TASK_ID]}\n");
         sb.Append("log=").Append(Quote(logDir)).Append("/\"$id.log\"\n");
+        // Slurm's SIGTERM (scancel, the time limit) reaches the worker itself, which finishes its task and exits 0. The shell
+        // outlives it (a trap that does nothing; the worker still gets the default handling) and waits for the worker, so
+        // the worker stays a child of the job's shell and Slurm's SIGKILL at the end of KillWait still finds it (with
+        // proctrack/linuxproc, a worker whose shell had died would be out of Slurm's reach).
+        sb.Append("trap ':' TERM\n");
         sb.Append("while true; do\n  ").AppendJoin(' ', command.Select(Quote)).Append(' ').Append(Quote(queueId))
-          .Append(" --config ").Append(Quote(config)).Append(" --name \"$id\" >> \"$log\" 2>&1\n");
-        sb.Append("  code=$?\n  # ").Append(RrqWorker.RecycleExitCode).Append(": the worker stopped to be recycled; start it again in this job.\n");
+          .Append(" --config ").Append(Quote(config)).Append(" --name \"$id\" >> \"$log\" 2>&1 &\n");
+        sb.Append("  pid=$!\n  wait \"$pid\"\n  code=$?\n");
+        sb.Append("  # wait returns early when the shell is signalled: wait again until the worker has really exited.\n");
+        sb.Append("  while kill -0 \"$pid\" 2>/dev/null; do wait \"$pid\"; code=$?; done\n");
+        sb.Append("  # ").Append(RrqWorker.RecycleExitCode).Append(": the worker stopped to be recycled; start it again in this job.\n");
         sb.Append("  [ \"$code\" -eq ").Append(RrqWorker.RecycleExitCode).Append(" ] || exit \"$code\"\ndone\n");
         return sb.ToString();
     }
