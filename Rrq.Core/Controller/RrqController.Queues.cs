@@ -262,11 +262,18 @@ public sealed partial class RrqController
                 deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
             }
         }
+        // Said on purpose: a worker that finds the queue's data gone leaves only when this says it was destroyed (an
+        // empty server without it is a restart without persistence, or a failover, and the worker waits).
+        await Queue.RunAsync(db => db.StringSetAsync(Keys.Destroyed, DateTimeOffset.UtcNow.ToString("O"), DestroyedMarkerLife), cancellationToken)
+            .ConfigureAwait(false);
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
         DeleteProcessLogs(logs);   // the spawned workers' process logs (those on this machine)
         await DisposeAsync().ConfigureAwait(false);
         return deleted;
     }
+
+    /// <summary>How long the mark that a queue was destroyed lasts: longer than any outage its workers wait through.</summary>
+    internal static readonly TimeSpan DestroyedMarkerLife = TimeSpan.FromDays(1);
 
     private static string GlobEscape(string s) =>
         string.Concat(s.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));

@@ -184,6 +184,12 @@ internal sealed class RrqKeys
     /// <summary>hash: queue name → how many of that queue's list entries are in <see cref="QueueSkip"/>.</summary>
     public RedisKey QueueSkipCount => _p + "queue_skip_count";
 
+    /// <summary>string: set by <c>Destroy</c> (the time), expiring after a day: the queue was destroyed on purpose. A worker
+    /// that finds its queue's data gone leaves only when this says so; without it the server it reached has lost the data
+    /// or is not the master (a restart without persistence, a failover), and the worker waits for the queue to come
+    /// back.</summary>
+    public RedisKey Destroyed => _p + "destroyed";
+
     /// <summary>hash: queue name → how many ids at the head of that queue's list were put at the front (released
     /// dependents, tasks given back): the next goes behind them, so those sent to the front keep their order
     /// (include/front.lua).</summary>

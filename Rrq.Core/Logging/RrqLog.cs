@@ -59,10 +59,10 @@ internal static partial class RrqLog
     [LoggerMessage(202, LogLevel.Critical, "uncaught error in the worker (a bug in Rrq?): {Error}")]
     public static partial void Uncaught(ILogger logger, Exception exception, string error);
 
-    [LoggerMessage(203, LogLevel.Warning, "this worker was declared lost while it was out of touch with Redis: rejoined the queue")]
+    [LoggerMessage(203, LogLevel.Warning, "rejoined the queue (it had been declared lost while out of touch with Redis, or the queue had lost its data and was made again)")]
     public static partial void Rejoined(ILogger logger);
 
-    [LoggerMessage(204, LogLevel.Warning, "this worker is no longer registered in the queue (stopped, declared lost, or the queue was destroyed): exiting")]
+    [LoggerMessage(204, LogLevel.Warning, "this worker is no longer registered in the queue (stopped, or the queue was destroyed): exiting")]
     public static partial void Unregistered(ILogger logger);
 
     [LoggerMessage(205, LogLevel.Warning, "could not prepare child processes for environment version {Version}: {Error}")]
@@ -98,6 +98,13 @@ internal static partial class RrqLog
     [LoggerMessage(230, LogLevel.Warning, "Redis at {Address} has not answered for {Seconds} s since this worker was told to stop: leaving now " +
         "without recording anything (nothing could be). When Redis is back, lost-worker detection marks this worker LOST and its task DIED")]
     public static partial void StopRedisGone(ILogger logger, string address, double seconds);
+
+    [LoggerMessage(231, LogLevel.Warning, "queue {QueueId} has no data on Redis at {Address}, and was not destroyed (a server restarted " +
+        "empty, or an old master back empty during a failover): this worker waits for it, looking each second")]
+    public static partial void QueueDataMissing(ILogger logger, string queueId, string address);
+
+    [LoggerMessage(232, LogLevel.Information, "queue {QueueId} is back: going on")]
+    public static partial void QueueDataBack(ILogger logger, string queueId);
 
     [LoggerMessage(212, LogLevel.Information, "task {TaskId} {Status} in {ElapsedMs} ms")]
     public static partial void TaskFinished(ILogger logger, string taskId, string status, double elapsedMs);

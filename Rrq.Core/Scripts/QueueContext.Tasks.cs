@@ -10,7 +10,7 @@ internal sealed partial class QueueContext
     /// <paramref name="defaultConfigJson"/>) when the queue is new and <paramref name="create"/>; null when the queue
     /// does not exist and was not created.</summary>
     public async Task<string?> SchemaCheckAsync(string version, string defaultConfigJson, bool create) =>
-        (string?)await EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig],
+        (string?)await EvalAsync(RrqScripts.SchemaCheck, [Keys.Version, Keys.WorkerConfig, Keys.Destroyed],
             [version, defaultConfigJson, create ? "create" : ""]).ConfigureAwait(false);
 
     /// <summary>envir_set.lua: stores a worker environment (JSON) under the next version, waking workers when

@@ -6,10 +6,11 @@
 -- ARGV[3] heartbeat expiry in ms ("" for no heartbeat): the key is set here, with the
 --         registration, so a worker with a heartbeat is never registered without one.
 -- ARGV[4] "REJOIN": only register a worker that was declared LOST (it was cut off from Redis, or
---         frozen, for longer than its heartbeat lasts, and is back); "" for a new worker.
+--         frozen, for longer than its heartbeat lasts, and is back), or of which the queue has no record at all (the
+--         queue's data was lost: a server restarted empty, a failover to a replica that lacked it); "" for a new worker.
 --
 -- Returns: 1, or -1 when a live worker with that id is already registered, or -2 when asked to
--- rejoin a worker that is not LOST (it was stopped, deleted, or the queue destroyed: it must exit),
+-- rejoin a worker that was stopped (EXITED: it must exit),
 -- or -3 when the queue does not exist (destroyed as the worker started: nothing is written).
 
 --#include now
@@ -21,12 +22,15 @@ if redis.call('SISMEMBER', KEYS[1], w) == 1 then
   -- The same registration sent again after its reply was lost has the same info (pid, start time).
   return redis.call('HGET', KEYS[4], w) == ARGV[2] and 1 or -1
 end
-if ARGV[4] == 'REJOIN' and redis.call('HGET', KEYS[2], w) ~= 'LOST' then
+local was = redis.call('HGET', KEYS[2], w)
+if ARGV[4] == 'REJOIN' and was and was ~= 'LOST' then
   return -2
 end
 local time = now()
-if ARGV[4] == 'REJOIN' then
+if ARGV[4] == 'REJOIN' and was then
   redis.call('RPUSH', KEYS[5], time .. ' REJOIN declared lost while out of touch; its task, if any, stays DIED')
+elseif ARGV[4] == 'REJOIN' then
+  redis.call('RPUSH', KEYS[5], time .. ' REJOIN the queue had no record of this worker (its data was lost)')
 end
 redis.call('SADD', KEYS[1], w)
 redis.call('HSET', KEYS[2], w, 'IDLE')

@@ -385,6 +385,12 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>Set while the server answers that the queue does not exist, and it was not destroyed (see RrqKeys.Destroyed).</summary>
+    private bool _queueAbsent;
+
+    /// <summary>How often a worker looks again for a queue whose data its server lacks.</summary>
+    private static readonly TimeSpan QueueAbsentLook = TimeSpan.FromSeconds(1);
+
     /// <summary>Set when a step found the worker stopped or stopping.</summary>
     private bool _sawStopped;
 
@@ -631,12 +637,36 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         var kind = (long)r[0];
         var version = (long)r[1];
-        if (kind == -1 && _stopping == 0 && await RegisterScriptAsync(rejoin: true).ConfigureAwait(false) == 1)
+        if (kind == -1 && _stopping == 0)
         {
-            // Declared lost while out of touch (an outage longer than its heartbeat, or the process frozen):
-            // what it was running is DIED (or retried) already, and its late outcome was dropped.
-            Logging.RrqLog.Rejoined(_log);
-            return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "rejoined");
+            var again = await RegisterScriptAsync(rejoin: true).ConfigureAwait(false);
+            if (again == 1)
+            {
+                // Declared lost while out of touch (an outage longer than its heartbeat, or the process frozen): what it
+                // was running is DIED (or retried) already, and its late outcome was dropped. Or the queue's data was lost
+                // and a controller has made the queue again.
+                Logging.RrqLog.Rejoined(_log);
+                _queueAbsent = false;
+                return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "rejoined");
+            }
+            if (again == -3 && !await _controller.Queue.RunAsync(db => db.KeyExistsAsync(_controller.Keys.Destroyed)).ConfigureAwait(false))
+            {
+                // None of the queue is on the server it reached, and nothing says the queue was destroyed: one server's
+                // empty answer (a restart without persistence, an old master back empty during a failover) is no reason
+                // to leave. It looks again each second, and goes on when the queue is back.
+                if (!_queueAbsent)
+                {
+                    _queueAbsent = true;
+                    Logging.RrqLog.QueueDataMissing(_log, QueueId, _controller.Address.Endpoints);
+                }
+                _nextDue = DateTimeOffset.UtcNow + QueueAbsentLook;
+                return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "queue data missing");
+            }
+        }
+        if (kind != -1 && _queueAbsent)
+        {
+            _queueAbsent = false;
+            Logging.RrqLog.QueueDataBack(_log, QueueId);
         }
         if (kind == -1)
         {

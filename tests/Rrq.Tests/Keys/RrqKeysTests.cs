@@ -24,6 +24,7 @@ public class RrqKeysTests
         Assert.Equal("{rrq:abc}:queue_skip", (string)k.QueueSkip!);
         Assert.Equal("{rrq:abc}:queue_skip_count", (string)k.QueueSkipCount!);
         Assert.Equal("{rrq:abc}:queue_front", (string)k.QueueFront!);
+        Assert.Equal("{rrq:abc}:destroyed", (string)k.Destroyed!);
         Assert.Equal("{rrq:abc}:task:expr", (string)k.TaskExpr!);
         Assert.Equal("{rrq:abc}:task:status", (string)k.TaskStatus!);
         Assert.Equal("{rrq:abc}:task:queue", (string)k.TaskQueue!);

@@ -110,6 +110,25 @@ public sealed class PrivateRedis : IDisposable
         return sw.Elapsed;
     }
 
+    /// <summary>Kills the server and starts it again on the same port with nothing in it, as a server without persistence
+    /// comes back (or an old master rejoining a failover before it is made a replica).</summary>
+    public void RestartEmpty()
+    {
+        Kill();
+        foreach (var f in Directory.EnumerateFileSystemEntries(_dir))
+        {
+            if (Directory.Exists(f))
+            {
+                Directory.Delete(f, recursive: true);
+            }
+            else
+            {
+                File.Delete(f);
+            }
+        }
+        Start();
+    }
+
     /// <summary>Ends the server for good (SIGKILL), as a machine or a notebook kernel holding it would go.</summary>
     public void Kill()
     {

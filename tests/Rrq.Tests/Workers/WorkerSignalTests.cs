@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Rrq.Tests.Support;
 
@@ -8,94 +7,6 @@ namespace Rrq.Tests.Workers;
 /// what SIGTERM, SIGINT, a second signal and the end of a grace period (SIGKILL) do to it and to its task.</summary>
 public class WorkerSignalTests
 {
-    /// <summary>A worker process whose output lines the test can wait for.</summary>
-    private sealed class HandWorker : IDisposable
-    {
-        private readonly BlockingCollection<string> _lines = [];
-
-        public HandWorker(string queueId, params string[] options) : this((RedisServer.Instance.Address, queueId), options)
-        {
-        }
-
-        /// <summary>A worker on another Redis than the test server.</summary>
-        public HandWorker((string Redis, string QueueId) at, params string[] options)
-        {
-            var (redis, queueId) = at;
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in (string[])[RrqWorkerCli.Dll, queueId, "--redis", redis, .. options])
-            {
-                psi.ArgumentList.Add(a);
-            }
-            Process = Process.Start(psi)!;
-            Process.OutputDataReceived += (_, e) => Add(e.Data);
-            Process.ErrorDataReceived += (_, e) => Add(e.Data);
-            Process.Exited += (_, _) => Add("(exited)");
-            Process.EnableRaisingEvents = true;
-            Process.BeginOutputReadLine();
-            Process.BeginErrorReadLine();
-        }
-
-        private void Add(string? line)
-        {
-            if (line is not null && !_lines.IsAddingCompleted)
-            {
-                _lines.Add(line);
-            }
-        }
-
-        public Process Process { get; }
-
-        public List<string> Seen { get; } = [];
-
-        /// <summary>Waits for a line of the worker's log containing <paramref name="text"/>.</summary>
-        public string WaitFor(string text, int seconds = 60)
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
-            try
-            {
-                foreach (var line in _lines.GetConsumingEnumerable(cts.Token))
-                {
-                    Seen.Add(line);
-                    if (line.Contains(text, StringComparison.Ordinal))
-                    {
-                        return line;
-                    }
-                    if (line == "(exited)" && Process.HasExited && _lines.Count == 0)
-                    {
-                        break;
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            throw new TimeoutException($"no line with '{text}' within {seconds} s; the worker said:\n{string.Join("\n", Seen)}");
-        }
-
-        public void Signal(string name)
-        {
-            using var kill = System.Diagnostics.Process.Start("kill", ["-" + name, Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-            kill.WaitForExit();
-        }
-
-        public int Exit(int seconds = 60)
-        {
-            Assert.True(Process.WaitForExit(seconds * 1000), $"the worker process did not exit within {seconds} s");
-            Process.WaitForExit();
-            return Process.ExitCode;
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-            }
-            Process.Dispose();
-            _lines.Dispose();
-        }
-    }
-
     /// <summary>Starts a worker by hand and a task of its that waits for <paramref name="gate"/>, and returns once the worker
     /// has started it.</summary>
     private static async Task<(HandWorker Worker, string Task)> RunningAsync(TestQueue q, Gate gate, bool separateProcess = false,
