@@ -72,6 +72,40 @@ public class SlurmTests
     }
 
     [Fact]
+    public async Task Scancel_of_a_Slurm_worker_mid_task_lets_it_finish_and_record_its_task_and_the_job_completes()
+    {
+        // What the job's time limit or an operator's `scancel JOB` does: SIGTERM to the job's processes, SIGKILL KillWait
+        // later (2 s on the test cluster).
+        RequireSlurm();
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var launcher = new RrqSlurmLauncher { Partition = "debug", TimeLimit = TimeSpan.FromMinutes(10), CpusPerWorker = 1, Memory = "1G" };
+        var spawned = await obj.WorkerSpawnAsync(1, "localhost", TimeSpan.FromMinutes(2), LogDir(), launcher);
+        try
+        {
+            using var gate = new Gate();
+            var t = obj.TaskCreateExpr(Gate.Wait + " 42", gate.Locals);
+            await Poll.Until(() => obj.TaskStatus(t) == RrqTaskStatus.Running, 60);
+            using (var scancel = Process.Start("scancel", [spawned.Jobs[spawned.Id]])!)
+            {
+                await scancel.WaitForExitAsync();
+                Assert.Equal(0, scancel.ExitCode);
+            }
+            await Poll.Until(() => obj.WorkerProcessLog(spawned.Id).Any(l => l.Contains("SIGTERM: finishing", StringComparison.Ordinal)), 30);
+            gate.Open();
+            Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30)));
+            Assert.Equal(42, obj.TaskResult(t));
+            await Poll.Until(() => obj.WorkerStatus(spawned.Id) == RrqWorkerStatus.Exited, 30);
+            Assert.Contains(obj.WorkerLogTail(spawned.Id, 0), l => l.Command == "STOP" && l.Message == "OK (INTERRUPTED)");
+            await Poll.Until(() => !spawned.IsAlive(spawned.Id), 30);   // its job has ended
+        }
+        finally
+        {
+            spawned.Kill();
+        }
+    }
+
+    [Fact]
     public async Task WorkerStop_with_Kill_cancels_a_Slurm_worker_through_scancel_and_its_task_DIED()
     {
         RequireSlurm();
