@@ -20,6 +20,7 @@ internal static class RedisFaults
     {
         null => false,
         RedisConnectionException => true,
+        QueueNotHereException => true,
         RedisTimeoutException => true,
         TimeoutException => true,
         RedisServerException s => HasTransientPrefix(s.Message),

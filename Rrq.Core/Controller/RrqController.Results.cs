@@ -505,6 +505,35 @@ public sealed partial class RrqController
     /// </summary>
     private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveAsync(string[] ids, bool follow, RedisKey[] hashes)
     {
+        var (leaves, fields, statuses) = await ResolveOnceAsync(ids, follow, hashes).ConfigureAwait(false);
+        // A task is MISSING only on a server that has the queue: one that has none of it (an old master back empty
+        // during a failover, a restart without persistence) is waited out, and the tasks read again.
+        if (statuses is not null && statuses.Any(s => s.IsNull) && await WaitedForQueueAsync().ConfigureAwait(false))
+        {
+            (leaves, fields, _) = await ResolveOnceAsync(ids, follow, hashes).ConfigureAwait(false);
+        }
+        return (leaves, fields);
+    }
+
+    /// <summary>Whether the server lacked the queue (no version key, and no mark that it was destroyed); if so, this waited
+    /// (through the outage budget, as for Redis being away) until it had it.</summary>
+    private async Task<bool> WaitedForQueueAsync()
+    {
+        var absent = false;
+        await Queue.RunAsync(async db =>
+        {
+            if (await db.KeyExistsAsync(Keys.Version).ConfigureAwait(false) || await db.KeyExistsAsync(Keys.Destroyed).ConfigureAwait(false))
+            {
+                return true;
+            }
+            absent = true;
+            throw new Connection.QueueNotHereException(QueueId);
+        }).ConfigureAwait(false);
+        return absent;
+    }
+
+    private async Task<(string[] Leaves, RedisValue[][] Fields, RedisValue[]? Statuses)> ResolveOnceAsync(string[] ids, bool follow, RedisKey[] hashes)
+    {
         var values = ids.Select(i => (RedisValue)i).ToArray();
         var statusAt = Array.IndexOf(hashes, Keys.TaskStatus);
         // One batch: the hashes asked for, then (when following) task:moved_to, then status if not asked for.
@@ -520,14 +549,14 @@ public sealed partial class RrqController
         var leaves = ids.ToArray();
         if (!follow)
         {
-            return (leaves, fields);
+            return (leaves, fields, statusAt < 0 ? null : fields[statusAt]);
         }
         var next = all[hashes.Length];
         var statuses = statusAt < 0 ? all[hashes.Length + 1] : fields[statusAt];
         var retried = Enumerable.Range(0, ids.Length).Where(i => !next[i].IsNull || statuses[i] == "MOVED").ToArray();
         if (retried.Length == 0)
         {
-            return (leaves, fields);
+            return (leaves, fields, statuses);
         }
         var (chainLeaves, chainFields) = await ResolveInOneStepAsync([.. retried.Select(i => ids[i])], hashes).ConfigureAwait(false);
         for (var j = 0; j < retried.Length; j++)
@@ -538,7 +567,7 @@ public sealed partial class RrqController
                 fields[h][retried[j]] = chainFields[h][j];
             }
         }
-        return (leaves, fields);
+        return (leaves, fields, statuses);
     }
 
     /// <summary>As <see cref="ResolveAsync(string[], bool, RedisKey[])"/> with follow, in one script per slice of ids.</summary>

@@ -32,7 +32,7 @@ internal sealed partial class QueueContext
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
                 k.TaskDependsSeq, k.DependsCounter, k.TaskMovedTo, k.Idle(queue), k.WorkerId, k.Linking,
-                k.WorkerStatus, k.WorkerTask, k.TaskWorker, k.TaskClaim, k.Envir, .. k.FinishedBlock],
+                k.WorkerStatus, k.WorkerTask, k.TaskWorker, k.TaskClaim, k.Envir, k.Version, k.Destroyed, .. k.FinishedBlock],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkLater is null ? "" : linkLater.Count, linkLater is null ? "" : string.Join(' ', linkLater),
                 k.WorkerChannelPrefix, offset],
             cancellationToken);

@@ -16,7 +16,8 @@
 -- KEYS[22] task:moved_to   KEYS[23] idle:<name> (see include/claim.lua)   KEYS[24] worker:id
 -- KEYS[25] linking (see task_link.lua)
 -- KEYS[26] worker:status  KEYS[27] worker:task  KEYS[28] task:worker  KEYS[29] task:claim  KEYS[30] envir
--- (for a hand-off to a parked worker: include/handoff.lua)   then RrqKeys.FinishedBlock (include/finished.lua)
+-- (for a hand-off to a parked worker: include/handoff.lua)   KEYS[31] version   KEYS[32] destroyed
+-- then RrqKeys.FinishedBlock (include/finished.lua)
 -- ARGV[1] queue name       ARGV[2] "TRUE" (in-process) or "FALSE" (separate process)
 -- ARGV[3] timeout in seconds, or ""                ARGV[4] the queue's wake-up channel
 -- ARGV[5] channel to publish "<task id> <status>" on
@@ -33,6 +34,10 @@
 --
 -- A task queued with nothing ahead of it in its queue goes straight to a parked worker when there is one
 -- (include/handoff.lua): PENDING, held by that worker until it starts it.
+--
+-- A server with none of the queue (no version key) that does not say it was destroyed is not the queue's server yet (an
+-- old master back empty during a failover) or lost it (a restart without persistence): the call is refused with TRYAGAIN,
+-- which the client retries through its outage budget, and nothing is written there.
 --
 -- Returns: {n, status} n tasks created with that status (PENDING, DEFERRED or IMPOSSIBLE), or
 --   {-1, id}  a task id already exists;  {-5, id} a dependency does not exist (first call of a submission only).
@@ -71,6 +76,10 @@ if first_exists and redis.call('HGET', KEYS[1], ARGV[first]) == ARGV[first + 1] 
 end
 if first_exists then
   return {-1, ARGV[first]}
+end
+if redis.call('EXISTS', KEYS[31]) == 0 and redis.call('EXISTS', KEYS[32]) == 0 then
+  return redis.error_reply('TRYAGAIN this server has none of the queue (it restarted without persistence, or is an old master back ' ..
+    'empty during a failover): nothing was written')
 end
 -- The others, 500 at a time: a task exists exactly when it has a status (submit writes it with the payload, delete
 -- removes both), and a status is a short read.
