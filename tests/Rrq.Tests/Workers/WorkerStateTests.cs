@@ -165,6 +165,9 @@ public class WorkerStateTests
         {
             left.Add(key!);
         }
-        Assert.True(left.Count == 0, string.Join(", ", left.Select(k => k[(q.QueueId.Length + 2)..])));
+        // Nothing but the mark that says the queue was destroyed on purpose (it expires after a day).
+        Assert.True(left.SequenceEqual([$"{{{q.QueueId}}}:destroyed"]), string.Join(", ", left.Select(k => k[(q.QueueId.Length + 2)..])));
+        Assert.InRange(await RedisServer.Instance.Connection.GetDatabase().KeyTimeToLiveAsync($"{{{q.QueueId}}}:destroyed") ?? TimeSpan.Zero,
+            TimeSpan.FromHours(23), TimeSpan.FromDays(1));
     }
 }

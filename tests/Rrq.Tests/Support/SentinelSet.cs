@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using StackExchange.Redis;
+
+namespace Rrq.Tests.Support;
+
+/// <summary>
+/// Redis as operators run it for high availability: one master and one replica (no persistence), watched by three
+/// Sentinels (<c>redis-server CONF --sentinel</c>), all on free loopback ports. Clients connect through the Sentinels
+/// (<see cref="ConnectionString"/>). The test can kill the master and start it again empty.
+/// </summary>
+public sealed class SentinelSet : IDisposable
+{
+    public const string Service = "mymaster";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("rrq-sentinel-").FullName;
+    private readonly Dictionary<int, Process> _servers = [];
+    private readonly List<Process> _sentinels = [];
+    private readonly int[] _sentinelPorts;
+
+    public SentinelSet()
+    {
+        var (a, b) = (Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free());
+        _sentinelPorts = [Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free()];
+        try
+        {
+            StartServer(a);
+            StartServer(b, "--replicaof", "127.0.0.1", a.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            foreach (var port in _sentinelPorts)
+            {
+                var conf = Path.Combine(_dir, $"sentinel-{port}.conf");
+                File.WriteAllText(conf, $"""
+                    port {port}
+                    bind 127.0.0.1
+                    dir {_dir}
+                    sentinel monitor {Service} 127.0.0.1 {a} 2
+                    sentinel down-after-milliseconds {Service} 1000
+                    sentinel failover-timeout {Service} 5000
+                    sentinel parallel-syncs {Service} 1
+
+                    """);
+                _sentinels.Add(Run(conf, "--sentinel"));
+            }
+            var sw = Stopwatch.StartNew();
+            while (Master() != a || !ReplicaKnown())
+            {
+                if (sw.Elapsed > TimeSpan.FromSeconds(30))
+                {
+                    throw new InvalidOperationException("the Sentinels did not come to know the master and its replica within 30 s");
+                }
+                Thread.Sleep(100);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The connection string through the Sentinels, as an operator gives it to Rrq.</summary>
+    public string ConnectionString => string.Join(",", _sentinelPorts.Select(p => $"127.0.0.1:{p}")) + $",serviceName={Service}";
+
+    /// <summary>The port of the master the Sentinels name now (0 when they cannot say).</summary>
+    public int Master()
+    {
+        foreach (var port in _sentinelPorts)
+        {
+            try
+            {
+                using var mux = Sentinel(port);
+                if (mux.GetServer($"127.0.0.1:{port}").SentinelGetMasterAddressByName(Service) is System.Net.IPEndPoint ep)
+                {
+                    return ep.Port;
+                }
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+            }
+        }
+        return 0;
+    }
+
+    private bool ReplicaKnown()
+    {
+        try
+        {
+            using var mux = Sentinel(_sentinelPorts[0]);
+            return mux.GetServer($"127.0.0.1:{_sentinelPorts[0]}").SentinelReplicas(Service).Length > 0;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A connection to one Sentinel itself (not through it), for asking it what it knows.</summary>
+    private static ConnectionMultiplexer Sentinel(int port) =>
+        ConnectionMultiplexer.SentinelConnect($"127.0.0.1:{port},connectTimeout=1000,abortConnect=false");
+
+    /// <summary>SIGKILLs the master; returns its port.</summary>
+    public int KillMaster()
+    {
+        var port = Master();
+        _servers[port].Kill();
+        _servers[port].WaitForExit(10_000);
+        return port;
+    }
+
+    /// <summary>Starts a server again on <paramref name="port"/>, empty (no persistence), as a master: what an old master
+    /// that comes back looks like until the Sentinels make it a replica.</summary>
+    public void StartEmpty(int port) => StartServer(port);
+
+    private void StartServer(int port, params string[] extra)
+    {
+        if (_servers.Remove(port, out var gone))
+        {
+            gone.Dispose();
+        }
+        var p = Run(null, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", _dir, "--dbfilename", $"dump-{port}.rdb", .. extra]);
+        _servers[port] = p;
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500");
+                mux.GetDatabase().Ping();
+                return;
+            }
+            catch (RedisException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !p.HasExited)
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    private static Process Run(string? conf, params string[] args)
+    {
+        var psi = new ProcessStartInfo(RedisServer.FindRedisServer()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (conf is not null)
+        {
+            psi.ArgumentList.Add(conf);
+        }
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _sentinels.Concat(_servers.Values))
+        {
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill();
+                    p.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            p.Dispose();
+        }
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
