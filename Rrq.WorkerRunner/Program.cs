@@ -316,6 +316,10 @@ internal static class WorkerProgram
             {
                 await using var controller = await RrqController.ConnectAsync(queueId, redis, follow: true, timeoutTaskWait: null,
                     logger: console.CreateLogger("Rrq"), embedded: false, offload: null, asWorker: true, CancellationToken.None);
+                // From here on a stop is bounded by Redis answering, even while the worker is still starting (a worker
+                // whose Redis went away as it registered would otherwise wait for it for ever).
+                shutdown.Use(console.CreateLogger("Rrq"));
+                shutdown.Watch(controller);
                 // Connected: the credentials leave the environment task code sees (and the children it starts inherit).
                 RrqWorker.ForgetCredentials();
                 // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
@@ -324,8 +328,6 @@ internal static class WorkerProgram
                 WarmUp(evaluator);
                 await using var w = await RrqWorker.CreateAsync(controller, evaluator, name, config);
                 worker = w;
-                shutdown.Use(console.CreateLogger("Rrq"));
-                shutdown.Watch(controller);
                 await w.RunAsync(shutdown.Stopping);
                 return w.Recycled is null ? 0 : RrqWorker.RecycleExitCode;
             }
