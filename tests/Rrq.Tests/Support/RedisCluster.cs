@@ -165,27 +165,6 @@ public sealed class RedisCluster : IDisposable
     public void Dispose()
     {
         _admin?.Dispose();
-        foreach (var p in _nodes)
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        ServerProcesses.EndAll([.. _nodes], _dir);
     }
 }

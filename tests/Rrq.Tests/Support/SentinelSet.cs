@@ -156,27 +156,6 @@ public sealed class SentinelSet : IDisposable
 
     public void Dispose()
     {
-        foreach (var p in _sentinels.Concat(_servers.Values))
-        {
-            try
-            {
-                if (!p.HasExited)
-                {
-                    p.Kill();
-                    p.WaitForExit(5000);
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            p.Dispose();
-        }
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        ServerProcesses.EndAll([.. _sentinels.Concat(_servers.Values)], _dir);
     }
 }
