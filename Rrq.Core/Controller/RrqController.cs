@@ -21,6 +21,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     internal static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = false, TypeInfoResolver = Controller.RrqJsonContext.Default };
 
     private readonly bool _ownsConnection;
+    private Connection.SentinelGuard? _sentinelGuard;
     private readonly CompletionWaiter _waiter;
     private int _disposed;
 
@@ -189,9 +190,19 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
             address = StartEmbedded(address, logger);
         }
         ConnectionMultiplexer mux;
+        Connection.SentinelGuard? guard = null;
         try
         {
-            mux = await ConnectionMultiplexer.ConnectAsync(address.Options(asWorker)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var options = address.Options(asWorker);
+            if (string.IsNullOrEmpty(options.ServiceName))
+            {
+                mux = await ConnectionMultiplexer.ConnectAsync(options).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                (mux, guard) = await Connection.SentinelGuard.ConnectAsync(options, queueId, logger ?? NullLogger.Instance,
+                    TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or ArgumentException or TimeoutException)
         {
@@ -222,6 +233,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         var controller = new RrqController(queueId, mux, address, ownsConnection: true, follow, timeoutTaskWait, logger, values)
         {
             SigningKeys = signing,
+            _sentinelGuard = guard,
         };
         try
         {
@@ -380,6 +392,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         RrqTelemetry.Untrack(this);
         _waiter.Dispose();
+        _sentinelGuard?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         if (_ownsConnection)
         {
             Redis.Dispose();
@@ -395,6 +408,10 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         RrqTelemetry.Untrack(this);
         _waiter.Dispose();
+        if (_sentinelGuard is not null)
+        {
+            await _sentinelGuard.DisposeAsync().ConfigureAwait(false);
+        }
         if (_ownsConnection)
         {
             await Redis.DisposeAsync().ConfigureAwait(false);

@@ -229,10 +229,11 @@ internal sealed class RrqKeys
 
     /// <summary>The keys every script that ends, retries or deletes tasks takes last, in the order include/finished.lua reads
     /// them: the finished-chain indexes, the walks over dependents, the tombstones, and the chain and dependency hashes
-    /// those shared steps read, and the count of each queue's front (a release puts dependents there).</summary>
+    /// those shared steps read, the count of each queue's front (a release puts dependents there), and the version and
+    /// destroyed mark that tell a server holding the queue from one that has none of it.</summary>
     public RedisKey[] FinishedBlock =>
         [DoneComplete, DoneFailed, Fanout, FanoutAt, Release, ReleaseAt, Rearm, RearmAt, Expired, ExpiredAt, TaskMovedTo, TaskMovedRoot,
-            TaskDependsUp, TaskDependsLeft, QueueFront];
+            TaskDependsUp, TaskDependsLeft, QueueFront, Version, Destroyed];
 
     /// <summary>Channel: "&lt;task id&gt; &lt;STATUS&gt;" is published when a task reaches a terminal status.</summary>
     public RedisChannel TaskCompleteChannel { get; }

@@ -46,6 +46,14 @@ internal static partial class RrqLog
     [LoggerMessage(111, LogLevel.Warning, "Redis at {Address} is back after {Seconds} s ({Cause})")]
     public static partial void RedisBack(ILogger logger, string address, string seconds, string? cause);
 
+    [LoggerMessage(113, LogLevel.Warning, "Redis at {Server} says it is a master, but the Sentinels name {Master} as the master " +
+        "of {Service}: Rrq writes only to {Master} (an old master back, until the Sentinels make it a replica)")]
+    public static partial void SentinelRogueMaster(ILogger logger, string server, string service, string master);
+
+    [LoggerMessage(114, LogLevel.Warning, "the Sentinels name {Master} as the master of {Service}, a server this process did not know " +
+        "when it connected: connect again (restart the worker, or a new controller) to reach it")]
+    public static partial void SentinelMasterUnknown(ILogger logger, string service, string master);
+
     [LoggerMessage(112, LogLevel.Warning, "{Line}")]
     public static partial void RedisOutageLine(ILogger logger, string line);
 

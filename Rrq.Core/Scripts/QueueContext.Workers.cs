@@ -67,7 +67,7 @@ internal sealed partial class QueueContext
 
     /// <summary>worker_beat.lua: sets the heartbeat key again; false when the worker is not registered (nothing written).</summary>
     public async Task<bool> WorkerBeatAsync(string workerId, TimeSpan expiry, CancellationToken cancellationToken) =>
-        (long)(await EvalAsync(RrqScripts.WorkerBeat, [Keys.WorkerId, Keys.WorkerHeartbeat(workerId)],
+        (long)(await EvalAsync(RrqScripts.WorkerBeat, [Keys.WorkerId, Keys.WorkerHeartbeat(workerId), Keys.Version, Keys.Destroyed],
             [workerId, (long)expiry.TotalMilliseconds], cancellationToken).ConfigureAwait(false)) == 1;
 
     /// <summary>sweep_turn.lua: whether it is this worker's turn to sweep for lost workers among those beating every

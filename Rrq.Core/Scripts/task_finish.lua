@@ -37,7 +37,8 @@
 -- left for the worker to carry on (walk_continue.lua); {2, claim...} this very outcome was written already (a repeat after a
 -- lost reply: nothing is written twice, and the next claim's answer is the first one's); {-1, claim...}
 -- the task is no longer RUNNING on this worker under that claim (nothing written to the task; the
--- worker's own bookkeeping is still cleared); {-4, queue} a queue involved was not passed (nothing
+-- worker's own bookkeeping is still cleared); a TRYAGAIN error when the task is not found running and the server
+-- has none of the queue (include/finished.lua, require_queue: nothing written); {-4, queue} a queue involved was not passed (nothing
 -- written at all: call again with it). "claim..." is what claim() returns (nothing when n is 0).
 
 --#include now
@@ -129,6 +130,13 @@ elseif claimed == token and redis.call('HGET', KEYS[1], id) == 'RUNNING' and red
   end
   if not quiet and redis.call('EXISTS', FANOUT, RELEASE) > 0 then   -- a list that is empty does not exist
     result = 3
+  end
+else
+  -- Not this worker's RUNNING task here: judged only on a server that has the queue (else TRYAGAIN, nothing written),
+  -- so a result is never dropped because the call reached an old master back empty.
+  local refused = require_queue()
+  if refused then
+    return refused
   end
 end
 

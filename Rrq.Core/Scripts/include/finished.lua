@@ -14,8 +14,10 @@
 --   task:moved_to, task:moved_root, task:depends_up, task:depends_left
 --                               the per-task hashes these shared steps read: retry chains, and what a task waits for
 --   queue_front                 how many ids at the head of each queue were put at the front (include/front.lua)
+--   version, destroyed          the queue's schema version (there while the queue is) and Destroy's mark (see
+--                               require_queue below)
 -- N_KEYS is how many keys come before them.
-local N_KEYS = #KEYS - 15
+local N_KEYS = #KEYS - 17
 local DONE_COMPLETE, DONE_FAILED = KEYS[N_KEYS + 1], KEYS[N_KEYS + 2]
 local FANOUT, FANOUT_AT = KEYS[N_KEYS + 3], KEYS[N_KEYS + 4]
 local RELEASE, RELEASE_AT = KEYS[N_KEYS + 5], KEYS[N_KEYS + 6]
@@ -24,8 +26,20 @@ local EXPIRED, EXPIRED_AT = KEYS[N_KEYS + 9], KEYS[N_KEYS + 10]
 local MOVED_TO, MOVED_ROOT = KEYS[N_KEYS + 11], KEYS[N_KEYS + 12]
 local DEPENDS_UP, DEPENDS_LEFT = KEYS[N_KEYS + 13], KEYS[N_KEYS + 14]
 local FRONT = KEYS[N_KEYS + 15]
+local VERSION, DESTROYED = KEYS[N_KEYS + 16], KEYS[N_KEYS + 17]
 local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
 local unpack = table.unpack or unpack
+
+-- A server with none of the queue that does not say it was destroyed is not the queue's server (an old master back
+-- empty, reached in the moments before the client learns the Sentinels' choice) or lost the data (a restart without
+-- persistence): nothing the caller asked can be judged there. Refused with TRYAGAIN, which the client retries through
+-- the outage, and nothing written.
+local function require_queue()
+  if redis.call('EXISTS', VERSION, DESTROYED) == 0 then
+    return redis.error_reply('TRYAGAIN this server has none of the queue (it restarted without persistence, or is an ' ..
+      'old master back empty during a failover): nothing was written')
+  end
+end
 
 -- A chain's newest task has finished with status (never MOVED) at time.
 local function finished(id, status, time)

@@ -28,18 +28,25 @@ public class SentinelTests(ITestOutputHelper output)
             Assert.Equal(Enumerable.Range(0, 300).Cast<object?>(), await obj.TaskResultsAsync(ids));
             output.WriteLine($"all 300 COMPLETE {sw.Elapsed.TotalSeconds:0.0} s after the kill");
 
-            // The old master comes back empty (no persistence), a master until the Sentinels make it a replica. No worker
-            // leaves, nothing is reported MISSING, and tasks submitted meanwhile run (a worker whose heartbeat went to the
-            // old master may be declared lost meanwhile: their retry policy runs such a task again).
+            // The old master comes back empty (no persistence), a master until the Sentinels make it a replica. Rrq keeps
+            // to the master the Sentinels name: no worker leaves or is declared lost, nothing is reported MISSING, and tasks
+            // submitted meanwhile, and while the Sentinels turn the old master into a replica, run once each.
             set.StartEmpty(old);
             sw.Restart();
-            var more = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 40).Select(i => new { i }), retry: new RrqRetryPolicy { MaxAttempts = 3 });
+            var more = obj.TaskCreateBulkExpr("System.Threading.Thread.Sleep(100); i", Enumerable.Range(0, 150).Select(i => new { i }));
             Assert.True(await obj.TaskWaitAsync(more, TimeSpan.FromMinutes(1)), Counts(await obj.TaskStatusAsync(more)));
-            Assert.Equal(Enumerable.Range(0, 40).Cast<object?>(), await obj.TaskResultsAsync(more));
-            output.WriteLine($"40 more COMPLETE {sw.Elapsed.TotalSeconds:0.0} s after the old master came back empty");
+            Assert.Equal(Enumerable.Range(0, 150).Cast<object?>(), await obj.TaskResultsAsync(more));
+            output.WriteLine($"150 more COMPLETE {sw.Elapsed.TotalSeconds:0.0} s after the old master came back empty; " +
+                $"the old master took {SentinelSet.ScriptCalls(old)} script calls meanwhile, and became a replica: {SentinelSet.IsReplica(old)}");
+            // Commands reach the empty server only in the moment between its connection coming back and the client's new
+            // choice (none in the runs measured; StackExchange.Redis's own Sentinel mode sent it about 85 in this test).
+            Assert.True(SentinelSet.ScriptCalls(old) <= 5, $"the old master, back empty, ran {SentinelSet.ScriptCalls(old)} of Rrq's scripts");
+            await Poll.Until(() => SentinelSet.IsReplica(old), 60);
+            output.WriteLine($"the Sentinels made the old master a replica {sw.Elapsed.TotalSeconds:0.0} s after it came back");
             Assert.All(spawned.Ids, id => Assert.True(spawned.IsAlive(id), $"worker {id} exited"));
             await Poll.Until(async () => (await obj.WorkerListAsync()).Order(StringComparer.Ordinal).SequenceEqual(spawned.Ids.Order(StringComparer.Ordinal)), 30);
             Assert.DoesNotContain(RrqTaskStatus.Missing, await obj.TaskStatusAsync(ids));
+            Assert.All((await obj.WorkerStatusAllAsync()).Values, s => Assert.True(s is RrqWorkerStatus.Idle or RrqWorkerStatus.Busy, $"a worker is {s}"));
         }
         finally
         {

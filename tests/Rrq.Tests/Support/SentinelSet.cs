@@ -106,6 +106,22 @@ public sealed class SentinelSet : IDisposable
         return port;
     }
 
+    /// <summary>How many Lua script calls (EVAL and EVALSHA) the server on <paramref name="port"/> has run since it started.</summary>
+    public static long ScriptCalls(int port)
+    {
+        using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=1000,allowAdmin=true");
+        var stats = mux.GetServer($"127.0.0.1:{port}").Info("commandstats").SelectMany(g => g)
+            .Where(kv => kv.Key is "cmdstat_evalsha" or "cmdstat_eval");
+        return stats.Sum(kv => long.Parse(kv.Value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Whether the server on <paramref name="port"/> is a replica now.</summary>
+    public static bool IsReplica(int port)
+    {
+        using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=1000,allowAdmin=true");
+        return mux.GetServer($"127.0.0.1:{port}").Role() is Role.Replica;
+    }
+
     /// <summary>Starts a server again on <paramref name="port"/>, empty (no persistence), as a master: what an old master
     /// that comes back looks like until the Sentinels make it a replica.</summary>
     public void StartEmpty(int port) => StartServer(port);
