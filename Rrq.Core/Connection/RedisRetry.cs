@@ -9,7 +9,8 @@ namespace Rrq.Connection;
 /// Where every Redis call of a queue is retried through a transient fault (see <see cref="RedisFaults"/>),
 /// with capped, jittered exponential backoff. Two budgets: a worker's calls retry for as long as the
 /// outage lasts (<see cref="ForeverScope"/>); anyone else's give up once the outage has lasted
-/// <see cref="Budget"/> and throw an <see cref="RrqConnectionException"/> that names it.
+/// <see cref="Budget"/> and throw an <see cref="RrqConnectionException"/> that names it. A fault that is no outage, a
+/// connection that reaches only replicas whose masters are up (<see cref="ReplicaCheck"/>), is thrown at once for both.
 /// Each outage is reported once when it starts and once, with its length, when it ends.
 /// </summary>
 internal sealed class RedisRetry
@@ -22,6 +23,7 @@ internal sealed class RedisRetry
 
     private static readonly AsyncLocal<bool> Forever = new();
     private static readonly ResiliencePropertyKey<long> StartedKey = new("rrq.started");
+    private static readonly ResiliencePropertyKey<string?> PermanentKey = new("rrq.permanent");
 
     private readonly string _address;
     private readonly ILogger _logger;
@@ -36,7 +38,7 @@ internal sealed class RedisRetry
         _logger = logger;
         _pipeline = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
-            ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome.Exception, args.Context)),
+            ShouldHandle = args => ShouldRetryAsync(args.Outcome.Exception, args.Context),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             Delay = FirstDelay,
@@ -52,6 +54,10 @@ internal sealed class RedisRetry
 
     /// <summary>How long calls outside a worker keep retrying through one outage (default 60 s).</summary>
     public TimeSpan Budget { get; set; } = DefaultBudget;
+
+    /// <summary>What tells a fault that will not pass from an outage: a connection whose only servers are replicas with
+    /// their masters up (null: none, every transient fault is retried).</summary>
+    public ReplicaCheck? Replicas { get; set; }
 
     /// <summary>Called with a line when an outage starts and when it ends (a worker prints these).</summary>
     public event Action<string>? Reported;
@@ -76,6 +82,10 @@ internal sealed class RedisRetry
         catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
             NoteFailure(e);
+            if (Replicas is not null && await Replicas.PermanentProblemAsync().ConfigureAwait(false) is { } problem)
+            {
+                throw new RrqConnectionException(_address, problem, e);
+            }
             if (!WithinBudget(started))
             {
                 throw Exhausted(e, started);   // the first try alone (a 5 s timeout) used the budget up
@@ -93,6 +103,10 @@ internal sealed class RedisRetry
         }
         catch (Exception e) when (RedisFaults.IsTransient(e) && !cancellationToken.IsCancellationRequested)
         {
+            if (context.Properties.GetValue(PermanentKey, null) is { } problem)
+            {
+                throw new RrqConnectionException(_address, problem, e);
+            }
             throw Exhausted(e, started);
         }
         finally
@@ -111,10 +125,18 @@ internal sealed class RedisRetry
         "applied it before the connection failed. Check that Redis is running and reachable, then call again " +
         "(or raise RrqController.OutageBudget).", e);
 
-    private bool ShouldRetry(Exception? e, ResilienceContext context)
+    private async ValueTask<bool> ShouldRetryAsync(Exception? e, ResilienceContext context)
     {
-        return RedisFaults.IsTransient(e) && !context.CancellationToken.IsCancellationRequested
-            && WithinBudget(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
+        if (!RedisFaults.IsTransient(e) || context.CancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        if (Replicas is not null && await Replicas.PermanentProblemAsync().ConfigureAwait(false) is { } problem)
+        {
+            context.Properties.Set(PermanentKey, problem);   // not an outage: said at once, even inside a worker
+            return false;
+        }
+        return WithinBudget(context.Properties.GetValue(StartedKey, Stopwatch.GetTimestamp()));
     }
 
     private void NoteFailure(Exception e)

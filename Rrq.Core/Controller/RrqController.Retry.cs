@@ -106,6 +106,7 @@ public sealed partial class RrqController
             // sees them DEFERRED.
             await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         }
+        await ConfirmDurableAsync(newIds, cancellationToken).ConfigureAwait(false);
         return newIds;
     }
 

@@ -143,6 +143,7 @@ public sealed partial class RrqController
         {
             await LinkAsync(queue, ids, cancellationToken).ConfigureAwait(false);
         }
+        await ConfirmDurableAsync(ids, cancellationToken).ConfigureAwait(false);
         RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));
         return ids;
     }

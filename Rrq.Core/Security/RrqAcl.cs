@@ -14,7 +14,8 @@ public static class RrqAcl
 {
     /// <summary>The commands Rrq runs, besides the connection ones (<c>+@connection</c>: AUTH, HELLO, PING, CLIENT ...).
     /// Inside scripts: what the Lua files under Scripts/ call. Outside: reads of hashes, sets, lists and sorted sets, the
-    /// server's clock, SCAN (destroying a queue), pub/sub, and COMMAND INFO (whether SPUBLISH exists).</summary>
+    /// server's clock, SCAN (destroying a queue), pub/sub, COMMAND INFO (whether SPUBLISH exists), ROLE (whether a
+    /// server that refuses writes is a replica for good) and WAIT (durable submissions).</summary>
     public static IReadOnlyList<string> Commands { get; } =
     [
         // Scripts, and what they call.
@@ -25,7 +26,7 @@ public static class RrqAcl
         "sadd", "scard", "sismember", "smembers", "spop", "srem",
         "zadd", "zcard", "zrange", "zrangebylex", "zrangebyscore", "zrem", "zremrangebylex", "zrevrangebylex", "zscore",
         // Outside scripts.
-        "scan", "publish", "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "spublish", "command|info", "info",
+        "scan", "publish", "subscribe", "unsubscribe", "ssubscribe", "sunsubscribe", "spublish", "command|info", "info", "role", "wait",
     ];
 
     /// <summary>The ACL SETUSER arguments for <paramref name="queueId"/>'s user. With <paramref name="password"/>, the

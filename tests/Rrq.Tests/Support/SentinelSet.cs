@@ -41,11 +41,12 @@ public sealed class SentinelSet : IDisposable
                 _sentinels.Add(Run(conf, "--sentinel"));
             }
             var sw = Stopwatch.StartNew();
-            while (Master() != a || !ReplicaKnown())
+            while (Master() != a || !ReplicaKnown() || !InSync(b))
             {
                 if (sw.Elapsed > TimeSpan.FromSeconds(30))
                 {
-                    throw new InvalidOperationException("the Sentinels did not come to know the master and its replica within 30 s");
+                    throw new InvalidOperationException("the Sentinels did not come to know the master and its replica, or the replica " +
+                        "did not finish its first sync, within 30 s");
                 }
                 Thread.Sleep(100);
             }
@@ -80,6 +81,21 @@ public sealed class SentinelSet : IDisposable
         return 0;
     }
 
+    /// <summary>Whether the replica on <paramref name="port"/> has finished its first sync (its link to the master is up).</summary>
+    private static bool InSync(int port)
+    {
+        try
+        {
+            using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=1000,allowAdmin=true");
+            return mux.GetServer($"127.0.0.1:{port}").Info("replication").SelectMany(g => g)
+                .Any(kv => kv.Key == "master_link_status" && kv.Value == "up");
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     private bool ReplicaKnown()
     {
         try
@@ -101,6 +117,22 @@ public sealed class SentinelSet : IDisposable
     public int KillMaster()
     {
         var port = Master();
+        _servers[port].Kill();
+        _servers[port].WaitForExit(10_000);
+        return port;
+    }
+
+    /// <summary>The port of the other data server (the replica, while both run).</summary>
+    public int Replica()
+    {
+        var master = Master();
+        return _servers.Keys.Single(p => p != master);
+    }
+
+    /// <summary>SIGKILLs the replica; returns its port.</summary>
+    public int KillReplica()
+    {
+        var port = Replica();
         _servers[port].Kill();
         _servers[port].WaitForExit(10_000);
         return port;
@@ -133,7 +165,7 @@ public sealed class SentinelSet : IDisposable
             gone.Dispose();
         }
         var p = Run(null, ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--dir", _dir, "--dbfilename", $"dump-{port}.rdb", .. extra]);
+            "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", _dir, "--dbfilename", $"dump-{port}.rdb", .. extra]);
         _servers[port] = p;
         var sw = Stopwatch.StartNew();
         while (true)
