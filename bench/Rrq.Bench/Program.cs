@@ -13,12 +13,12 @@ using StackExchange.Redis;
 //
 //   dotnet run -c Release --project bench/Rrq.Bench [-- --quick] [-- --only SECTION]
 //
-// SECTION is one of roundtrip, many, bulk, separate, death, scripts, scale, retention, layout, dashboard, slurm (default:
+// SECTION is one of roundtrip, many, bulk, separate, death, scripts, scale, retention, durable, layout, dashboard, slurm (default:
 // all of them, in that order; slurm runs when SLURM_CONF names a Slurm this machine can submit to).
 
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts", "scale", "retention", "layout", "dashboard", "slurm"];
+string[] sections = ["roundtrip", "many", "bulk", "separate", "death", "scripts", "scale", "retention", "durable", "layout", "dashboard", "slurm"];
 if (only is not null && !sections.Contains(only))
 {
     Console.Error.WriteLine($"--only takes one of: {string.Join(", ", sections)}");
@@ -473,6 +473,37 @@ if (Section("retention"))
         $"tombstones gone: {Each(after - before):0} bytes each  (budget: back to the baseline, 0)");
     await q.WorkerStopAsync(timeout: TimeSpan.FromSeconds(30));
     await q.DestroyAsync(workerStop: null);
+}
+
+if (Section("durable") && server is not null)
+{
+    // Durable submissions: one task submitted with no worker, plain and with Durability (WAIT for one replica), with a
+    // replica attached to the private server for both, alternating so that the machine's noise falls on both alike.
+    using var replica = RedisProcess.StartReplicaOf(server.Address);
+    while (!(await mux.GetServer(mux.GetEndPoints()[0]).InfoRawAsync("replication") ?? "").Contains("state=online", StringComparison.Ordinal))
+    {
+        await Task.Delay(50);
+    }
+    var durableQueue = queue + ":durable";
+    await using var plainObj = await RrqController.ConnectAsync(durableQueue, address);
+    await using var durableObj = await RrqController.ConnectAsync(durableQueue, address);
+    durableObj.Durability = new RrqDurability(1, TimeSpan.FromSeconds(1));
+    var n = quick ? 200 : 1000;
+    var (plainTimes, durableTimes) = (new List<double>(), new List<double>());
+    for (var i = 0; i < n; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        await plainObj.TaskCreateExprAsync("i", new { i });
+        plainTimes.Add(sw.Elapsed.TotalMilliseconds);
+        sw.Restart();
+        await durableObj.TaskCreateExprAsync("i", new { i });
+        durableTimes.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    var (plainMs, durableMs) = (Median([.. plainTimes]), Median([.. durableTimes]));
+    Console.WriteLine($"submit one task with a replica attached: plain median {Ms(plainMs)} = {plainMs / ping:0.0} × PING; " +
+        $"Durability (WAIT 1) median {Ms(durableMs)} = {durableMs / ping:0.0} × PING, p90 {Ms(P90([.. durableTimes]))}; " +
+        $"durable ÷ plain {durableMs / plainMs:0.00}, + {Ms(durableMs - plainMs)} a submit");
+    await plainObj.DestroyAsync(workerStop: null);
 }
 
 if (Section("layout"))
@@ -939,6 +970,20 @@ internal sealed class RedisProcess : IDisposable
             }
         }
         return new RedisProcess(p, port);
+    }
+
+    /// <summary>A redis-server replicating <paramref name="master"/> (host:port), on a free loopback port.</summary>
+    public static RedisProcess StartReplicaOf(string master)
+    {
+        var port = Rrq.Embedded.LoopbackPort.Free();
+        var (host, masterPort) = (master[..master.LastIndexOf(':')], master[(master.LastIndexOf(':') + 1)..]);
+        var psi = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--replicaof", host, masterPort })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return new RedisProcess(Process.Start(psi)!, port);
     }
 
     public void Dispose()

@@ -95,5 +95,14 @@ public class ReplicationTests(ITestOutputHelper output)
         (code, var text, err) = await RrqWorkerCli.RunAsync("info", queueId, "--redis", set.ConnectionString);
         Assert.True(code == 0, err);
         Assert.Contains(queueId, text, StringComparison.Ordinal);
+
+        // A replica whose master is down may be promoted: that one is waited for, and used once it is the master.
+        set.KillMaster();
+        sw.Restart();
+        await using var promoted = await RrqController.ConnectAsync(queueId, $"127.0.0.1:{replica}");
+        var id = await promoted.TaskCreateExprAsync("2");
+        output.WriteLine($"connected to the replica, then submitted, {sw.Elapsed.TotalSeconds:0.0} s after its master was killed");
+        await Poll.Until(() => set.Master() == replica, 30);   // every Sentinel knows it too, soon after the one that promoted it
+        Assert.Equal(RrqTaskStatus.Pending, await promoted.TaskStatusAsync(id));
     }
 }
