@@ -132,10 +132,16 @@ internal sealed record RedisAddress(string Configuration, string Source)
         return opts;
     }
 
-    /// <summary>Turns <c>redis://user:password@host:port/db</c> into StackExchange.Redis's form;
-    /// anything else is taken as a StackExchange.Redis connection string already.</summary>
+    /// <summary>Turns <c>redis://user:password@host:port/db</c> (and <c>redis+sentinel://user:password@host1:port1,host2:port2/service/db</c>,
+    /// Sentinels on port 26379 unless given) into StackExchange.Redis's form; anything else is taken as a StackExchange.Redis
+    /// connection string already.</summary>
     public static string FromUrl(string value)
     {
+        if (value.StartsWith("redis+sentinel://", StringComparison.OrdinalIgnoreCase)
+            || value.StartsWith("rediss+sentinel://", StringComparison.OrdinalIgnoreCase))
+        {
+            return FromSentinelUrl(value);
+        }
         if (!value.StartsWith("redis://", StringComparison.OrdinalIgnoreCase)
             && !value.StartsWith("rediss://", StringComparison.OrdinalIgnoreCase))
         {
@@ -165,6 +171,43 @@ internal sealed record RedisAddress(string Configuration, string Source)
             parts.Add("defaultDatabase=" + db);
         }
         if (uri.Scheme.Equals("rediss", StringComparison.OrdinalIgnoreCase))
+        {
+            parts.Add("ssl=true");
+        }
+        return string.Join(',', parts);
+    }
+
+    private static string FromSentinelUrl(string value)
+    {
+        var ssl = value.StartsWith("rediss", StringComparison.OrdinalIgnoreCase);
+        var rest = value[(value.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        var slash = rest.IndexOf('/', StringComparison.Ordinal);
+        var (authority, path) = slash < 0 ? (rest, "") : (rest[..slash], rest[(slash + 1)..]);
+        var parts = new List<string>();
+        var at = authority.LastIndexOf('@');
+        var userInfo = at < 0 ? "" : authority[..at];
+        var hosts = (at < 0 ? authority : authority[(at + 1)..]).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (hosts.Length == 0 || segments.Length == 0)
+        {
+            throw new ArgumentException($"'{value}' is not a Sentinel URL Rrq reads: redis+sentinel://[user:password@]host1:26379,host2:26379/serviceName[/db].");
+        }
+        parts.AddRange(hosts.Select(h => h.Contains(':', StringComparison.Ordinal) ? h : h + ":26379"));
+        parts.Add("serviceName=" + Uri.UnescapeDataString(segments[0]));
+        if (userInfo.Length > 0)
+        {
+            var info = userInfo.Split(':', 2);
+            if (info.Length == 2 && info[0].Length > 0)
+            {
+                parts.Add("user=" + Uri.UnescapeDataString(info[0]));
+            }
+            parts.Add("password=" + Uri.UnescapeDataString(info[^1]));
+        }
+        if (segments.Length > 1)
+        {
+            parts.Add("defaultDatabase=" + segments[1]);
+        }
+        if (ssl)
         {
             parts.Add("ssl=true");
         }

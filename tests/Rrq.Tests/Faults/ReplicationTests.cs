@@ -88,11 +88,13 @@ public class ReplicationTests(ITestOutputHelper output)
         Assert.Contains($"is a read-only replica of 127.0.0.1:{master}", e.Message, StringComparison.Ordinal);
         Assert.Contains("serviceName=", e.Message, StringComparison.Ordinal);
 
-        // A worker started there exits with the same words; through the Sentinels, rrq-worker reads the queue.
+        // A worker started there exits with the same words; through the Sentinels (given as a redis+sentinel:// URL),
+        // rrq-worker reads the queue.
         var (code, _, err) = await RrqWorkerCli.RunAsync(queueId, "--redis", $"127.0.0.1:{replica}");
         Assert.Equal(1, code);
         Assert.Contains($"is a read-only replica of 127.0.0.1:{master}", err, StringComparison.Ordinal);
-        (code, var text, err) = await RrqWorkerCli.RunAsync("info", queueId, "--redis", set.ConnectionString);
+        var url = "redis+sentinel://" + set.ConnectionString.Split(",serviceName=")[0] + "/" + SentinelSet.Service;
+        (code, var text, err) = await RrqWorkerCli.RunAsync("info", queueId, "--redis", url);
         Assert.True(code == 0, err);
         Assert.Contains(queueId, text, StringComparison.Ordinal);
 
