@@ -21,6 +21,45 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task A_host_connected_through_Sentinel_runs_tasks_in_its_workers_before_and_after_a_failover()
+    {
+        using var set = new SentinelSet();
+        using var host = Build(new()
+        {
+            ["Rrq:QueueId"] = $"rrq-test:hosting-sentinel:{Guid.NewGuid():N}",
+            ["Rrq:Redis"] = set.ConnectionString,
+            ["Rrq:Worker:Count"] = "1",
+        }, s =>
+        {
+            s.AddRrq();
+            s.AddRrqWorker();
+            s.AddHealthChecks().AddRrq(minimumWorkers: 1);
+        });
+        var obj = host.Services.GetRequiredService<RrqController>();
+        await host.StartAsync();
+        try
+        {
+            Assert.Equal(3, await obj.TaskResultAsync(await Run("1 + 2")));
+            var old = set.KillMaster();
+            await Poll.Until(() => set.Master() is var m && m != 0 && m != old, 60);
+            Assert.Equal(7, await obj.TaskResultAsync(await Run("3 + 4")));
+            var health = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+            Assert.Equal(HealthStatus.Healthy, health.Status);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+
+        async Task<string> Run(string expr)
+        {
+            var id = await obj.TaskCreateExprAsync(expr);
+            Assert.True(await obj.TaskWaitAsync(id, TimeSpan.FromSeconds(60)), $"{await obj.TaskStatusAsync(id)}");
+            return id;
+        }
+    }
+
+    [Fact]
     public async Task AddRrq_and_AddRrqWorker_bind_the_Rrq_section_run_tasks_report_health_and_finish_a_running_task_at_shutdown()
     {
         var queueId = $"rrq-test:hosting:{Guid.NewGuid():N}";

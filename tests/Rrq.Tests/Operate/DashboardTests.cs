@@ -192,6 +192,22 @@ public class DashboardTests
         }
     }
 
+    [Fact]
+    public async Task The_dashboard_command_connected_through_Sentinel_shows_the_queue_before_and_after_a_failover()
+    {
+        using var set = new SentinelSet();
+        await using var obj = await RrqController.ConnectAsync($"rrq-test:dashboard-sentinel:{Guid.NewGuid():N}", set.ConnectionString);
+        obj.Durability = new RrqDurability();
+        var id = await obj.TaskCreateExprAsync("1");
+        using var http = new HttpClient();
+        await using var dashboard = await DashboardProcess.StartOnAsync(set.ConnectionString, obj.QueueId);
+        Assert.Contains("Queue " + obj.QueueId, await http.GetStringAsync(dashboard.Url));
+        var old = set.KillMaster();
+        await Poll.Until(() => set.Master() is var m && m != 0 && m != old, 60);
+        await Poll.Until(async () => (await http.GetAsync(dashboard.Url + $"task/{id}")).IsSuccessStatusCode, 60);
+        Assert.Contains(id, await http.GetStringAsync(dashboard.Url + $"task/{id}"));
+    }
+
     /// <summary>A running <c>rrq-worker dashboard</c> process, killed on dispose.</summary>
     private sealed class DashboardProcess : IAsyncDisposable
     {
@@ -201,11 +217,13 @@ public class DashboardTests
 
         public string Url { get; }
 
-        public static async Task<DashboardProcess> StartAsync(string queueId, params string[] extra)
+        public static Task<DashboardProcess> StartAsync(string queueId, params string[] extra) => StartOnAsync(RedisServer.Instance.Address, queueId, extra);
+
+        public static async Task<DashboardProcess> StartOnAsync(string redis, string queueId, params string[] extra)
         {
             var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in (string[])[RrqWorkerCli.Dll, "dashboard", queueId,
-                "--redis", RedisServer.Instance.Address, "--port", "0", .. extra])
+                "--redis", redis, "--port", "0", .. extra])
             {
                 psi.ArgumentList.Add(a);
             }

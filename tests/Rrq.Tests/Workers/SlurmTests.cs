@@ -106,6 +106,31 @@ public class SlurmTests
     }
 
     [Fact]
+    public async Task A_Slurm_worker_connected_through_Sentinel_runs_tasks_before_and_after_a_failover()
+    {
+        RequireSlurm();
+        using var set = new SentinelSet();
+        await using var obj = await RrqController.ConnectAsync($"rrq-test:slurm-sentinel:{Guid.NewGuid():N}", set.ConnectionString);
+        var spawned = await obj.WorkerSpawnAsync(1, timeout: TimeSpan.FromMinutes(2), logDir: LogDir(), launcher: new RrqSlurmLauncher());
+        try
+        {
+            Assert.NotNull(obj.WorkerInfo(spawned.Ids)[spawned.Id].SlurmJob);
+            var before = await obj.TaskCreateExprAsync("1 + 1");
+            Assert.True(await obj.TaskWaitAsync(before, TimeSpan.FromSeconds(60)));
+            var old = set.KillMaster();
+            await Poll.Until(() => set.Master() is var m && m != 0 && m != old, 60);
+            var after = await obj.TaskCreateExprAsync("2 + 2");
+            Assert.True(await obj.TaskWaitAsync(after, TimeSpan.FromSeconds(60)), $"{await obj.TaskStatusAsync(after)}");
+            Assert.Equal(4, await obj.TaskResultAsync(after));
+            Assert.True(spawned.IsAlive(spawned.Id), "the Slurm worker left");
+        }
+        finally
+        {
+            spawned.Kill();
+        }
+    }
+
+    [Fact]
     public async Task WorkerStop_with_Kill_cancels_a_Slurm_worker_through_scancel_and_its_task_DIED()
     {
         RequireSlurm();
