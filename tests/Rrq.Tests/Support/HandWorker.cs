@@ -17,8 +17,11 @@ public sealed class HandWorker : IDisposable
     public HandWorker((string Redis, string QueueId) at, params string[] options)
     {
         var (redis, queueId) = at;
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[RrqWorkerCli.Dll, queueId, "--redis", redis, .. options])
+        // Through env --default-signal: SIGINT as a terminal gives it. A test run started in the background of a
+        // non-interactive shell (`.ci/run &`) ignores SIGINT and SIGQUIT, its children inherit that, and .NET then rightly
+        // leaves SIGINT ignored, as a background job's should be.
+        var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in (string[])["--default-signal=INT,QUIT", "dotnet", RrqWorkerCli.Dll, queueId, "--redis", redis, .. options])
         {
             psi.ArgumentList.Add(a);
         }
