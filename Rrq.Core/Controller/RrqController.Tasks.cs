@@ -109,7 +109,10 @@ public sealed partial class RrqController
         {
             head.AddRange(deps.Select(d => (RedisValue)d));
         }
-        var calls = new List<Task<RedisResult>>();
+        // One slice after another, not all at once: slices sent together could run in another order when one is sent
+        // again (NOSCRIPT on a server that has not loaded the script yet, or a transient fault), and the queue (or the
+        // delayed set, by each slice's time) would then not hold the tasks in submission order. A slice is milliseconds of
+        // Redis; the round trip waited for between two is a fraction of one.
         for (var start = 0; start < ids.Length; start += slice)
         {
             var sliceHead = new List<RedisValue>(head);
@@ -122,21 +125,18 @@ public sealed partial class RrqController
             {
                 tasks.AddRange([ids[i], SealPayload("task", MemoryPackSerializer.Serialize(payloads[i])), OffloadedHashes(payloads[i])]);
             }
-            calls.Add(Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
+            var r = (RedisResult[])(await Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
                 start == 0 && shared is { } s ? s.Offloaded : "",
                 delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
-                later ? deps : null, start, cancellationToken));
-        }
-        var results = await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var result in results)
-        {
-            var r = (RedisResult[])result!;
+                later ? deps : null, start, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
+            var written = start == 0 ? "nothing was written" : $"the first {start} of the {ids.Length} tasks were created, the rest not";
             switch ((long)r[0])
             {
                 case -1:
-                    throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; nothing was written.");
+                    throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; {written}.");
                 case -5:
-                    throw MissingDependency((string?)r[1]);
+                    throw start == 0 ? MissingDependency((string?)r[1])
+                        : new RrqException($"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING, deleted just now); {written}.");
             }
         }
         if (later)
