@@ -25,7 +25,7 @@
 --         are 4 KiB or less)     ARGV[6] prefix of the queues' channels
 -- ARGV[7] an unused task id for an automatic retry
 -- ARGV[8] the content hash of the result when it was offloaded ("" when stored here)
--- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[13..] (its own, highest
+-- ARGV[9] n: claim the worker's next step from the first n queues of ARGV[14..] (its own, highest
 --         priority first); 0 to take nothing
 -- ARGV[10] the warnings the task raised (MemoryPack string[]), "" for none
 -- ARGV[11] the token of the claim that took this task: the outcome is written only for that claim

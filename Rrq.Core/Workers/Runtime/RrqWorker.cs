@@ -32,14 +32,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private string[] _knownQueues;
     private DateTimeOffset? _nextDue;
     private Heartbeat? _heartbeat;
-    private readonly ChildPool _children;
-
-    /// <summary>The compiled environment its children load (written when the first separate-process task
-    /// of an environment version comes); null before that.</summary>
-    private string? _childEnvirFile;
-
-    /// <summary>Set once the worker has run a separate-process task: it then keeps a child ready.</summary>
-    private bool _seenSeparate;
+    private readonly WorkerRecord _record;
+    private readonly SeparateRunner _separate;
+    private readonly WorkerEnvironment _envir;
+    private readonly WorkerSweep _sweep;
 
     /// <summary>The worker's slots: one per task it may run at once (<see cref="RrqWorkerConfig.Concurrency"/>).</summary>
     private readonly WorkerSlot[] _slots;
@@ -69,12 +65,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private string? _draining;
 
     /// <summary>One environment load at a time; compiling for children too.</summary>
-    private readonly SemaphoreSlim _envirGate = new(1, 1);
-    private readonly Lock _childGate = new();
-    private long _envirVersion;
-    private long _envirFailedVersion = -1;
-    private DateTime _idleSince = DateTime.UtcNow;
-    private TimeSpan? _timeoutIdle;
+    /// <summary>The worker's clock (the system's, or a test's).</summary>
+    private readonly TimeProvider _time;
+    private readonly IdleClock _idle;
+    private readonly WorkerMessages _messages;
     private int _stopped;
 
     /// <summary>Set by <see cref="StopAsync"/>: take no further step.</summary>
@@ -84,8 +78,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskCompletionSource, byte> _inSteps = new();
 
     private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
-        RrqWorkerConfig config, TextWriter? output)
+        RrqWorkerConfig config, TextWriter? output, TimeProvider time)
     {
+        _time = time;
+        _started = time.GetUtcNow();
         _controller = controller;
         _evaluator = evaluator;
         Id = id;
@@ -93,7 +89,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         Config = config;
         _log = output is null ? controller.Logger : new Logging.LineLoggerProvider(output).CreateLogger("Rrq");
         _workDir = Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}");
-        _children = new ChildPool(_workDir, controller.Offload, e => Logging.RrqLog.ChildNotStarted(_log, e));
+        _record = new WorkerRecord(controller.Queue, id);
+        _separate = new SeparateRunner(evaluator, controller.Queue, _record, _workDir, config.ReadyChildren, _log, time);
+        _envir = new WorkerEnvironment(controller, evaluator, _record, _separate, _log, Chatty);
+        _sweep = new WorkerSweep(controller, id, config.HeartbeatPeriod, _log);
         _knownQueues = [.. config.EffectiveQueues];
         _slots = [.. Enumerable.Range(0, config.Concurrency).Select(i => new WorkerSlot(i, i == 0 ? id : $"{id}#{i}"))];
         _wake = new SemaphoreSlim(0, config.Concurrency);
@@ -109,7 +108,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 ThreadPool.SetMinThreads(needed, io);
             }
         }
-        _timeoutIdle = config.TimeoutIdle;
+        _idle = new IdleClock(time, config.TimeoutIdle);
+        _messages = new WorkerMessages(controller, evaluator, id, _record, _envir, _idle, BuildInfo, _log, Chatty);
         // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
         // to the controller's logger; a worker with an output writer of its own gets the lines there too.
         if (output is not null)
@@ -140,7 +140,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     public string? Recycled { get; private set; }
 
     /// <summary>The version of the worker environment it has loaded (0: none).</summary>
-    public long EnvirVersion => _envirVersion;
+    public long EnvirVersion => _envir.Version;
 
     /// <summary>
     /// Registers a worker in the controller's queue. It shares the controller's connection; the
@@ -157,8 +157,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         CreateAsync(controller, evaluator, name, config, output).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Create"/>
-    public static async Task<RrqWorker> CreateAsync(RrqController controller, IRrqTaskEvaluator evaluator, string? name = null,
-        string config = "localhost", TextWriter? output = null, CancellationToken cancellationToken = default)
+    public static Task<RrqWorker> CreateAsync(RrqController controller, IRrqTaskEvaluator evaluator, string? name = null,
+        string config = "localhost", TextWriter? output = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(controller, evaluator, name, config, output, time: null, cancellationToken);
+
+    /// <summary>As the public form, on the clock <paramref name="time"/> (tests pass a fake one; default the system's).</summary>
+    internal static async Task<RrqWorker> CreateAsync(RrqController controller, IRrqTaskEvaluator evaluator, string? name,
+        string config, TextWriter? output, TimeProvider? time, CancellationToken cancellationToken = default)
     {
         RedisRetry.ForeverScope();
         ArgumentNullException.ThrowIfNull(controller);
@@ -166,7 +171,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         name ??= await WorkerNames.UnusedBaseAsync(controller, 0).ConfigureAwait(false);
         QueueIdValidation.CheckName(name, "worker id", nameof(name));
         var cfg = await controller.WorkerConfigReadAsync(config, cancellationToken).ConfigureAwait(false);
-        var worker = new RrqWorker(controller, evaluator, name, config, cfg, output);
+        var worker = new RrqWorker(controller, evaluator, name, config, cfg, output, time ?? TimeProvider.System);
         await worker.RegisterAsync().ConfigureAwait(false);
         return worker;
     }
@@ -193,7 +198,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         if (Config.HeartbeatPeriod is { } beat)
         {
             _heartbeat = new Heartbeat(_controller.Queue, Id, beat,
-                Config.DetectLostWorkers ? SweepAsync : null, note => Logging.RrqLog.Heartbeat(_log, note));
+                Config.DetectLostWorkers ? _sweep.RunAsync : null, note => Logging.RrqLog.Heartbeat(_log, note));
             _heartbeat.Start();
         }
         var sub = _controller.Redis.GetSubscriber();
@@ -203,14 +208,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             await sub.SubscribeAsync(ch, (_, message) => OnNotification(message)).ConfigureAwait(false);
         }
         Logging.RrqLog.WorkerStarted(Chatty, Id, QueueId, string.Join(", ", Config.EffectiveQueues));
-        await LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
+        await _record.LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
         if (await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.Envir, "spec")).ConfigureAwait(false))
         {
-            await LoadEnvirAsync().ConfigureAwait(false);
+            await _envir.LoadAsync().ConfigureAwait(false);
         }
     }
 
-    private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly DateTimeOffset _started;
 
     private RrqWorkerInfo BuildInfo() => new(Id, Environment.MachineName, Environment.ProcessId, Environment.UserName, ConfigName,
         Config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
@@ -245,33 +250,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     }
 
     /// <summary>Whether it is this worker's turn to sweep, for 0.9 of its heartbeat period.</summary>
-    internal async Task<bool> TakeSweepTurnAsync()
-    {
-        var period = Config.HeartbeatPeriod ?? throw new InvalidOperationException("A worker without a heartbeat does not sweep.");
-        return await _controller.Queue.SweepTurnAsync(Id, period).ConfigureAwait(false);
-    }
-
-    private async Task SweepAsync()
-    {
-        if (!await TakeSweepTurnAsync().ConfigureAwait(false))
-        {
-            return;
-        }
-        var found = await _controller.WorkerDetectExitedAsync().ConfigureAwait(false);
-        if (!found.IsEmpty)
-        {
-            Logging.RrqLog.DeclaredLost(_log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
-        }
-        // Housekeeping that must not wait for a user: a walk over dependents (failing, releasing or re-arming them) left
-        // half-done by a process that died, and the queue's retention (expiring a bounded number of tasks per turn).
-        await _controller.Queue.WalksDrainAsync(CancellationToken.None).ConfigureAwait(false);
-        await _controller.LinkingDrainAsync(CancellationToken.None).ConfigureAwait(false);
-        var expired = await _controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
-        if (expired > 0)
-        {
-            Logging.RrqLog.RetentionExpired(_log, expired, QueueId);
-        }
-    }
+    internal Task<bool> TakeSweepTurnAsync() => _sweep.TakeTurnAsync();
 
     /// <summary>Wakes every slot waiting for work (to stop, or to look again).</summary>
     private void WakeAll()
@@ -334,9 +313,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         // Wait to be woken, but no longer than the poll time, or until a delayed retry comes due.
         var wait = Config.PollQueue;
-        if (_nextDue is { } due && due - DateTimeOffset.UtcNow < wait)
+        if (_nextDue is { } due && due - _time.GetUtcNow() < wait)
         {
-            wait = due - DateTimeOffset.UtcNow > TimeSpan.Zero ? due - DateTimeOffset.UtcNow : TimeSpan.Zero;
+            wait = due - _time.GetUtcNow() > TimeSpan.Zero ? due - _time.GetUtcNow() : TimeSpan.Zero;
         }
         await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
         return await ClaimAndRunAsync(slot).ConfigureAwait(false);
@@ -427,8 +406,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                         Recycled = limit;
                     }
                 }
-                if (step.Kind == RrqWorkerStepKind.Idle && _timeoutIdle is { } idle && Volatile.Read(ref _active) == 0
-                    && DateTime.UtcNow - _idleSince >= idle)
+                if (step.Kind == RrqWorkerStepKind.Idle && _idle.TimedOut && Volatile.Read(ref _active) == 0)
                 {
                     Drain("OK (TIMEOUT)");
                 }
@@ -659,7 +637,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     _queueAbsent = true;
                     Logging.RrqLog.QueueDataMissing(_log, QueueId, _controller.Address.Endpoints);
                 }
-                _nextDue = DateTimeOffset.UtcNow + QueueAbsentLook;
+                _nextDue = _time.GetUtcNow() + QueueAbsentLook;
                 return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "queue data missing");
             }
         }
@@ -675,18 +653,30 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             _heartbeat?.Dispose();
             _controller.Queue.Retry.Reported -= Report;
             await _controller.Queue.RunAsync(db => db.KeyDeleteAsync(_controller.Keys.WorkerHeartbeat(Id))).ConfigureAwait(false);
-            _children.Dispose();
+            _separate.Dispose();
             Logging.RrqLog.Unregistered(_log);
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "not registered");
         }
-        if (version != _envirVersion && version != _envirFailedVersion)
+        if (_envir.IsNew(version))
         {
-            await LoadEnvirAsync(version).ConfigureAwait(false);
+            await _envir.LoadAsync(version).ConfigureAwait(false);
         }
         switch (kind)
         {
             case 1:
-                return await HandleMessageAsync((string)r[2]!).ConfigureAwait(false);
+                var (step, stop) = await _messages.HandleAsync((string)r[2]!).ConfigureAwait(false);
+                if (stop is not null)
+                {
+                    if (_slots.Length > 1 && _looping)
+                    {
+                        Drain(stop);   // tasks running in other slots are finished and recorded first; then the worker leaves
+                    }
+                    else
+                    {
+                        await ExitAsync(stop).ConfigureAwait(false);
+                    }
+                }
+                return step;
             case 2:
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
@@ -695,7 +685,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 var separateNext = r.Length > 6 ? (int)r[6] : 0;
                 var (taskId, status) = await RunTaskAsync(slot, (string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
                     .ConfigureAwait(false);
-                _idleSince = DateTime.UtcNow;
+                _idle.Touch();
                 if (slot.Next is null)
                 {
                     SetActive(slot, false);
@@ -706,9 +696,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 // separate-process task, not more; and, once per idle spell, the memory a burst of tasks left in the
                 // heap goes back to the system (the collector's budget scales with the CPU cache, so a busy worker
                 // can hold tens of MiB it no longer uses).
-                if (Volatile.Read(ref _active) == 0 && DateTime.UtcNow - _idleSince >= IdleChildrenAfter)
+                if (Volatile.Read(ref _active) == 0 && _idle.Idle >= IdleChildrenAfter)
                 {
-                    _children.Trim(Math.Min(1, Config.ReadyChildren));
+                    _separate.Trim(Math.Min(1, Config.ReadyChildren));
                     if (Interlocked.Exchange(ref _trimmedSince, _tasksRun) != _tasksRun)
                     {
                         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -722,73 +712,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Loads the queue's environment; returns null, or why it failed (the previous one stays). With
-    /// <paramref name="seen"/>, the version a claim saw: nothing is done when another slot has loaded (or failed) it meanwhile.
-    /// Tasks running in other slots go on with the environment they started with.</summary>
-    private async Task<string?> LoadEnvirAsync(long? seen = null)
-    {
-        await _envirGate.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (seen is { } v && (v == _envirVersion || v == _envirFailedVersion))
-            {
-                return null;
-            }
-            return await LoadEnvirCoreAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _envirGate.Release();
-        }
-    }
-
-    private async Task<string?> LoadEnvirCoreAsync()
-    {
-        RrqEnvirSpec spec;
-        try
-        {
-            spec = await _controller.WorkerEnvirReadAsync(verify: true).ConfigureAwait(false);
-        }
-        catch (RrqEnvirException e)
-        {
-            // Not signed by the queue's key: nothing of it is compiled, and tasks fail saying so until a signed one is set.
-            var version = await _controller.Queue.RunAsync(db => db.HashGetAsync(_controller.Keys.Envir, "version")).ConfigureAwait(false);
-            _envirFailedVersion = (long)version;
-            await LogAsync("ENVIR", $"ERROR version {(long)version}: {e.Message}").ConfigureAwait(false);
-            Logging.RrqLog.EnvirFailed(_log, e, (long)version, _envirVersion, e.Message);
-            return e.Message;
-        }
-        try
-        {
-            var sw = Stopwatch.StartNew();
-            _evaluator.LoadEnvironment(spec);
-            _envirVersion = spec.Version;
-            _childEnvirFile = null;
-            if (_seenSeparate)
-            {
-                // Children of the old environment go; the new one is compiled for children now.
-                try
-                {
-                    PrepareChildren(1);
-                }
-                catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException)
-                {
-                    Logging.RrqLog.ChildrenNotPrepared(_log, spec.Version, e.Message);
-                }
-            }
-            await LogAsync("ENVIR", $"version {spec.Version} ({spec.Sources.Count} sources, {sw.ElapsedMilliseconds} ms)").ConfigureAwait(false);
-            Logging.RrqLog.EnvirLoaded(Chatty, spec.Version, string.Join(", ", spec.Sources.Select(s => s.Path)));
-            return null;
-        }
-        catch (RrqEnvirException e)
-        {
-            _envirFailedVersion = spec.Version;
-            await LogAsync("ENVIR", $"ERROR version {spec.Version}: {e.Message}").ConfigureAwait(false);
-            Logging.RrqLog.EnvirFailed(_log, e, spec.Version, _envirVersion, e.Message);
-            return e.Message;
-        }
-    }
-
     /// <summary>How long a worker finds nothing to do before it stops all but one of its ready children, and gives
     /// the memory its heap no longer uses back.</summary>
     private static readonly TimeSpan IdleChildrenAfter = TimeSpan.FromSeconds(2);
@@ -798,163 +721,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
 
     /// <summary>How many times an idle spell has given memory back.</summary>
     internal int HeapTrims { get; private set; }
-
-    /// <summary>Writes the environment for children (once per version) and keeps up to <paramref name="count"/>
-    /// children started with it (bounded by the config). Does nothing for an evaluator that cannot compile for children.</summary>
-    private void PrepareChildren(int count)
-    {
-        if (_evaluator is not IChildCompiler compiler)
-        {
-            return;
-        }
-        lock (_childGate)
-        {
-            if (_childEnvirFile is null)
-            {
-                _childEnvirFile = compiler.WriteEnvironment(_workDir);
-                _children.UseEnvironment(_childEnvirFile, _envirVersion);
-            }
-        }
-        if (_stopped == 0)
-        {
-            _children.Fill(Math.Min(count, Config.ReadyChildren));
-        }
-    }
-
-    /// <summary>Runs a task in a fresh child process. The worker compiles the expression (or takes it from its
-    /// cache) and the child, started ahead, only runs it.</summary>
-    /// <remarks><paramref name="separateNext"/>: how many separate-process tasks are next in the worker's queues;
-    /// that many children and one more are started ahead, at most <see cref="RrqWorkerConfig.ReadyChildren"/>.</remarks>
-    private async Task<TaskOutcome> RunSeparateAsync(WorkerSlot slot, RrqTaskContext context, Tasks.TaskPayload payload, TimeSpan? timeout,
-        int separateNext)
-    {
-        var k = _controller.Keys;
-        if (_evaluator is not IChildCompiler compiler)
-        {
-            return TaskExecution.Error(context, new RrqEvaluation
-            {
-                Message = $"This worker's evaluator ({_evaluator.GetType().FullName}) cannot run tasks in a separate process: " +
-                    "only Rrq.Scripting.RoslynTaskEvaluator compiles for child processes. Submit the task without separateProcess.",
-                ExceptionType = typeof(RrqException).FullName,
-            });
-        }
-        var (locals, unreadable) = TaskExecution.DecodeLocals(context, payload, _controller.Values);
-        if (unreadable is not null)
-        {
-            return unreadable;
-        }
-        ChildProcess child;
-        try
-        {
-            PrepareChildren(0);
-            var (file, failure) = compiler.WriteTaskCode(payload.Expression, locals!, _workDir);
-            if (failure is not null)
-            {
-                return TaskExecution.Error(context, failure);   // it does not compile: no process needed
-            }
-            child = _children.Take();
-            try
-            {
-                ChildTaskInput.Write(child.InputPath, file!, payload.LocalNames, locals!, payload.LocalValues, context.TraceParent);
-            }
-            catch
-            {
-                child.Dispose();   // never handed a task, it would wait for one for ever
-                throw;
-            }
-        }
-        catch (Exception e) when (e is RrqException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
-        {
-            return TaskExecution.Error(context, new RrqEvaluation
-            {
-                Message = $"Could not start the task's process: {e.Message}",
-                ExceptionType = e.GetType().FullName,
-            });
-        }
-        _seenSeparate = true;
-        slot.CancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        slot.SeparateTask = context.TaskId;
-        try
-        {
-            await NoteFieldAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
-            await LogAsync("REMOTE", $"{context.TaskId} {child.Pid}").ConfigureAwait(false);
-            var logKey = k.TaskLog(context.TaskId);
-            var pushes = new List<Task>();
-            var exited = child.WaitForExitAsync();
-            try
-            {
-                child.Assign(context, line =>
-                {
-                    lock (pushes)
-                    {
-                        pushes.Add(line.StartsWith(ChildTaskRunner.ProgressMarker, StringComparison.Ordinal)
-                            ? NoteFieldAsync(k.TaskProgress, context.TaskId, Convert.FromBase64String(line[ChildTaskRunner.ProgressMarker.Length..]))
-                            : NoteAsync(logKey, "rpush", line));
-                    }
-                });
-            }
-            catch (IOException)
-            {
-                // The child died before it could be handed the task (killed, or crashed while loading
-                // the environment): the task has no result, as when it dies while running.
-            }
-            // The next tasks' processes start now, while this one runs, not after it: one for each separate-process
-            // task waiting, and one for a task yet to come (tasks of a kind come in runs).
-            PrepareChildren(separateNext + 1);
-            var deadline = timeout is { } t ? DateTime.UtcNow + t : (DateTime?)null;
-            TaskOutcome outcome;
-            while (true)
-            {
-                var wait = TimeSpan.FromSeconds(1);
-                if (deadline is { } d && d - DateTime.UtcNow < wait)
-                {
-                    wait = d - DateTime.UtcNow > TimeSpan.Zero ? d - DateTime.UtcNow : TimeSpan.Zero;
-                }
-                await Task.WhenAny(child.Done, slot.CancelSignal.Task, Task.Delay(wait)).ConfigureAwait(false);
-                if (child.Done.IsCompleted)
-                {
-                    outcome = child.ReadOutcome() is { } reported
-                        ? TaskExecution.FromChild(context, reported, _controller.Values)
-                        : TaskExecution.NotSuccessful(context, RrqTaskStatus.Died, child.ExitDescription());
-                    break;
-                }
-                // The notification is the fast path; the stored request is the safety net if it was lost.
-                if (slot.CancelSignal.Task.IsCompleted || await _controller.Queue.RunAsync(db => db.HashExistsAsync(k.TaskCancel, context.TaskId)).ConfigureAwait(false))
-                {
-                    child.Kill();
-                    await exited.ConfigureAwait(false);
-                    await LogAsync("CANCEL", context.TaskId).ConfigureAwait(false);
-                    outcome = TaskOutcome.Failed(RrqTaskStatus.Cancelled);
-                    break;
-                }
-                if (deadline is { } end && DateTime.UtcNow >= end)
-                {
-                    child.Kill();
-                    await exited.ConfigureAwait(false);
-                    await LogAsync("TIMEOUT", context.TaskId).ConfigureAwait(false);
-                    outcome = TaskOutcome.Failed(RrqTaskStatus.Timeout);
-                    break;
-                }
-            }
-            Task[] pending;
-            lock (pushes)
-            {
-                pending = [.. pushes];
-            }
-            await Task.WhenAll(pending).ConfigureAwait(false);
-            return outcome;
-        }
-        finally
-        {
-            slot.SeparateTask = null;
-            // The child has written its outcome (or is gone): reap it off the task's clock.
-            _ = Task.Run(() =>
-            {
-                child.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
-                child.Dispose();
-            });
-        }
-    }
 
     private async Task<(string, RrqTaskStatus)> RunTaskAsync(WorkerSlot slot, string taskId, byte[]? rawPayload, bool separateProcess,
         TimeSpan? timeout, int separateNext)
@@ -999,7 +765,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         TaskOutcome outcome;
         if (separateProcess)
         {
-            outcome = await RunSeparateAsync(slot, context, payload, timeout, separateNext).ConfigureAwait(false);
+            outcome = await _separate.RunAsync(slot, context, payload, timeout, separateNext).ConfigureAwait(false);
         }
         else
         {
@@ -1009,7 +775,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 lock (reports)
                 {
-                    reports.Add(NoteFieldAsync(_controller.Keys.TaskProgress, taskId, bytes));
+                    reports.Add(_record.NoteFieldAsync(_controller.Keys.TaskProgress, taskId, bytes));
                 }
             };
             outcome = await TaskExecution.RunAsync(_evaluator, context, payload, _controller.Values, CancellationToken.None).ConfigureAwait(false);
@@ -1097,136 +863,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return carrier.Start();
     }
 
-    private async Task<RrqWorkerStep> HandleMessageAsync(string raw)
-    {
-        WorkerMessage? message;
-        string? refused = null;
-        if (_controller.SigningKeys is { } keys)
-        {
-            try
-            {
-                raw = keys.Open("message", QueueId, raw, "This message");
-            }
-            catch (RrqSignatureException e)
-            {
-                refused = e.Message;   // answered with this, and not run; its id is read from the unsigned text to answer
-                raw = RrqSigningKeys.Strip(raw);
-            }
-        }
-        else
-        {
-            raw = RrqSigningKeys.Strip(raw);
-        }
-        try
-        {
-            message = JsonSerializer.Deserialize<WorkerMessage>(raw, RrqController.JsonOptions);
-        }
-        catch (JsonException)
-        {
-            message = null;
-        }
-        if (message is null)
-        {
-            await LogAsync("MESSAGE", "ERROR unreadable message").ConfigureAwait(false);
-            return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: "unreadable");
-        }
-        await LogAsync("MESSAGE", refused is null ? message.Command : $"ERROR {message.Command} refused: not signed by the queue's key").ConfigureAwait(false);
-        var (result, error, stop) = refused is null ? await RunMessageAsync(message).ConfigureAwait(false) : (null, refused, false);
-        byte[]? bytes = null;
-        if (error is null)
-        {
-            try
-            {
-                bytes = _controller.Values.Serialize(result);   // a large answer goes to the offload directory, if any
-            }
-            catch (Exception e) when (e is RrqValueException or IOException or UnauthorizedAccessException)
-            {
-                error = $"The answer to {message.Command} could not be stored: {e.Message}";
-            }
-        }
-        await _controller.Queue.WorkerRespondAsync(Id, message.Id, message.Command,
-            MemoryPack.MemoryPackSerializer.Serialize(new WorkerResponseData(message.Id, message.Command, bytes, error)),
-            bytes is null ? "" : OffloadStore.HashOf(bytes) ?? "").ConfigureAwait(false);
-        if (stop)
-        {
-            if (_slots.Length > 1 && _looping)
-            {
-                // Tasks running in other slots are finished and recorded first; then the worker leaves.
-                Drain($"OK ({message.Args ?? "BYE"})");
-            }
-            else
-            {
-                await ExitAsync($"OK ({message.Args ?? "BYE"})").ConfigureAwait(false);
-            }
-            return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "STOP");
-        }
-        if (message.Command != "TIMEOUT_GET")
-        {
-            _idleSince = DateTime.UtcNow;   // any message but TIMEOUT_GET counts as activity, as in rrq
-        }
-        return new RrqWorkerStep(RrqWorkerStepKind.Message, Detail: message.Command);
-    }
-
-    /// <summary>Carries out one message: its result, or an error message, and whether to stop after answering.</summary>
-    private async Task<(object? Result, string? Error, bool Stop)> RunMessageAsync(WorkerMessage message)
-    {
-        switch (message.Command)
-        {
-            case "PING":
-                Logging.RrqLog.Pong(Chatty);
-                return ("PONG", null, false);
-            case "ECHO":
-                Logging.RrqLog.Echo(Chatty, message.Args ?? "");
-                return ("OK", null, false);
-            case "STOP":
-                return ("BYE", null, true);
-            case "EVAL":
-                if (string.IsNullOrWhiteSpace(message.Args))
-                {
-                    return (null, "EVAL needs a C# expression as its argument.", false);
-                }
-                var evaluation = await _evaluator.EvaluateAsync(new RrqTaskContext(QueueId, "message:" + message.Id, Id),
-                    message.Args, new Dictionary<string, object?>(), CancellationToken.None).ConfigureAwait(false);
-                Logging.RrqLog.Eval(Chatty, message.Args, evaluation.Success ? evaluation.Value?.ToString() : "error: " + evaluation.Message);
-                return evaluation.Success ? (evaluation.Value, null, false)
-                    : (null, $"{evaluation.ExceptionType}: {evaluation.Message}".TrimStart(':', ' '), false);
-            case "INFO":
-                var info = BuildInfo();
-                await NoteFieldAsync(_controller.Keys.WorkerInfo, Id, JsonSerializer.Serialize(info, RrqController.JsonOptions)).ConfigureAwait(false);
-                return (info, null, false);
-            case "PAUSE" or "RESUME":
-                var changed = await _controller.Queue.WorkerPauseAsync(Id, message.Command).ConfigureAwait(false);
-                Logging.RrqLog.PauseResume(Chatty, message.Command, changed ?? "");
-                return changed == "GONE" ? (null, "This worker is no longer registered in the queue.", false) : (changed, null, false);
-            case "REFRESH":
-                var failed = await LoadEnvirAsync().ConfigureAwait(false);
-                return failed is null ? ("OK", null, false) : (null, "The environment did not load: " + failed, false);
-            case "TIMEOUT_SET":
-                if (message.Args is null)
-                {
-                    _timeoutIdle = null;
-                }
-                else if (double.TryParse(message.Args, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture,
-                    out var seconds) && seconds >= 0 && seconds < TimeSpan.MaxValue.TotalSeconds)
-                {
-                    _timeoutIdle = TimeSpan.FromSeconds(seconds);
-                }
-                else
-                {
-                    return ("INVALID", null, false);
-                }
-                _idleSince = DateTime.UtcNow;
-                return ("OK", null, false);
-            case "TIMEOUT_GET":
-                var remaining = _timeoutIdle is { } limit ? limit - (DateTime.UtcNow - _idleSince) : (TimeSpan?)null;
-                return (new RrqIdleTimeout(_timeoutIdle, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining), null, false);
-            default:
-                Logging.RrqLog.UnknownMessage(_log, message.Command);
-                return (null, $"Unknown message '{message.Command}'. Workers answer PING, ECHO, EVAL, INFO, PAUSE, RESUME, " +
-                    "REFRESH, TIMEOUT_SET, TIMEOUT_GET and STOP.", false);
-        }
-    }
-
     /// <summary>
     /// Leaves the queue cleanly (EXITED), as a host does when it shuts down. A step in flight, such as a
     /// task running in <see cref="RunAsync"/> on another thread, is waited for and its outcome recorded
@@ -1273,7 +909,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         _heartbeat?.Dispose();
         _controller.Queue.Retry.Reported -= Report;
-        _children.Dispose();
+        _separate.Dispose();
         var sub = _controller.Redis.GetSubscriber();
         foreach (var ch in _channels)
         {
@@ -1390,23 +1026,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>Sets a field about this worker's work (HSET), or appends a line (RPUSH), only while the queue has
-    /// a record of the worker.</summary>
-    /// <remarks>Also called from a child's output thread, outside the worker's flow: so it marks its own.</remarks>
-    private async Task<RedisResult> NoteAsync(RedisKey key, string command, RedisValue field, RedisValue value = default)
-    {
-        RedisRetry.ForeverScope();
-        return await _controller.Queue.WorkerNoteAsync(Id, key, command, field, value).ConfigureAwait(false);
-    }
-
-    private Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value) => NoteAsync(hash, "hset", field, value);
-
-    private async Task<RedisResult> LogAsync(string label, string value)
-    {
-        RedisRetry.ForeverScope();
-        return await _controller.Queue.WorkerLogAsync(Id, label, value).ConfigureAwait(false);
-    }
-
     /// <summary>The logger for what a verbose worker tells as it goes (tasks, environments, messages); warnings
     /// and errors go to <see cref="_log"/> whatever the verbosity.</summary>
     private ILogger Chatty => Config.Verbose ? _log : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -1422,6 +1041,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _wake.Dispose();
-        _envirGate.Dispose();
+        _envir.Dispose();
     }
 }

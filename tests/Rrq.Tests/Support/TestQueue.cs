@@ -24,9 +24,9 @@ public sealed class TestQueue : IAsyncDisposable
     private static string Shorten(string s) => s.Length <= 40 ? s : s[..40];
 
     /// <summary>An in-process worker (Roslyn evaluator) to drive step by step.</summary>
-    public async Task<RrqWorker> WorkerAsync(string? name = null, string config = "localhost")
+    public async Task<RrqWorker> WorkerAsync(string? name = null, string config = "localhost", TimeProvider? time = null)
     {
-        var w = await RrqWorker.CreateAsync(Controller, new RoslynTaskEvaluator(), name, config);
+        var w = await RrqWorker.CreateAsync(Controller, new RoslynTaskEvaluator(), name, config, output: null, time);
         _workers.Add(w);
         return w;
     }

@@ -30,8 +30,9 @@ public class InProcessWorkerTests
     {
         await using var q = await TestQueue.CreateAsync();
         var obj = q.Controller;
-        var w = await q.WorkerAsync();
-        await Task.Delay(2100);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var w = await q.WorkerAsync(time: time);
+        time.Advance(TimeSpan.FromSeconds(2.1));
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // idle, but it has run nothing: no collection
         Assert.Equal(0, w.HeapTrims);
 
@@ -40,7 +41,7 @@ public class InProcessWorkerTests
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // just finished: not idle for long yet
         Assert.Equal(0, w.HeapTrims);
         var before = GC.GetGCMemoryInfo(GCKind.FullBlocking).Index;
-        await Task.Delay(2100);
+        time.Advance(TimeSpan.FromSeconds(2.1));
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);
         Assert.Equal(1, w.HeapTrims);
         var collected = GC.GetGCMemoryInfo(GCKind.FullBlocking);
@@ -50,7 +51,7 @@ public class InProcessWorkerTests
         Assert.Equal(1, w.HeapTrims);
         var again = obj.TaskCreateExpr("2");
         Assert.Equal(again, (await w.StepAsync()).TaskId);
-        await Task.Delay(2100);
+        time.Advance(TimeSpan.FromSeconds(2.1));
         Assert.Equal(RrqWorkerStepKind.Idle, (await w.StepAsync()).Kind);   // a new idle spell after more work
         Assert.Equal(2, w.HeapTrims);
     }
