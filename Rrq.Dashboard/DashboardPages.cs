@@ -497,38 +497,10 @@ internal sealed partial class DashboardPages(string prefix, RrqDashboardOptions 
 
     private static string Seconds(TimeSpan t) => t.TotalSeconds < 1 ? $"{t.TotalMilliseconds:0} ms" : $"{t.TotalSeconds:0.##} s";
 
-    private static string Ago(TimeSpan t) => t.TotalSeconds < 1 ? "now"
-        : t.TotalSeconds < 60 ? $"{t.TotalSeconds:0} s ago"
-        : t.TotalMinutes < 60 ? $"{t.TotalMinutes:0} min ago"
-        : t.TotalHours < 48 ? $"{t.TotalHours:0} h ago" : $"{t.TotalDays:0} d ago";
+    private static string Ago(TimeSpan t) => Rrq.Display.Formats.Ago(t);
 
     /// <summary>A type's name as C# writes it (<c>double[]</c>, <c>List&lt;int&gt;</c>).</summary>
-    internal static string TypeName(Type? type)
-    {
-        if (type is null)
-        {
-            return "null";
-        }
-        if (type.IsArray)
-        {
-            return TypeName(type.GetElementType()) + "[]";
-        }
-        var keyword = Type.GetTypeCode(type) switch
-        {
-            TypeCode.Int32 => "int", TypeCode.Int64 => "long", TypeCode.Double => "double", TypeCode.String => "string",
-            TypeCode.Boolean => "bool", TypeCode.Single => "float", TypeCode.Decimal => "decimal", _ => null,
-        };
-        if (keyword is not null)
-        {
-            return keyword;
-        }
-        if (!type.IsGenericType)
-        {
-            return type.Name;
-        }
-        var name = type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)];
-        return $"{name}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
-    }
+    internal static string TypeName(Type? type) => type is null ? "null" : Rrq.Display.CSharpTypeName.Of(type, forDisplay: true);
 
     /// <summary>A value as text for a page, cut to <paramref name="max"/> characters: collections as their first
     /// elements in brackets, strings quoted, anything else as its ToString.</summary>

@@ -236,10 +236,7 @@ internal static class InfoCommand
 
     private static string Short(string id) => id.Length > 12 ? id[..8] + "…" : id;
 
-    private static string Ago(TimeSpan t) => t.TotalSeconds < 0 ? "now"
-        : t.TotalSeconds < 60 ? $"{t.TotalSeconds:0} s ago"
-        : t.TotalMinutes < 60 ? $"{t.TotalMinutes:0} min ago"
-        : t.TotalHours < 48 ? $"{t.TotalHours:0} h ago" : $"{t.TotalDays:0} d ago";
+    private static string Ago(TimeSpan t) => Rrq.Display.Formats.Ago(t);
 
     private static string StatusMarkup(string status) => status switch
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text;
+using Rrq.Display;
 
 namespace Rrq.Scripting.Evaluation;
 

@@ -40,20 +40,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>The worker's slots: one per task it may run at once (<see cref="RrqWorkerConfig.Concurrency"/>).</summary>
     private readonly WorkerSlot[] _slots;
 
-    /// <summary>The tokens of this worker's claims in flight or running a task (see include/claim.lua).</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _live = new(StringComparer.Ordinal);
-
-    /// <summary>Held while a token is made, while a claim's argument is written (with its reservation), and while a
-    /// reservation is given back: so a claim's list of live tokens and its horizon agree.</summary>
-    private readonly Lock _claimGate = new();
-
-    /// <summary>How many slots run a task (or hold one to run next), and how many free slots claims in flight have
-    /// reserved a task for.</summary>
-    private int _active, _reserved;
-
-    /// <summary>Tasks a claim took for the worker's other free slots, with their claim tokens: taken here (RUNNING on
-    /// this worker) and not started. A free slot runs one before it claims; a worker that leaves puts them back.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentQueue<(RedisResult[] Reply, string Token)> _handed = new();
+    /// <summary>The claim protocol's book: tokens, reservations, busy slots, tasks handed between slots.</summary>
+    private readonly ClaimBook _claims;
 
     /// <summary>Tasks handed to this worker at submission (include/handoff.lua), as their messages came, for a free slot to
     /// take up. Taking one up (task_ack.lua) fails when the worker's own claim took the task first, or it was cancelled
@@ -95,6 +83,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _sweep = new WorkerSweep(controller, id, config.HeartbeatPeriod, _log);
         _knownQueues = [.. config.EffectiveQueues];
         _slots = [.. Enumerable.Range(0, config.Concurrency).Select(i => new WorkerSlot(i, i == 0 ? id : $"{id}#{i}"))];
+        _claims = new ClaimBook(_slots);
         _wake = new SemaphoreSlim(0, config.Concurrency);
         if (config.Concurrency > 1)
         {
@@ -299,7 +288,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         // A worker whose last claim found nothing goes straight to waiting: anything that came since woke it (the
         // wake is not cleared then), and claiming again now would only find nothing a second time. So an idle
         // worker runs one claim per poll period, not two.
-        if (immediate || !slot.LastClaimIdle || slot.Next is not null || !_handed.IsEmpty)
+        if (immediate || !slot.LastClaimIdle || slot.Next is not null || !_claims.Handed.IsEmpty)
         {
             if (slot.Next is null)
             {
@@ -381,7 +370,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         try
         {
             while ((!cancellationToken.IsCancellationRequested && Volatile.Read(ref _draining) is null) || slot.Next is not null
-                || !_handed.IsEmpty)
+                || !_claims.Handed.IsEmpty)
             {
                 RrqWorkerStep step;
                 try
@@ -406,7 +395,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                         Recycled = limit;
                     }
                 }
-                if (step.Kind == RrqWorkerStepKind.Idle && _idle.TimedOut && Volatile.Read(ref _active) == 0)
+                if (step.Kind == RrqWorkerStepKind.Idle && _idle.TimedOut && _claims.Active == 0)
                 {
                     Drain("OK (TIMEOUT)");
                 }
@@ -467,7 +456,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
         }
-        if (Volatile.Read(ref _draining) is not null && slot.Next is null && _handed.IsEmpty)
+        if (Volatile.Read(ref _draining) is not null && slot.Next is null && _claims.Handed.IsEmpty)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "draining");
         }
@@ -485,94 +474,28 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
     }
 
-    /// <summary>What a claim for <paramref name="slot"/> tells include/claim.lua about the worker's other slots: "" for a
-    /// worker of one slot.</summary>
-    private (string? Argument, int Reserved) SlotsArgument(WorkerSlot slot)
-    {
-        if (_slots.Length == 1)
-        {
-            return ("", 0);
-        }
-        lock (_claimGate)
-        {
-            // One task for this slot, and one for each other slot that is free: not running a task, not reserved by a
-            // claim in flight, and not served by a task handed over already. The free ones are reserved until the reply.
-            var free = _slots.Length - Volatile.Read(ref _active) - _reserved - _handed.Count;
-            if (!slot.Active && free <= 0)
-            {
-                return (null, 0);   // another slot's claim in flight takes a task for this one too
-            }
-            var count = slot.Active ? 1 + Math.Max(0, free) : Math.Max(1, free);
-            var reserved = count - (slot.Active ? 1 : 0);
-            _reserved += reserved;
-            var full = free - reserved <= 0 ? 1 : 0;
-            // Read together with the live tokens: a token made after this (numbered above the horizon) is live whatever the list says.
-            return ($"{slot.ClaimField} {count} {full} {_claims} {string.Join(' ', _live.Keys)}", reserved);
-        }
-    }
-
-    /// <summary>Gives back what a claim reserved, once its tasks are the slot's or handed over.</summary>
-    private void Unreserve(int reserved)
-    {
-        if (reserved != 0)
-        {
-            lock (_claimGate)
-            {
-                _reserved -= reserved;
-            }
-        }
-    }
-
-    /// <summary>Counts <paramref name="slot"/> in the worker's active slots, or no longer.</summary>
-    private void SetActive(WorkerSlot slot, bool active)
-    {
-        if (slot.Active != active)
-        {
-            slot.Active = active;
-            Interlocked.Add(ref _active, active ? 1 : -1);
-        }
-    }
-
-    /// <summary>The first task of a claim's reply, for the claiming slot; the others it took (five entries each after the
-    /// first seven) are handed to free slots, each under its own token, and the slots are woken.</summary>
-    private RedisResult[] KeepFirst(RedisResult[] reply, string token)
-    {
-        if (reply.Length <= 7 || (long)reply[0] != 2)
-        {
-            return reply;
-        }
-        for (int at = 7, n = 2; at + 5 <= reply.Length; at += 5, n++)
-        {
-            var mine = $"{token}+{n}";
-            _live.TryAdd(mine, 0);
-            _handed.Enqueue(([reply[0], reply[1], .. reply[at..(at + 5)]], mine));
-            Wake();
-        }
-        return reply[..7];
-    }
-
     private async Task<RrqWorkerStep> StepCoreAsync(WorkerSlot slot)
     {
         var r = Interlocked.Exchange(ref slot.Next, null);
         var token = slot.NextToken;
-        if (r is null && !_handed.IsEmpty)
+        if (r is null && !_claims.Handed.IsEmpty)
         {
-            SetActive(slot, true);   // counted busy before the handed task leaves the queue, so no claim takes one for it
-            if (_handed.TryDequeue(out var handed))
+            _claims.SetActive(slot, true);   // counted busy before the handed task leaves the queue, so no claim takes one for it
+            if (_claims.Handed.TryDequeue(out var handed))
             {
                 (r, token) = handed;   // taken by another slot's claim for this one
             }
             else
             {
-                SetActive(slot, false);
+                _claims.SetActive(slot, false);
             }
         }
         if (r is null && _handoffs.TryDequeue(out var handoff))
         {
             // Handed over at submission: it becomes RUNNING here once taken up under a token of this worker's. (This costs
             // no time: a task's outcome is recorded after its take-up in any case.)
-            token = NewClaimToken();
-            SetActive(slot, true);
+            token = _claims.NewToken();
+            _claims.SetActive(slot, true);
             if (await _controller.Queue.TaskAckAsync(handoff.TaskId, Id, token, Config.EffectiveQueues).ConfigureAwait(false))
             {
                 r = handoff.Reply;
@@ -581,36 +504,36 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             {
                 // Cancelled, deleted or taken by a claim meanwhile: it does not run here. The worker looks for work at
                 // once (its claim also clears what it held, and lets it be handed tasks again).
-                _live.TryRemove(token, out _);
-                SetActive(slot, false);
+                _claims.Forget(token);
+                _claims.SetActive(slot, false);
                 Logging.RrqLog.HandoffGone(Chatty, handoff.TaskId);
             }
         }
         if (r is null)
         {
             // A claim repeated after a lost reply carries the same token, and so gets the same answer.
-            var (argument, reserved) = SlotsArgument(slot);
+            var (argument, reserved) = _claims.SlotsArgument(slot);
             if (argument is null)
             {
                 return new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "another slot claims for it");
             }
-            token = NewClaimToken();
+            token = _claims.NewToken();
             try
             {
                 r = await _controller.Queue.ClaimAsync(Id, Config.EffectiveQueues, token, argument).ConfigureAwait(false);
                 if ((long)r[0] == 2)
                 {
-                    SetActive(slot, true);
+                    _claims.SetActive(slot, true);
                 }
                 else
                 {
-                    _live.TryRemove(token, out _);
+                    _claims.Forget(token);
                 }
-                r = KeepFirst(r, token);
+                r = _claims.KeepFirst(r, token, Wake);
             }
             finally
             {
-                Unreserve(reserved);
+                _claims.Unreserve(reserved);
             }
         }
         var kind = (long)r[0];
@@ -681,14 +604,14 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 var timeout = (string?)r[5] is { Length: > 0 } secs
                     ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : (TimeSpan?)null;
                 slot.TaskToken = token;
-                SetActive(slot, true);
+                _claims.SetActive(slot, true);
                 var separateNext = r.Length > 6 ? (int)r[6] : 0;
                 var (taskId, status) = await RunTaskAsync(slot, (string)r[2]!, (byte[]?)r[3], (string?)r[4] == "FALSE", timeout, separateNext)
                     .ConfigureAwait(false);
                 _idle.Touch();
                 if (slot.Next is null)
                 {
-                    SetActive(slot, false);
+                    _claims.SetActive(slot, false);
                 }
                 return new RrqWorkerStep(RrqWorkerStepKind.Task, taskId, status);
             default:
@@ -696,7 +619,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                 // separate-process task, not more; and, once per idle spell, the memory a burst of tasks left in the
                 // heap goes back to the system (the collector's budget scales with the CPU cache, so a busy worker
                 // can hold tens of MiB it no longer uses).
-                if (Volatile.Read(ref _active) == 0 && _idle.Idle >= IdleChildrenAfter)
+                if (_claims.Active == 0 && _idle.Idle >= IdleChildrenAfter)
                 {
                     _separate.Trim(Math.Min(1, Config.ReadyChildren));
                     if (Interlocked.Exchange(ref _trimmedSince, _tasksRun) != _tasksRun)
@@ -760,7 +683,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         // Its spans join the submitter's trace; its code runs with Activity.Current in that trace (in a separate
         // process too), even when nothing in this process records Rrq's spans.
-        using var run = StartRunActivity(taskId, payload, separateProcess);
+        using var run = TaskTrace.Start(QueueId, Id, taskId, payload, separateProcess);
         context.TraceParent = run?.Id ?? payload.TraceParent;
         TaskOutcome outcome;
         if (separateProcess)
@@ -829,40 +752,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         return (taskId, outcome.Status);
     }
 
-    /// <summary>The task's run span (after its queue-wait span, when it was submitted inside a trace): recorded when
-    /// someone listens to Rrq's activity source; otherwise, for a traced task, an unrecorded activity that only
-    /// carries the trace to the task's code.</summary>
-    private Activity? StartRunActivity(string taskId, Tasks.TaskPayload payload, bool separateProcess)
-    {
-        if (!RrqTelemetry.Source.HasListeners())
-        {
-            // Nobody records Rrq's spans in this process: no span, only the trace carried to the task's code.
-            return payload.TraceParent is null ? null : CarryTrace(payload);
-        }
-        var parent = payload.TraceParent is { } tp && ActivityContext.TryParse(tp, payload.TraceState, out var ctx) ? ctx : default;
-        KeyValuePair<string, object?>[] tags =
-        [
-            new("rrq.queue_id", QueueId), new("rrq.task_id", taskId), new("rrq.worker_id", Id), new("rrq.separate_process", separateProcess),
-        ];
-        if (parent != default && payload.SubmittedAt > 0)
-        {
-            using var wait = RrqTelemetry.Source.StartActivity("rrq.queue_wait", ActivityKind.Internal, parent, tags,
-                startTime: DateTimeOffset.FromUnixTimeMilliseconds(payload.SubmittedAt));
-        }
-        var run = parent == default
-            ? RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parentContext: default, tags)
-            : RrqTelemetry.Source.StartActivity("rrq.run", ActivityKind.Consumer, parent, tags);
-        return run ?? (payload.TraceParent is null ? null : CarryTrace(payload));
-    }
-
-    /// <summary>An unrecorded activity that only puts the task's code inside its submitter's trace.</summary>
-    private static Activity CarryTrace(Tasks.TaskPayload payload)
-    {
-        var carrier = new Activity("rrq.run").SetParentId(payload.TraceParent!);
-        carrier.TraceStateString = payload.TraceState;
-        return carrier.Start();
-    }
-
     /// <summary>
     /// Leaves the queue cleanly (EXITED), as a host does when it shuts down. A step in flight, such as a
     /// task running in <see cref="RunAsync"/> on another thread, is waited for and its outcome recorded
@@ -917,7 +806,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         // Tasks taken with the last ones' outcomes and not started (the loop did not take them first) go back.
         var taken = _slots.Select(slot => Interlocked.Exchange(ref slot.Next, null)).ToList();
-        while (_handed.TryDequeue(out var handed))
+        while (_claims.Handed.TryDequeue(out var handed))
         {
             taken.Add(handed.Reply);
         }
@@ -967,8 +856,8 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// it lacks.</summary>
     private async Task<long> FinishAsync(WorkerSlot slot, string taskId, TaskOutcome outcome, bool claimNext)
     {
-        var nextToken = NewClaimToken();
-        var (argument, reserved) = claimNext ? SlotsArgument(slot) : ("", 0);
+        var nextToken = _claims.NewToken();
+        var (argument, reserved) = claimNext ? _claims.SlotsArgument(slot) : ("", 0);
         RedisResult[] r;
         try
         {
@@ -982,7 +871,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             }).ConfigureAwait(false);
             // A task taken now is run next. Finding nothing puts the worker back in its queues' idle sets: a submission
             // from then on hands it a task or wakes it, so its next step waits for that rather than claiming again.
-            slot.Next = r.Length > 1 && (long)r[1] != 0 ? KeepFirst(r[1..], nextToken) : null;
+            slot.Next = r.Length > 1 && (long)r[1] != 0 ? _claims.KeepFirst(r[1..], nextToken, Wake) : null;
             if (r.Length > 3 && (long)r[1] == 0)
             {
                 // Nothing to do: the worker is in its queues' idle sets again, so a submission wakes it.
@@ -994,13 +883,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         }
         finally
         {
-            Unreserve(reserved);
+            _claims.Unreserve(reserved);
         }
-        _live.TryRemove(slot.TaskToken, out _);
+        _claims.Forget(slot.TaskToken);
         slot.NextToken = nextToken;
         if (slot.Next is not { Length: > 0 } next || (long)next[0] != 2)
         {
-            _live.TryRemove(nextToken, out _);
+            _claims.Forget(nextToken);
         }
         if ((long)r[0] == 3)
         {
@@ -1009,21 +898,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
             return 1;
         }
         return (long)r[0];
-    }
-
-    private readonly string _tokenPrefix = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
-    private long _claims;
-
-    /// <summary>A token no other claim of any worker uses, live from now until its claim has taken nothing or its task is
-    /// recorded.</summary>
-    private string NewClaimToken()
-    {
-        lock (_claimGate)
-        {
-            var token = $"{_tokenPrefix}.{++_claims}";
-            _live.TryAdd(token, 0);
-            return token;
-        }
     }
 
     /// <summary>The logger for what a verbose worker tells as it goes (tasks, environments, messages); warnings

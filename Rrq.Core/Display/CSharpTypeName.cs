@@ -1,8 +1,9 @@
 using System.Text;
 
-namespace Rrq.Scripting.Evaluation;
+namespace Rrq.Display;
 
-/// <summary>C# spelling of a runtime type, for generated declarations and for traces.</summary>
+/// <summary>C# spelling of a runtime type: for generated declarations (with <c>global::</c> and namespaces), and for
+/// display (traces, the dashboard, <c>rrq-worker info</c>).</summary>
 internal static class CSharpTypeName
 {
     private static readonly Dictionary<Type, string> Keywords = new()
