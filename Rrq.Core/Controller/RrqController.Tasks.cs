@@ -109,10 +109,11 @@ public sealed partial class RrqController
         {
             head.AddRange(deps.Select(d => (RedisValue)d));
         }
-        // One slice after another, not all at once: slices sent together could run in another order when one is sent
-        // again (NOSCRIPT on a server that has not loaded the script yet, or a transient fault), and the queue (or the
-        // delayed set, by each slice's time) would then not hold the tasks in submission order. A slice is milliseconds of
-        // Redis; the round trip waited for between two is a fraction of one.
+        // One slice in flight at a time: slices sent together could run in another order when one is sent again (NOSCRIPT
+        // on a server that has not loaded the script yet, or a transient fault), and the queue (or the delayed set, by
+        // each slice's time) would then not hold the tasks in submission order. The next slice is built while the one
+        // before runs in Redis, so the two overlap as they did when all were sent at once.
+        (Task<RedisResult> Call, int Start)? inFlight = null;
         for (var start = 0; start < ids.Length; start += slice)
         {
             var sliceHead = new List<RedisValue>(head);
@@ -125,19 +126,18 @@ public sealed partial class RrqController
             {
                 tasks.AddRange([ids[i], SealPayload("task", MemoryPackSerializer.Serialize(payloads[i])), OffloadedHashes(payloads[i])]);
             }
-            var r = (RedisResult[])(await Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
+            if (inFlight is { } before)
+            {
+                CheckSubmitted(await before.Call.WaitAsync(cancellationToken).ConfigureAwait(false), before.Start, ids.Length);
+            }
+            inFlight = (Queue.TaskSubmitAsync(queue, sliceHead, tasks, retry?.ToRedisString() ?? "",
                 start == 0 && shared is { } s ? s.Offloaded : "",
                 delay is { } d ? ((long)Math.Ceiling(d.TotalMilliseconds)).ToString(System.Globalization.CultureInfo.InvariantCulture) : "",
-                later ? deps : null, start, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
-            var written = start == 0 ? "nothing was written" : $"the first {start} of the {ids.Length} tasks were created, the rest not";
-            switch ((long)r[0])
-            {
-                case -1:
-                    throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; {written}.");
-                case -5:
-                    throw start == 0 ? MissingDependency((string?)r[1])
-                        : new RrqException($"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING, deleted just now); {written}.");
-            }
+                later ? deps : null, start, cancellationToken), start);
+        }
+        if (inFlight is { } last)
+        {
+            CheckSubmitted(await last.Call.WaitAsync(cancellationToken).ConfigureAwait(false), last.Start, ids.Length);
         }
         if (later)
         {
@@ -146,6 +146,22 @@ public sealed partial class RrqController
         await ConfirmDurableAsync(ids, cancellationToken).ConfigureAwait(false);
         RrqTelemetry.Submitted.Add(ids.Length, RrqTelemetry.Tag("rrq.queue_id", QueueId), RrqTelemetry.Tag("rrq.queue", queue));
         return ids;
+    }
+
+    /// <summary>Throws for a slice of a submission that task_submit.lua refused (<paramref name="start"/>: its first task's
+    /// index; the slices before it were created).</summary>
+    private void CheckSubmitted(RedisResult result, int start, int count)
+    {
+        var r = (RedisResult[])result!;
+        var written = start == 0 ? "nothing was written" : $"the first {start} of the {count} tasks were created, the rest not";
+        switch ((long)r[0])
+        {
+            case -1:
+                throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; {written}.");
+            case -5:
+                throw start == 0 ? MissingDependency((string?)r[1])
+                    : new RrqException($"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING, deleted just now); {written}.");
+        }
     }
 
     /// <summary>How many dependency links one script writes at most (a few milliseconds of Redis).</summary>
