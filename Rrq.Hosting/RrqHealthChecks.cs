@@ -46,6 +46,7 @@ internal sealed class RrqRedisHealthCheck(Func<RrqController> controller) : IHea
         }
         try
         {
+            // Not through the retry layer: a health check reports how Redis answers now, it does not wait out an outage.
             var latency = await obj.Redis.GetDatabase().PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             return HealthCheckResult.Healthy($"Redis at {obj.Address.Endpoints} answers ({latency.TotalMilliseconds:0.#} ms)",
                 new Dictionary<string, object> { ["latency_ms"] = latency.TotalMilliseconds, ["queue"] = obj.QueueId });

@@ -128,6 +128,8 @@ internal static class WorkerProgram
                 }
                 var connection = Connection(result.GetValue(redis), result.GetValue(redisFile));
                 var address = RedisAddress.Resolve(connection);
+                // An administrator's one command, on a connection of its own (with the rights to run ACL SETUSER): no queue,
+                // so no queue's retry layer; a failure is reported as it is.
                 using var mux = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(address.Configuration);
                 var args = RrqAcl.SetUserArguments(queueId, result.GetValue(aclUser), password);
                 await mux.GetDatabase().ExecuteAsync(args[0], args.Skip(1).Cast<object>().ToArray());

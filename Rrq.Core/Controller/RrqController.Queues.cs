@@ -245,6 +245,8 @@ public sealed partial class RrqController
         // (its scripts check it is on record), so no key reappears behind the deletion below.
         long deleted = await Queue.RunAsync(db => db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]), cancellationToken).ConfigureAwait(false);
         var pattern = "{" + GlobEscape(QueueId) + "}:*";
+        // SCAN is per server, so it goes to each master directly (a cluster's keys of one slot live on one, but which one
+        // may change as a slot moves); the deletions go through the retry layer as every other call.
         foreach (var server in Redis.GetServers().Where(s => !s.IsReplica))
         {
             var batch = new List<RedisKey>(1000);

@@ -52,6 +52,8 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         }
         try
         {
+            // Asked once, of a node just connected, as the controller is made: not through the retry layer (there is no
+            // queue context yet), and a node that cannot say gets plain channels, which work everywhere.
             return server.Execute("COMMAND", "INFO", "SPUBLISH") is { Resp2Type: ResultType.Array } info && info.Length == 1 && !info[0].IsNull;
         }
         catch (RedisException)
