@@ -196,9 +196,13 @@ internal sealed class SentinelGuard : IAsyncDisposable
         {
             _reportedRogue = null;
         }
-        if (changed || rogue is not null || server.IsReplica)
+        // The client is made to choose again only once no other server is a master in fact (asked with ROLE, not the
+        // client's view): with two masters it may take the empty one (measured: its tie-breaker votes are not always in
+        // when it elects, and a worker then stalled). Until then a call that reaches the old master is refused there
+        // (TRYAGAIN, nothing written) and sent again.
+        var stale = rogue is not null && await rogue.RoleAsync().ConfigureAwait(false) is not Role.Master;
+        if ((changed || server.IsReplica || stale) && (rogue is null || stale))
         {
-            // The client's choice follows the tie-breaker: the server that holds it names the master.
             await _data.ConfigureAsync().ConfigureAwait(false);
         }
     }

@@ -188,9 +188,10 @@ public sealed partial class RrqController
                 }
             }
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            // The timeout: false, as rrq answers, whoever listens. A wait that nobody could have ended says why, once.
+            // The timeout (and only the timeout: a cancellation from inside, such as a call given up, is not one): false, as
+            // rrq answers, whoever listens. A wait that nobody could have ended says why, once.
             if (!listenersChecked && await NobodyListensAsync(watched.Keys, cancellationToken).ConfigureAwait(false) is { } nobody)
             {
                 WarnOnce(nobody);
@@ -507,29 +508,39 @@ public sealed partial class RrqController
     {
         var (leaves, fields, statuses) = await ResolveOnceAsync(ids, follow, hashes).ConfigureAwait(false);
         // A task is MISSING only on a server that has the queue: one that has none of it (an old master back empty
-        // during a failover, a restart without persistence) is waited out, and the tasks read again.
-        if (statuses is not null && statuses.Any(s => s.IsNull) && await WaitedForQueueAsync().ConfigureAwait(false))
+        // during a failover, a restart without persistence) is waited out, and the tasks read again. The queue's mark and
+        // the statuses are read together (one MULTI, so from one server): read apart, the statuses could come from the
+        // empty server and the mark from the real one.
+        if (statuses is not null && statuses.Any(s => s.IsNull) && await WaitedForQueueAsync(
+            [.. ids.Where((_, i) => statuses[i].IsNull).Select(id => (RedisValue)id)]).ConfigureAwait(false))
         {
             (leaves, fields, _) = await ResolveOnceAsync(ids, follow, hashes).ConfigureAwait(false);
         }
         return (leaves, fields);
     }
 
-    /// <summary>Whether the server lacked the queue (no version key, and no mark that it was destroyed); if so, this waited
-    /// (through the outage budget, as for Redis being away) until it had it.</summary>
-    private async Task<bool> WaitedForQueueAsync()
+    /// <summary>Whether the tasks <paramref name="absent"/> were read from a server that lacked the queue (no version key,
+    /// and no mark that it was destroyed), or are there after all; if the server lacked the queue, this waited (through the
+    /// outage budget, as for Redis being away) until it had it. True: read them again.</summary>
+    private async Task<bool> WaitedForQueueAsync(RedisValue[] absent)
     {
-        var absent = false;
+        var again = false;
         await Queue.RunAsync(async db =>
         {
-            if (await db.KeyExistsAsync(Keys.Version).ConfigureAwait(false) || await db.KeyExistsAsync(Keys.Destroyed).ConfigureAwait(false))
+            var read = db.CreateTransaction();
+            var version = read.KeyExistsAsync(Keys.Version);
+            var destroyed = read.KeyExistsAsync(Keys.Destroyed);
+            var statuses = read.HashGetAsync(Keys.TaskStatus, absent);
+            await read.ExecuteAsync().ConfigureAwait(false);
+            if (!await version.ConfigureAwait(false) && !await destroyed.ConfigureAwait(false))
             {
-                return true;
+                again = true;
+                throw new Connection.QueueNotHereException(QueueId);
             }
-            absent = true;
-            throw new Connection.QueueNotHereException(QueueId);
+            again |= (await statuses.ConfigureAwait(false)).Any(s => !s.IsNull);
+            return true;
         }).ConfigureAwait(false);
-        return absent;
+        return again;
     }
 
     private async Task<(string[] Leaves, RedisValue[][] Fields, RedisValue[]? Statuses)> ResolveOnceAsync(string[] ids, bool follow, RedisKey[] hashes)
