@@ -42,7 +42,17 @@ internal sealed class CompletionWaiter : IDisposable
                 if (!_subscribed)
                 {
                     // A handler called straight from the connection's reader: one hop less than a message queue.
-                    await _redis.GetSubscriber().SubscribeAsync(_channel, (_, m) => OnMessage(m)).ConfigureAwait(false);
+                    try
+                    {
+                        await _redis.GetSubscriber().SubscribeAsync(_channel, (_, m) => OnMessage(m)).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (Connection.RedisFaults.IsTransient(e))
+                    {
+                        // The first wait came while the connection was down (a master failing over). The client has the
+                        // subscription recorded and sends it again when it reconnects (trying again here would add the
+                        // handler twice); until then the wait reads statuses on its safety poll, and OnRestored tells it
+                        // to look again.
+                    }
                     _subscribed = true;
                 }
             }

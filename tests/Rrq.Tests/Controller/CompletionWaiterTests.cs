@@ -95,4 +95,26 @@ public class CompletionWaiterTests
         Assert.True(await registration.WaitAsync(TimeSpan.FromSeconds(15), CancellationToken.None), "never told to look again");
         Assert.Contains(CompletionWaiter.Recheck, registration.Take());
     }
+
+    [Fact]
+    public async Task A_wait_that_starts_while_Redis_is_down_does_not_fail_and_hears_notices_once_Redis_is_back()
+    {
+        using var redis = new PrivateRedis();
+        using var mux = await ConnectionMultiplexer.ConnectAsync(redis.Address);
+        var channel = RedisChannel.Literal("rrq-test-notices");
+        using var waiter = new CompletionWaiter(mux, channel);
+        redis.Kill();
+        await Poll.Until(() => !mux.IsConnected, 15);
+        using var registration = await waiter.RegisterAsync();   // the subscription fails: kept, sent on reconnect
+        registration.Watch(["a"]);
+        redis.Start();
+        await Poll.Until(async () => await mux.GetSubscriber().PublishAsync(channel, "a COMPLETE") > 0, 30);
+        var heard = new List<string>();   // the reconnect's "look again" may come first
+        for (var i = 0; i < 10 && !heard.Contains("a COMPLETE"); i++)
+        {
+            await registration.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
+            heard.AddRange(registration.Take());
+        }
+        Assert.Contains("a COMPLETE", heard);
+    }
 }

@@ -36,7 +36,8 @@ public sealed class PrivateRedis : IDisposable
 
     public int Pid => _process!.Id;
 
-    private void Start()
+    /// <summary>Starts the server (again, after <see cref="Kill"/>) on the same port from its files.</summary>
+    public void Start()
     {
         var psi = new ProcessStartInfo(RedisServer.FindRedisServer())
         {

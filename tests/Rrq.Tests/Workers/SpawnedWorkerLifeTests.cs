@@ -9,7 +9,7 @@ namespace Rrq.Tests.Workers;
 public class SpawnedWorkerLifeTests
 {
     /// <summary>The controller's script: four workers (heartbeat 1 s); a separate-process task that TIMEOUTs (its worker
-    /// keeps a child ready after it); a worker killed from outside, replaced under a new id and declared lost by a
+    /// keeps a child ready after it); another worker killed from outside, replaced under a new id and declared lost by a
     /// sweep; then a task in a worker's own process that runs until the gate file exists.</summary>
     private static string Script(string queueId, string redis, string gate) => $$"""
         using System.Diagnostics;
@@ -18,10 +18,10 @@ public class SpawnedWorkerLifeTests
         var obj = RrqController.Connect("{{queueId}}", "{{redis}}");
         obj.WorkerConfigSave("localhost", new RrqWorkerConfig { HeartbeatPeriod = TimeSpan.FromSeconds(1) });
         var w = obj.WorkerSpawn(4);
-        var crashed = w.Ids[3];
         var timedOut = obj.TaskCreateExpr("System.Threading.Thread.Sleep(60_000)", separateProcess: true, timeout: TimeSpan.FromSeconds(1));
         obj.TaskWait(timedOut, TimeSpan.FromSeconds(60));
         Console.WriteLine($"timed out: {obj.TaskStatus(timedOut)}");
+        var crashed = w.Ids.Last(id => id != obj.TaskInfo(timedOut).Worker);   // not the one with a ready child
         Process.GetProcessById(w.Pids[crashed]).Kill();
         while (obj.WorkerStatus(crashed) != RrqWorkerStatus.Lost || !obj.WorkerList().Contains(crashed + "r1")) Thread.Sleep(50);
         var slow = obj.TaskCreateExpr("while (!File.Exists(go)) System.Threading.Thread.Sleep(20); 42", new { go = "{{gate}}" });
