@@ -16,11 +16,12 @@ namespace Rrq.Connection;
 /// rule for choosing between two masters, its tie-breaker key.</para>
 /// <para>So Rrq asks the Sentinels for the master and its replicas, and connects to those servers plainly, with the
 /// tie-breaker set to a key of the queue (<c>{Q}:primary</c>). This guard writes into that key, on the master the
-/// Sentinels name, the master's own address: every server that holds the queue votes for it, and a server back empty
-/// has no vote. It writes when the process connects, when the Sentinels announce a new master (<c>+switch-master</c>),
-/// when any server's connection comes back, and every couple of seconds; and whenever the client's view differs from
-/// the Sentinels' (another server says it is a master, or the named one is still taken for a replica) it makes the
-/// client choose again (<see cref="IConnectionMultiplexer.ConfigureAsync"/>).</para>
+/// Sentinels name, the master's own address: every server that holds the queue votes for it. It writes when the process
+/// connects, when the Sentinels announce a new master (<c>+switch-master</c>, or a check every couple of seconds finds
+/// one), and when any server's connection comes back. A server that says it is a master although the Sentinels name
+/// another (an old master back empty) is given the same key, so that it votes against itself, and the client is made
+/// to choose again (<see cref="IConnectionMultiplexer.ConfigureAsync"/>), as it is whenever it would send the queue's
+/// calls elsewhere than to the named master.</para>
 /// <para>A command that reaches the empty server in the moment before that is harmless: Rrq's scripts judge nothing on
 /// a server that has none of the queue (they answer TRYAGAIN and write nothing), and the retry layer sends it again.</para>
 /// <para>The servers are those the Sentinels knew when the process connected: a master promoted from a server added
@@ -103,7 +104,11 @@ internal sealed class SentinelGuard : IAsyncDisposable
         }
     }
 
-    private void OnRestored(object? sender, EventArgs e) => Poke();
+    private void OnRestored(object? sender, EventArgs e)
+    {
+        Volatile.Write(ref _written, null);
+        Poke();
+    }
 
     /// <summary>Asks for a check soon, off the caller's thread (the client's events must not wait on Redis).</summary>
     private void Poke()
@@ -180,32 +185,48 @@ internal sealed class SentinelGuard : IAsyncDisposable
         {
             return;   // the client is connecting to it again; the next check (or its coming back) goes on
         }
+        // Written when the master changes, and again after any connection comes back (a server may have restarted
+        // without the key); trusted in between.
         var changed = Volatile.Read(ref _written) != name;
-        if (changed || !string.Equals((string?)await server.ExecuteAsync("GET", _tieBreaker).ConfigureAwait(false), name, StringComparison.Ordinal))
+        if (changed)
         {
             await server.ExecuteAsync("SET", _tieBreaker, name).ConfigureAwait(false);
             Volatile.Write(ref _written, name);
         }
         var rogue = _data.GetServers().FirstOrDefault(s => s.IsConnected && !s.IsReplica && s.EndPoint is { } e && !Same(e, master));
-        if (rogue is not null && _reportedRogue != Describe(rogue.EndPoint!))
+        if (rogue is not null)
         {
-            _reportedRogue = Describe(rogue.EndPoint!);
-            Logging.RrqLog.SentinelRogueMaster(_logger, _reportedRogue, _service, name);
+            if (_reportedRogue != Describe(rogue.EndPoint!))
+            {
+                _reportedRogue = Describe(rogue.EndPoint!);
+                Logging.RrqLog.SentinelRogueMaster(_logger, _reportedRogue, _service, name);
+            }
+            // The other master votes for the named one too. The client counts the votes it last read from each server:
+            // one read when the named master was still a replica names the old master (the key replicated from it), and a
+            // vote missing from the named master (a read not yet answered) left the old, empty one chosen by default, the
+            // first server the client knew. With the old master's own vote for the named master, it cannot win. Writing
+            // there is harmless: the key is not the queue's (scripts still find none of the queue there), and the server
+            // drops it when the Sentinels make it a replica.
+            if (!string.Equals((string?)await rogue.ExecuteAsync("GET", _tieBreaker).ConfigureAwait(false), name, StringComparison.Ordinal))
+            {
+                await rogue.ExecuteAsync("SET", _tieBreaker, name).ConfigureAwait(false);
+                changed = true;
+            }
         }
-        else if (rogue is null)
+        else
         {
             _reportedRogue = null;
         }
-        // The client is made to choose again only once no other server is a master in fact (asked with ROLE, not the
-        // client's view): with two masters it may take the empty one (measured: its tie-breaker votes are not always in
-        // when it elects, and a worker then stalled). Until then a call that reaches the old master is refused there
-        // (TRYAGAIN, nothing written) and sent again.
-        var stale = rogue is not null && await rogue.RoleAsync().ConfigureAwait(false) is not Role.Master;
-        if ((changed || server.IsReplica || stale) && (rogue is null || stale))
+        if (changed || server.IsReplica || !await RoutedToAsync(master).ConfigureAwait(false))
         {
-            await _data.ConfigureAsync().ConfigureAwait(false);
+            await _data.ConfigureAsync().ConfigureAwait(false);   // the client reads every vote again, and chooses
         }
     }
+
+    /// <summary>Whether the client sends the queue's calls to <paramref name="master"/> (with two masters it sends to
+    /// the one it chose, or to either in turn before it has chosen).</summary>
+    private async Task<bool> RoutedToAsync(EndPoint master) =>
+        await _data.GetDatabase().IdentifyEndpointAsync(_tieBreaker).ConfigureAwait(false) is { } e && Same(e, master);
 
     /// <summary>What the first Sentinel to answer says is the service's master.</summary>
     private static async Task<EndPoint?> NamedMasterAsync(ConnectionMultiplexer sentinels, string service)

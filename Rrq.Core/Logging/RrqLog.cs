@@ -47,7 +47,8 @@ internal static partial class RrqLog
     public static partial void RedisBack(ILogger logger, string address, string seconds, string? cause);
 
     [LoggerMessage(113, LogLevel.Warning, "Redis at {Server} says it is a master, but the Sentinels name {Master} as the master " +
-        "of {Service}: Rrq writes only to {Master} (an old master back, until the Sentinels make it a replica)")]
+        "of {Service} (an old master back, until the Sentinels make it a replica): Rrq sends the queue's calls to {Master}, " +
+        "and any that reach {Server} meanwhile are refused there and sent again")]
     public static partial void SentinelRogueMaster(ILogger logger, string server, string service, string master);
 
     [LoggerMessage(114, LogLevel.Warning, "the Sentinels name {Master} as the master of {Service}, a server this process did not know " +
