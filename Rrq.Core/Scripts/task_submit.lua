@@ -50,6 +50,7 @@
 -- IMPOSSIBLE) makes these IMPOSSIBLE too.
 
 --#include now
+--#include queue_here
 --#include offload
 --#include links
 --#include finished
@@ -77,9 +78,9 @@ end
 if first_exists then
   return {-1, ARGV[first]}
 end
-if redis.call('EXISTS', KEYS[31]) == 0 and redis.call('EXISTS', KEYS[32]) == 0 then
-  return redis.error_reply('TRYAGAIN this server has none of the queue (it restarted without persistence, or is an old master back ' ..
-    'empty during a failover): nothing was written')
+local refused = refuse_without_queue(KEYS[31], KEYS[32])
+if refused then
+  return refused
 end
 -- The others, 500 at a time: a task exists exactly when it has a status (submit writes it with the payload, delete
 -- removes both), and a status is a short read.

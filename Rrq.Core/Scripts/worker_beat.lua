@@ -8,12 +8,9 @@
 -- Returns: 1 set; 0 the worker is not registered (nothing written); a TRYAGAIN error when the server has none of the
 -- queue and no mark that it was destroyed (an old master back empty, or a restart without persistence): the beat did
 -- not land anywhere that counts, and the worker must not take it for one that did.
+--#include queue_here
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
-  if redis.call('EXISTS', KEYS[3], KEYS[4]) == 0 then
-    return redis.error_reply('TRYAGAIN this server has none of the queue (it restarted without persistence, or is an ' ..
-      'old master back empty during a failover): nothing was written')
-  end
-  return 0
+  return refuse_without_queue(KEYS[3], KEYS[4]) or 0
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[2]))
 return 1

@@ -30,15 +30,10 @@ local VERSION, DESTROYED = KEYS[N_KEYS + 16], KEYS[N_KEYS + 17]
 local FAILED = { ERROR = true, CANCELLED = true, DIED = true, TIMEOUT = true, IMPOSSIBLE = true }
 local unpack = table.unpack or unpack
 
--- A server with none of the queue that does not say it was destroyed is not the queue's server (an old master back
--- empty, reached in the moments before the client learns the Sentinels' choice) or lost the data (a restart without
--- persistence): nothing the caller asked can be judged there. Refused with TRYAGAIN, which the client retries through
--- the outage, and nothing written.
+--#include queue_here
+-- TRYAGAIN, nothing written, on a server that has none of the queue (include/queue_here.lua).
 local function require_queue()
-  if redis.call('EXISTS', VERSION, DESTROYED) == 0 then
-    return redis.error_reply('TRYAGAIN this server has none of the queue (it restarted without persistence, or is an ' ..
-      'old master back empty during a failover): nothing was written')
-  end
+  return refuse_without_queue(VERSION, DESTROYED)
 end
 
 -- A chain's newest task has finished with status (never MOVED) at time.
