@@ -39,23 +39,9 @@ public sealed class PrivateRedis : IDisposable
     /// <summary>Starts the server (again, after <see cref="Kill"/>) on the same port from its files.</summary>
     public void Start()
     {
-        var psi = new ProcessStartInfo(RedisServer.FindRedisServer())
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in (string[])["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                     "--dir", _dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
-                     "--loglevel", "warning", .. _extra])
-        {
-            psi.ArgumentList.Add(a);
-        }
-        _process = Process.Start(psi)!;
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = ServerProcesses.Start(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--dir", _dir, "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--daemonize", "no",
+            "--loglevel", "warning", .. _extra]);
         var sw = Stopwatch.StartNew();
         while (true)
         {

@@ -33,18 +33,9 @@ public sealed class RedisCluster : IDisposable
         foreach (var port in Ports)
         {
             var dir = Directory.CreateDirectory(Path.Combine(_dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
-            var psi = new ProcessStartInfo(RedisServer.FindRedisServer()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                         "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "",
-                         "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning" })
-            {
-                psi.ArgumentList.Add(a);
-            }
-            var p = Process.Start(psi)!;
-            p.OutputDataReceived += (_, _) => { };
-            p.ErrorDataReceived += (_, _) => { };
-            p.BeginOutputReadLine();
-            p.BeginErrorReadLine();
+            var p = ServerProcesses.Start("--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "",
+                "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning");
             _nodes.Add(p);
         }
         foreach (var port in Ports)

@@ -28,23 +28,8 @@ public sealed class RedisServer
             Connection = ConnectionMultiplexer.Connect(Address);
             return;
         }
-        var exe = FindRedisServer();
-        var psi = new ProcessStartInfo(exe)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in new[] { "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                     "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning" })
-        {
-            psi.ArgumentList.Add(a);
-        }
-        _process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = ServerProcesses.Start("--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
 
         var sw = Stopwatch.StartNew();

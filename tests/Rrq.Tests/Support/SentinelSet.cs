@@ -183,24 +183,8 @@ public sealed class SentinelSet : IDisposable
         }
     }
 
-    private static Process Run(string? conf, params string[] args)
-    {
-        var psi = new ProcessStartInfo(RedisServer.FindRedisServer()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (conf is not null)
-        {
-            psi.ArgumentList.Add(conf);
-        }
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
+    private static Process Run(string? conf, params string[] args) =>
+        ServerProcesses.Start(conf is null ? args : [conf, .. args]);
 
     public void Dispose()
     {
