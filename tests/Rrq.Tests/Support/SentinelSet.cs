@@ -46,7 +46,9 @@ public sealed class SentinelSet : IDisposable
                 if (sw.Elapsed > TimeSpan.FromSeconds(30))
                 {
                     throw new InvalidOperationException("the Sentinels did not come to know the master and its replica, or the replica " +
-                        "did not finish its first sync, within 30 s");
+                        $"did not finish its first sync, within 30 s: master named {Master()} (want {a}), replica known {ReplicaKnown()}, " +
+                        $"replica in sync {InSync(b)}\n" + string.Join("\n", _servers.Select(s => $"server {s.Key}: {ServerProcesses.Describe(s.Value)}")
+                            .Concat(_sentinels.Select((p, i) => $"sentinel {_sentinelPorts[i]}: {ServerProcesses.Describe(p)}"))));
                 }
                 Thread.Sleep(100);
             }
@@ -174,6 +176,11 @@ public sealed class SentinelSet : IDisposable
             {
                 using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500");
                 mux.GetDatabase().Ping();
+                if (p.HasExited)
+                {
+                    // Another process answers on the port (a port picked as free was taken meanwhile).
+                    throw new InvalidOperationException($"redis-server on {port} exited: {ServerProcesses.Describe(p)}");
+                }
                 return;
             }
             catch (RedisException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !p.HasExited)
