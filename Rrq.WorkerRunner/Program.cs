@@ -323,7 +323,7 @@ internal static class WorkerProgram
                 shutdown.Use(console.CreateLogger("Rrq"));
                 shutdown.Watch(controller);
                 // Connected: the credentials leave the environment task code sees (and the children it starts inherit).
-                RrqWorker.ForgetCredentials();
+                Rrq.Workers.WorkerRegistration.ForgetCredentials();
                 // A worker process exists to run tasks: it loads and JIT-compiles the compiler before it joins the queue,
                 // so its first task (in this process or a separate one) does not wait a second or two for that.
                 var evaluator = new RoslynTaskEvaluator();
@@ -354,7 +354,7 @@ internal static class WorkerProgram
                 using var now = new CancellationTokenSource();
                 await now.CancelAsync();
                 // Records the worker EXITED and its running tasks DIED (or retried by their policy), and kills their processes.
-                await worker.StopAsync($"KILLED ({why})", now.Token).WaitAsync(RrqWorker.ExitBudget + TimeSpan.FromSeconds(5));
+                await worker.StopAsync($"KILLED ({why})", now.Token).WaitAsync(Rrq.Workers.WorkerRegistration.ExitBudget + TimeSpan.FromSeconds(5));
             }
             catch (Exception e) when (e is TimeoutException or RrqException or StackExchange.Redis.RedisException)
             {

@@ -26,8 +26,12 @@ internal sealed class WorkerShutdown : IDisposable
     private ILogger _log = NullLogger.Instance;
     private int _signals;
 
-    public WorkerShutdown(bool exitWithStdin)
+    /// <summary>The clock its silence is measured on (a test's, or the system's).</summary>
+    private readonly TimeProvider _time;
+
+    public WorkerShutdown(bool exitWithStdin, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         if (exitWithStdin)
@@ -111,17 +115,17 @@ internal sealed class WorkerShutdown : IDisposable
     private async Task WatchRedisAsync(RrqController controller)
     {
         var db = controller.Redis.GetDatabase();
-        var lastAnswer = DateTime.UtcNow;
+        var lastAnswer = _time.GetUtcNow();
         while (!_now.Task.IsCompleted)
         {
             try
             {
                 await db.PingAsync().WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
-                lastAnswer = DateTime.UtcNow;
+                lastAnswer = _time.GetUtcNow();
             }
             catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or ObjectDisposedException)
             {
-                var silent = DateTime.UtcNow - lastAnswer;
+                var silent = _time.GetUtcNow() - lastAnswer;
                 if (silent >= RedisGoneLimit)
                 {
                     RrqLog.StopRedisGone(_log, controller.Address.Endpoints, Math.Round(silent.TotalSeconds));

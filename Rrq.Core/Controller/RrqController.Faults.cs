@@ -60,7 +60,7 @@ public sealed partial class RrqController
             }
             var w = withHeartbeat[i].WorkerId;
             var (declared, orphan) = await Queue.WorkerLostAsync(w,
-                $"its worker {w} was declared lost at {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC: its heartbeat had expired, so the " +
+                $"its worker {w} was declared lost at {Time.GetUtcNow():yyyy-MM-dd HH:mm:ss} UTC: its heartbeat had expired, so the " +
                 "worker's process died, froze or was cut off from Redis", cancellationToken).ConfigureAwait(false);
             if (declared)
             {
@@ -131,7 +131,7 @@ public sealed partial class RrqController
             return false;
         }
         var limit = timeout ?? TimeSpan.FromSeconds(10);
-        var deadline = DateTime.UtcNow + limit;
+        var deadline = Time.GetUtcNow() + limit;
         while (true)
         {
             var status = await TaskStatusAsync(taskId, follow: false, cancellationToken).ConfigureAwait(false);
@@ -139,7 +139,7 @@ public sealed partial class RrqController
             {
                 return status == RrqTaskStatus.Cancelled;
             }
-            var left = deadline - DateTime.UtcNow;
+            var left = deadline - Time.GetUtcNow();
             if (left <= TimeSpan.Zero)
             {
                 throw new RrqException($"Task '{taskId}' did not stop within {limit.TotalSeconds:0.###} s of being cancelled " +

@@ -140,9 +140,9 @@ public sealed partial class RrqController
     /// worker that is not registered (then nothing was sent).</summary>
     private async Task<(string Id, string? Gone)> SendAsync(string command, string? args, string[] workerIds)
     {
-        var time = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("TIME")).ConfigureAwait(false))!;
+        var (seconds, micros) = await Queue.ServerClockAsync().ConfigureAwait(false);
         // Sortable by time as text; the suffix keeps two sends in one microsecond apart.
-        var id = $"{(string?)time[0]}.{long.Parse((string)time[1]!, CultureInfo.InvariantCulture):D6}.{Random.Shared.Next(0x10000):x4}";
+        var id = FormattableString.Invariant($"{seconds}.{micros:D6}.{Random.Shared.Next(0x10000):x4}");
         if (workerIds.Length == 0)
         {
             return (id, null);
@@ -184,7 +184,7 @@ public sealed partial class RrqController
         using var bar = timeout > TimeSpan.Zero ? ProgressBar.Create(progress, workerIds.Length, "answered") : null;
         try
         {
-            var deadline = DateTime.UtcNow + timeout;
+            var deadline = Time.GetUtcNow() + timeout;
             while (true)
             {
                 var waiting = workerIds.Where(w => !found.ContainsKey(w)).ToArray();
@@ -197,7 +197,7 @@ public sealed partial class RrqController
                     }
                 }
                 bar?.Report(found.Count);
-                var left = deadline - DateTime.UtcNow;
+                var left = deadline - Time.GetUtcNow();
                 if (found.Count == workerIds.Length || left <= TimeSpan.Zero)
                 {
                     break;

@@ -133,18 +133,13 @@ public sealed partial class RrqController
         // Every task's queue is in the queue set (the scripts that create tasks add it in the same step).
         var names = (await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues)).ConfigureAwait(false)).Select(n => (string)n!)
             .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
-        var r = await Queue.TaskPositionAsync(ids, wanted, follow, ahead, names).ConfigureAwait(false);
-        if ((long)r[0] == -4)
+        var (positions, aheadIds, missingQueue) = await Queue.TaskPositionAsync(ids, wanted, follow, ahead, names).ConfigureAwait(false);
+        if (missingQueue is not null)
         {
-            throw new RrqException($"Queue '{(string?)r[1]}' of a task is missing from the set of queues of '{QueueId}'; " +
+            throw new RrqException($"Queue '{missingQueue}' of a task is missing from the set of queues of '{QueueId}'; " +
                 "cannot find the task's position.");
         }
-        var positions = new long[ids.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            positions[i] = (long)r[2 + 2 * i];
-        }
-        return (positions, [.. r.Skip(1 + 2 * ids.Length).Select(x => (string)x!)]);
+        return (positions, aheadIds);
     }
 
     /// <summary>
@@ -266,7 +261,7 @@ public sealed partial class RrqController
         }
         // Said on purpose: a worker that finds the queue's data gone leaves only when this says it was destroyed (an
         // empty server without it is a restart without persistence, or a failover, and the worker waits).
-        await Queue.RunAsync(db => db.StringSetAsync(Keys.Destroyed, DateTimeOffset.UtcNow.ToString("O"), DestroyedMarkerLife), cancellationToken)
+        await Queue.RunAsync(db => db.StringSetAsync(Keys.Destroyed, Time.GetUtcNow().ToString("O"), DestroyedMarkerLife), cancellationToken)
             .ConfigureAwait(false);
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
         DeleteProcessLogs(logs);   // the spawned workers' process logs (those on this machine)

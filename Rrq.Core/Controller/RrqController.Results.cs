@@ -585,24 +585,20 @@ public sealed partial class RrqController
     private async Task<(string[] Leaves, RedisValue[][] Fields)> ResolveInOneStepAsync(string[] ids, RedisKey[] hashes)
     {
         const int slice = 1000;
-        var width = 1 + hashes.Length;
         var leaves = new string[ids.Length];
         var fields = hashes.Select(_ => new RedisValue[ids.Length]).ToArray();
-        var calls = new List<(int Start, Task<RedisResult[]> Call)>();
+        var calls = new List<(int Start, Task<(string[] Leaves, RedisValue[][] Fields)> Call)>();
         for (var start = 0; start < ids.Length; start += slice)
         {
             calls.Add((start, Queue.TaskResolveAsync(ids[start..Math.Min(start + slice, ids.Length)], hashes)));
         }
         foreach (var (start, call) in calls)
         {
-            var flat = await call.ConfigureAwait(false);
-            for (var j = 0; j * width < flat.Length; j++)
+            var (someLeaves, someFields) = await call.ConfigureAwait(false);
+            someLeaves.CopyTo(leaves, start);
+            for (var h = 0; h < hashes.Length; h++)
             {
-                leaves[start + j] = (string)flat[j * width]!;
-                for (var h = 0; h < hashes.Length; h++)
-                {
-                    fields[h][start + j] = (RedisValue)flat[j * width + 1 + h];
-                }
+                someFields[h].CopyTo(fields[h], start);
             }
         }
         return (leaves, fields);

@@ -95,7 +95,7 @@ public sealed partial class RrqController
         long deleted = 0;
         if (retention.Complete is not null || retention.Failed is not null)
         {
-            var now = await ServerTimeAsync().ConfigureAwait(false);
+            var now = await Queue.ServerTimeAsync(cancellationToken).ConfigureAwait(false);
             foreach (var (set, keep) in new[] { (Keys.DoneComplete, retention.Complete), (Keys.DoneFailed, retention.Failed) })
             {
                 if (keep is { } k)

@@ -46,9 +46,7 @@ public sealed partial class RrqController
             return (await n.ConfigureAwait(false), await l.ConfigureAwait(false), await s.ConfigureAwait(false),
                 await h.ConfigureAwait(false), await k.ConfigureAwait(false), await t.ConfigureAwait(false));
         }, cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var time = (RedisResult[])clock!;
-        var now = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((string)time[0]!, CultureInfo.InvariantCulture) * 1000
-            + long.Parse((string)time[1]!, CultureInfo.InvariantCulture) / 1000);
+        var now = RedisTime.FromTimeReply(clock);
 
         var queueNames = names.Select(n => (string)n!).Append(Rrq.Keys.RrqKeys.DefaultQueue).Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal).ToArray();
@@ -244,15 +242,13 @@ public sealed partial class RrqController
         do
         {
             var at = cursor;
-            var step = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("HSCAN", Keys.TaskDependsLeft, at, "COUNT", 1000),
-                cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))!;
-            cursor = long.Parse((string)step[0]!, CultureInfo.InvariantCulture);
-            var fields = (RedisResult[])step[1]!;
-            for (var i = 0; i < fields.Length && ids.Count < count; i += 2, seen++)
+            (cursor, var fields) = await Queue.HashScanFieldsAsync(Keys.TaskDependsLeft, at, 1000, cancellationToken)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < fields.Length && ids.Count < count; i++, seen++)
             {
                 if (seen >= offset)
                 {
-                    ids.Add((string)fields[i]!);
+                    ids.Add(fields[i]);
                 }
             }
         }

@@ -81,7 +81,7 @@ public sealed partial class RrqController
         var (traceParent, traceState) = RrqTelemetry.Current();
         if (traceParent is not null)
         {
-            var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var now = Time.GetUtcNow().ToUnixTimeMilliseconds();
             foreach (var p in payloads)
             {
                 (p.TraceParent, p.TraceState, p.SubmittedAt) = (traceParent, traceState, now);
@@ -113,7 +113,7 @@ public sealed partial class RrqController
         // on a server that has not loaded the script yet, or a transient fault), and the queue (or the delayed set, by
         // each slice's time) would then not hold the tasks in submission order. The next slice is built while the one
         // before runs in Redis, so the two overlap as they did when all were sent at once.
-        (Task<RedisResult> Call, int Start)? inFlight = null;
+        (Task<Scripts.SubmitReply> Call, int Start)? inFlight = null;
         for (var start = 0; start < ids.Length; start += slice)
         {
             var sliceHead = new List<RedisValue>(head);
@@ -150,17 +150,16 @@ public sealed partial class RrqController
 
     /// <summary>Throws for a slice of a submission that task_submit.lua refused (<paramref name="start"/>: its first task's
     /// index; the slices before it were created).</summary>
-    private void CheckSubmitted(RedisResult result, int start, int count)
+    private void CheckSubmitted(Scripts.SubmitReply reply, int start, int count)
     {
-        var r = (RedisResult[])result!;
         var written = start == 0 ? "nothing was written" : $"the first {start} of the {count} tasks were created, the rest not";
-        switch ((long)r[0])
+        switch (reply.Code)
         {
             case -1:
-                throw new RrqException($"Task id '{(string?)r[1]}' already exists in queue '{QueueId}'; {written}.");
+                throw new RrqException($"Task id '{reply.Detail}' already exists in queue '{QueueId}'; {written}.");
             case -5:
-                throw start == 0 ? MissingDependency((string?)r[1])
-                    : new RrqException($"Cannot depend on task '{(string?)r[1]}': it does not exist in queue '{QueueId}' (MISSING, deleted just now); {written}.");
+                throw start == 0 ? MissingDependency(reply.Detail)
+                    : new RrqException($"Cannot depend on task '{reply.Detail}': it does not exist in queue '{QueueId}' (MISSING, deleted just now); {written}.");
         }
     }
 
@@ -322,14 +321,14 @@ public sealed partial class RrqController
         }
         var (deleted, refused) = await DeleteChainsAsync(chains, null, "Deleted tasks", cancellationToken).ConfigureAwait(false);
         var so = deleted == 0 ? "Nothing was deleted" : $"{deleted} of the {all.Length} tasks were deleted";
-        switch (refused is null ? 0 : (long)refused[0])
+        switch (refused?.Refusal ?? 0)
         {
             case -2:
                 throw new RrqException(
-                    $"Cannot delete task '{(string?)refused![1]}' of queue '{QueueId}': it started RUNNING while the tasks were being " +
+                    $"Cannot delete task '{refused!.RefusedId}' of queue '{QueueId}': it started RUNNING while the tasks were being " +
                     $"deleted. {so}; wait for it to finish (or stop its worker) and delete again.");
             case -9:
-                throw new RrqException($"Task '{(string?)refused![1]}' of queue '{QueueId}' kept being retried while it was being " +
+                throw new RrqException($"Task '{refused!.RefusedId}' of queue '{QueueId}' kept being retried while it was being " +
                     $"deleted. {so}; delete again.");
         }
     }
@@ -337,27 +336,27 @@ public sealed partial class RrqController
     /// <summary>Deletes retry chains a slice of whole chains per script, forgetting their values and deleting the files
     /// nothing uses any more (<paramref name="what"/> says whose, should that fail), then finishes failing the
     /// dependents of those deleted before they ran. With <paramref name="tombstoneFor"/> only finished chains go, each
-    /// leaving a tombstone (retention; none for zero). Returns how many tasks went, and the refusal ({-2, id} or
-    /// {-9, id}) that stopped it, if one did.</summary>
-    private async Task<(long Deleted, RedisResult[]? Refused)> DeleteChainsAsync(IEnumerable<string[]> chains, TimeSpan? tombstoneFor,
+    /// leaving a tombstone (retention; none for zero). Returns how many tasks went, and the refusal that stopped it, if
+    /// one did.</summary>
+    private async Task<(long Deleted, Scripts.DeleteReply? Refused)> DeleteChainsAsync(IEnumerable<string[]> chains, TimeSpan? tombstoneFor,
         string what, CancellationToken cancellationToken)
     {
         long deleted = 0;
-        RedisResult[]? refused = null;
+        Scripts.DeleteReply? refused = null;
         foreach (var slice in ChainSlices(chains))
         {
             var result = await DeleteSliceAsync(slice, tombstoneFor, cancellationToken).ConfigureAwait(false);
-            if ((long)result[0] < 0)
+            if (result.Refusal != 0)
             {
                 refused = result;
                 break;
             }
-            deleted += (long)result[0];
+            deleted += result.Deleted;
             foreach (var id in slice)
             {
                 _waiter.Forget(id);
             }
-            DeleteFreedValues([.. result.Skip(1).Select(r => (string)r!)], what);
+            DeleteFreedValues(result.Freed, what);
         }
         await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
         return (deleted, refused);
@@ -388,12 +387,12 @@ public sealed partial class RrqController
     }
 
     /// <summary>Deletes one slice of whole chains; should a retry lengthen one meanwhile, the chains are read again.</summary>
-    private async Task<RedisResult[]> DeleteSliceAsync(string[] slice, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
+    private async Task<Scripts.DeleteReply> DeleteSliceAsync(string[] slice, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             var result = await DeleteWholeChainsAsync(slice, tombstoneFor, cancellationToken).ConfigureAwait(false);
-            if ((long)result[0] != -9 || attempt >= 5)
+            if (result.Refusal != -9 || attempt >= 5)
             {
                 return result;
             }
@@ -416,7 +415,7 @@ public sealed partial class RrqController
     }
 
     /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>
-    private async Task<RedisResult[]> DeleteWholeChainsAsync(string[] unique, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
+    private async Task<Scripts.DeleteReply> DeleteWholeChainsAsync(string[] unique, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
     {
         var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
         return await Queue.TaskDeleteAsync(unique, queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal),

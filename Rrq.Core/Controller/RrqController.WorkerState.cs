@@ -166,7 +166,7 @@ public sealed partial class RrqController
         var ids = workerIds?.ToArray()
             ?? (await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerInfo), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false)).Select(k => (string)k!).ToArray();
         var entries = await WorkerLogTailAsync(ids, 0, cancellationToken).ConfigureAwait(false);
-        var now = await ServerTimeAsync().ConfigureAwait(false);
+        var now = await Queue.ServerTimeAsync(cancellationToken).ConfigureAwait(false);
         var points = new List<RrqWorkerLoadPoint>();
         var running = new Dictionary<string, int>(StringComparer.Ordinal);
         int workers = 0, tasks = 0;
@@ -266,12 +266,5 @@ public sealed partial class RrqController
             }
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private async Task<DateTimeOffset> ServerTimeAsync()
-    {
-        var time = (RedisResult[])(await Queue.RunAsync(db => db.ExecuteAsync("TIME")).ConfigureAwait(false))!;
-        return DateTimeOffset.FromUnixTimeMilliseconds(long.Parse((string)time[0]!, System.Globalization.CultureInfo.InvariantCulture) * 1000
-            + long.Parse((string)time[1]!, System.Globalization.CultureInfo.InvariantCulture) / 1000);
     }
 }

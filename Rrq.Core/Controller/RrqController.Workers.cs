@@ -213,7 +213,7 @@ public sealed partial class RrqController
         }
         if (timeout is { } t && t > TimeSpan.Zero)
         {
-            var deadline = DateTime.UtcNow + t;
+            var deadline = Time.GetUtcNow() + t;
             while (true)
             {
                 var live = (await WorkerListAsync(cancellationToken).ConfigureAwait(false)).Intersect(ids, StringComparer.Ordinal).ToArray();
@@ -221,7 +221,7 @@ public sealed partial class RrqController
                 {
                     return;
                 }
-                if (DateTime.UtcNow > deadline)
+                if (Time.GetUtcNow() > deadline)
                 {
                     throw new RrqException($"Worker{(live.Length > 1 ? "s" : "")} {string.Join(", ", live)} did not exit within {t.TotalSeconds:0.###} s " +
                         "(a busy worker stops after its current task). Use RrqWorkerStopType.Kill to stop them now.");

@@ -204,6 +204,9 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     internal RedisAddress Address { get; }
     internal ILogger Logger { get; }
 
+    /// <summary>The clock the controller and its workers read (deadlines, stamps); a test may set a fake one before use.</summary>
+    internal TimeProvider Time { get; set; } = TimeProvider.System;
+
     /// <summary>
     /// Connects to a queue, creating it on first use. <paramref name="redis"/> is a StackExchange.Redis
     /// connection string (or a <c>redis://</c> URL); when null, <c>RRQ_REDIS</c>, then <c>REDIS_URL</c>,

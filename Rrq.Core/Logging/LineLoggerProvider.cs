@@ -7,15 +7,15 @@ namespace Rrq.Logging;
 /// <c>rrq-worker</c> (which <c>WorkerProcessLog</c> reads back) and of a worker created with an output writer.
 /// Entries below <paramref name="minimum"/> are left out.
 /// </summary>
-internal sealed class LineLoggerProvider(TextWriter output, LogLevel minimum = LogLevel.Information) : ILoggerProvider
+internal sealed class LineLoggerProvider(TextWriter output, LogLevel minimum = LogLevel.Information, TimeProvider? time = null) : ILoggerProvider
 {
-    public ILogger CreateLogger(string categoryName) => new LineLogger(output, minimum);
+    public ILogger CreateLogger(string categoryName) => new LineLogger(output, minimum, time ?? TimeProvider.System);
 
     public void Dispose()
     {
     }
 
-    private sealed class LineLogger(TextWriter output, LogLevel minimum) : ILogger
+    private sealed class LineLogger(TextWriter output, LogLevel minimum, TimeProvider time) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
@@ -27,7 +27,7 @@ internal sealed class LineLoggerProvider(TextWriter output, LogLevel minimum = L
             {
                 return;
             }
-            var line = $"[{DateTime.Now:HH:mm:ss.fff}] {formatter(state, exception)}";
+            var line = $"[{time.GetLocalNow():HH:mm:ss.fff}] {formatter(state, exception)}";
             lock (output)
             {
                 output.WriteLine(line);

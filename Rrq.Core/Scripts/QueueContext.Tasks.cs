@@ -20,14 +20,13 @@ internal sealed partial class QueueContext
 
     /// <summary>task_submit.lua, for one slice of a submission to <paramref name="queue"/>. <paramref name="head"/>:
     /// ARGV[1..8+d] (queue, flags, channels, shared locals, dependencies); <paramref name="tasks"/>: the (id, payload,
-    /// offloaded hashes) triples; then the policy, shared hashes, delay and offset. Returns the reply: {n, status}, or
-    /// a negative code (see the script). A call repeated after a lost reply finds its first task there, and returns
-    /// {n, "REPEATED"} having written nothing.</summary>
-    public Task<RedisResult> TaskSubmitAsync(string queue, IEnumerable<RedisValue> head, IEnumerable<RedisValue> tasks, string retryPolicy,
+    /// offloaded hashes) triples; then the policy, shared hashes, delay and offset. A call repeated after a lost reply
+    /// finds its first task there, and answers as the first did, having written nothing.</summary>
+    public async Task<SubmitReply> TaskSubmitAsync(string queue, IEnumerable<RedisValue> head, IEnumerable<RedisValue> tasks, string retryPolicy,
         string sharedHashes, string delayMs, IReadOnlyList<string>? linkLater, int offset, CancellationToken cancellationToken)
     {
         var k = Keys;
-        return EvalAsync(RrqScripts.TaskSubmit,
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskSubmit,
             [k.TaskExpr, k.TaskStatus, k.TaskQueue, k.TaskLocal, k.TaskTimeout, k.TaskTimeSubmit, k.Queue(queue),
                 k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskTimeComplete, k.Queues,
                 k.Shared, k.SharedRefs, k.TaskShared, k.TaskRetry, k.OffloadOwner, k.OffloadRefs, k.Delayed(queue),
@@ -35,7 +34,8 @@ internal sealed partial class QueueContext
                 k.WorkerStatus, k.WorkerTask, k.TaskWorker, k.TaskClaim, k.Envir, k.Version, k.Destroyed, .. k.FinishedBlock],
             [.. head, .. tasks, retryPolicy, sharedHashes, delayMs, linkLater is null ? "" : linkLater.Count, linkLater is null ? "" : string.Join(' ', linkLater),
                 k.WorkerChannelPrefix, offset],
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false))!;
+        return new SubmitReply((long)r[0], r.Length > 1 ? (string?)r[1] : null);
     }
 
     /// <summary>task_link.lua: links tasks of <paramref name="queue"/> created to be linked later to up to
@@ -97,19 +97,22 @@ internal sealed partial class QueueContext
 
     /// <summary>task_delete.lua: deletes whole retry chains <paramref name="ids"/>, whose tasks are in
     /// <paramref name="queues"/>. With <paramref name="tombstoneFor"/> only finished chains go, each id leaving a
-    /// tombstone for that long (none for zero). Returns {n, freed offloaded hashes...}, or {-2, id} (RUNNING; with a tombstone, any unfinished
-    /// status) or {-9, id} (not a whole chain).</summary>
-    public async Task<RedisResult[]> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken,
+    /// tombstone for that long (none for zero).</summary>
+    public async Task<DeleteReply> TaskDeleteAsync(IReadOnlyList<string> ids, IEnumerable<string> queues, CancellationToken cancellationToken,
         TimeSpan? tombstoneFor = null)
     {
         var hashes = DeleteHashes;
         var names = queues.ToArray();
         RedisKey[] queueKeys = [Keys.QueueSkip, Keys.QueueSkipCount, .. names.Select(Keys.Delayed)];
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog), .. Keys.FinishedBlock],
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskDelete, [.. hashes, .. queueKeys, .. ids.Select(Keys.TaskLog), .. Keys.FinishedBlock],
             [hashes.Length, queueKeys.Length, (string)Keys.TaskCompleteChannel!,
                 tombstoneFor is { } keep ? (keep <= TimeSpan.Zero ? 0 : Math.Max(1, (long)Math.Ceiling(keep.TotalSeconds))) : "",
                 .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)],
             cancellationToken).ConfigureAwait(false))!;
+        var code = (long)r[0];
+        return code < 0
+            ? new DeleteReply(0, [], code, (string?)r[1])
+            : new DeleteReply(code, [.. r.Skip(1).Select(h => (string)h!)], 0, null);
     }
 
     /// <summary>walk_continue.lua: one bounded step of each walk over dependents (failing, releasing, re-arming); returns
@@ -158,16 +161,55 @@ internal sealed partial class QueueContext
 
     /// <summary>task_resolve.lua (read-only): for each id, the newest task of its chain, then that task's field in each of
     /// <paramref name="hashes"/>, flat.</summary>
-    public async Task<RedisResult[]> TaskResolveAsync(IReadOnlyList<string> ids, RedisKey[] hashes) =>
-        (RedisResult[])(await EvalAsync(RrqScripts.TaskResolve, [Keys.TaskMovedTo, .. hashes], [.. ids.Select(i => (RedisValue)i)])
+    public async Task<(string[] Leaves, RedisValue[][] Fields)> TaskResolveAsync(IReadOnlyList<string> ids, RedisKey[] hashes)
+    {
+        var flat = (RedisResult[])(await EvalAsync(RrqScripts.TaskResolve, [Keys.TaskMovedTo, .. hashes], [.. ids.Select(i => (RedisValue)i)])
             .ConfigureAwait(false))!;
+        var width = 1 + hashes.Length;
+        var leaves = new string[ids.Count];
+        var fields = hashes.Select(_ => new RedisValue[ids.Count]).ToArray();
+        for (var j = 0; j * width < flat.Length; j++)
+        {
+            leaves[j] = (string)flat[j * width]!;
+            for (var h = 0; h < hashes.Length; h++)
+            {
+                fields[h][j] = (RedisValue)flat[j * width + 1 + h];
+            }
+        }
+        return (leaves, fields);
+    }
 
     /// <summary>task_position.lua (read-only): each id's place in its queue (or <paramref name="queue"/>), and the ids
-    /// ahead of the first when <paramref name="ahead"/>; <paramref name="names"/> are every queue the tasks may be in.</summary>
-    public async Task<RedisResult[]> TaskPositionAsync(IReadOnlyList<string> ids, string queue, bool follow, bool ahead, IReadOnlyList<string> names) =>
-        (RedisResult[])(await EvalAsync(RrqScripts.TaskPosition, [Keys.TaskMovedTo, Keys.TaskQueue, Keys.QueueSkip, .. names.Select(Keys.Queue)],
+    /// ahead of the first when <paramref name="ahead"/>; <paramref name="names"/> are every queue the tasks may be in.
+    /// <c>MissingQueue</c> names a task's queue absent from <paramref name="names"/> (then nothing else is read).</summary>
+    public async Task<(long[] Positions, string[] Ahead, string? MissingQueue)> TaskPositionAsync(IReadOnlyList<string> ids, string queue,
+        bool follow, bool ahead, IReadOnlyList<string> names)
+    {
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskPosition, [Keys.TaskMovedTo, Keys.TaskQueue, Keys.QueueSkip, .. names.Select(Keys.Queue)],
             [follow ? "1" : "0", queue, ahead ? "1" : "0", ids.Count, .. ids.Select(i => (RedisValue)i), .. names.Select(n => (RedisValue)n)])
             .ConfigureAwait(false))!;
+        if ((long)r[0] == -4)
+        {
+            return ([], [], (string?)r[1]);
+        }
+        var positions = new long[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            positions[i] = (long)r[2 + 2 * i];
+        }
+        return (positions, [.. r.Skip(1 + 2 * ids.Count).Select(x => (string)x!)], null);
+    }
+
+    /// <summary>One page of HSCAN over <paramref name="hash"/> from <paramref name="cursor"/>: the next cursor (0 at the
+    /// end) and the field names.</summary>
+    public async Task<(long Next, string[] Fields)> HashScanFieldsAsync(RedisKey hash, long cursor, int count, CancellationToken cancellationToken)
+    {
+        var step = (RedisResult[])(await RunAsync(db => db.ExecuteAsync("HSCAN", hash, cursor, "COUNT", count), cancellationToken)
+            .ConfigureAwait(false))!;
+        var pairs = (RedisResult[])step[1]!;
+        return (long.Parse((string)step[0]!, System.Globalization.CultureInfo.InvariantCulture),
+            [.. Enumerable.Range(0, pairs.Length / 2).Select(i => (string)pairs[2 * i]!)]);
+    }
 
     /// <summary>queue_remove.lua: takes queued tasks off <paramref name="queue"/> as CANCELLED; for each, whether it was.</summary>
     public async Task<bool[]> QueueRemoveAsync(IReadOnlyList<string> ids, string queue, CancellationToken cancellationToken)
@@ -209,3 +251,17 @@ internal sealed partial class QueueContext
             [.. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
     }
 }
+
+/// <summary>task_submit.lua's reply for one slice.</summary>
+/// <param name="Code">How many tasks were created (a repeat after a lost reply counts as its first try did); -1 a task
+/// id exists already; -5 a dependency does not exist. Nothing was written when it is negative.</param>
+/// <param name="Detail">The status the tasks were created with, or the id a refusal names.</param>
+internal sealed record SubmitReply(long Code, string? Detail);
+
+/// <summary>task_delete.lua's reply.</summary>
+/// <param name="Deleted">How many tasks went.</param>
+/// <param name="Freed">The offloaded values nothing uses any more (their files can go).</param>
+/// <param name="Refusal">0, or why nothing was deleted: -2 a task is RUNNING (with a tombstone, any unfinished status);
+/// -9 the ids are not whole retry chains (one was retried meanwhile).</param>
+/// <param name="RefusedId">The task the refusal names.</param>
+internal sealed record DeleteReply(long Deleted, string[] Freed, long Refusal, string? RefusedId);

@@ -11,7 +11,7 @@ internal sealed partial class QueueContext
     /// priority first). The reply is claim()'s (see include/claim.lua); a repeat with the same
     /// <paramref name="token"/> gets the same answer. <paramref name="slots"/>: "" for a worker of one slot, else what
     /// include/claim.lua reads about the worker's other slots.</summary>
-    public async Task<RedisResult[]> ClaimAsync(string workerId, IReadOnlyList<string> queues, string token, string slots = "")
+    public async Task<ClaimReply> ClaimAsync(string workerId, IReadOnlyList<string> queues, string token, string slots = "")
     {
         var k = Keys;
         RedisKey[] keys =
@@ -20,28 +20,35 @@ internal sealed partial class QueueContext
             k.TaskTimeStart, k.TaskExpr, k.TaskLocal, k.TaskTimeout, k.Envir, k.TaskClaim, k.WorkerClaim, k.TaskQueue,
             k.QueueSkip, k.QueueSkipCount, k.QueueFront, .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q), k.Idle(q) }),
         ];
-        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys, [workerId, token, slots, .. queues.Select(q => (RedisValue)q)])
-            .ConfigureAwait(false))!;
+        return ClaimReply.Parse((RedisResult[])(await EvalAsync(RrqScripts.WorkerClaim, keys,
+            [workerId, token, slots, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!);
     }
 
     /// <summary>task_finish.lua: records <paramref name="outcome"/> of a task taken by the claim with
     /// <paramref name="taskToken"/>, then (with <paramref name="claimFrom"/> &gt; 0) claims the worker's next step
     /// from the first <paramref name="claimFrom"/> of <paramref name="queues"/> with <paramref name="nextToken"/>.
     /// <paramref name="queues"/>: the worker's own queues first, then every other queue it knows of (a
-    /// dependent released, or a retry, may need one). A repeat after a lost reply returns 2, not 1.</summary>
-    public async Task<RedisResult[]> FinishAsync(string taskId, string workerId, Workers.TaskOutcome outcome, string taskToken,
-        int claimFrom, string nextToken, IReadOnlyList<string> queues, string slots = "")
+    /// dependent released, or a retry, may need one); returned with any the script asked for added (keep them for next
+    /// time). A repeat after a lost reply answers as the first call did.</summary>
+    public async Task<(FinishReply Reply, IReadOnlyList<string> Queues)> FinishAsync(string taskId, string workerId,
+        Workers.TaskOutcome outcome, string taskToken, int claimFrom, string nextToken, IReadOnlyList<string> queues, string slots = "")
     {
         var k = Keys;
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskFinish,
-            [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(workerId),
-                k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(workerId), k.WorkerId, k.TaskTimeStart,
-                k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, k.QueueSkip, k.QueueSkipCount, .. queues.Take(claimFrom).Select(k.Idle),
-                .. queues.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
-            [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
-                k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,
-                outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
-                taskToken, nextToken, slots, .. queues.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+        var known = queues;
+        var r = await WithQueuesAsync(queues, async qs =>
+        {
+            known = qs;
+            return (RedisResult[])(await EvalAsync(RrqScripts.TaskFinish,
+                [k.TaskStatus, k.TaskWorker, k.TaskResult, k.TaskTimeComplete, k.WorkerTask, k.WorkerStatus, k.WorkerLog(workerId),
+                    k.TaskDependsDown, .. k.RetryBlock, k.OffloadOwner, k.OffloadRefs, k.WorkerMessage(workerId), k.WorkerId, k.TaskTimeStart,
+                    k.Envir, k.TaskWarnings, k.TaskClaim, k.WorkerClaim, k.QueueSkip, k.QueueSkipCount, .. qs.Take(claimFrom).Select(k.Idle),
+                    .. qs.SelectMany(q => new[] { k.Queue(q), k.Delayed(q) }), .. k.FinishedBlock],
+                [taskId, workerId, outcome.Status.ToRedisString(), outcome.Result, (string)k.TaskCompleteChannel!,
+                    k.QueueChannelPrefix, RrqController.NewTaskId(), Store.OffloadStore.HashOf(outcome.Result) ?? "", claimFrom,
+                    outcome.Warnings.Count == 0 ? "" : MemoryPack.MemoryPackSerializer.Serialize(outcome.Warnings.ToArray()),
+                    taskToken, nextToken, slots, .. qs.Select(q => (RedisValue)q)]).ConfigureAwait(false))!;
+        }).ConfigureAwait(false);
+        return (FinishReply.Parse(r), known);
     }
 
     /// <summary>task_ack.lua: the worker takes up a task handed to it at submission, under its claim
@@ -155,7 +162,7 @@ internal sealed partial class QueueContext
     /// once it ran (a dependent's, or a retried task's), wrote nothing, and is run again with that queue added to
     /// <paramref name="queues"/> (its last element), at most five times.
     /// </summary>
-    public static async Task<RedisResult[]> WithQueuesAsync(IReadOnlyList<string> queues, Func<IReadOnlyList<string>, Task<RedisResult[]>> run)
+    private static async Task<RedisResult[]> WithQueuesAsync(IReadOnlyList<string> queues, Func<IReadOnlyList<string>, Task<RedisResult[]>> run)
     {
         for (var attempt = 0; ; attempt++)
         {

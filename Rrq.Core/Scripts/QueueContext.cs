@@ -90,4 +90,15 @@ internal sealed partial class QueueContext
                 throw Refused(e, $"a command on queue '{Keys.QueueId}''s keys");
             }
         }, cancellationToken);
+
+    /// <summary>The server's clock (TIME): seconds and microseconds since the epoch.</summary>
+    public async Task<(long Seconds, long Micros)> ServerClockAsync(CancellationToken cancellationToken = default) =>
+        Controller.RedisTime.OfTimeReply(await RunAsync(db => db.ExecuteAsync("TIME"), cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The server's clock, to the millisecond.</summary>
+    public async Task<DateTimeOffset> ServerTimeAsync(CancellationToken cancellationToken = default)
+    {
+        var (seconds, micros) = await ServerClockAsync(cancellationToken).ConfigureAwait(false);
+        return DateTimeOffset.FromUnixTimeMilliseconds(seconds * 1000 + micros / 1000);
+    }
 }

@@ -72,7 +72,7 @@ internal sealed class ChildProcess : IDisposable
         {
             psi.Environment["DOTNET_TC_CallCountThreshold"] = "0x3E8";
         }
-        foreach (var name in RrqWorker.CredentialVariables)
+        foreach (var name in WorkerRegistration.CredentialVariables)
         {
             psi.Environment.Remove(name);   // a child talks to its worker only, never to Redis
         }

@@ -208,9 +208,21 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
     }
 
     /// <summary>No more children are started; those ready are stopped.</summary>
+    /// <summary>Stops its children and removes its folder (their compiled images, the environment's file).</summary>
     public void Dispose()
     {
         Interlocked.Exchange(ref _stopped, 1);
         _children.Dispose();
+        try
+        {
+            if (Directory.Exists(workDir))
+            {
+                Directory.Delete(workDir, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A file still open: the folder is in the system's temporary folder.
+        }
     }
 }

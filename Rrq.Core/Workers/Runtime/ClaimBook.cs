@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using StackExchange.Redis;
+using Rrq.Scripts;
 
 namespace Rrq.Workers;
 
@@ -31,7 +31,7 @@ internal sealed class ClaimBook(WorkerSlot[] slots)
 
     /// <summary>Tasks a claim took for the worker's other free slots, with their claim tokens: taken (RUNNING on this
     /// worker) and not started. A free slot runs one before it claims; a worker that leaves puts them back.</summary>
-    public ConcurrentQueue<(RedisResult[] Reply, string Token)> Handed { get; } = new();
+    public ConcurrentQueue<(ClaimReply Reply, string Token)> Handed { get; } = new();
 
     /// <summary>How many slots run a task (or hold one to run next).</summary>
     public int Active => Volatile.Read(ref _active);
@@ -103,21 +103,34 @@ internal sealed class ClaimBook(WorkerSlot[] slots)
         }
     }
 
-    /// <summary>The first task of a claim's reply, for the claiming slot; the others it took (five entries each after the
-    /// first seven) are handed to free slots, each under its own token, and <paramref name="wake"/> is called for each.</summary>
-    public RedisResult[] KeepFirst(RedisResult[] reply, string token, Action wake)
+    /// <summary>The claiming slot's part of a claim's reply; the other tasks it took are handed to free slots, each under
+    /// a token of its own, and <paramref name="wake"/> is called for each.</summary>
+    public ClaimReply KeepFirst(ClaimReply reply, string token, Action wake)
     {
-        if (reply.Length <= 7 || (long)reply[0] != 2)
+        if (reply.More.Count == 0)
         {
             return reply;
         }
-        for (int at = 7, n = 2; at + 5 <= reply.Length; at += 5, n++)
+        var n = 2;
+        foreach (var task in reply.More)
         {
-            var mine = $"{token}+{n}";
+            var mine = $"{token}+{n++}";
             _live.TryAdd(mine, 0);
-            Handed.Enqueue(([reply[0], reply[1], .. reply[at..(at + 5)]], mine));
+            Handed.Enqueue((ClaimReply.ForTask(reply.EnvirVersion, task), mine));
             wake();
         }
-        return reply[..7];
+        return reply with { More = [] };
+    }
+
+    /// <summary>The tasks taken for the slots and not started (with their last tasks' outcomes, or for a free slot), taken
+    /// out of the book: a worker that leaves gives them back to their queues.</summary>
+    public string[] TakeNotStarted()
+    {
+        var taken = slots.Select(slot => Interlocked.Exchange(ref slot.Next, null)).ToList();
+        while (Handed.TryDequeue(out var handed))
+        {
+            taken.Add(handed.Reply);
+        }
+        return [.. taken.Where(t => t?.Kind == ClaimKind.Task).Select(t => t!.Task!.Id)];
     }
 }

@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using StackExchange.Redis;
 
 namespace Rrq.Workers;
@@ -9,7 +10,7 @@ namespace Rrq.Workers;
 /// </summary>
 internal sealed class Handoff
 {
-    private Handoff(string taskId, RedisResult[] reply)
+    private Handoff(string taskId, ClaimReply reply)
     {
         TaskId = taskId;
         Reply = reply;
@@ -18,8 +19,8 @@ internal sealed class Handoff
     /// <summary>The task's id.</summary>
     public string TaskId { get; }
 
-    /// <summary>The task as a claim's reply gives it: {2, envir version, id, payload, local flag, timeout, 0}.</summary>
-    public RedisResult[] Reply { get; }
+    /// <summary>The task as a claim's reply gives it.</summary>
+    public ClaimReply Reply { get; }
 
     private static ReadOnlySpan<byte> Prefix => "handoff\n"u8;
 
@@ -51,12 +52,9 @@ internal sealed class Handoff
         {
             return null;
         }
-        RedisResult[] reply =
-        [
-            RedisResult.Create((RedisValue)2), RedisResult.Create((RedisValue)version), RedisResult.Create((RedisValue)fields[1]),
-            RedisResult.Create((RedisValue)rest.ToArray()), RedisResult.Create((RedisValue)fields[2]),
-            RedisResult.Create((RedisValue)fields[3]), RedisResult.Create((RedisValue)0),
-        ];
+        TimeSpan? timeout = fields[3] is { Length: > 0 } secs
+            ? TimeSpan.FromSeconds(double.Parse(secs, System.Globalization.CultureInfo.InvariantCulture)) : null;
+        var reply = ClaimReply.ForTask(version, new ClaimedTask(fields[1], rest.ToArray(), fields[2] == "FALSE", timeout, 0));
         return new Handoff(fields[1], reply);
     }
 }

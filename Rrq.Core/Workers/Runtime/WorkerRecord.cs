@@ -14,19 +14,19 @@ namespace Rrq.Workers;
 internal sealed class WorkerRecord(QueueContext queue, string workerId)
 {
     /// <summary>Sets a field about this worker's work (HSET), or appends a line (RPUSH).</summary>
-    public async Task<RedisResult> NoteAsync(RedisKey key, string command, RedisValue field, RedisValue value = default)
+    public async Task NoteAsync(RedisKey key, string command, RedisValue field, RedisValue value = default)
     {
         RedisRetry.ForeverScope();
-        return await queue.WorkerNoteAsync(workerId, key, command, field, value).ConfigureAwait(false);
+        await queue.WorkerNoteAsync(workerId, key, command, field, value).ConfigureAwait(false);
     }
 
     /// <summary>Sets one field of a hash about this worker's work.</summary>
-    public Task<RedisResult> NoteFieldAsync(RedisKey hash, string field, RedisValue value) => NoteAsync(hash, "hset", field, value);
+    public Task NoteFieldAsync(RedisKey hash, string field, RedisValue value) => NoteAsync(hash, "hset", field, value);
 
     /// <summary>Appends "&lt;server time&gt; LABEL value" to the worker's log.</summary>
-    public async Task<RedisResult> LogAsync(string label, string value)
+    public async Task LogAsync(string label, string value)
     {
         RedisRetry.ForeverScope();
-        return await queue.WorkerLogAsync(workerId, label, value).ConfigureAwait(false);
+        await queue.WorkerLogAsync(workerId, label, value).ConfigureAwait(false);
     }
 }

@@ -1,4 +1,4 @@
-using StackExchange.Redis;
+using Rrq.Scripts;
 
 namespace Rrq.Workers;
 
@@ -17,7 +17,7 @@ internal sealed class WorkerSlot(int index, string claimField)
 
     /// <summary>The step taken with its last task's outcome: a task to run next, or a message (null when it must look for
     /// work itself).</summary>
-    public RedisResult[]? Next;
+    public ClaimReply? Next;
 
     /// <summary>The token of the claim that took the task it runs, and of the claim made with that task's outcome.</summary>
     public string TaskToken = "", NextToken = "";
@@ -36,4 +36,17 @@ internal sealed class WorkerSlot(int index, string claimField)
     /// <summary>Whether the claim made with its last task's outcome found nothing to do: its next step waits to be woken
     /// rather than claiming again at once (which would only find nothing a second time).</summary>
     public bool FinishFoundNothing;
+
+    /// <summary>Task code runs on thread-pool threads and may block (I/O, sleeps, locks). The pool adds threads only slowly
+    /// past its minimum (about one a second), so without this the slots of a worker whose tasks block would start one by
+    /// one, seconds apart; and the connection's replies need threads too.</summary>
+    public static void ReserveThreads(int slots)
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        var needed = Environment.ProcessorCount + slots + 2;
+        if (slots > 1 && workers < needed)
+        {
+            ThreadPool.SetMinThreads(needed, io);
+        }
+    }
 }

@@ -207,14 +207,15 @@ public sealed class RrqSlurmLauncher : RrqWorkerLauncher
 }
 
 /// <summary>A worker that is one task of a Slurm job array.</summary>
-internal sealed class SlurmHandle(string job) : WorkerHandle
+internal sealed class SlurmHandle(string job, TimeProvider? time = null) : WorkerHandle
 {
     // COMPLETING: its processes have ended and Slurm is cleaning up after them; the worker is gone.
     private static readonly string[] Ended = ["COMPLETED", "COMPLETING", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
         "BOOT_FAIL", "DEADLINE", "PREEMPTED", "REVOKED", "SPECIAL_EXIT"];
 
     private readonly Lock _lock = new();
-    private (DateTime At, string? State, string? Reason, string? ExitCode) _last = (DateTime.MinValue, null, null, null);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private (DateTimeOffset At, string? State, string? Reason, string? ExitCode) _last = (DateTimeOffset.MinValue, null, null, null);
 
     public override string Job { get; } = job;
 
@@ -233,10 +234,10 @@ internal sealed class SlurmHandle(string job) : WorkerHandle
     {
         lock (_lock)
         {
-            if (DateTime.UtcNow - _last.At > RrqSlurmLauncher.StatePeriod)
+            if (_time.GetUtcNow() - _last.At > RrqSlurmLauncher.StatePeriod)
             {
                 var (s, r, e) = RrqSlurmLauncher.State(Job);
-                _last = (DateTime.UtcNow, s, r, e);
+                _last = (_time.GetUtcNow(), s, r, e);
             }
             return (_last.State, _last.Reason, _last.ExitCode);
         }
@@ -248,17 +249,17 @@ internal sealed class SlurmHandle(string job) : WorkerHandle
         RrqSlurmLauncher.Cancel(Job);
         lock (_lock)
         {
-            _last = (DateTime.MinValue, null, null, null);
+            _last = (DateTimeOffset.MinValue, null, null, null);
         }
         WaitForExit(TimeSpan.FromSeconds(10));
     }
 
     public override bool WaitForExit(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = _time.GetUtcNow() + timeout;
         while (!HasExited)
         {
-            if (DateTime.UtcNow >= deadline)
+            if (_time.GetUtcNow() >= deadline)
             {
                 return false;
             }
@@ -271,7 +272,7 @@ internal sealed class SlurmHandle(string job) : WorkerHandle
     {
         lock (_lock)
         {
-            _last = (DateTime.MinValue, null, null, null);
+            _last = (DateTimeOffset.MinValue, null, null, null);
         }
         var (state, reason, exit) = Current();
         return [state is null

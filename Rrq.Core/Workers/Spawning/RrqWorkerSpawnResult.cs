@@ -18,7 +18,7 @@ public sealed class RrqWorkerSpawnResult
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _logFiles;
     private readonly Func<string, string, WorkerHandle>? _restart;
     private readonly Lock _lock = new();
-    private readonly Queue<DateTime> _recentRestarts = new();
+    private readonly Queue<DateTimeOffset> _recentRestarts = new();
     private readonly HashSet<string> _killed = new(StringComparer.Ordinal);
     private string[] _ids;
     private int _recycles;
@@ -94,7 +94,7 @@ public sealed class RrqWorkerSpawnResult
             }
             if (!recycle)
             {
-                while (_recentRestarts.Count > 0 && DateTime.UtcNow - _recentRestarts.Peek() > TimeSpan.FromMinutes(1))
+                while (_recentRestarts.Count > 0 && _controller.Time.GetUtcNow() - _recentRestarts.Peek() > TimeSpan.FromMinutes(1))
                 {
                     _recentRestarts.Dequeue();
                 }
@@ -103,7 +103,7 @@ public sealed class RrqWorkerSpawnResult
                     Logging.RrqLog.RestartGaveUp(_controller.Logger, id, code, MaxRestartsPerMinute, _logFiles[id]);
                     return;
                 }
-                _recentRestarts.Enqueue(DateTime.UtcNow);
+                _recentRestarts.Enqueue(_controller.Time.GetUtcNow());
             }
             next = recycle ? id : NextId(id);
         }
@@ -223,10 +223,10 @@ public sealed class RrqWorkerSpawnResult
     {
         _ending = true;
         _controller.WorkerStop(Ids.Where(IsAlive), RrqWorkerStopType.Message);
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        var deadline = _controller.Time.GetUtcNow() + (timeout ?? TimeSpan.FromSeconds(30));
         foreach (var (id, p) in _processes)
         {
-            if (!p.WaitForExit(deadline - DateTime.UtcNow))
+            if (!p.WaitForExit(deadline - _controller.Time.GetUtcNow()))
             {
                 throw new RrqException($"Worker {id} ({(p.Pid is { } pid ? $"process {pid}" : $"job {p.Job}")}) did not exit within the timeout; use Kill().");
             }

@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using Rrq.Tests.Support;
 using Rrq.Workers;
 using StackExchange.Redis;
@@ -28,10 +29,10 @@ public class RepeatedCallTests
 
         var first = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
         var again = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
-        Assert.Equal(2, (long)first[0]);
-        Assert.Equal(a, (string?)first[2]);
-        Assert.Equal(2, (long)again[0]);
-        Assert.Equal(a, (string?)again[2]);
+        Assert.Equal(ClaimKind.Task, first.Kind);
+        Assert.Equal(a, first.Task!.Id);
+        Assert.Equal(ClaimKind.Task, again.Kind);
+        Assert.Equal(a, again.Task!.Id);
         Assert.Equal([b], obj.QueueList());
         Assert.Equal(RrqTaskStatus.Pending, obj.TaskStatus(b));
         Assert.Equal(1, Count(obj, w.Id, "TASK_START", a));
@@ -46,11 +47,11 @@ public class RepeatedCallTests
         var id = obj.MessageSend("PING");
         var first = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
         var again = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
-        Assert.Equal(1, (long)first[0]);
-        Assert.Equal((string?)first[2], (string?)again[2]);
-        Assert.Contains(id, (string?)again[2]);
+        Assert.Equal(ClaimKind.Message, first.Kind);
+        Assert.Equal(first.Message, again.Message);
+        Assert.Contains(id, again.Message);
         var next = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-2");
-        Assert.Equal(0, (long)next[0]);   // a new claim: the message was taken once
+        Assert.Equal(ClaimKind.Idle, next.Kind);   // a new claim: the message was taken once
     }
 
     [Fact]
@@ -65,12 +66,12 @@ public class RepeatedCallTests
         await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
 
         var done = Complete(obj, 42);
-        var first = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
-        var again = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
-        Assert.Equal(1, (long)first[0]);
-        Assert.Equal(2, (long)again[0]);   // recorded already: nothing written twice
-        Assert.Equal(b, (string?)first[3]);
-        Assert.Equal(b, (string?)again[3]);   // the same next task, not c
+        var (first, _) = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
+        var (again, _) = await obj.Queue.FinishAsync(a, w.Id, done, "tok-1", 1, "tok-2", ["default"]);
+        Assert.Equal(1, first.Written);
+        Assert.Equal(2, again.Written);   // recorded already: nothing written twice
+        Assert.Equal(b, first.Next!.Task!.Id);
+        Assert.Equal(b, again.Next!.Task!.Id);   // the same next task, not c
         Assert.Equal([c], obj.QueueList());
         Assert.Equal(42, obj.TaskResult(a));
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(b));
@@ -88,10 +89,10 @@ public class RepeatedCallTests
         await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-1");
         // Redis says the worker runs a, yet the worker asks for work: a goes back and is taken again, under tok-2.
         var second = await obj.Queue.ClaimAsync(w.Id, ["default"], "tok-2");
-        Assert.Equal(a, (string?)second[2]);
-        Assert.Equal(-1, (long)(await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 1), "tok-1", 0, "tok-3", ["default"]))[0]);
+        Assert.Equal(a, second.Task!.Id);
+        Assert.Equal(-1, (await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 1), "tok-1", 0, "tok-3", ["default"])).Reply.Written);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(a));
-        Assert.Equal(1, (long)(await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 2), "tok-2", 0, "tok-3", ["default"]))[0]);
+        Assert.Equal(1, (await obj.Queue.FinishAsync(a, w.Id, Complete(obj, 2), "tok-2", 0, "tok-3", ["default"])).Reply.Written);
         Assert.Equal(2, obj.TaskResult(a));
     }
 
@@ -126,11 +127,11 @@ public class RepeatedCallTests
         var payload = MemoryPack.MemoryPackSerializer.Serialize(new Rrq.Tasks.TaskPayload { Expression = "1 + 1" });
         RedisValue[] head = ["default", "TRUE", "", (string)obj.Keys.QueueChannel("default")!, (string)obj.Keys.TaskCompleteChannel!, "", "", 0];
         RedisValue[] task = [id, payload, ""];
-        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default))!;
-        var again = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default))!;
-        Assert.Equal("PENDING", (string?)first[1]);
-        Assert.Equal(1, (long)again[0]);
-        Assert.Equal("REPEATED", (string?)again[1]);
+        var first = await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default);
+        var again = await obj.Queue.TaskSubmitAsync("default", head, task, "", "", "", null, 0, default);
+        Assert.Equal("PENDING", first.Detail);
+        Assert.Equal(1, again.Code);
+        Assert.Equal("REPEATED", again.Detail);
         Assert.Equal([id], obj.QueueList());
         Assert.Equal([id], obj.TaskList());
     }

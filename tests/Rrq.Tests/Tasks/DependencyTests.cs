@@ -126,24 +126,24 @@ public class DependencyTests
 
         // The first call sees the failed dependency: IMPOSSIBLE. Then it is retried; the next call follows its chain.
         var (a, b) = (RrqController.NewTaskId(), RrqController.NewTaskId());
-        var first = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(a), "", "", "", null, 0, default))!;
-        Assert.Equal("IMPOSSIBLE", (string?)first[1]);
+        var first = await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(a), "", "", "", null, 0, default);
+        Assert.Equal("IMPOSSIBLE", first.Detail);
         var retried = obj.TaskRetry(failing);
         Assert.Equal(RrqTaskStatus.Deferred, obj.TaskStatus(a));   // re-armed by the retry
-        var second = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(b), "", "", "", null, 1000, default))!;
-        Assert.Equal("DEFERRED", (string?)second[1]);
+        var second = await obj.Queue.TaskSubmitAsync("default", Head(failing), Task(b), "", "", "", null, 1000, default);
+        Assert.Equal("DEFERRED", second.Detail);
         Assert.Equal([retried], obj.TaskInfo(b).Depends.Up);
 
         // A dependency deleted between the calls: the first call's tasks became IMPOSSIBLE, and so do the later ones.
         var (c, d) = (RrqController.NewTaskId(), RrqController.NewTaskId());
         await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(c), "", "", "", null, 0, default);
         obj.TaskDelete(doomed);
-        var late = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(d), "", "", "", null, 1000, default))!;
-        Assert.Equal("IMPOSSIBLE", (string?)late[1]);
+        var late = await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(d), "", "", "", null, 1000, default);
+        Assert.Equal("IMPOSSIBLE", late.Detail);
         Assert.Equal([RrqTaskStatus.Impossible, RrqTaskStatus.Impossible], obj.TaskStatus([c, d]));
         // Only a submission's first call is refused for a missing dependency: nothing of it is written.
-        var refused = (RedisResult[])(await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", null, 0, default))!;
-        Assert.Equal(-5, (long)refused[0]);
+        var refused = await obj.Queue.TaskSubmitAsync("default", Head(doomed), Task(RrqController.NewTaskId()), "", "", "", null, 0, default);
+        Assert.Equal(-5, refused.Code);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using Rrq.Tests.Support;
 
 namespace Rrq.Tests.Workers;
@@ -181,15 +182,15 @@ public class ConcurrencyTests
         var b = obj.TaskCreateExpr("2");
         var c = obj.TaskCreateExpr("3");
         // Slot 0 takes a; slot 1, with slot 0's claim live, takes b and leaves a RUNNING.
-        Assert.Equal(a, (string?)(await obj.Queue.ClaimAsync(w.Id, ["default"], "t1", $"{w.Id} 1 0 0 t1"))[2]);
-        Assert.Equal(b, (string?)(await obj.Queue.ClaimAsync(w.Id, ["default"], "t2", $"{w.Id}#1 1 0 0 t1 t2"))[2]);
+        Assert.Equal(a, (await obj.Queue.ClaimAsync(w.Id, ["default"], "t1", $"{w.Id} 1 0 0 t1")).Task!.Id);
+        Assert.Equal(b, (await obj.Queue.ClaimAsync(w.Id, ["default"], "t2", $"{w.Id}#1 1 0 0 t1 t2")).Task!.Id);
         Assert.Equal([a, b], obj.WorkerTaskIds([w.Id])[w.Id]);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(a));
         // The same claim sent again gets the same task.
-        Assert.Equal(b, (string?)(await obj.Queue.ClaimAsync(w.Id, ["default"], "t2", $"{w.Id}#1 1 0 0 t1 t2"))[2]);
+        Assert.Equal(b, (await obj.Queue.ClaimAsync(w.Id, ["default"], "t2", $"{w.Id}#1 1 0 0 t1 t2")).Task!.Id);
         // A claim that knows only t2 is live: a's claim is not the worker's any more (Redis lost the worker's record of
         // it), so a goes back to the front of the queue and is taken again by this claim.
-        Assert.Equal(a, (string?)(await obj.Queue.ClaimAsync(w.Id, ["default"], "t3", $"{w.Id}#2 1 1 0 t2 t3"))[2]);
+        Assert.Equal(a, (await obj.Queue.ClaimAsync(w.Id, ["default"], "t3", $"{w.Id}#2 1 1 0 t2 t3")).Task!.Id);
         Assert.Contains(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TASK_RETURNED" && l.Message == a);
         Assert.Equal([b, a], obj.WorkerTaskIds([w.Id])[w.Id]);
         Assert.Equal([c], obj.QueueList());
@@ -234,9 +235,9 @@ public class ConcurrencyTests
         var ids = Enumerable.Range(0, 5).Select(i => obj.TaskCreateExpr("i", new { i })).ToArray();
         // A claim for three slots takes three tasks, in queue order.
         var r = await obj.Queue.ClaimAsync(w.Id, ["default"], "x.1", $"{w.Id} 3 0 0 x.1");
-        Assert.Equal(2, (long)r[0]);
-        Assert.Equal(7 + 2 * 5, r.Length);
-        Assert.Equal(ids[..3], new[] { (string)r[2]!, (string)r[7]!, (string)r[12]! });
+        Assert.Equal(ClaimKind.Task, r.Kind);
+        Assert.Equal(2, r.More.Count);
+        Assert.Equal(ids[..3], new[] { r.Task!.Id, r.More[0].Id, r.More[1].Id });
         Assert.Equal(ids[..3], obj.WorkerTaskIds([w.Id])[w.Id]);
         Assert.Equal(ids[3..], obj.QueueList());
         // Each is held under a token of its own, which its finish must bring.
@@ -244,11 +245,11 @@ public class ConcurrencyTests
         Assert.Equal("x.1+2", (string?)await db.HashGetAsync($"{{{q.QueueId}}}:task:claim", ids[1]));
         // Sent again, the same claim gets the same three tasks, and takes no more.
         var again = await obj.Queue.ClaimAsync(w.Id, ["default"], "x.1", $"{w.Id} 3 0 0 x.1");
-        Assert.Equal(new[] { (string)r[2]!, (string)r[7]!, (string)r[12]! }, new[] { (string)again[2]!, (string)again[7]!, (string)again[12]! });
+        Assert.Equal(new[] { r.Task!.Id, r.More[0].Id, r.More[1].Id }, new[] { again.Task!.Id, again.More[0].Id, again.More[1].Id });
         Assert.Equal(ids[3..], obj.QueueList());
         // A later claim that knows the first claim is live returns none of them; only two are left to take.
         var more = await obj.Queue.ClaimAsync(w.Id, ["default"], "x.2", $"{w.Id}#1 4 1 1 x.1 x.2");
-        Assert.Equal(7 + 5, more.Length);
+        Assert.Single(more.More);
         Assert.Equal(ids, obj.WorkerTaskIds([w.Id])[w.Id]);
         // Leaving, the tasks it took and never started go back in order; none died.
         Assert.Empty(await obj.WorkerExitAsync(w.Id, "STOP OK (BYE)", notStarted: ids));

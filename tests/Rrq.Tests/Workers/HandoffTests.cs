@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using Rrq.Tests.Support;
 using StackExchange.Redis;
 
@@ -128,8 +129,8 @@ public class HandoffTests
         // The worker's own claim (its poll, say, or a claim after a lost message) reaches Redis first: it takes the task
         // handed to the worker, RUNNING under that claim's token.
         var claimed = await obj.Queue.ClaimAsync(w.Id, ["default"], "claim-1");
-        Assert.Equal(2, (long)claimed[0]);
-        Assert.Equal(t, (string?)claimed[2]);
+        Assert.Equal(ClaimKind.Task, claimed.Kind);
+        Assert.Equal(t, claimed.Task!.Id);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
         Assert.Equal($"{t}@claim-1", await HeldAsync(q, w.Id));
         Assert.Single(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TASK_START" && l.Message == t);

@@ -18,7 +18,7 @@ public class WorkerStateTests
         var second = obj.TaskCreateExpr("2");
         // What the finishing script does for a busy worker: take its next task (RUNNING on it) before it starts.
         var claimed = await obj.Queue.ClaimAsync(w.Id, ["default"], "token-1");
-        Assert.Equal(first, (string?)claimed[2]);
+        Assert.Equal(first, claimed.Task!.Id);
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(first));
 
         await obj.WorkerExitAsync(w.Id, "STOP OK (BYE)", notStarted: [first]);
