@@ -28,12 +28,17 @@ internal sealed partial class QueueContext
 
     public RedisRetry Retry { get; }
 
+    /// <summary>Shown every script call before it is sent (the tests check each call's KEYS and ARGV against the script's
+    /// header); null in use.</summary>
+    internal static Action<string, RedisKey[], RedisValue[]>? ScriptCalling { get; set; }
+
     /// <summary>Runs one Lua script by name (see <see cref="RrqScripts"/>), retried through transient faults.
     /// Only scripts that are safe to repeat after a lost reply may be run this way: each either checks the
     /// prior state (so a repeat changes nothing) or takes a token that makes a repeat return the first
     /// answer (claims).</summary>
     public Task<RedisResult> EvalAsync(string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken = default)
     {
+        ScriptCalling?.Invoke(script, keys, args);
         var hash = RrqScripts.Hash(script, Keys.ShardedChannels);
         return Retry.ExecuteAsync(async _ =>
         {

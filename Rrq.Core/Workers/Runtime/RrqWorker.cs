@@ -32,20 +32,16 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     private readonly SeparateRunner _separate;
     private readonly WorkerEnvironment _envir;
     private readonly WorkerSweep _sweep;
-    private readonly IdleClock _idle;
 
     // Its life: running (a loop, with the token that stops it), draining (taking no more work, with why it will leave),
-    // stopping (StopAsync: take no further step), stopped (left the queue).
+    // stopping (StopAsync: take no further step), stopped (left the queue), seen stopped by a step; its steps in flight.
     private bool _looping;
     private CancellationToken _stopToken;
     private string? _draining;
     private int _stopping;
     private int _stopped;
-    /// <summary>Set when a step found the worker stopped or stopping.</summary>
     private bool _sawStopped;
-
-    /// <summary>The steps in flight (claim, task or message, and its record), each completed when it is over.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskCompletionSource, byte> _inSteps = new();
+    private readonly StepsInFlight _inSteps = new();
 
     private RrqWorker(RrqController controller, IRrqTaskEvaluator evaluator, string id, string configName,
         RrqWorkerConfig config, TextWriter? output, TimeProvider time)
@@ -66,11 +62,11 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _envir = new WorkerEnvironment(controller, evaluator, _record, _separate, _log, chatty);
         _sweep = new WorkerSweep(controller, id, config.HeartbeatPeriod, _log);
         _runner = new TaskRunner(controller, evaluator, id, config, _record, _separate, _claims, _inbox, _log, chatty);
-        _idle = new IdleClock(time, config.TimeoutIdle);
-        _upkeep = new WorkerUpkeep(config, evaluator, _separate, _idle);
-        var messages = new WorkerMessages(controller, evaluator, id, _record, _envir, _idle, _registration.BuildInfo, _log, chatty);
+        var idle = new IdleClock(time, config.TimeoutIdle);
+        _upkeep = new WorkerUpkeep(config, evaluator, _separate, idle);
+        var messages = new WorkerMessages(controller, evaluator, id, _record, _envir, idle, _registration.BuildInfo, _log, chatty);
         _stepper = new SlotStepper(new Claimer(controller, id, config, _claims, _inbox, chatty), _registration, _inbox, _envir,
-            messages, _runner, _claims, _idle, _upkeep, time);
+            messages, _runner, _claims, idle, _upkeep, time);
         WorkerSlot.ReserveThreads(config.Concurrency);
         // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
         // to the controller's logger; a worker with an output writer of its own gets the lines there too.
@@ -148,10 +144,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         await _inbox.SubscribeAsync(Id, Config.EffectiveQueues).ConfigureAwait(false);
         Logging.RrqLog.WorkerStarted(Chatty, Id, QueueId, string.Join(", ", Config.EffectiveQueues));
         await _record.LogAsync("QUEUE", string.Join(",", Config.EffectiveQueues)).ConfigureAwait(false);
-        if (await _controller.Queue.RunAsync(db => db.HashExistsAsync(_controller.Keys.Envir, "spec")).ConfigureAwait(false))
-        {
-            await _envir.LoadAsync().ConfigureAwait(false);
-        }
+        await _envir.LoadIfAnyAsync().ConfigureAwait(false);
     }
 
     /// <summary>Whether it is this worker's turn to sweep, for 0.9 of its heartbeat period.</summary>
@@ -263,17 +256,10 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
                     _inbox.WakeAll();
                     break;
                 }
-                if (step.Kind == RrqWorkerStepKind.Task && _upkeep.RecycleLimit(_runner.TasksRun) is { } limit)
+                // Between tasks: the other slots finish theirs, and take no more.
+                if (_upkeep.DueToLeave(step, _runner.TasksRun, _claims.Active) is var (why, recycle) && Drain(why) && recycle is not null)
                 {
-                    // Between tasks: the other slots finish theirs, and take no more.
-                    if (Drain($"OK (RECYCLE: {limit})"))
-                    {
-                        Recycled = limit;
-                    }
-                }
-                if (step.Kind == RrqWorkerStepKind.Idle && _idle.TimedOut && _claims.Active == 0)
-                {
-                    Drain("OK (TIMEOUT)");
+                    Recycled = recycle;
                 }
             }
         }
@@ -298,14 +284,6 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// that goes on (or DIED when it stops).</summary>
     private async Task<RrqWorkerStep> ClaimAndRunAsync(WorkerSlot slot)
     {
-        slot.FinishFoundNothing = false;
-        var step = await ClaimAndRunOnceAsync(slot).ConfigureAwait(false);
-        slot.LastClaimIdle = step.Kind == RrqWorkerStepKind.Idle || (step.Kind == RrqWorkerStepKind.Task && slot.FinishFoundNothing);
-        return step;
-    }
-
-    private async Task<RrqWorkerStep> ClaimAndRunOnceAsync(WorkerSlot slot)
-    {
         if (_stopped != 0 || _stopping != 0)
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping");
@@ -314,18 +292,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             return new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "draining");
         }
-        var inStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _inSteps.TryAdd(inStep, 0);
-        try
-        {
-            // A stop asked for between the check above and now waits for this step, or finds it did not start.
-            return _stopping != 0 ? new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping") : await StepCoreAsync(slot).ConfigureAwait(false);
-        }
-        finally
-        {
-            _inSteps.TryRemove(inStep, out _);
-            inStep.TrySetResult();
-        }
+        using var inStep = _inSteps.Enter();
+        // A stop asked for between the check above and now waits for this step, or finds it did not start.
+        return _stopping != 0 ? new RrqWorkerStep(RrqWorkerStepKind.Stopped, Detail: "stopping") : await StepCoreAsync(slot).ConfigureAwait(false);
     }
 
     private async Task<RrqWorkerStep> StepCoreAsync(WorkerSlot slot)
@@ -334,12 +303,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         var (step, stop, unregistered) = await _stepper.StepAsync(slot, _stopping != 0, tasksRun => _looping && _stopped == 0
             && _stopping == 0 && Volatile.Read(ref _draining) is null && !_stopToken.IsCancellationRequested
             && _upkeep.RecycleLimit(tasksRun) is null).ConfigureAwait(false);
-        if (unregistered)
+        if (unregistered && StopOnce())
         {
-            Interlocked.Exchange(ref _stopped, 1);
-            _controller.Queue.Retry.Reported -= Report;
             await _registration.ForgetAsync().ConfigureAwait(false);
-            _separate.Dispose();
         }
         else if (stop is not null && _slots.Length > 1 && _looping)
         {
@@ -364,16 +330,13 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         RedisRetry.ForeverScope();
         Interlocked.Exchange(ref _stopping, 1);
         _inbox.Wake();
-        if (!_inSteps.IsEmpty)
+        try
         {
-            try
-            {
-                await Task.WhenAll(_inSteps.Keys.Select(s => s.Task)).WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                Logging.RrqLog.StopNoLongerWaits(_log);
-            }
+            await _inSteps.WhenEndedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Logging.RrqLog.StopNoLongerWaits(_log);
         }
         await ExitAsync(reason).ConfigureAwait(false);
         foreach (var slot in _slots)
@@ -392,17 +355,27 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
     /// <summary>Leaves the queue now: the worker's own way out, from its loop or a STOP message.</summary>
     private async Task ExitAsync(string reason)
     {
-        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        if (!StopOnce())
         {
             return;
         }
-        _registration.StopHeartbeat();
-        _controller.Queue.Retry.Reported -= Report;
-        _separate.Dispose();
         await _inbox.UnsubscribeAsync().ConfigureAwait(false);
         // Tasks taken with the last ones' outcomes and not started (the loop did not take them first) go back.
         await _registration.LeaveAsync(reason, _claims.TakeNotStarted()).ConfigureAwait(false);
         Logging.RrqLog.Stopped(Chatty, reason);
+    }
+
+    /// <summary>The first call stops the worker's own activity (heartbeat, outage lines, children); false after.</summary>
+    private bool StopOnce()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return false;
+        }
+        _registration.StopHeartbeat();
+        _controller.Queue.Retry.Reported -= Report;
+        _separate.Dispose();
+        return true;
     }
 
     /// <summary>The logger for what a verbose worker tells as it goes (tasks, environments, messages); warnings

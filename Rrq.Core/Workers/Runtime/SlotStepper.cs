@@ -22,6 +22,15 @@ internal sealed class SlotStepper(Claimer claimer, WorkerRegistration registrati
     /// claimed as its outcome is recorded.</param>
     public async Task<SlotStepResult> StepAsync(WorkerSlot slot, bool stopping, Func<int, bool> claimNext)
     {
+        slot.FinishFoundNothing = false;
+        var result = await StepOnceAsync(slot, stopping, claimNext).ConfigureAwait(false);
+        // Found nothing to do, by its claim or by the claim made with its task's outcome: its next step waits to be woken.
+        slot.LastClaimIdle = result.Step.Kind == RrqWorkerStepKind.Idle || (result.Step.Kind == RrqWorkerStepKind.Task && slot.FinishFoundNothing);
+        return result;
+    }
+
+    private async Task<SlotStepResult> StepOnceAsync(WorkerSlot slot, bool stopping, Func<int, bool> claimNext)
+    {
         var (reply, token) = await claimer.NextAsync(slot).ConfigureAwait(false);
         if (reply is null)
         {

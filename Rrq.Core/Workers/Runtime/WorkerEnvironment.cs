@@ -22,6 +22,15 @@ internal sealed class WorkerEnvironment(RrqController controller, IRrqTaskEvalua
     /// <summary>Whether <paramref name="version"/>, seen by a claim, is neither loaded nor known to fail.</summary>
     public bool IsNew(long version) => version != Version && version != FailedVersion;
 
+    /// <summary>Loads the queue's environment, when it has one (a worker starting).</summary>
+    public async Task LoadIfAnyAsync()
+    {
+        if (await controller.Queue.RunAsync(db => db.HashExistsAsync(controller.Keys.Envir, "spec")).ConfigureAwait(false))
+        {
+            await LoadAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Loads the queue's environment; returns null, or why it failed (the previous one stays). With
     /// <paramref name="seen"/>, the version a claim saw: nothing is done when another slot has loaded (or failed) it meanwhile.
     /// Tasks running in other slots go on with the environment they started with.</summary>

@@ -34,6 +34,17 @@ internal sealed class WorkerUpkeep(RrqWorkerConfig config, IRrqTaskEvaluator eva
         return null;
     }
 
+    /// <summary>After a slot's step: why the worker should take no more work, if it should: a recycle limit reached after a
+    /// task (also returned as <c>Recycle</c>), or the idle timeout run out with no slot busy.</summary>
+    public (string Reason, string? Recycle)? DueToLeave(RrqWorkerStep step, int tasksRun, int activeSlots)
+    {
+        if (step.Kind == RrqWorkerStepKind.Task && RecycleLimit(tasksRun) is { } limit)
+        {
+            return ($"OK (RECYCLE: {limit})", limit);
+        }
+        return step.Kind == RrqWorkerStepKind.Idle && idle.TimedOut && activeSlots == 0 ? ("OK (TIMEOUT)", null) : null;
+    }
+
     /// <summary>A claim found nothing to do. Idle for a while (not just between two tasks), with no slot busy: one child
     /// stays ready for the next separate-process task, not more; and, once per idle spell, the memory a burst of tasks
     /// left in the heap goes back to the system (the collector's budget scales with the CPU cache, so a busy worker can

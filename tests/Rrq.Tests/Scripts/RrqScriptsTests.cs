@@ -43,4 +43,39 @@ public class RrqScriptsTests
         Assert.True(counts.Count >= 5, $"{counts.Count} scripts include finished.lua");
         Assert.All(counts, c => Assert.Equal(new Rrq.Keys.RrqKeys("q", false).FinishedBlock.Length, c));
     }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_script_header_names_its_fixed_keys_which_every_call_in_the_tests_is_checked_against(string name)
+    {
+        // Support/ScriptHeaders checks each call the tests make against these names (a call that breaks them throws).
+        var keys = ScriptHeaders.NamedKeys(name);
+        if (RrqScripts.Text(name).Contains("-- KEYS[1..]", StringComparison.Ordinal))
+        {
+            Assert.Empty(keys);   // a list of keys of one kind, nothing at a fixed place
+            return;
+        }
+        Assert.Contains(1, keys.Keys);
+        Assert.All(keys.Values, k => Assert.Matches(@"^[a-z_]+(:\S+)?$", k));
+    }
+
+    [Fact]
+    public void A_call_whose_keys_are_out_of_the_order_its_header_gives_is_stopped_before_it_is_sent()
+    {
+        var keys = new Rrq.Keys.RrqKeys("q");
+        // worker_beat.lua: KEYS[1] worker:id  KEYS[2] worker:<id>:heartbeat  KEYS[3] version  KEYS[4] destroyed
+        StackExchange.Redis.RedisKey[] right = [keys.WorkerId, keys.WorkerHeartbeat("w"), keys.Version, keys.Destroyed];
+        QueueContext.ScriptCalling!(RrqScripts.WorkerBeat, right, ["w", 3000]);
+        var swapped = Assert.Throws<InvalidOperationException>(() =>
+            QueueContext.ScriptCalling!(RrqScripts.WorkerBeat, [keys.WorkerId, keys.Version, keys.WorkerHeartbeat("w"), keys.Destroyed], ["w", 3000]));
+        Assert.Contains("KEYS[2]", swapped.Message, StringComparison.Ordinal);
+        var few = Assert.Throws<InvalidOperationException>(() => QueueContext.ScriptCalling!(RrqScripts.WorkerBeat, right, ["w"]));
+        Assert.Contains("1 ARGV passed, the header numbers 2", few.Message, StringComparison.Ordinal);
+        // walk_continue.lua includes finished.lua, which reads RrqKeys.FinishedBlock from the end of KEYS.
+        StackExchange.Redis.RedisKey[] walk = [keys.TaskDependsDown, keys.TaskStatus, keys.TaskTimeComplete, keys.TaskQueue, keys.Queue("default")];
+        StackExchange.Redis.RedisValue[] args = [100, "channel", "prefix", "default"];
+        QueueContext.ScriptCalling!(RrqScripts.WalkContinue, [.. walk, .. keys.FinishedBlock], args);
+        var blockless = Assert.Throws<InvalidOperationException>(() => QueueContext.ScriptCalling!(RrqScripts.WalkContinue, walk, args));
+        Assert.Contains("RrqKeys.FinishedBlock", blockless.Message, StringComparison.Ordinal);
+    }
 }

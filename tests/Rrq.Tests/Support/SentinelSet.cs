@@ -149,11 +149,18 @@ public sealed class SentinelSet : IDisposable
         return stats.Sum(kv => long.Parse(kv.Value.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>Whether the server on <paramref name="port"/> is a replica now.</summary>
+    /// <summary>Whether the server on <paramref name="port"/> is a replica now (false while it does not answer).</summary>
     public static bool IsReplica(int port)
     {
-        using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=1000,allowAdmin=true");
-        return mux.GetServer($"127.0.0.1:{port}").Role() is Role.Replica;
+        try
+        {
+            using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=1000,allowAdmin=true");
+            return mux.GetServer($"127.0.0.1:{port}").Role() is Role.Replica;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return false;   // not answering for a moment (the Sentinels turning it into a replica): not one yet
+        }
     }
 
     /// <summary>Starts a server again on <paramref name="port"/>, empty (no persistence), as a master: what an old master
