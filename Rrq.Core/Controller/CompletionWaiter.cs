@@ -179,9 +179,15 @@ internal sealed class CompletionWaiter : IDisposable
         /// this feed, watched or not: a sign that the subscription is alive.</summary>
         public long LastNotice => Interlocked.Read(ref _lastNotice);
 
+        /// <summary>How many notices have reached this feed, watched or not.</summary>
+        public long Offered => Interlocked.Read(ref _offered);
+
+        private long _offered;
+
         internal void Offer(string id, string notice, bool settles)
         {
             Interlocked.Exchange(ref _lastNotice, Environment.TickCount64);
+            Interlocked.Increment(ref _offered);
             lock (_gate)
             {
                 var recheck = ReferenceEquals(notice, Recheck);

@@ -41,6 +41,11 @@ public sealed partial class RrqController
 
     private long _waitWakes;
 
+    /// <summary>How many waits have read their tasks' statuses and listen for the rest (tests wait on this, not a pause).</summary>
+    internal long WaitsListening => Interlocked.Read(ref _waitsListening);
+
+    private long _waitsListening;
+
     /// <summary>How often a wait with a progress bar redraws it.</summary>
     private static readonly TimeSpan ProgressEvery = TimeSpan.FromMilliseconds(100);
 
@@ -101,6 +106,7 @@ public sealed partial class RrqController
         var polled = false;
         var listenersChecked = false;
         registration.Watch(watched.Keys);
+        Interlocked.Increment(ref _waitsListening);
         // Notifications are the fast path: the registration wakes this loop when the last watched task settles, or one
         // needs a fresh look. Should one be missed (a dropped subscription that the client did not notice, a lost
         // publication), the statuses are read again after a quiet spell: no notice at all for WaitSafetyPoll.

@@ -53,11 +53,10 @@ internal static class RrqScripts
 #pragma warning restore CA5350
 
     /// <summary>A script's text. With <paramref name="sharded"/> (a Redis Cluster), its notices go out with SPUBLISH, to the
-    /// subscribers of the node that holds the queue's slot, rather than with PUBLISH to every node of the cluster.</summary>
-    public static string Text(string name, bool sharded = false) => sharded
-        ? Texts.GetOrAdd(name + "|sharded", static n => Text(n[..n.IndexOf('|', StringComparison.Ordinal)])
-            .Replace("redis.call('PUBLISH',", "redis.call('SPUBLISH',", StringComparison.Ordinal))
-        : Texts.GetOrAdd(name, static n => Expand(Resource(n), []));
+    /// subscribers of the node that holds the queue's slot, rather than with PUBLISH to every node of the cluster: its
+    /// <c>--#include publish</c> is include/publish_sharded.lua.</summary>
+    public static string Text(string name, bool sharded = false) =>
+        Texts.GetOrAdd(sharded ? name + "|sharded" : name, static (_, a) => Expand(Resource(a.name), [], a.sharded), (name, sharded));
 
     private static string Resource(string name)
     {
@@ -67,7 +66,7 @@ internal static class RrqScripts
         return reader.ReadToEnd();
     }
 
-    private static string Expand(string text, HashSet<string> included)
+    private static string Expand(string text, HashSet<string> included, bool sharded)
     {
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
@@ -75,7 +74,8 @@ internal static class RrqScripts
             if (lines[i].StartsWith("--#include ", StringComparison.Ordinal))
             {
                 var part = lines[i]["--#include ".Length..].Trim();
-                lines[i] = included.Add(part) ? Expand(Resource("include." + part), included).TrimEnd('\n') : "";
+                var file = part == "publish" && sharded ? "publish_sharded" : part;
+                lines[i] = included.Add(part) ? Expand(Resource("include." + file), included, sharded).TrimEnd('\n') : "";
             }
         }
         return string.Join('\n', lines);

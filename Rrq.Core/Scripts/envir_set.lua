@@ -5,9 +5,10 @@
 -- ARGV[1] spec (JSON)   ARGV[2] channel to wake workers on ("" for none)
 --
 -- Returns: the new version.
+--#include publish
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'spec', ARGV[1])
 if ARGV[2] ~= '' then
-  redis.call('PUBLISH', ARGV[2], 'envir')
+  publish(ARGV[2], 'envir')
 end
 return v

@@ -8,6 +8,7 @@
 -- Returns: {1} sent; {-1, worker id} that worker is not registered (nothing sent). A message still
 -- waiting in a worker's list is not pushed again (a send repeated after a lost reply).
 
+--#include publish
 for i = 3, #ARGV do
   if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 0 then
     return {-1, ARGV[i]}
@@ -20,7 +21,7 @@ for i = 3, #ARGV do
   end
   if not waiting then
     redis.call('RPUSH', KEYS[i - 1], ARGV[1])
-    redis.call('PUBLISH', ARGV[2] .. ARGV[i], 'message')
+    publish(ARGV[2] .. ARGV[i], 'message')
   end
 end
 return {1}

@@ -11,6 +11,7 @@
 -- Returns: for each id, 1 if it was in the queue (and is now CANCELLED), 0 if not (not PENDING, of another
 -- queue, or waiting for its delay).
 
+--#include publish
 --#include now
 --#include fail_dependents
 --#include handoff
@@ -44,7 +45,7 @@ if #cancelled > 0 then
   redis.call('HSET', KEYS[2], unpack(statuses))
   redis.call('HSET', KEYS[3], unpack(times))
   redis.call('ZADD', DONE_FAILED, unpack(scores))
-  redis.call('PUBLISH', ARGV[1], '= CANCELLED ' .. table.concat(cancelled, ' '))
+  publish(ARGV[1], '= CANCELLED ' .. table.concat(cancelled, ' '))
   -- Dependents are looked for only when the queue has any dependency links at all.
   if redis.call('EXISTS', KEYS[4]) == 1 then
     for _, id in ipairs(cancelled) do

@@ -20,6 +20,7 @@
 --          {-1} no such task;
 --          {-3, worker} RUNNING in its worker's own process (nothing changed).
 
+--#include publish
 --#include now
 --#include fail_dependents
 --#include handoff
@@ -46,7 +47,7 @@ if status == 'PENDING' or status == 'DEFERRED' then
   redis.call('HSET', KEYS[1], id, 'CANCELLED')
   redis.call('HSET', KEYS[4], id, time)
   redis.call('HSET', KEYS[5], id, ARGV[4])
-  redis.call('PUBLISH', ARGV[2], id .. ' CANCELLED')
+  publish(ARGV[2], id .. ' CANCELLED')
   redis.call('HDEL', KEYS[8], id)
   finished(id, 'CANCELLED', time)
   fail_dependents(KEYS[7], KEYS[1], KEYS[4], ARGV[2], id, time)

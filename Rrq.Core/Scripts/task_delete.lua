@@ -25,6 +25,7 @@
 -- or {-2, id} when a task is RUNNING (nothing deleted), or {-9, id} when the ids are not whole retry
 -- chains (a retry added a task to that id's chain since the caller read it: read again; nothing deleted).
 
+--#include publish
 --#include now
 --#include fail_dependents
 --#include offload
@@ -182,7 +183,7 @@ if redis.call('EXISTS', down_key) == 1 then
 end
 -- Listeners may hold a deleted task's value from its completion notification: tell them, in one notice.
 if #ids > 0 then
-  redis.call('PUBLISH', ARGV[3], '= DELETED ' .. table.concat(ids, ' '))
+  publish(ARGV[3], '= DELETED ' .. table.concat(ids, ' '))
 end
 local out = {deleted}
 for _, h in ipairs(freed) do

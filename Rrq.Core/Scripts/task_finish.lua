@@ -41,6 +41,7 @@
 -- has none of the queue (include/finished.lua, require_queue: nothing written); {-4, queue} a queue involved was not passed (nothing
 -- written at all: call again with it). "claim..." is what claim() returns (nothing when n is 0).
 
+--#include publish
 --#include now
 --#include fail_dependents
 --#include release_dependents
@@ -107,20 +108,20 @@ elseif claimed == token and redis.call('HGET', KEYS[1], id) == 'RUNNING' and red
   if status == 'COMPLETE' then
     -- A small value travels with the notification, so a waiter can read it without another round trip.
     if #ARGV[4] <= 4096 then
-      redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE ' .. ARGV[4])
+      publish(ARGV[5], id .. ' COMPLETE ' .. ARGV[4])
     else
-      redis.call('PUBLISH', ARGV[5], id .. ' COMPLETE')
+      publish(ARGV[5], id .. ' COMPLETE')
     end
     finished(id, status, time)
     if not quiet then
       release_dependents(KEYS[8], KEYS[1], k.queue, queue_keys, redis.call('HGET', k.moved_root, id) or id)
     end
   elseif auto_retry(k, qk, KEYS[1], id, status, ARGV[7], time) == 'retried' then
-    redis.call('PUBLISH', ARGV[5], id .. ' MOVED')
+    publish(ARGV[5], id .. ' MOVED')
     redis.call('RPUSH', KEYS[7], time .. ' TASK_' .. status .. ' ' .. id)
     status = 'RETRY'
   else
-    redis.call('PUBLISH', ARGV[5], id .. ' ' .. status)
+    publish(ARGV[5], id .. ' ' .. status)
     finished(id, status, time)
     fail_dependents(KEYS[8], KEYS[1], KEYS[4], ARGV[5], id, time)
   end

@@ -18,6 +18,7 @@
 --
 -- Returns {how many of the ids are still being linked}.
 
+--#include publish
 --#include now
 --#include fail_dependents
 --#include wake
@@ -70,7 +71,7 @@ for a = 5, #ARGV do
         redis.call('HSET', KEYS[1], id, 'IMPOSSIBLE')
         redis.call('HSET', KEYS[7], id, time)
         finished(id, 'IMPOSSIBLE', time)
-        redis.call('PUBLISH', ARGV[1], id .. ' IMPOSSIBLE')
+        publish(ARGV[1], id .. ' IMPOSSIBLE')
         fail_dependents(KEYS[2], KEYS[1], KEYS[7], ARGV[1], id, time)
       else
         local left = complete > 0 and redis.call('HINCRBY', KEYS[5], id, -complete) or tonumber(redis.call('HGET', KEYS[5], id))

@@ -20,6 +20,7 @@
 --   {-1, id} no such task;  {-7, id} it was retried meanwhile (it is no longer the newest);
 --   {-8, id, status} its status cannot be retried;  {-4, queue} a queue's key was not passed.
 
+--#include publish
 --#include now
 --#include move_task
 
@@ -64,9 +65,9 @@ for _, p in ipairs(plan) do
   move_task(k, KEYS[1], p.leaf, p.root, p.new, p.queue, p.status, time, nil, true)
   redis.call('SADD', KEYS[15], p.queue)
 
-  redis.call('PUBLISH', ARGV[1], p.leaf .. ' MOVED')
+  publish(ARGV[1], p.leaf .. ' MOVED')
   if redis.call('RPUSH', queue_keys[p.queue], p.new) == 1 then
-    redis.call('PUBLISH', ARGV[2] .. p.queue, 1)
+    publish(ARGV[2] .. p.queue, 1)
   end
 end
 return {r, redis.call('LLEN', REARM)}

@@ -49,6 +49,7 @@
 -- newest task. In a later call, a dependency deleted since the first call (which made the first calls' tasks
 -- IMPOSSIBLE) makes these IMPOSSIBLE too.
 
+--#include publish
 --#include now
 --#include queue_here
 --#include offload
@@ -199,7 +200,7 @@ for i = 0, n - 1 do
   elseif status == 'IMPOSSIBLE' then
     put(KEYS[11], id, time)
     finished(id, 'IMPOSSIBLE', time)
-    redis.call('PUBLISH', ARGV[5], id .. ' IMPOSSIBLE')
+    publish(ARGV[5], id .. ' IMPOSSIBLE')
   end
   if (i + 1) % 500 == 0 then
     flush()
@@ -247,7 +248,7 @@ if status == 'PENDING' and delay ~= '' then
   for i, id in ipairs(ids) do
     redis.call('ZADD', KEYS[19], string.format('%.4f', due + (offset + i - 1) / 1024), id)
   end
-  redis.call('PUBLISH', ARGV[4], n)
+  publish(ARGV[4], n)
 elseif status == 'PENDING' then
   -- The first tasks go straight to parked workers, while there are any and nothing waits ahead in the queue (so the
   -- queue's order is kept); the rest are queued, and as many idle workers woken as there are tasks left.

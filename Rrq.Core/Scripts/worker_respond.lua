@@ -9,6 +9,7 @@
 --
 -- Returns: 1, or 0 when nothing was written.
 
+--#include publish
 --#include now
 --#include offload
 if redis.call('HEXISTS', KEYS[3], ARGV[5]) == 0 then
@@ -17,5 +18,5 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 offload_add(KEYS[4], KEYS[5], 'response:' .. ARGV[5] .. ':' .. ARGV[1], ARGV[6])
 redis.call('RPUSH', KEYS[2], now() .. ' RESPONSE ' .. ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. ' ' .. ARGV[1])
+publish(ARGV[4], ARGV[5] .. ' ' .. ARGV[1])
 return 1

@@ -16,6 +16,7 @@ local function retry_keys(i)
            depends_left = KEYS[i + 12], queue = KEYS[i + 13], moved_from = KEYS[i + 14] }
 end
 
+--#include publish
 --#include move_task
 
 local function auto_retry(k, qk, status_key, id, status, new, time)
@@ -46,7 +47,7 @@ local function auto_retry(k, qk, status_key, id, status, new, time)
     redis.call('ZADD', keys[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + wait, new)
   else
     if redis.call('RPUSH', keys[1], new) == 1 then
-      redis.call('PUBLISH', keys[3], 1)
+      publish(keys[3], 1)
     end
   end
   return 'retried'

@@ -10,6 +10,7 @@
 -- (its newest task is alive again) its entry fails no one more. A retry starts the entry's place again
 -- (include/move_task.lua), so a later failure of the chain walks every dependent, the re-armed ones too.
 -- Returns how many became IMPOSSIBLE in this script.
+--#include publish
 --#include walks
 local fanout_budget = 200
 
@@ -49,7 +50,7 @@ local function fanout_run(depends_down, task_status, task_time_complete, channel
           -- No longer waiting: DEFERRED counts are the size of task:depends_left (a re-arm sets them again).
           redis.call('HDEL', DEPENDS_LEFT, unpack(failed))
           -- One notice for the lot: "= IMPOSSIBLE <id> <id> ...".
-          redis.call('PUBLISH', channel, '= IMPOSSIBLE ' .. table.concat(failed, ' '))
+          publish(channel, '= IMPOSSIBLE ' .. table.concat(failed, ' '))
           n = n + #failed
         end
         if not st then

@@ -1,3 +1,4 @@
+--#include publish
 --#include held
 -- hand_off(h, id, payload, lcl, timeout): gives a task just submitted straight to a parked worker, so that
 -- the worker runs it without a claim of its own (a round trip and a script less between submit and start).
@@ -33,11 +34,11 @@ local function hand_off(h, id, payload, lcl, timeout)
         redis.call('HSET', h.worker_task, w, id .. '@' .. token)
         redis.call('HSET', h.worker_status, w, 'BUSY')
         local version = redis.call('HGET', h.envir, 'version') or '0'
-        redis.call('PUBLISH', h.prefix .. w,
+        publish(h.prefix .. w,
           'handoff\n' .. version .. '\n' .. id .. '\n' .. lcl .. '\n' .. timeout .. '\n' .. payload)
         return true, true
       end
-      redis.call('PUBLISH', h.prefix .. w, 'wake')
+      publish(h.prefix .. w, 'wake')
       return false, true
     end
   end

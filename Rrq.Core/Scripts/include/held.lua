@@ -1,3 +1,4 @@
+--#include publish
 --#include front
 -- The tasks a worker holds: claimed by it and not yet recorded. worker:task keeps them in the worker's field as
 -- "<task id>@<claim token>", space-separated in the order taken: one for a worker of one slot, up to its Concurrency for
@@ -77,7 +78,7 @@ local function put_back(k, back, log, time)
     redis.call('HDEL', k.time_start, id)
     redis.call('HDEL', k.claim, id)
     if front_back(q[1], k.front, q[4], id) == 0 then
-      redis.call('PUBLISH', q[3], 1)
+      publish(q[3], 1)
     end
     redis.call('RPUSH', log, time .. ' TASK_RETURNED ' .. id)
   end

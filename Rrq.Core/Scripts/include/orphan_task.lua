@@ -1,3 +1,4 @@
+--#include publish
 --#include fail_dependents
 --#include auto_retry
 --#include held
@@ -27,9 +28,9 @@ local function orphan_tasks(worker_task, task_status, task_worker, task_time_com
     redis.call('HSET', reason.key, id, reason.text)
     redis.call('RPUSH', worker_log, time .. ' TASK_DIED ' .. id)
     if auto_retry(k, qk, task_status, id, 'DIED', nth_id(new, i), time) == 'retried' then
-      redis.call('PUBLISH', channel, id .. ' MOVED')
+      publish(channel, id .. ' MOVED')
     else
-      redis.call('PUBLISH', channel, id .. ' DIED')
+      publish(channel, id .. ' DIED')
       finished(id, 'DIED', time)
       fail_dependents(depends_down, task_status, task_time_complete, channel, id, time)
     end

@@ -1,6 +1,7 @@
 -- The walks over a chain's dependents, a bounded slice per script: the failure walk (FANOUT, include/fail_dependents.lua),
 -- the release walk (RELEASE, include/release_dependents.lua) and the re-arm walk (REARM, include/rearm_dependents.lua). Each is a list of chains, named by their first task (the
 -- parent their links are kept under), with a hash of how far each walk has got (its last link; "" for none yet).
+--#include publish
 --#include links
 --#include finished
 --#include front
@@ -60,7 +61,7 @@ local function walk_release(task_status, queue_keys, released)
   end
   for _, q in ipairs(order) do
     if front_push(queue_keys[q], FRONT, q, by_queue[q]) == 0 then
-      redis.call('PUBLISH', queue_keys['@channel:' .. q], 1)
+      publish(queue_keys['@channel:' .. q], 1)
     end
   end
 end

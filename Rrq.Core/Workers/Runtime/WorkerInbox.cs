@@ -105,15 +105,30 @@ internal sealed class WorkerInbox(RrqController controller, WorkerSlot[] slots, 
     /// <summary>Takes a wake-up left for a slot about to claim anyway.</summary>
     public void TakeWake() => _wake.Wait(0, CancellationToken.None);
 
-    /// <summary>Waits to be woken, no longer than <paramref name="poll"/>, or until the next delayed task comes due.</summary>
-    public Task WaitAsync(TimeSpan poll, CancellationToken cancellationToken)
+    /// <summary>Waits to be woken, no longer than <paramref name="poll"/>, or until the next delayed task comes due, on the
+    /// worker's clock.</summary>
+    public async Task WaitAsync(TimeSpan poll, CancellationToken cancellationToken)
     {
         var wait = poll;
         if (NextDue is { } due && due - time.GetUtcNow() < wait)
         {
             wait = due - time.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
         }
-        return _wake.WaitAsync(wait, cancellationToken);
+        if (time == TimeProvider.System)
+        {
+            await _wake.WaitAsync(wait, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // Another clock (a test's): its timer ends the wait.
+        using var elapsed = new CancellationTokenSource(wait, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(elapsed.Token, cancellationToken);
+        try
+        {
+            await _wake.WaitAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (elapsed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     public void Dispose() => _wake.Dispose();

@@ -61,7 +61,7 @@ public class CompletionWaiterTests
         // Before Watch (the wait reads the statuses first), every notice is kept.
         await sub.PublishAsync(channel, "a COMPLETE");
         await sub.PublishAsync(channel, "z COMPLETE");
-        await Task.Delay(200);
+        await Poll.Until(() => registration.Offered == 2);
         registration.Watch(["a", "b"]);
         Assert.Equal(["a COMPLETE"], await TakeWhenWokenAsync(registration));
 
@@ -70,13 +70,13 @@ public class CompletionWaiterTests
         Assert.Equal(["b MOVED"], await TakeWhenWokenAsync(registration));
         registration.KeepAll();
         await sub.PublishAsync(channel, "b2 COMPLETE");
-        await Task.Delay(200);
+        await Poll.Until(() => registration.Offered == 4);
         registration.Watch(["b2"]);
         Assert.Equal(["b2 COMPLETE"], await TakeWhenWokenAsync(registration));
 
         // Without KeepAll, the notice of an id not watched yet is gone: that is what KeepAll is for.
         await sub.PublishAsync(channel, "c COMPLETE");
-        await Task.Delay(200);
+        await Poll.Until(() => registration.Offered == 5);
         registration.Watch(["c"]);
         Assert.False(await registration.WaitAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None));
         Assert.Empty(registration.Take());

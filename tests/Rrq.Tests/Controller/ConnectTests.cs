@@ -121,7 +121,7 @@ public class ConnectTests
                 using var client = await listener.AcceptTcpClientAsync(stop.Token);
                 var stream = client.GetStream();
                 await stream.WriteAsync("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"u8.ToArray(), stop.Token);
-                await Task.Delay(50, stop.Token);
+                await Task.Delay(50, stop.Token);   // the client reads the reply before the connection closes: nothing to wait on
             }
         });
         var saved = (Environment.GetEnvironmentVariable("RRQ_REDIS"), Environment.GetEnvironmentVariable("REDIS_URL"),

@@ -19,7 +19,7 @@ public class HeartbeatTests
         var db = RedisServer.Instance.Connection.GetDatabase();
         var ttl = (await db.KeyTimeToLiveAsync(key))!.Value;
         Assert.InRange(ttl.TotalMilliseconds, 2000 - 100, 3000);
-        await Task.Delay(2500);   // past the first expiry window: only refreshing keeps it
+        await Task.Delay(2500);   // past the first expiry window (Redis's own key expiry): only refreshing keeps it
         ttl = (await db.KeyTimeToLiveAsync(key))!.Value;
         Assert.InRange(ttl.TotalMilliseconds, 1000, 3000);
         await w.StopAsync();
@@ -200,7 +200,7 @@ public class HeartbeatTests
         var w = await q.SpawnAsync(2, "hb");
         obj.WorkerStop([w.Ids[0]], timeout: TimeSpan.FromSeconds(30));
         obj.WorkerStop([w.Ids[1]], RrqWorkerStopType.Kill);
-        await Task.Delay(3500);   // longer than the heartbeat expiry
+        await Task.Delay(3500);   // longer than the heartbeat key's expiry, which Redis's clock runs
         Assert.True(obj.WorkerDetectExited().IsEmpty);
         Assert.All(w.Ids, id => Assert.Equal(RrqWorkerStatus.Exited, obj.WorkerStatus(id)));
     }

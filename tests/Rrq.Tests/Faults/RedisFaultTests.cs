@@ -53,7 +53,7 @@ public class RedisFaultTests(ITestOutputHelper output)
                     await obj.TaskStatusAsync(ids);
                     await obj.QueueLengthAsync();
                     reads++;
-                    await Task.Delay(50);
+                    await Task.Delay(50);   // the pace of a user's reads during the fault
                 }
             });
             var sw = Stopwatch.StartNew();
@@ -142,7 +142,7 @@ public class RedisFaultTests(ITestOutputHelper output)
         for (var i = 0; i < 5; i++)
         {
             redis.Command("CLIENT", "KILL", "TYPE", type);
-            Thread.Sleep(300);
+            Thread.Sleep(300);   // the fault's schedule: connections cut five times, 300 ms apart
         }
     }
 
@@ -205,7 +205,7 @@ public class RedisFaultTests(ITestOutputHelper output)
         Survives("CLIENT PAUSE 10000 ALL", r =>
         {
             r.Command("CLIENT", "PAUSE", "10000", "ALL");
-            Thread.Sleep(10_000);
+            Thread.Sleep(10_000);   // the fault lasts as long as the pause
         });
 
     [Fact]
@@ -225,7 +225,7 @@ public class RedisFaultTests(ITestOutputHelper output)
         var killed = new HashSet<int>();   // a worker killed earlier stays on record, and in the spawn, until it is replaced
         for (var k = 0; k < 10 && kills < 4; k++)
         {
-            await Task.Delay(1000);
+            await Task.Delay(1000);   // the storm's schedule: a kill a second
             // A busy worker that is still running (one killed earlier stays on record, busy, until it is found lost).
             var busy = (await obj.WorkerTaskIdAsync()).FirstOrDefault(p => p.Value is not null && workers.Pids.ContainsKey(p.Key)).Key;
             if (busy is not null && workers.Pids.TryGetValue(busy, out var pid) && killed.Add(pid))

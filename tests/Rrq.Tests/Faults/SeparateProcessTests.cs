@@ -213,7 +213,7 @@ public class SeparateProcessTests
         Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(60)));
         Assert.Equal(42, obj.TaskResult(t));
         await Poll.Until(() => Gone(obj.TaskInfo(t).Pid!.Value), 30);
-        await Task.Delay(1000);
+        await Task.Delay(1000);   // room for a ready child to start, which must not
         Assert.Empty(ChildrenOf(w));
         Assert.Equal("ReadyChildren", Assert.ThrowsAny<ArgumentException>(() =>
             obj.WorkerConfigSave("bad", new RrqWorkerConfig { ReadyChildren = -1 })).ParamName);

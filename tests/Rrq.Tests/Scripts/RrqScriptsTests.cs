@@ -78,4 +78,20 @@ public class RrqScriptsTests
         var blockless = Assert.Throws<InvalidOperationException>(() => QueueContext.ScriptCalling!(RrqScripts.WalkContinue, walk, args));
         Assert.Contains("RrqKeys.FinishedBlock", blockless.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void A_scripts_notices_go_out_with_PUBLISH_on_a_server_and_SPUBLISH_on_a_sharded_cluster(string name)
+    {
+        var plain = RrqScripts.Text(name);
+        var sharded = RrqScripts.Text(name, sharded: true);
+        Assert.DoesNotContain("'SPUBLISH'", plain, StringComparison.Ordinal);
+        Assert.DoesNotContain("'PUBLISH'", sharded, StringComparison.Ordinal);
+        Assert.Equal(plain.Contains("publish(", StringComparison.Ordinal), plain.Contains("redis.call('PUBLISH'", StringComparison.Ordinal));
+        Assert.Equal(plain.Contains("redis.call('PUBLISH'", StringComparison.Ordinal), sharded.Contains("redis.call('SPUBLISH'", StringComparison.Ordinal));
+        if (plain != sharded)
+        {
+            Assert.NotEqual(RrqScripts.Hash(name), RrqScripts.Hash(name, sharded: true));   // EVALSHA runs the right one
+        }
+    }
 }

@@ -116,6 +116,21 @@ public sealed class PrivateRedis : IDisposable
         Start();
     }
 
+    /// <summary>Whether the server answers a PING within half a second now (false while it is down or frozen).</summary>
+    public bool Answers()
+    {
+        try
+        {
+            using var mux = ConnectionMultiplexer.Connect($"{Address},connectTimeout=500,syncTimeout=500,abortConnect=true");
+            mux.GetDatabase().Ping();
+            return true;
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Ends the server for good (SIGKILL), as a machine or a notebook kernel holding it would go.</summary>
     public void Kill()
     {

@@ -151,7 +151,7 @@ public class BulkAndQueueTests
         var b = obj.TaskCreateExpr("2");
         var dependent = obj.TaskCreateExpr("3", dependsOn: [a]);
         var waiting = obj.TaskWaitAsync([a, dependent], TimeSpan.FromSeconds(30));
-        await Task.Delay(100);
+        await Poll.Until(() => obj.WaitsListening > 0);
         Assert.Equal([true, false], obj.QueueRemove([a, dependent]));
         Assert.Equal([b], obj.QueueList());
         Assert.Equal([RrqTaskStatus.Cancelled, RrqTaskStatus.Pending, RrqTaskStatus.Impossible], obj.TaskStatus([a, b, dependent]));

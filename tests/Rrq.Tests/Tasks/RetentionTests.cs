@@ -56,7 +56,7 @@ public class RetentionTests
         var waiting = obj.TaskCreateExpr("2", dependsOn: [pending]);
 
         obj.RetentionSet(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300));
-        await Task.Delay(400);
+        await Task.Delay(400);   // retention reads the Redis server's clock, which a test cannot move
         Assert.Equal(4, obj.RetentionSweep());             // ok, bad, retried → second
         Assert.All(obj.TaskStatus([ok, bad, retried, second], follow: false), st => Assert.Equal(RrqTaskStatus.Missing, st));
         Assert.Equal([RrqTaskStatus.Moved, RrqTaskStatus.Pending, RrqTaskStatus.Deferred],
@@ -71,7 +71,7 @@ public class RetentionTests
         // The chain left alone finishes later (failing again, so its dependent is IMPOSSIBLE), and goes a period after that.
         await w.StepAsync();
         Assert.Equal([RrqTaskStatus.Error, RrqTaskStatus.Impossible], obj.TaskStatus([pending, waiting]));
-        await Task.Delay(400);
+        await Task.Delay(400);   // retention reads the Redis server's clock, which a test cannot move
         Assert.Equal(3, obj.RetentionSweep());             // stillRetrying → pending, and waiting
         Assert.Equal(0, await Db.SortedSetLengthAsync(obj.Keys.DoneComplete));
         Assert.Equal(0, await Db.SortedSetLengthAsync(obj.Keys.DoneFailed));
@@ -88,7 +88,7 @@ public class RetentionTests
         await w.StepAsync();
         await w.StepAsync();
         obj.RetentionSet(TimeSpan.FromMilliseconds(200), TimeSpan.FromHours(1));
-        await Task.Delay(300);
+        await Task.Delay(300);   // retention reads the Redis server's clock, which a test cannot move
         Assert.Equal(1, obj.RetentionSweep());
         Assert.Equal([RrqTaskStatus.Missing, RrqTaskStatus.Error], obj.TaskStatus([ok, bad]));
     }
@@ -108,7 +108,7 @@ public class RetentionTests
         // Tombstones last as long as the retention: 3 s, so that the steps below (two tasks, on a loaded CI machine more
         // than a second) end before the tombstones go (with 1 s, CI once saw 'ok' unknown by the time it was depended on).
         obj.RetentionSet(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
-        await Task.Delay(3100);
+        await Task.Delay(3100);   // retention reads the Redis server's clock, which a test cannot move
         Assert.Equal(2, obj.RetentionSweep());
         Assert.Equal(RrqTaskStatus.Missing, obj.TaskStatus(ok));
         var gone = Assert.Throws<RrqException>(() => obj.TaskResult(bad));
@@ -126,7 +126,7 @@ public class RetentionTests
         Assert.Equal([RrqTaskStatus.Pending, RrqTaskStatus.Impossible], obj.TaskStatus([afterOk, afterBad]));
 
         // The tombstones go after as long again: then the ids are unknown, and the error says so.
-        await Task.Delay(3100);
+        await Task.Delay(3100);   // retention reads the Redis server's clock, which a test cannot move
         obj.RetentionSweep();   // (which expires the tasks above that finished over a second ago, too)
         Assert.False(await Db.HashExistsAsync(obj.Keys.Expired, ok));
         Assert.False(await Db.HashExistsAsync(obj.Keys.Expired, bad));
@@ -165,7 +165,7 @@ public class RetentionTests
         var children = obj.TaskCreateBulkExpr("i", Enumerable.Range(0, 1500).Select(i => (object)new { i }), dependsOn: [parent]);
         var grandchild = obj.TaskCreateExpr("2", dependsOn: [children[^1]]);
         var waiting = obj.TaskWaitAsync([children[0], children[^1], grandchild], TimeSpan.FromSeconds(30));
-        await Task.Delay(100);
+        await Poll.Until(() => obj.WaitsListening > 0);
         Assert.True(obj.TaskCancel(parent));
         Assert.All(obj.TaskStatus([.. children, grandchild]), st => Assert.Equal(RrqTaskStatus.Impossible, st));
         Assert.Equal(0, await Db.ListLengthAsync(obj.Keys.Fanout));

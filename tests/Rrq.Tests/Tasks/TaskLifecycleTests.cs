@@ -322,8 +322,9 @@ public class TaskLifecycleTests
         var w = await q.WorkerAsync();   // listens to the queue, but runs nothing until stepped
         Assert.False(await obj.TaskWaitAsync(t, TimeSpan.FromMilliseconds(200)));
 
+        var listening = obj.WaitsListening;
         var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
-        await Task.Delay(100);
+        await Poll.Until(() => obj.WaitsListening > listening);
         Assert.False(waiting.IsCompleted);
         await w.StepAsync();
         Assert.True(await waiting);
@@ -430,7 +431,9 @@ public class TaskLifecycleTests
         {
             other.TaskDelete([t3]);
         }
-        await Task.Delay(500);                          // time for the DELETED notice to arrive
+        // The DELETED notice takes away the value the wait's notice carried: a notice that removes something can only be
+        // seen not to have come after a while.
+        await Task.Delay(500);
         Assert.Contains("MISSING", Assert.Throws<RrqException>(() => obj.TaskResult(t3)).Message);
     }
 
@@ -441,7 +444,7 @@ public class TaskLifecycleTests
         var obj = q.Controller;
         var t = obj.TaskCreateExpr("1");
         var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
-        await Task.Delay(200);
+        await Poll.Until(() => obj.WaitsListening > 0);
         // Finished behind the waiter's back: the status and value are written, no notification is published.
         var db = RedisServer.Instance.Connection.GetDatabase();
         await db.HashSetAsync($"{{{q.QueueId}}}:task:result", t, Rrq.Store.RrqValueCodec.Serialize(7));
@@ -462,7 +465,7 @@ public class TaskLifecycleTests
         var others = await obj.TaskCreateBulkExprAsync("i", Enumerable.Range(0, 50).Select(i => (object)new { i }));
         var w = await q.WorkerAsync();
         var waiting = obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(60), progress: false);
-        await Task.Delay(200);
+        await Poll.Until(() => obj.WaitsListening > 0);
         var before = obj.WaitWakes;
         for (var i = 0; i < 350; i++)
         {
@@ -491,8 +494,9 @@ public class TaskLifecycleTests
             var t = await obj.TaskCreateExprAsync(
                 "((Func<int>)(() => { if (File.Exists(m)) return 2; File.WriteAllText(m, \"\"); throw new Exception(\"first\"); }))()",
                 new { m = marker }, retry: new RrqRetryPolicy { MaxAttempts = 2 });
+            var listening = obj.WaitsListening;
             var waiting = obj.TaskWaitAsync(t, TimeSpan.FromSeconds(30));
-            await Task.Delay(50);
+            await Poll.Until(() => obj.WaitsListening > listening);
             Assert.Equal(RrqTaskStatus.Error, (await w.StepAsync()).Status);
             Assert.Equal(RrqTaskStatus.Complete, (await w.StepAsync()).Status);
             var sw = System.Diagnostics.Stopwatch.StartNew();

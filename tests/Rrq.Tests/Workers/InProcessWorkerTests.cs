@@ -228,7 +228,7 @@ public class InProcessWorkerTests
         using var gate = new Gate();
         var (w, first, second, loop) = await BusyLoopAsync(q, gate, CancellationToken.None);
         var stop = w.StopAsync();
-        await Task.Delay(300);
+        await Task.Delay(300);   // that the stop does not end while the task runs can only be seen over a while
         Assert.False(stop.IsCompleted);                                       // waiting for the task
         Assert.Equal(RrqWorkerStatus.Busy, obj.WorkerStatus(w.Id));
         gate.Open();
@@ -277,19 +277,31 @@ public class InProcessWorkerTests
         using var redis = new PrivateRedis();
         await using var obj = await RrqController.ConnectAsync("rrq-test:idle-claims", redis.Address);
         await obj.WorkerConfigSaveAsync("fast", new RrqWorkerConfig { PollQueue = TimeSpan.FromMilliseconds(100), HeartbeatPeriod = null });
-        await using var w = await RrqWorker.CreateAsync(obj, new Rrq.Scripting.RoslynTaskEvaluator(), config: "fast");
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var w = await RrqWorker.CreateAsync(obj, new Rrq.Scripting.RoslynTaskEvaluator(), null, "fast", null, clock);
+        long Scripts() => ((string)redis.Command("INFO", "commandstats")!).Split('\n')
+            .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
+            .Sum(l => long.Parse(l.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture));
+        var registered = Scripts();
         using var cts = new CancellationTokenSource();
         var running = w.RunAsync(cts.Token);
-        await Task.Delay(300);
-        long Scripts() => long.Parse(((string)redis.Command("INFO", "commandstats")!).Split('\n')
-            .Where(l => l.StartsWith("cmdstat_eval", StringComparison.Ordinal))
-            .Sum(l => long.Parse(l.Split("calls=")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToString(System.Globalization.CultureInfo.InvariantCulture),
-            System.Globalization.CultureInfo.InvariantCulture);
-        var before = Scripts();
-        await Task.Delay(2000);
-        var claims = Scripts() - before;
-        // About 20 polls of 100 ms: one claim each (it was two before), with room for a slow machine.
-        Assert.InRange(claims, 5, 26);
+        await Poll.Until(() => Scripts() > registered);   // its first claim, at once
+        // Its clock moves 10 ms at a time, each time until the next claim, 20 times: that takes 20 poll periods of it, and
+        // 20 claims (an idle worker that claimed twice per period made 40).
+        var start = Scripts();
+        var moved = TimeSpan.Zero;
+        for (var i = 0; i < 20; i++)
+        {
+            var before = Scripts();
+            await Poll.Until(() =>
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(10));
+                moved += TimeSpan.FromMilliseconds(10);
+                return Scripts() > before;
+            });
+        }
+        Assert.True(moved >= TimeSpan.FromMilliseconds(20 * 100 - 10), $"20 rounds in {moved.TotalMilliseconds} ms of the worker's clock");
+        Assert.InRange(Scripts() - start, 20, 22);   // 22: a round whose claim was seen late may have moved into the next period
 
         var t = await obj.TaskCreateExprAsync("1 + 1");
         Assert.True(await obj.TaskWaitAsync(t, TimeSpan.FromSeconds(10)));
@@ -321,7 +333,7 @@ public class InProcessWorkerTests
         {
             var t = obj.TaskCreateExpr("1");
             await Poll.Until(() => !wakes.IsEmpty);
-            await Task.Delay(200);
+            await Task.Delay(200);   // room for a second wake, which must not come
             Assert.Single(wakes);
             Assert.Equal(0, Volatile.Read(ref broadcasts));
             var woken = wakes.Single().Split(' ')[0];

@@ -81,7 +81,7 @@ public class WorkerStateTests
         var t = obj.TaskCreateExpr(Gate.Wait, gate.Locals);
         await Poll.Until(async () => await obj.TaskStatusAsync(t) == RrqTaskStatus.Running, 60);
         Assert.Equal(t, obj.WorkerTaskId([w.Id])[w.Id]);
-        await Task.Delay(1500);
+        await Task.Delay(1500);   // the load is read from the server's clock: the task must be seen running across time
         gate.Open();
         Assert.True(obj.TaskWait(t, TimeSpan.FromSeconds(60)));
         Assert.Null(obj.WorkerTaskId()[w.Id]);
