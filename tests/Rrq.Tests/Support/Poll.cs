@@ -14,7 +14,7 @@ public static class Poll
             {
                 throw new TimeoutException($"condition not met within {seconds} s");
             }
-            await Task.Delay(20);
+            await Task.Delay(20);   // how often the condition is asked: the wait is for it, not for a time
         }
     }
 

@@ -58,7 +58,7 @@ public sealed class PrivateRedis : IDisposable
             catch (RedisException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
             {
             }
-            Thread.Sleep(50);
+            Thread.Sleep(50);   // between tries to reach the server starting
         }
     }
 
@@ -92,7 +92,7 @@ public sealed class PrivateRedis : IDisposable
             }
         }
         _process!.WaitForExit(10_000);
-        Thread.Sleep(down);
+        Thread.Sleep(down);   // the outage lasts as long as the test asked
         Start();
         return sw.Elapsed;
     }
@@ -144,7 +144,7 @@ public sealed class PrivateRedis : IDisposable
         Signal("STOP");
         try
         {
-            Thread.Sleep(length);
+            Thread.Sleep(length);   // the freeze lasts as long as the test asked
         }
         finally
         {

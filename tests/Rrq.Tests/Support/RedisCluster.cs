@@ -92,7 +92,7 @@ public sealed class RedisCluster : IDisposable
             {
                 throw new TimeoutException($"waited 30 s for {what}");
             }
-            Thread.Sleep(100);
+            Thread.Sleep(100);   // between looks at the condition waited for
         }
     }
 
@@ -144,7 +144,7 @@ public sealed class RedisCluster : IDisposable
                 break;
             }
             Node(source).Execute("MIGRATE", ["127.0.0.1", target, "", 0, 5000, "REPLACE", "KEYS", .. keys.Select(k => (object)(string)k!)]);
-            Thread.Sleep(pause ?? TimeSpan.FromMilliseconds(20));
+            Thread.Sleep(pause ?? TimeSpan.FromMilliseconds(20));   // the migration's pace: the move spread over time, as an operator's
         }
         foreach (var port in Ports)
         {

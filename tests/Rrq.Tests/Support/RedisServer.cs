@@ -43,7 +43,7 @@ public sealed class RedisServer
             }
             catch (RedisConnectionException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
             {
-                Thread.Sleep(50);
+                Thread.Sleep(50);   // between tries to reach the server starting
             }
         }
         Connection = ConnectionMultiplexer.Connect(Address);

@@ -50,7 +50,7 @@ public sealed class SentinelSet : IDisposable
                         $"replica in sync {InSync(b)}\n" + string.Join("\n", _servers.Select(s => $"server {s.Key}: {ServerProcesses.Describe(s.Value)}")
                             .Concat(_sentinels.Select((p, i) => $"sentinel {_sentinelPorts[i]}: {ServerProcesses.Describe(p)}"))));
                 }
-                Thread.Sleep(100);
+                Thread.Sleep(100);   // between looks at what the Sentinels know
             }
         }
         catch
@@ -192,7 +192,7 @@ public sealed class SentinelSet : IDisposable
             }
             catch (RedisException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !p.HasExited)
             {
-                Thread.Sleep(50);
+                Thread.Sleep(50);   // between tries to reach the server starting
             }
         }
     }
