@@ -106,4 +106,17 @@ internal sealed partial class QueueContext
         var (seconds, micros) = await ServerClockAsync(cancellationToken).ConfigureAwait(false);
         return DateTimeOffset.FromUnixTimeMilliseconds(seconds * 1000 + micros / 1000);
     }
+
+    /// <summary>WAIT: how many replicas hold this connection's writes, waiting up to <paramref name="timeout"/> for
+    /// <paramref name="replicas"/> of them. Sent once, not retried (a fault is the caller's to report): on the connection
+    /// the writes went on, the one to the server that holds the queue's keys.</summary>
+    public async Task<long> ReplicasHoldingAsync(int replicas, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var endpoint = await Db.IdentifyEndpointAsync(Keys.TaskStatus).ConfigureAwait(false);
+        var reply = endpoint is null
+            ? await Db.ExecuteAsync("WAIT", replicas, (long)timeout.TotalMilliseconds).WaitAsync(cancellationToken).ConfigureAwait(false)
+            : await Db.Multiplexer.GetServer(endpoint).ExecuteAsync("WAIT", replicas, (long)timeout.TotalMilliseconds)
+                .WaitAsync(cancellationToken).ConfigureAwait(false);
+        return (long)reply;
+    }
 }
