@@ -22,6 +22,22 @@ public static partial class ScriptHeaders
     /// <summary>How many calls of each script were checked.</summary>
     public static ConcurrentDictionary<string, int> Checked { get; } = new(StringComparer.Ordinal);
 
+    private static event Action<string, RedisKey[], RedisValue[]>? Calling;
+
+    /// <summary>Shows <paramref name="listener"/> every script call, once checked, as it is sent, until disposed (a test
+    /// counting one worker's claims listens here: Redis's own count also has the EVALSHA that a server without the script
+    /// refused, and the EVAL that followed).</summary>
+    public static IDisposable Listen(Action<string, RedisKey[], RedisValue[]> listener)
+    {
+        Calling += listener;
+        return new Unlisten(listener);
+    }
+
+    private sealed class Unlisten(Action<string, RedisKey[], RedisValue[]> listener) : IDisposable
+    {
+        public void Dispose() => Calling -= listener;
+    }
+
     [ModuleInitializer]
     internal static void Install() => QueueContext.ScriptCalling = Check;
 
@@ -101,6 +117,7 @@ public static partial class ScriptHeaders
             Broken.Enqueue(text);
             throw new InvalidOperationException("a script call does not match its header: " + text);
         }
+        Calling?.Invoke(script, keys, args);
     }
 
     private static string? QueueOf(string key) => key.StartsWith('{') && key.IndexOf('}', StringComparison.Ordinal) is > 0 and var end
