@@ -236,9 +236,12 @@ public sealed partial class RrqController
             }
         }
         var logs = await ProcessLogsAsync(null, cancellationToken).ConfigureAwait(false);
-        // The worker registry goes first, in one step: from then on a worker still busy writes nothing
-        // (its scripts check it is on record), so no key reappears behind the deletion below.
-        long deleted = await Queue.RunAsync(db => db.KeyDeleteAsync([Keys.WorkerId, Keys.WorkerStatus]), cancellationToken).ConfigureAwait(false);
+        // The mark goes first, with the worker registry and the schema version, in one step: from then on a worker still
+        // busy writes nothing (its scripts check it is on record), so no key reappears behind the deletion below, and a
+        // worker that finds itself unregistered leaves rather than rejoining. (A worker that finds the queue's data gone
+        // leaves only when the mark says it was destroyed: an empty server without it is a restart without persistence,
+        // or a failover, and the worker waits.)
+        long deleted = await Queue.QueueDestroyAsync(Time.GetUtcNow(), DestroyedMarkerLife, cancellationToken).ConfigureAwait(false);
         var pattern = "{" + GlobEscape(QueueId) + "}:*";
         // SCAN is per server, so it goes to each master directly (a cluster's keys of one slot live on one, but which one
         // may change as a slot moves); the deletions go through the retry layer as every other call.
@@ -247,6 +250,10 @@ public sealed partial class RrqController
             var batch = new List<RedisKey>(1000);
             await foreach (var key in server.KeysAsync(Queue.Db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
             {
+                if (key == Keys.Destroyed)
+                {
+                    continue;   // the mark stays, for a day
+                }
                 batch.Add(key);
                 if (batch.Count == 1000)
                 {
@@ -259,10 +266,6 @@ public sealed partial class RrqController
                 deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
             }
         }
-        // Said on purpose: a worker that finds the queue's data gone leaves only when this says it was destroyed (an
-        // empty server without it is a restart without persistence, or a failover, and the worker waits).
-        await Queue.RunAsync(db => db.StringSetAsync(Keys.Destroyed, Time.GetUtcNow().ToString("O"), DestroyedMarkerLife), cancellationToken)
-            .ConfigureAwait(false);
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
         DeleteProcessLogs(logs);   // the spawned workers' process logs (those on this machine)
         await DisposeAsync().ConfigureAwait(false);

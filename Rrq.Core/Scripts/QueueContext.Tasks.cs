@@ -211,6 +211,13 @@ internal sealed partial class QueueContext
             [.. Enumerable.Range(0, pairs.Length / 2).Select(i => (string)pairs[2 * i]!)]);
     }
 
+    /// <summary>queue_destroy.lua: marks the queue destroyed (for <paramref name="markLife"/>, with <paramref name="time"/>)
+    /// and deletes its worker registry and schema version in the same step; returns how many of those were deleted.</summary>
+    public async Task<long> QueueDestroyAsync(DateTimeOffset time, TimeSpan markLife, CancellationToken cancellationToken) =>
+        (long)(await EvalAsync(RrqScripts.QueueDestroy, [Keys.Destroyed, Keys.Version, Keys.WorkerId, Keys.WorkerStatus],
+            [time.ToString("O", System.Globalization.CultureInfo.InvariantCulture), (long)markLife.TotalMilliseconds], cancellationToken)
+            .ConfigureAwait(false));
+
     /// <summary>queue_remove.lua: takes queued tasks off <paramref name="queue"/> as CANCELLED; for each, whether it was.</summary>
     public async Task<bool[]> QueueRemoveAsync(IReadOnlyList<string> ids, string queue, CancellationToken cancellationToken)
     {

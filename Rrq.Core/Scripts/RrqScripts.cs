@@ -23,6 +23,7 @@ internal static class RrqScripts
     public const string WorkerLost = "worker_lost";
     public const string TaskCancel = "task_cancel";
     public const string QueueRemove = "queue_remove";
+    public const string QueueDestroy = "queue_destroy";
     public const string TaskRetry = "task_retry";
     public const string TaskResolve = "task_resolve";
     public const string TaskPosition = "task_position";

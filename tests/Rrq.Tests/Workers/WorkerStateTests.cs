@@ -152,6 +152,8 @@ public class WorkerStateTests
         var slow = obj.TaskCreateExpr(Gate.Wait, gate.Locals);
         await Poll.Until(async () => await obj.TaskStatusAsync(slow) == RrqTaskStatus.Running, 60);
         var busy = obj.WorkerTaskId().Single(p => p.Value == slow).Key;
+        var db = RedisServer.Instance.Connection.GetDatabase();
+        var logFiles = (await db.HashGetAllAsync(obj.Keys.WorkerProcess)).ToDictionary(e => (string)e.Name!, e => (string)e.Value!);
 
         var deleted = obj.Destroy();
         Assert.True(deleted > 10, $"{deleted} keys deleted");
@@ -159,7 +161,15 @@ public class WorkerStateTests
         Assert.Throws<ObjectDisposedException>(() => obj.TaskList());
         var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
         // The idle worker obeyed STOP; the busy one finishes its task, finds the queue gone and exits.
-        await Poll.Until(() => !w.IsAlive(busy) && w.Ids.All(id => !w.IsAlive(id)), 60);
+        try
+        {
+            await Poll.Until(() => !w.IsAlive(busy) && w.Ids.All(id => !w.IsAlive(id)), 60);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"still running: {string.Join(", ", w.Ids.Where(w.IsAlive))} (busy: {busy})\n" + string.Join("\n",
+                logFiles.Select(f => $"--- {f.Key}\n{string.Join('\n', File.Exists(f.Value) ? File.ReadLines(f.Value).TakeLast(40) : [])}")));
+        }
         var left = new List<string>();
         await foreach (var key in server.KeysAsync(pattern: "{" + q.QueueId + "}:*"))
         {
@@ -167,7 +177,41 @@ public class WorkerStateTests
         }
         // Nothing but the mark that says the queue was destroyed on purpose (it expires after a day).
         Assert.True(left.SequenceEqual([$"{{{q.QueueId}}}:destroyed"]), string.Join(", ", left.Select(k => k[(q.QueueId.Length + 2)..])));
-        Assert.InRange(await RedisServer.Instance.Connection.GetDatabase().KeyTimeToLiveAsync($"{{{q.QueueId}}}:destroyed") ?? TimeSpan.Zero,
+        Assert.InRange(await db.KeyTimeToLiveAsync($"{{{q.QueueId}}}:destroyed") ?? TimeSpan.Zero,
             TimeSpan.FromHours(23), TimeSpan.FromDays(1));
+    }
+
+    [Fact]
+    public async Task A_worker_that_looks_for_work_while_Destroy_deletes_the_queue_leaves_and_writes_nothing()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await q.WorkerAsync();
+        var t = obj.TaskCreateExpr("1 + 1");
+        Assert.Equal(t, (await w.StepAsync()).TaskId);
+        var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);
+        async Task<List<string>> KeysAsync()
+        {
+            var keys = new List<string>();
+            await foreach (var key in server.KeysAsync(pattern: "{" + q.QueueId + "}:*"))
+            {
+                keys.Add(((string)key!)[(q.QueueId.Length + 3)..]);
+            }
+            return [.. keys.Order(StringComparer.Ordinal)];
+        }
+
+        // Destroy's first step, and not yet the deletion of the other keys (which the worker's claim meets in a real
+        // Destroy when the claim comes in between): the worker finds itself unregistered, and leaves rather than joining
+        // again a queue that is being deleted.
+        await obj.Queue.QueueDestroyAsync(obj.Time.GetUtcNow(), TimeSpan.FromMinutes(5), CancellationToken.None);
+        var before = await KeysAsync();
+        Assert.Contains("task:status", before);
+        var step = await w.StepAsync();
+        Assert.Equal(RrqWorkerStepKind.Stopped, step.Kind);
+        Assert.Equal("not registered", step.Detail);
+        await w.DisposeAsync();
+        var after = await KeysAsync();
+        Assert.Empty(after.Except(before));   // it wrote no key back (no registration, no log line, no exit record)
+        Assert.All(before.Except(after), k => Assert.Equal($"worker:{w.Id}:heartbeat", k));   // it took away its heartbeat
     }
 }
