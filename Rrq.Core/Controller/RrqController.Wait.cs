@@ -1,11 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using System.Diagnostics;
-using MemoryPack;
 using Rrq.Controller;
-using Rrq.Scripts;
-using Rrq.Store;
-using Rrq.Tasks;
 using StackExchange.Redis;
 
 namespace Rrq;
