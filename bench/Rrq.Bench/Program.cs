@@ -933,10 +933,12 @@ internal sealed record BulkRun(double PerTask, double Submit, double Wait, doubl
 internal sealed class RedisProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly DirectoryInfo? _dir;
 
-    private RedisProcess(Process process, int port)
+    private RedisProcess(Process process, int port, DirectoryInfo? dir = null)
     {
         _process = process;
+        _dir = dir;
         Address = $"127.0.0.1:{port}";
     }
 
@@ -977,13 +979,15 @@ internal sealed class RedisProcess : IDisposable
     {
         var port = Rrq.Embedded.LoopbackPort.Free();
         var (host, masterPort) = (master[..master.LastIndexOf(':')], master[(master.LastIndexOf(':') + 1)..]);
+        // A replica writes the master's snapshot to its folder on every full sync: a folder of its own, not the bench's.
+        var dir = Directory.CreateTempSubdirectory("rrq-bench-replica-");
         var psi = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                     "--replicaof", host, masterPort })
+                     "--dir", dir.FullName, "--replicaof", host, masterPort })
         {
             psi.ArgumentList.Add(a);
         }
-        return new RedisProcess(Process.Start(psi)!, port);
+        return new RedisProcess(Process.Start(psi)!, port, dir);
     }
 
     public void Dispose()
@@ -991,6 +995,7 @@ internal sealed class RedisProcess : IDisposable
         _process.Kill();
         _process.WaitForExit(5000);
         _process.Dispose();
+        _dir?.Delete(recursive: true);
     }
 }
 
