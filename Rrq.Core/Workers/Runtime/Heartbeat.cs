@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Rrq.Connection;
 using Rrq.Scripts;
 using StackExchange.Redis;
@@ -16,7 +15,8 @@ namespace Rrq.Workers;
 /// sweeps once its own beats have landed on time for a whole expiry window, and for two windows after a
 /// failed or late beat: after an outage every worker's key may have expired together, processes see Redis
 /// back a second or two apart, and a sweeper that had just come back would otherwise declare its live
-/// peers lost before they had a chance to beat again.
+/// peers lost before they had a chance to beat again. Its periods, and the windows, are on the worker's clock (a
+/// test's <see cref="TimeProvider"/> drives them).
 /// </remarks>
 internal sealed class Heartbeat : IDisposable
 {
@@ -27,16 +27,19 @@ internal sealed class Heartbeat : IDisposable
     private readonly TimeSpan _period;
     private readonly Func<Task>? _sweep;
     private readonly Action<HeartbeatNote> _report;
+    private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _stop = new(false);
     private readonly Thread _thread;
     private int _sweeping;
-    private long _lastBeat = Stopwatch.GetTimestamp();
-    private long _healthySince = Stopwatch.GetTimestamp();
+    private long _lastBeat;
+    private long _healthySince;
     private bool _failing;
     private bool _recovering;   // the window started after a failed or late beat: wait two
 
-    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<HeartbeatNote> report)
+    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<HeartbeatNote> report, TimeProvider time)
     {
+        _time = time;
+        _lastBeat = _healthySince = time.GetTimestamp();
         _queue = queue;
         _workerId = workerId;
         _period = period;
@@ -52,20 +55,43 @@ internal sealed class Heartbeat : IDisposable
     private int _disposed;
 
     /// <summary>Whether this worker's beats have all landed on time for a whole expiry window.</summary>
-    internal bool Steady => _healthySince != 0 && Stopwatch.GetElapsedTime(_healthySince) >= (_recovering ? Expiry * 2 : Expiry);
+    internal bool Steady => _healthySince != 0 && _time.GetElapsedTime(_healthySince) >= (_recovering ? Expiry * 2 : Expiry);
+
+    /// <summary>Waits one period, on the worker's clock; true when the heartbeat was stopped meanwhile.</summary>
+    private bool Stopped()
+    {
+        if (_time == TimeProvider.System)
+        {
+            return _stop.Wait(_period);
+        }
+        using var tick = new ManualResetEventSlim(false);
+        using var timer = _time.CreateTimer(_ =>
+        {
+            try
+            {
+                tick.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The period ended as the heartbeat stopped.
+            }
+        }, null, _period, Timeout.InfiniteTimeSpan);
+        WaitHandle.WaitAny([_stop.WaitHandle, tick.WaitHandle]);
+        return _stop.IsSet;
+    }
 
     private void Run()
     {
         RedisRetry.ForeverScope();
-        while (!_stop.Wait(_period))
+        while (!Stopped())
         {
             try
             {
                 // One period to land the beat; after that the next beat tries again.
-                using var cts = new CancellationTokenSource(_period);
+                using var cts = new CancellationTokenSource(_period, _time);
                 _queue.WorkerBeatAsync(_workerId, Expiry, cts.Token).GetAwaiter().GetResult();
-                var now = Stopwatch.GetTimestamp();
-                if (_healthySince == 0 || Stopwatch.GetElapsedTime(_lastBeat, now) > _period * 1.5)
+                var now = _time.GetTimestamp();
+                if (_healthySince == 0 || _time.GetElapsedTime(_lastBeat, now) > _period * 1.5)
                 {
                     _healthySince = now;   // late (a stall), or the first beat after failures: start the window again
                     _recovering = true;

@@ -56,7 +56,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _claims = new ClaimBook(_slots);
         _inbox = new WorkerInbox(controller, _slots, time);
         _record = new WorkerRecord(controller.Queue, id);
-        _registration = new WorkerRegistration(controller, id, configName, config, time.GetUtcNow(), _log);
+        _registration = new WorkerRegistration(controller, id, configName, config, time, _log);
         _separate = new SeparateRunner(evaluator, controller.Queue, _record,
             Path.Combine(Path.GetTempPath(), $"rrq-worker-{Environment.ProcessId}-{id}"), config.ReadyChildren, _log, time);
         _envir = new WorkerEnvironment(controller, evaluator, _record, _separate, _log, chatty);
@@ -66,7 +66,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         _upkeep = new WorkerUpkeep(config, evaluator, _separate, idle);
         var messages = new WorkerMessages(controller, evaluator, id, _record, _envir, idle, _registration.BuildInfo, _log, chatty);
         _stepper = new SlotStepper(new Claimer(controller, id, config, _claims, _inbox, chatty), _registration, _inbox, _envir,
-            messages, _runner, _claims, idle, _upkeep, time);
+            messages, _runner, _claims, idle, _upkeep);
         WorkerSlot.ReserveThreads(config.Concurrency);
         // Each outage is logged twice: when it starts, and with its length when Redis is back. The retry layer logs
         // to the controller's logger; a worker with an output writer of its own gets the lines there too.

@@ -14,7 +14,7 @@ internal readonly record struct SlotStepResult(RrqWorkerStep Step, string? StopR
 /// task (<see cref="TaskRunner"/>) or, idle, do the worker's upkeep and note when the next delayed task comes due.
 /// </summary>
 internal sealed class SlotStepper(Claimer claimer, WorkerRegistration registration, WorkerInbox inbox, WorkerEnvironment envir,
-    WorkerMessages messages, TaskRunner runner, ClaimBook claims, IdleClock idle, WorkerUpkeep upkeep, TimeProvider time)
+    WorkerMessages messages, TaskRunner runner, ClaimBook claims, IdleClock idle, WorkerUpkeep upkeep)
 {
     /// <param name="slot">The slot stepping.</param>
     /// <param name="stopping">Whether the worker is stopping (then a worker found unregistered does not rejoin).</param>
@@ -38,7 +38,7 @@ internal sealed class SlotStepper(Claimer claimer, WorkerRegistration registrati
         }
         if (reply.Kind == ClaimKind.NotRegistered)
         {
-            return (stopping ? Unregistered.Gone : await registration.NotRegisteredAsync(inbox, time).ConfigureAwait(false)) switch
+            return (stopping ? Unregistered.Gone : await registration.NotRegisteredAsync(inbox).ConfigureAwait(false)) switch
             {
                 Unregistered.Rejoined => new(new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "rejoined")),
                 Unregistered.QueueAbsent => new(new RrqWorkerStep(RrqWorkerStepKind.Idle, Detail: "queue data missing")),

@@ -24,9 +24,10 @@ internal enum Unregistered
 /// getting back in after being declared lost, telling one server's empty answer from the queue's end, and leaving.
 /// </summary>
 internal sealed class WorkerRegistration(RrqController controller, string id, string configName, RrqWorkerConfig config,
-    DateTimeOffset started, ILogger log) : IDisposable
+    TimeProvider time, ILogger log) : IDisposable
 {
     private Heartbeat? _heartbeat;
+    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     /// <summary>How long a leaving worker keeps trying to record its exit through an outage.</summary>
     internal static readonly TimeSpan ExitBudget = TimeSpan.FromSeconds(15);
@@ -42,7 +43,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
     /// <summary>What the worker tells about itself (<c>WorkerInfo</c>, and the INFO message).</summary>
     public RrqWorkerInfo BuildInfo() => new(id, Environment.MachineName, Environment.ProcessId, Environment.UserName, configName,
         config.EffectiveQueues, typeof(RrqWorker).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
-        $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", started,
+        $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}", _started,
         config.HeartbeatPeriod is null ? null : (string?)controller.Keys.WorkerHeartbeat(id))
     {
         ProcessStarted = ProcessKill.StartTime(Environment.ProcessId),
@@ -68,7 +69,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
         if (config.HeartbeatPeriod is { } beat)
         {
             _heartbeat = new Heartbeat(controller.Queue, id, beat, config.DetectLostWorkers ? sweep : null,
-                note => Logging.RrqLog.Heartbeat(log, note));
+                note => Logging.RrqLog.Heartbeat(log, note), time);
             _heartbeat.Start();
         }
     }
@@ -93,7 +94,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
 
     /// <summary>A claim found the worker not registered: it rejoins if it was declared lost, waits if the server has none
     /// of the queue (looking again at <paramref name="inbox"/>'s next due), and otherwise is gone.</summary>
-    public async Task<Unregistered> NotRegisteredAsync(WorkerInbox inbox, TimeProvider time)
+    public async Task<Unregistered> NotRegisteredAsync(WorkerInbox inbox)
     {
         var again = await RegisterScriptAsync(rejoin: true).ConfigureAwait(false);
         if (again == 1)

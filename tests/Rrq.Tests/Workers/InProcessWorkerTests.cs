@@ -316,6 +316,48 @@ public class InProcessWorkerTests
     }
 
     [Fact]
+    public async Task The_heartbeat_beats_once_a_period_of_the_workers_clock_and_offers_a_sweep_once_a_whole_expiry_window_has_gone_well()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var period = TimeSpan.FromSeconds(10);
+        await q.Controller.WorkerConfigSaveAsync("beat", new RrqWorkerConfig { HeartbeatPeriod = period });
+        var name = "beating-" + Guid.NewGuid().ToString("N")[..6];
+        var calls = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listening = ScriptHeaders.Listen((script, _, args) =>
+        {
+            if ((script == Rrq.Scripts.RrqScripts.WorkerBeat || script == Rrq.Scripts.RrqScripts.SweepTurn) && (string?)args[0] == name)
+            {
+                calls.Enqueue(script);
+            }
+        });
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await q.WorkerAsync(name, "beat", clock);
+        int Beats() => calls.Count(c => c == Rrq.Scripts.RrqScripts.WorkerBeat);
+
+        // Its clock moves 200 ms at a time until each beat: three beats take three periods of it (no real time passes
+        // between them but the test's pace).
+        var moved = TimeSpan.Zero;
+        for (var i = 1; i <= 3; i++)
+        {
+            await Poll.Until(() =>
+            {
+                clock.Advance(TimeSpan.FromMilliseconds(200));
+                moved += TimeSpan.FromMilliseconds(200);
+                return Beats() >= i;
+            });
+        }
+        Assert.True(moved >= period * 3, $"3 beats in {moved.TotalSeconds} s of the worker's clock");
+        // The lost-worker sweep is offered once its beats have landed on time for an expiry window (three periods):
+        // after the third beat, not before.
+        await Poll.Until(() =>
+        {
+            clock.Advance(TimeSpan.FromMilliseconds(200));
+            return calls.Contains(Rrq.Scripts.RrqScripts.SweepTurn);
+        });
+        Assert.InRange(calls.TakeWhile(c => c == Rrq.Scripts.RrqScripts.WorkerBeat).Count(), 3, 4);   // 4: a sweep that started late
+    }
+
+    [Fact]
     public async Task A_submission_wakes_one_idle_worker_per_task_on_its_own_channel_not_every_worker()
     {
         await using var q = await TestQueue.CreateAsync();
