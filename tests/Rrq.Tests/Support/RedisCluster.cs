@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rrq.Testing;
 using StackExchange.Redis;
 
 namespace Rrq.Tests.Support;
@@ -33,14 +34,16 @@ public sealed class RedisCluster : IDisposable
         foreach (var port in Ports)
         {
             var dir = Directory.CreateDirectory(Path.Combine(_dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
+            // The bus port is chosen too: by default it is the port + 10000, which may be taken, or above 65535.
             var p = ServerProcesses.Start("--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
+                "--cluster-port", Rrq.Embedded.LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning");
             _nodes.Add(p);
         }
-        foreach (var port in Ports)
+        foreach (var (port, p) in Ports.Zip(_nodes))
         {
-            WaitFor(() => Ping(port), $"node {port} to start");
+            ServerProcesses.WaitUntilAnswering(p, port, TimeSpan.FromSeconds(30));
         }
         var create = new ProcessStartInfo("redis-cli") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--cluster", "create" }.Concat(Ports.Select(p => $"127.0.0.1:{p}"))
@@ -68,20 +71,6 @@ public sealed class RedisCluster : IDisposable
 
     /// <summary>A connection string naming every primary.</summary>
     public string Address => string.Join(",", Ports.Select(p => $"127.0.0.1:{p}"));
-
-    private static bool Ping(int port)
-    {
-        try
-        {
-            using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{port},connectTimeout=500,abortConnect=true");
-            mux.GetServer($"127.0.0.1:{port}").Ping();
-            return true;
-        }
-        catch (RedisException)
-        {
-            return false;
-        }
-    }
 
     private static void WaitFor(Func<bool> condition, string what)
     {

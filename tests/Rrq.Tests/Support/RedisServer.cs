@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rrq.Testing;
 using StackExchange.Redis;
 
 namespace Rrq.Tests.Support;
@@ -31,21 +32,7 @@ public sealed class RedisServer
         _process = ServerProcesses.Start("--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
-
-        var sw = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var mux = ConnectionMultiplexer.Connect($"127.0.0.1:{Port},connectTimeout=500");
-                mux.GetDatabase().Ping();
-                break;
-            }
-            catch (RedisConnectionException) when (sw.Elapsed < TimeSpan.FromSeconds(15) && !_process.HasExited)
-            {
-                Thread.Sleep(50);   // between tries to reach the server starting
-            }
-        }
+        ServerProcesses.WaitUntilAnswering(_process, Port, TimeSpan.FromSeconds(15));
         Connection = ConnectionMultiplexer.Connect(Address);
     }
 
@@ -71,20 +58,5 @@ public sealed class RedisServer
         catch (InvalidOperationException)
         {
         }
-    }
-
-    internal static string FindRedisServer()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin"))
-        {
-            var p = Path.Combine(dir, "redis-server");
-            if (File.Exists(p))
-            {
-                return p;
-            }
-        }
-        throw new InvalidOperationException(
-            "redis-server is not installed: the tests need a real one. Run the tests through ./test.sh, which installs it " +
-            "(apt-get install redis-server), or install it yourself.");
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Rrq.Testing;
 using StackExchange.Redis;
 
 namespace Rrq.Tests.Support;
