@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Rrq.Dashboard.Pages;
 
 namespace Rrq.Dashboard;
 
@@ -64,7 +65,7 @@ public static class RrqDashboardExtensions
         var obj = ControllerOf(http, options);
         var canAct = options.ActionsPolicy is { } policy
             && (await http.RequestServices.GetRequiredService<IAuthorizationService>().AuthorizeAsync(http.User, policy)).Succeeded;
-        var pages = new DashboardPages(prefix, options, canAct, http.RequestAborted);
+        var pages = new DashboardPages(new PageContext(prefix, options, canAct), http.RequestServices, http.RequestAborted);
         DashboardPage page;
         try
         {
@@ -72,10 +73,10 @@ public static class RrqDashboardExtensions
         }
         catch (RrqException e)
         {
-            page = new DashboardPage("Redis could not be read", DashboardPages.Problem(e.Message), StatusCodes.Status503ServiceUnavailable);
+            page = await pages.ProblemAsync("Redis could not be read", e.Message, StatusCodes.Status503ServiceUnavailable);
         }
         var fragment = http.Request.Headers.ContainsKey("X-Rrq-Fragment");
-        var html = fragment ? page.Main : pages.Layout(obj, page);
+        var html = fragment ? page.Main : await pages.LayoutAsync(obj, page);
         http.Response.Headers.CacheControl = "no-store";
         return Results.Content(html, "text/html; charset=utf-8", statusCode: page.Status);
     }
