@@ -213,6 +213,12 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
     {
         Interlocked.Exchange(ref _stopped, 1);
         _children.Dispose();
+    }
+
+    /// <summary>Removes the runner's folder, once no task of the worker runs (a task still running keeps its files there:
+    /// taking them from under it would make it ERROR before its worker records it DIED).</summary>
+    public void RemoveFolder()
+    {
         try
         {
             if (Directory.Exists(workDir))

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Rrq.Connection;
 using Rrq.Keys;
-using Rrq.Scripts;
 using Rrq.Workers;
 
 namespace Rrq;
@@ -343,6 +342,7 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         {
             slot.CancelSignal.TrySetResult();   // a separate process still running (the wait was cut short) is killed
         }
+        _separate.RemoveFolder();   // its tasks are recorded (or DIED, with the exit): nothing of theirs is read there now
     }
 
     /// <inheritdoc cref="StopAsync"/>
