@@ -1,0 +1,155 @@
+using System.Globalization;
+using Rrq.Controller;
+using StackExchange.Redis;
+
+namespace Rrq.Scripts;
+
+/// <summary>What a summary reads first, to size what it reads next: the queues' names (the default one included, sorted),
+/// the live workers, every worker's status and held tasks, the ids left in queue lists per queue, and the server's clock.</summary>
+internal sealed record SummaryIndexes(string[] QueueNames, IReadOnlySet<string> Live, IReadOnlyDictionary<string, RrqWorkerStatus> Statuses,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Held, IReadOnlyDictionary<string, long> Skipped, DateTimeOffset Now);
+
+/// <summary>A summary's sized reads: per queue (in <see cref="SummaryIndexes.QueueNames"/>' order) its list's length, its
+/// delayed tasks and idle workers; how many tasks are deferred, complete and failed; the newest failures' ids; tasks
+/// finished per minute; each worker's info (JSON, null when none) and the time since its last heartbeat.</summary>
+internal sealed record SummarySizes(long[] Lengths, long[] Delayed, long[] Idle, long Deferred, long Complete, long Failed, string[] NewestFailures,
+    IReadOnlyList<RrqThroughputPoint> PerMinute, string?[] Infos, IReadOnlyDictionary<string, TimeSpan?> Heartbeats);
+
+/// <summary>
+/// The plain reads the controller makes of a queue's indexes (the overview, task pages, task rows), by name: the key
+/// layout stays here beside the scripts, and every read goes through the retry layer. Each batch is one round trip.
+/// </summary>
+internal sealed partial class QueueContext
+{
+    /// <summary>The first round of <see cref="RrqController.Summary"/>.</summary>
+    public Task<SummaryIndexes> SummaryIndexesAsync(CancellationToken cancellationToken) => RunAsync(async db =>
+    {
+        var batch = db.CreateBatch();
+        var n = batch.SetMembersAsync(Keys.Queues);
+        var l = batch.SetMembersAsync(Keys.WorkerId);
+        var s = batch.HashGetAllAsync(Keys.WorkerStatus);
+        var h = batch.HashGetAllAsync(Keys.WorkerTask);
+        var k = batch.HashGetAllAsync(Keys.QueueSkipCount);
+        var t = batch.ExecuteAsync("TIME");
+        batch.Execute();
+        var names = (await n.ConfigureAwait(false)).Select(v => (string)v!).Append(Rrq.Keys.RrqKeys.DefaultQueue).Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal).ToArray();
+        return new SummaryIndexes(names, (await l.ConfigureAwait(false)).Select(w => (string)w!).ToHashSet(StringComparer.Ordinal),
+            (await s.ConfigureAwait(false)).ToDictionary(e => (string)e.Name!, e => RrqWorkerStatusExtensions.ParseWorkerStatus((string)e.Value!), StringComparer.Ordinal),
+            (await h.ConfigureAwait(false)).ToDictionary(e => (string)e.Name!, e => (IReadOnlyList<string>)HeldIds((string?)e.Value), StringComparer.Ordinal),
+            (await k.ConfigureAwait(false)).ToDictionary(e => (string)e.Name!, e => (long)e.Value, StringComparer.Ordinal),
+            RedisTime.FromTimeReply(await t.ConfigureAwait(false)));
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The second round of <see cref="RrqController.Summary"/>: <paramref name="minutes"/> minutes of throughput up
+    /// to the one holding the server's time in <paramref name="indexes"/>, the <paramref name="recentFailures"/> newest
+    /// failures, and the info of <paramref name="workerIds"/> (heartbeats of the live ones).</summary>
+    public Task<SummarySizes> SummarySizesAsync(SummaryIndexes indexes, IReadOnlyList<string> workerIds, int recentFailures, int minutes,
+        CancellationToken cancellationToken) => RunAsync(async db =>
+    {
+        var minuteStart = indexes.Now.ToUnixTimeSeconds() / 60 * 60;
+        var batch = db.CreateBatch();
+        var len = indexes.QueueNames.Select(q => batch.ListLengthAsync(Keys.Queue(q))).ToArray();
+        var del = indexes.QueueNames.Select(q => batch.SortedSetLengthAsync(Keys.Delayed(q))).ToArray();
+        var idl = indexes.QueueNames.Select(q => batch.SetLengthAsync(Keys.Idle(q))).ToArray();
+        var dfr = batch.HashLengthAsync(Keys.TaskDependsLeft);
+        var cmp = batch.SortedSetLengthAsync(Keys.DoneComplete);
+        var fld = batch.SortedSetLengthAsync(Keys.DoneFailed);
+        var nw = batch.SortedSetRangeByRankAsync(Keys.DoneFailed, 0, recentFailures - 1, Order.Descending);
+        var per = Enumerable.Range(0, minutes).Select(i => minuteStart - 60L * (minutes - 1 - i))
+            .Select(m => (m, batch.SortedSetLengthAsync(Keys.DoneComplete, m, m + 60, Exclude.Stop),
+                batch.SortedSetLengthAsync(Keys.DoneFailed, m, m + 60, Exclude.Stop))).ToArray();
+        var inf = batch.HashGetAsync(Keys.WorkerInfo, workerIds.Select(w => (RedisValue)w).ToArray());
+        var hb = workerIds.Where(indexes.Live.Contains)
+            .Select(w => (w, batch.StringGetAsync(Keys.WorkerHeartbeat(w)), batch.KeyTimeToLiveAsync(Keys.WorkerHeartbeat(w)))).ToArray();
+        batch.Execute();
+        var perMinute = new List<RrqThroughputPoint>(minutes);
+        foreach (var (m, c, f) in per)
+        {
+            perMinute.Add(new RrqThroughputPoint(DateTimeOffset.FromUnixTimeSeconds(m), await c.ConfigureAwait(false), await f.ConfigureAwait(false)));
+        }
+        var heartbeats = new Dictionary<string, TimeSpan?>(StringComparer.Ordinal);
+        foreach (var (w, value, ttl) in hb)
+        {
+            var period = await value.ConfigureAwait(false);
+            var left = await ttl.ConfigureAwait(false);
+            // The key is set with its expiry as its value: the time since the last beat is the expiry less what is left.
+            heartbeats[w] = long.TryParse((string?)period, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms) && left is { } l
+                ? TimeSpan.FromMilliseconds(Math.Max(0, ms - l.TotalMilliseconds)) : null;
+        }
+        return new SummarySizes(await Task.WhenAll(len).ConfigureAwait(false), await Task.WhenAll(del).ConfigureAwait(false),
+            await Task.WhenAll(idl).ConfigureAwait(false), await dfr.ConfigureAwait(false), await cmp.ConfigureAwait(false),
+            await fld.ConfigureAwait(false), [.. (await nw.ConfigureAwait(false)).Select(v => (string)v!)], perMinute,
+            [.. (await inf.ConfigureAwait(false)).Select(v => (string?)v)], heartbeats);
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The statuses of the failed tasks ranked <paramref name="from"/> to <paramref name="to"/>, newest first (empty
+    /// past the last).</summary>
+    public Task<RrqTaskStatus[]> FailedStatusesAsync(long from, long to, CancellationToken cancellationToken) => RunAsync(async db =>
+    {
+        var ids = await db.SortedSetRangeByRankAsync(Keys.DoneFailed, from, to, Order.Descending).ConfigureAwait(false);
+        return ids.Length == 0 ? [] : (await db.HashGetAsync(Keys.TaskStatus, ids).ConfigureAwait(false))
+            .Select(s => RrqTaskStatusExtensions.ParseTaskStatus((string?)s)).ToArray();
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>How many tasks finished COMPLETE (or failed), and the ids of one page of them, newest first.</summary>
+    public Task<(long Total, string[] Ids)> FinishedPageAsync(bool complete, long offset, int count, CancellationToken cancellationToken) =>
+        RunAsync(async db =>
+        {
+            var set = complete ? Keys.DoneComplete : Keys.DoneFailed;
+            var batch = db.CreateBatch();
+            var total = batch.SortedSetLengthAsync(set);
+            var ids = batch.SortedSetRangeByRankAsync(set, offset, offset + count - 1, Order.Descending);
+            batch.Execute();
+            return (await total.ConfigureAwait(false), (await ids.ConfigureAwait(false)).Select(i => (string)i!).ToArray());
+        }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>For each of <paramref name="queues"/>, its list's length and its delayed tasks; and how many ids left in
+    /// queue lists (of tasks taken out while queued) wait to be dropped, in all.</summary>
+    public Task<(long[] Lengths, long[] Delayed, long Skipped)> QueueLengthsAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken) =>
+        RunAsync(async db =>
+        {
+            var batch = db.CreateBatch();
+            var len = queues.Select(q => batch.ListLengthAsync(Keys.Queue(q))).ToArray();
+            var del = queues.Select(q => batch.SortedSetLengthAsync(Keys.Delayed(q))).ToArray();
+            var skp = batch.HashGetAllAsync(Keys.QueueSkipCount);
+            batch.Execute();
+            return (await Task.WhenAll(len).ConfigureAwait(false), await Task.WhenAll(del).ConfigureAwait(false),
+                (await skp.ConfigureAwait(false)).Sum(e => (long)e.Value));
+        }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The ids at places <paramref name="from"/> to <paramref name="to"/> of a queue's list (or, with
+    /// <paramref name="delayed"/>, of its delayed tasks, soonest first), without the ids left there by tasks taken out while
+    /// queued (looked up when <paramref name="anySkipped"/>).</summary>
+    public Task<string[]> QueuedIdsAsync(string queue, bool delayed, long from, long to, bool anySkipped, CancellationToken cancellationToken) =>
+        RunAsync(async db =>
+        {
+            var part = delayed ? await db.SortedSetRangeByRankAsync(Keys.Delayed(queue), from, to).ConfigureAwait(false)
+                : await db.ListRangeAsync(Keys.Queue(queue), from, to).ConfigureAwait(false);
+            // Ids of tasks taken out while queued stay in the list until a claim drops them.
+            var skip = !delayed && anySkipped && part.Length > 0 ? await db.SetContainsAsync(Keys.QueueSkip, part).ConfigureAwait(false) : null;
+            return part.Where((_, i) => skip is null || !skip[i]).Select(i => (string)i!).ToArray();
+        }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>How many tasks are DEFERRED (waiting for dependencies).</summary>
+    public Task<long> DeferredCountAsync(CancellationToken cancellationToken) =>
+        RunAsync(db => db.HashLengthAsync(Keys.TaskDependsLeft), cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The rows of the given tasks (status, queue, worker, times), in one round trip.</summary>
+    public Task<RrqTaskRow[]> TaskRowsAsync(string[] ids, CancellationToken cancellationToken) => RunAsync(async db =>
+    {
+        var fields = new[] { Keys.TaskStatus, Keys.TaskQueue, Keys.TaskWorker, Keys.TaskTimeSubmit, Keys.TaskTimeStart, Keys.TaskTimeComplete };
+        var batch = db.CreateBatch();
+        var keys = ids.Select(i => (RedisValue)i).ToArray();
+        var reads = fields.Select(f => batch.HashGetAsync(f, keys)).ToArray();
+        batch.Execute();
+        var values = await Task.WhenAll(reads).ConfigureAwait(false);
+        return ids.Select((id, i) => new RrqTaskRow(id, RrqTaskStatusExtensions.ParseTaskStatus((string?)values[0][i]),
+            (string?)values[1][i], (string?)values[2][i], RedisTime.Parse(values[3][i]), RedisTime.Parse(values[4][i]),
+            RedisTime.Parse(values[5][i]))).ToArray();
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>A task's stored payload (MemoryPack), by its retry chain's root id; null when there is none.</summary>
+    public async Task<byte[]?> TaskPayloadAsync(string rootId, CancellationToken cancellationToken) =>
+        (byte[]?)await RunAsync(db => db.HashGetAsync(Keys.TaskExpr, rootId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+}
