@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using Rrq.Scripts;
 using Rrq.Workers;
-using StackExchange.Redis;
 
 namespace Rrq;
 
@@ -15,7 +13,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
-        return Queue.RunAsync(db => db.SetContainsAsync(Keys.WorkerId, workerId), cancellationToken).WaitAsync(cancellationToken);
+        return Queue.WorkerLiveAsync(workerId, cancellationToken);
     }
 
     /// <summary>How many workers are live.</summary>
@@ -25,7 +23,7 @@ public sealed partial class RrqController
     public Task<long> WorkerLenAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        return Queue.RunAsync(db => db.SetLengthAsync(Keys.WorkerId), cancellationToken).WaitAsync(cancellationToken);
+        return Queue.LiveWorkerCountAsync(cancellationToken);
     }
 
     /// <summary>Workers that have left the queue (EXITED or LOST) and are still on record, in natural order.</summary>
@@ -35,17 +33,8 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerListExitedAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var (known, live) = await Queue.RunAsync(async db =>
-        {
-            var batch = db.CreateBatch();
-            var known = batch.HashKeysAsync(Keys.WorkerInfo);
-            var live = batch.SetMembersAsync(Keys.WorkerId);
-            batch.Execute();
-            return (await known.ConfigureAwait(false), await live.ConfigureAwait(false));
-        }, cancellationToken).ConfigureAwait(false);
-        var liveSet = live.Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
-        return known.Select(k => (string)k!).Where(k => !liveSet.Contains(k))
-            .Order(NaturalComparer.Instance).ToArray();
+        var (known, live) = await Queue.WorkersKnownAndLiveAsync(cancellationToken).ConfigureAwait(false);
+        return [.. known.Where(k => !live.Contains(k)).Order(NaturalComparer.Instance)];
     }
 
     /// <summary>
@@ -86,14 +75,7 @@ public sealed partial class RrqController
     /// <summary>The process log files of spawned workers (those started by WorkerSpawn on some machine).</summary>
     internal async Task<string[]> ProcessLogsAsync(string[]? workerIds, CancellationToken cancellationToken)
     {
-        if (workerIds is null)
-        {
-            var all = await Queue.RunAsync(db => db.HashValuesAsync(Keys.WorkerProcess), cancellationToken).ConfigureAwait(false);
-            return [.. all.Where(v => !v.IsNull).Select(v => (string)v!)];
-        }
-        var paths = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerProcess, [.. workerIds.Select(i => (RedisValue)i)]), cancellationToken)
-            .ConfigureAwait(false);
-        return [.. paths.Where(v => !v.IsNull).Select(v => (string)v!)];
+        return await Queue.WorkerProcessLogPathsAsync(workerIds, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes worker process logs that are on this machine (a log written on another machine stays there), and
@@ -148,9 +130,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = await TargetsAsync(workerIds, cancellationToken).ConfigureAwait(false);
-        var tasks = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerTask, ids.Select(i => (RedisValue)i).ToArray()), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select((id, i) => (id, held: (IReadOnlyList<string>)Scripts.QueueContext.HeldIds((string?)tasks[i])))
-            .ToDictionary(p => p.id, p => p.held, StringComparer.Ordinal);
+        var held = await Queue.WorkerHeldAsync(ids, cancellationToken).ConfigureAwait(false);
+        return ids.Select((id, i) => (id, held: held[i])).ToDictionary(p => p.id, p => p.held, StringComparer.Ordinal);
     }
 
     /// <summary>
@@ -164,7 +145,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = workerIds?.ToArray()
-            ?? (await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerInfo), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false)).Select(k => (string)k!).ToArray();
+            ?? await Queue.KnownWorkersAsync(cancellationToken).ConfigureAwait(false);
         var entries = await WorkerLogTailAsync(ids, 0, cancellationToken).ConfigureAwait(false);
         var now = await Queue.ServerTimeAsync(cancellationToken).ConfigureAwait(false);
         var points = new List<RrqWorkerLoadPoint>();
@@ -229,15 +210,7 @@ public sealed partial class RrqController
         using var bar = Controller.ProgressBar.Create(progress, ids.Length, "workers ready");
         while (true)
         {
-            var (members, statuses) = await Queue.RunAsync(async db =>
-            {
-                var batch = db.CreateBatch();
-                var liveTask = batch.SetMembersAsync(Keys.WorkerId);
-                var statusTask = batch.HashGetAsync(Keys.WorkerStatus, ids.Select(i => (RedisValue)i).ToArray());
-                batch.Execute();
-                return (await liveTask.ConfigureAwait(false), await statusTask.ConfigureAwait(false));
-            }, cancellationToken).ConfigureAwait(false);
-            var live = members.Select(l => (string)l!).ToHashSet(StringComparer.Ordinal);
+            var (live, statuses) = await Queue.LiveAndStatusesAsync(ids, cancellationToken).ConfigureAwait(false);
             var waiting = ids.Where(i => !live.Contains(i)).ToArray();
             bar?.Report(ids.Length - waiting.Length);
             if (waiting.Length == 0)
@@ -246,7 +219,7 @@ public sealed partial class RrqController
                 return sw.Elapsed;
             }
             // Registered once and gone already (EXITED, LOST), or declared dead by the caller.
-            var left = ids.Select((id, i) => (id, status: (string?)statuses[i]))
+            var left = ids.Select((id, i) => (id, status: statuses[i]))
                 .Where(p => !live.Contains(p.id) && p.status is "EXITED" or "LOST").Select(p => p.id).ToArray();
             var dead = waiting.Where(w => left.Contains(w) || (isDead?.Invoke(w) ?? false)).ToArray();
             var late = timeout is { } t && sw.Elapsed > t;

@@ -1,11 +1,7 @@
-using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
 using Rrq.Controller;
 using Rrq.Keys;
-using Rrq.Scripts;
 using Rrq.Workers;
-using StackExchange.Redis;
 
 namespace Rrq;
 
@@ -26,8 +22,7 @@ public sealed partial class RrqController
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
         var json = JsonSerializer.Serialize(config, JsonOptions);
-        return await Queue.RunAsync(db => db.HashSetAsync(Keys.WorkerConfig, name, json, overwrite ? When.Always : When.NotExists), cancellationToken)
-            .WaitAsync(cancellationToken).ConfigureAwait(false) || overwrite;
+        return await Queue.WorkerConfigSetAsync(name, json, overwrite, cancellationToken).ConfigureAwait(false) || overwrite;
     }
 
     /// <summary>Reads a named worker configuration.</summary>
@@ -39,14 +34,14 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(name);
-        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerConfig, name), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (raw.IsNull)
+        var raw = await Queue.WorkerConfigGetAsync(name, cancellationToken).ConfigureAwait(false);
+        if (raw is null)
         {
             var known = await WorkerConfigListAsync(cancellationToken).ConfigureAwait(false);
             throw new RrqException($"No worker configuration '{name}' in queue '{QueueId}'; saved ones: " +
                 $"{string.Join(", ", known)}. Save it first with WorkerConfigSave.");
         }
-        return JsonSerializer.Deserialize<RrqWorkerConfig>((string)raw!, JsonOptions)!;
+        return JsonSerializer.Deserialize<RrqWorkerConfig>(raw, JsonOptions)!;
     }
 
     /// <summary>Names of the saved worker configurations.</summary>
@@ -56,8 +51,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerConfigListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var names = await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerConfig), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return names.Select(n => (string)n!).Order(StringComparer.Ordinal).ToArray();
+        return [.. (await Queue.WorkerConfigNamesAsync(cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal)];
     }
 
     /// <summary>
@@ -99,8 +93,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var ids = await Queue.RunAsync(db => db.SetMembersAsync(Keys.WorkerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Select(i => (string)i!).Order(NaturalComparer.Instance).ToArray();
+        return [.. (await Queue.LiveWorkersAsync(cancellationToken).ConfigureAwait(false)).Order(NaturalComparer.Instance)];
     }
 
     /// <summary>The status of one worker (IDLE, BUSY, PAUSED, EXITED, LOST).</summary>
@@ -112,13 +105,13 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(workerId);
-        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, workerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (raw.IsNull)
+        var raw = await Queue.WorkerStatusFieldAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (raw is null)
         {
             throw new RrqException($"Worker '{workerId}' has never registered in queue '{QueueId}'. " +
                 $"Live workers: {string.Join(", ", await WorkerListAsync(cancellationToken).ConfigureAwait(false))}.");
         }
-        return RrqWorkerStatusExtensions.ParseWorkerStatus((string)raw!);
+        return RrqWorkerStatusExtensions.ParseWorkerStatus(raw);
     }
 
     /// <summary>Status of every worker that ever registered (live, exited and lost), by id.</summary>
@@ -128,9 +121,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyDictionary<string, RrqWorkerStatus>> WorkerStatusAllAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var all = await Queue.RunAsync(db => db.HashGetAllAsync(Keys.WorkerStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return new SortedDictionary<string, RrqWorkerStatus>(
-            all.ToDictionary(e => (string)e.Name!, e => RrqWorkerStatusExtensions.ParseWorkerStatus((string)e.Value!)),
+        return new SortedDictionary<string, RrqWorkerStatus>(await Queue.WorkerStatusesAsync(cancellationToken).ConfigureAwait(false),
             NaturalComparer.Instance);
     }
 
@@ -144,9 +135,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = workerIds?.ToArray() ?? [.. await WorkerListAsync(cancellationToken).ConfigureAwait(false)];
-        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerInfo, ids.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
-        return new RrqWorkerInfoDictionary(raw.Where(r => !r.IsNull)
-            .Select(r => JsonSerializer.Deserialize<RrqWorkerInfo>((string)r!, JsonOptions)!));
+        var raw = await Queue.WorkerInfoJsonAsync(ids, cancellationToken).ConfigureAwait(false);
+        return new RrqWorkerInfoDictionary(raw.OfType<string>().Select(r => JsonSerializer.Deserialize<RrqWorkerInfo>(r, JsonOptions)!));
     }
 
     /// <summary>
@@ -250,8 +240,8 @@ public sealed partial class RrqController
         var entries = new List<RrqWorkerLogEntry>();
         foreach (var id in ids)
         {
-            var lines = await Queue.RunAsync(db => db.ListRangeAsync(Keys.WorkerLog(id), n == 0 ? 0 : -n, -1), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-            entries.AddRange(lines.Select(l => ParseLogLine(id, (string)l!)));
+            var lines = await Queue.WorkerLogLinesAsync(id, n, cancellationToken).ConfigureAwait(false);
+            entries.AddRange(lines.Select(l => ParseLogLine(id, l)));
         }
         return new RrqWorkerLog([.. entries.OrderBy(e => e.Time).ThenBy(e => e.WorkerId, NaturalComparer.Instance)]);
     }
@@ -264,12 +254,12 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> WorkerProcessLogAsync(string workerId, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var path = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerProcess, workerId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (path.IsNull)
+        var path = await Queue.WorkerProcessLogPathAsync(workerId, cancellationToken).ConfigureAwait(false);
+        if (path is null)
         {
             throw new RrqException($"No process log is known for worker '{workerId}': only workers started by WorkerSpawn have one.");
         }
-        return File.Exists((string)path!) ? await File.ReadAllLinesAsync((string)path!, cancellationToken).ConfigureAwait(false) : [];
+        return File.Exists(path) ? await File.ReadAllLinesAsync(path, cancellationToken).ConfigureAwait(false) : [];
     }
 
     /// <summary>Records a worker leaving (worker_exit.lua). <paramref name="notStarted"/>: a task it took but
