@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -27,7 +28,7 @@ public sealed partial class RrqController
         // slices go stops them there, and the message says how far they got (deleting again finishes the job).
         var chains = await ChainsAsync(ids).ConfigureAwait(false);
         var all = chains.SelectMany(c => c).Distinct(StringComparer.Ordinal).ToArray();
-        var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, [.. all.Select(i => (RedisValue)i)]), cancellationToken)
+        var statuses = await Queue.TaskFieldAsync(TaskField.Status, all, cancellationToken)
             .ConfigureAwait(false);
         if (all.Where((_, i) => statuses[i] == "RUNNING").FirstOrDefault() is { } running)
         {
@@ -133,8 +134,8 @@ public sealed partial class RrqController
     /// <summary>Runs task_delete on ids that must be whole retry chains.</summary>
     private async Task<Scripts.DeleteReply> DeleteWholeChainsAsync(string[] unique, TimeSpan? tombstoneFor, CancellationToken cancellationToken)
     {
-        var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, unique.Select(i => (RedisValue)i).ToArray()), cancellationToken).ConfigureAwait(false);
-        return await Queue.TaskDeleteAsync(unique, queues.Where(q => !q.IsNull).Select(q => (string)q!).Distinct(StringComparer.Ordinal),
+        var queues = await Queue.TaskFieldAsync(TaskField.Queue, [.. unique], cancellationToken).ConfigureAwait(false);
+        return await Queue.TaskDeleteAsync(unique, queues.OfType<string>().Distinct(StringComparer.Ordinal),
             cancellationToken, tombstoneFor).ConfigureAwait(false);
     }
 }

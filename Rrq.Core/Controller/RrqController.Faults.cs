@@ -105,7 +105,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(taskId);
         CheckTimeout(timeout, nameof(timeout));
-        var queue = (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, taskId), cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
+        var queue = (string?)await Queue.TaskFieldAsync(TaskField.Queue, taskId, cancellationToken).ConfigureAwait(false) ?? Rrq.Keys.RrqKeys.DefaultQueue;
         using var registration = wait ? await _waiter.RegisterAsync().ConfigureAwait(false) : null;
         registration?.Watch([taskId]);
         // One token per call: the retry layer sends the same script again after a lost reply, and the script tells that
@@ -164,8 +164,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var root = await RootAsync(taskId).ConfigureAwait(false);
-        var local = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskLocal, root), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (local.IsNull)
+        var local = await Queue.TaskFieldAsync(TaskField.Local, root, cancellationToken).ConfigureAwait(false);
+        if (local is null)
         {
             throw MissingTask(taskId);
         }

@@ -217,8 +217,8 @@ public sealed partial class RrqController
         var missing = workerIds.Where(w => !found.ContainsKey(w)).ToArray();
         if (missing.Length > 0)
         {
-            var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, missing.Select(m => (RedisValue)m).ToArray()), cancellationToken).ConfigureAwait(false);
-            var described = missing.Select((m, i) => $"'{m}' ({(statuses[i].IsNull ? "unknown worker" : (string?)statuses[i])})");
+            var statuses = await Queue.WorkerStatusFieldsAsync(missing, cancellationToken).ConfigureAwait(false);
+            var described = missing.Select((m, i) => $"'{m}' ({(statuses[i] ?? "unknown worker")})");
             throw new RrqException(
                 $"Response missing for worker{(missing.Length > 1 ? "s" : "")} {string.Join(", ", described)} to message {messageId} " +
                 $"after {timeout.TotalSeconds:0.###} s. A busy worker answers after its current task; an EXITED or LOST one never will. " +

@@ -180,7 +180,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var all = await Queue.RunAsync(db => db.HashGetAllAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
         var deferred = all.Where(e => (string?)e.Value == "DEFERRED").Select(e => (string)e.Name!).ToArray();
-        var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, deferred.Select(d => (RedisValue)d).ToArray()), cancellationToken).ConfigureAwait(false);
+        var ups = await Queue.TaskFieldAsync(TaskField.DependsUp, [.. deferred], cancellationToken).ConfigureAwait(false);
         var status = all.ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus(e.Value), StringComparer.Ordinal);
         var lists = ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
         var moved = lists.SelectMany(l => l).Where(d => status.GetValueOrDefault(d) == RrqTaskStatus.Moved).Distinct(StringComparer.Ordinal).ToArray();

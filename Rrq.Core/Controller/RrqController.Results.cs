@@ -53,8 +53,8 @@ public sealed partial class RrqController
             if (status == RrqTaskStatus.Missing)
             {
                 // Expired by retention: its tombstone says how it ended.
-                var was = await Queue.RunAsync(db => db.HashGetAsync(Keys.Expired, ids[i]), cancellationToken).ConfigureAwait(false);
-                problems.Add(was.IsNull ? $"'{ids[i]}' does not exist (MISSING)"
+                var was = await Queue.TaskFieldAsync(TaskField.Expired, ids[i], cancellationToken).ConfigureAwait(false);
+                problems.Add(was is null ? $"'{ids[i]}' does not exist (MISSING)"
                     : $"'{ids[i]}' was expired by the queue's retention (it had ended {(string?)was}; see RetentionGet)");
             }
             else if (status.IsUnfinished())
@@ -66,7 +66,7 @@ public sealed partial class RrqController
                 if (status == RrqTaskStatus.Moved && results[i].IsNull)
                 {
                     // A retried attempt that left no result (DIED, TIMEOUT, CANCELLED): its error says how it ended.
-                    status = RrqTaskStatusExtensions.ParseTaskStatus(await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedFrom, targets[i]), cancellationToken).ConfigureAwait(false));
+                    status = RrqTaskStatusExtensions.ParseTaskStatus(await Queue.TaskFieldAsync(TaskField.MovedFrom, targets[i], cancellationToken).ConfigureAwait(false));
                 }
                 values[i] = DecodeResult(targets[i], status, results[i], reasons[i]);
             }
@@ -197,7 +197,7 @@ public sealed partial class RrqController
     /// (what the task waits for): one round trip, and one more per retry hop.</summary>
     private async Task<string[][]> ParentsAsync(List<string> children)
     {
-        var ups = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskDependsUp, [.. children.Select(c => (RedisValue)c)])).ConfigureAwait(false);
+        var ups = await Queue.TaskFieldAsync(TaskField.DependsUp, children).ConfigureAwait(false);
         var lists = ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
         var all = lists.SelectMany(l => l).Distinct(StringComparer.Ordinal).ToArray();
         var newest = all.Zip(await FollowAsync(all).ConfigureAwait(false)).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
@@ -208,7 +208,7 @@ public sealed partial class RrqController
     /// task of the task's retry chain (so every task of a chain shows them), in two round trips.</summary>
     private async Task<string[][]> ChildrenAsync(List<string> parents)
     {
-        var rootOf = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, [.. parents.Select(p => (RedisValue)p)])).ConfigureAwait(false);
+        var rootOf = await Queue.TaskFieldAsync(TaskField.MovedRoot, parents).ConfigureAwait(false);
         var roots = parents.Select((p, i) => (string?)rootOf[i] ?? p).ToArray();
         var ranges = await Queue.RunAsync(db =>
         {
@@ -367,16 +367,16 @@ public sealed partial class RrqController
         var current = ids.ToArray();
         for (var hop = 0; hop < 10_000; hop++)
         {
-            var next = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedTo, current.Select(i => (RedisValue)i).ToArray())).ConfigureAwait(false);
-            if (next.All(n => n.IsNull))
+            var next = await Queue.TaskFieldAsync(TaskField.MovedTo, [.. current]).ConfigureAwait(false);
+            if (next.All(n => n is null))
             {
                 return current;
             }
             for (var i = 0; i < current.Length; i++)
             {
-                if (!next[i].IsNull)
+                if (next[i] is { } newer)
                 {
-                    current[i] = (string)next[i]!;
+                    current[i] = newer;
                 }
             }
         }
@@ -385,14 +385,14 @@ public sealed partial class RrqController
 
     /// <summary>The first task of an id's retry chain.</summary>
     internal async Task<string> RootAsync(string id) =>
-        (string?)await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, id)).ConfigureAwait(false) ?? id;
+        (string?)await Queue.TaskFieldAsync(TaskField.MovedRoot, id).ConfigureAwait(false) ?? id;
 
     /// <summary>All tasks of each id's retry chain, oldest first (just the id when never retried): two
     /// round trips for any number of never-retried ids, one more per step of the longest chain.</summary>
     internal async Task<string[][]> ChainsAsync(string[] ids)
     {
-        var roots = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, ids.Select(i => (RedisValue)i).ToArray())).ConfigureAwait(false);
-        var chains = ids.Select((id, i) => new List<string> { roots[i].IsNull ? id : (string)roots[i]! }).ToArray();
+        var roots = await Queue.TaskFieldAsync(TaskField.MovedRoot, [.. ids]).ConfigureAwait(false);
+        var chains = ids.Select((id, i) => new List<string> { roots[i] ?? id }).ToArray();
         var open = Enumerable.Range(0, ids.Length).ToList();
         for (var hop = 0; open.Count > 0; hop++)
         {
@@ -400,13 +400,13 @@ public sealed partial class RrqController
             {
                 throw new UnreachableException("A retry chain is longer than 10,000 tasks (a cycle in task:moved_to?).");
             }
-            var next = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedTo, open.Select(i => (RedisValue)chains[i][^1]).ToArray())).ConfigureAwait(false);
+            var next = await Queue.TaskFieldAsync(TaskField.MovedTo, [.. open.Select(i => chains[i][^1])]).ConfigureAwait(false);
             var still = new List<int>();
             for (var j = 0; j < open.Count; j++)
             {
-                if (!next[j].IsNull)
+                if (next[j] is { } newer)
                 {
-                    chains[open[j]].Add((string)next[j]!);
+                    chains[open[j]].Add(newer);
                     still.Add(open[j]);
                 }
             }

@@ -59,7 +59,7 @@ public sealed partial class RrqController
                 string.Join("; ", sameChain.Select(g => $"{string.Join(", ", g.Select(p => p.First))} (newest {g.Key})")) +
                 ". Nothing was retried.", nameof(taskIds));
         }
-        var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
+        var statuses = await Queue.TaskFieldAsync(TaskField.Status, [.. leaves], cancellationToken).ConfigureAwait(false);
         var bad = ids.Select((id, i) => (id, leaf: leaves[i], status: RrqTaskStatusExtensions.ParseTaskStatus(statuses[i])))
             .Where(x => !IsRetriable(x.status)).ToArray();
         if (bad.Length > 0)
@@ -69,11 +69,11 @@ public sealed partial class RrqController
                 ". Nothing was retried.");
         }
 
-        var rootOf = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskMovedRoot, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
-        var roots = leaves.Select((l, i) => rootOf[i].IsNull ? l : (string)rootOf[i]!).ToArray();
+        var rootOf = await Queue.TaskFieldAsync(TaskField.MovedRoot, [.. leaves], cancellationToken).ConfigureAwait(false);
+        var roots = leaves.Select((l, i) => rootOf[i] ?? l).ToArray();
         // The new task goes where the task it replaces was, unless told otherwise: a chain retried into
         // another queue stays there, as automatic retries do.
-        var leafQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, leaves.Select(l => (RedisValue)l).ToArray()), cancellationToken).ConfigureAwait(false);
+        var leafQueues = await Queue.TaskFieldAsync(TaskField.Queue, [.. leaves], cancellationToken).ConfigureAwait(false);
         var targets = leafQueues.Select(q => queue ?? (string?)q ?? RrqKeys.DefaultQueue).ToArray();
         var newIds = ids.Select(_ => NewTaskId()).ToArray();
         // Checked whole above; retried in slices, so that no one script keeps Redis from everyone else for long. Only a

@@ -174,14 +174,14 @@ public sealed partial class RrqController
     {
         foreach (var page in deps.Chunk(1000))
         {
-            var statuses = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskStatus, [.. page.Select(d => (RedisValue)d)]), cancellationToken)
+            var statuses = await Queue.TaskFieldAsync(TaskField.Status, page, cancellationToken)
                 .ConfigureAwait(false);
-            var absent = page.Where((_, i) => statuses[i].IsNull).ToArray();
+            var absent = page.Where((_, i) => statuses[i] is null).ToArray();
             if (absent.Length > 0)
             {
-                var expired = await Queue.RunAsync(db => db.HashGetAsync(Keys.Expired, [.. absent.Select(d => (RedisValue)d)]), cancellationToken)
+                var expired = await Queue.TaskFieldAsync(TaskField.Expired, absent, cancellationToken)
                     .ConfigureAwait(false);
-                if (absent.Where((_, i) => expired[i].IsNull).FirstOrDefault() is { } missing)
+                if (absent.Where((_, i) => expired[i] is null).FirstOrDefault() is { } missing)
                 {
                     return missing;
                 }
@@ -210,7 +210,7 @@ public sealed partial class RrqController
         {
             return;
         }
-        var queues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, open), cancellationToken).ConfigureAwait(false);
+        var queues = await Queue.TaskFieldAsync(TaskField.Queue, [.. open.Select(i => (string)i!)], cancellationToken).ConfigureAwait(false);
         foreach (var group in open.Select((id, i) => (Id: (string)id!, Queue: (string?)queues[i] ?? RrqKeys.DefaultQueue)).GroupBy(x => x.Queue))
         {
             await LinkAsync(group.Key, [.. group.Select(x => x.Id)], cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using Rrq.Scripts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rrq.Controller;
@@ -221,9 +222,9 @@ public sealed partial class RrqController
         {
             return null;
         }
-        var taskQueues = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskQueue, queued.Select(i => (RedisValue)i).ToArray()), cancellationToken)
+        var taskQueues = await Queue.TaskFieldAsync(TaskField.Queue, [.. queued], cancellationToken)
             .ConfigureAwait(false);
-        var byQueue = queued.Select((id, i) => (Id: id, Queue: taskQueues[i].IsNull ? Rrq.Keys.RrqKeys.DefaultQueue : (string)taskQueues[i]!))
+        var byQueue = queued.Select((id, i) => (Id: id, Queue: taskQueues[i] ?? Rrq.Keys.RrqKeys.DefaultQueue))
             .GroupBy(x => x.Queue, StringComparer.Ordinal).ToList();
         var workers = (await WorkerInfoAsync(null, cancellationToken).ConfigureAwait(false)).Values.ToList();
         var live = (await WorkerListAsync(cancellationToken).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);

@@ -15,6 +15,9 @@ internal sealed record SummaryIndexes(string[] QueueNames, IReadOnlySet<string> 
 internal sealed record SummarySizes(long[] Lengths, long[] Delayed, long[] Idle, long Deferred, long Complete, long Failed, string[] NewestFailures,
     IReadOnlyList<RrqThroughputPoint> PerMinute, string?[] Infos, IReadOnlyDictionary<string, TimeSpan?> Heartbeats);
 
+/// <summary>A field of a task the controller reads: each is a hash keyed by task id (see <see cref="Rrq.Keys.RrqKeys"/>).</summary>
+internal enum TaskField { Status, Queue, Local, Worker, DependsUp, MovedTo, MovedFrom, MovedRoot, Expired }
+
 /// <summary>
 /// The plain reads the controller makes of a queue's indexes (the overview, task pages, task rows), by name: the key
 /// layout stays here beside the scripts, and every read goes through the retry layer. Each batch is one round trip.
@@ -152,4 +155,32 @@ internal sealed partial class QueueContext
     /// <summary>A task's stored payload (MemoryPack), by its retry chain's root id; null when there is none.</summary>
     public async Task<byte[]?> TaskPayloadAsync(string rootId, CancellationToken cancellationToken) =>
         (byte[]?)await RunAsync(db => db.HashGetAsync(Keys.TaskExpr, rootId), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    private RedisKey KeyOf(TaskField field) => field switch
+    {
+        TaskField.Status => Keys.TaskStatus,
+        TaskField.Queue => Keys.TaskQueue,
+        TaskField.Local => Keys.TaskLocal,
+        TaskField.Worker => Keys.TaskWorker,
+        TaskField.DependsUp => Keys.TaskDependsUp,
+        TaskField.MovedTo => Keys.TaskMovedTo,
+        TaskField.MovedFrom => Keys.TaskMovedFrom,
+        TaskField.MovedRoot => Keys.TaskMovedRoot,
+        TaskField.Expired => Keys.Expired,
+        _ => throw new ArgumentOutOfRangeException(nameof(field), field, null),
+    };
+
+    /// <summary>One field of each of <paramref name="ids"/>, in their order (null where a task has none), in one command.</summary>
+    public async Task<string?[]> TaskFieldAsync(TaskField field, IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
+        ids.Count == 0 ? [] : [.. (await RunAsync(db => db.HashGetAsync(KeyOf(field), [.. ids.Select(i => (RedisValue)i)]), cancellationToken)
+            .WaitAsync(cancellationToken).ConfigureAwait(false)).Select(v => (string?)v)];
+
+    /// <summary>One field of one task (null when it has none).</summary>
+    public async Task<string?> TaskFieldAsync(TaskField field, string id, CancellationToken cancellationToken = default) =>
+        (string?)await RunAsync(db => db.HashGetAsync(KeyOf(field), id), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The stored status of each of <paramref name="workerIds"/> (null: never registered).</summary>
+    public async Task<string?[]> WorkerStatusFieldsAsync(IReadOnlyList<string> workerIds, CancellationToken cancellationToken) =>
+        [.. (await RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, [.. workerIds.Select(i => (RedisValue)i)]), cancellationToken)
+            .WaitAsync(cancellationToken).ConfigureAwait(false)).Select(v => (string?)v)];
 }
