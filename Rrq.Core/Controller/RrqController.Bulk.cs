@@ -181,12 +181,9 @@ public sealed partial class RrqController
         }
         if (!_sharedCache.TryGetValue(sid, out var shared))
         {
-            var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.Shared, sid)).ConfigureAwait(false);
-            if (raw.IsNull)
-            {
-                throw new RrqValueException($"The shared locals '{sid}' of this task are gone from Redis (deleted with their last task?).");
-            }
-            shared = DecodePayload((byte[])raw!, SigningKeys, QueueId, $"The shared locals '{sid}' of this task");
+            var raw = await Queue.SharedLocalsAsync(sid).ConfigureAwait(false)
+                ?? throw new RrqValueException($"The shared locals '{sid}' of this task are gone from Redis (deleted with their last task?).");
+            shared = DecodePayload(raw, SigningKeys, QueueId, $"The shared locals '{sid}' of this task");
             if (_sharedCache.Count > 32)
             {
                 _sharedCache.Clear();

@@ -1,6 +1,5 @@
 using Rrq.Scripts;
 using Microsoft.Extensions.Logging;
-using StackExchange.Redis;
 
 namespace Rrq;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Rrq.Envir;
 using Rrq.Scripts;
-using StackExchange.Redis;
 
 namespace Rrq;
 
@@ -40,17 +39,16 @@ public sealed partial class RrqController
     internal async Task<RrqEnvirSpec> WorkerEnvirReadAsync(bool verify, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.Envir, ["version", "spec"]), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (raw[1].IsNull)
+        var (version, text) = await Queue.EnvirFieldsAsync(cancellationToken).ConfigureAwait(false);
+        if (text is null)
         {
             return RrqEnvirSpec.Empty;
         }
-        var text = (string)raw[1]!;
         if (verify && SigningKeys is { } keys)
         {
             try
             {
-                text = keys.Open("envir", QueueId, text, $"The worker environment (version {(long)raw[0]})");
+                text = keys.Open("envir", QueueId, text, $"The worker environment (version {version})");
             }
             catch (RrqSignatureException e)
             {
@@ -61,6 +59,6 @@ public sealed partial class RrqController
         {
             text = RrqSigningKeys.Strip(text);
         }
-        return JsonSerializer.Deserialize<RrqEnvirSpec>(text, JsonOptions)! with { Version = (long)raw[0] };
+        return JsonSerializer.Deserialize<RrqEnvirSpec>(text, JsonOptions)! with { Version = long.Parse(version!, System.Globalization.CultureInfo.InvariantCulture) };
     }
 }

@@ -1,6 +1,5 @@
 using Rrq.Scripts;
 using Rrq.Workers;
-using StackExchange.Redis;
 
 namespace Rrq;
 
@@ -174,7 +173,6 @@ public sealed partial class RrqController
             throw new RrqException($"Task '{taskId}' has no log: it runs inside its worker's process, whose output is the worker's " +
                 "(see WorkerProcessLog). Submit with separateProcess: true to keep a log per task.");
         }
-        var lines = await Queue.RunAsync(db => db.ListRangeAsync(Keys.TaskLog(taskId)), cancellationToken).ConfigureAwait(false);
-        return lines.Select(l => (string)l!).ToArray();
+        return await Queue.TaskLogLinesAsync(taskId, cancellationToken).ConfigureAwait(false);
     }
 }

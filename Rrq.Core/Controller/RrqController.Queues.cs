@@ -15,16 +15,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var name = CheckQueue(queue);
-        // Ids of tasks cancelled or deleted while queued stay in the list until a worker's claim drops them.
-        return Queue.RunAsync(async db =>
-        {
-            var batch = db.CreateBatch();
-            var length = batch.ListLengthAsync(Keys.Queue(name));
-            var skipped = batch.HashGetAsync(Keys.QueueSkipCount, name);
-            batch.Execute();
-            var n = await length.ConfigureAwait(false) - (long)(await skipped.ConfigureAwait(false) is { IsNull: false } s ? (long)s : 0);
-            return Math.Max(0, n);
-        }, cancellationToken).WaitAsync(cancellationToken);
+        return Queue.QueueLengthAsync(name, cancellationToken);
     }
 
     /// <summary>The ids waiting in a queue, next to run first.</summary>
@@ -34,14 +25,8 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> QueueListAsync(string? queue = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var ids = await Queue.RunAsync(db => db.ListRangeAsync(Keys.Queue(CheckQueue(queue))), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (ids.Length == 0)
-        {
-            return [];
-        }
-        // Ids of tasks cancelled or deleted while queued stay in the list until a worker's claim drops them.
-        var skipped = await Queue.RunAsync(db => db.SetContainsAsync(Keys.QueueSkip, ids), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return ids.Where((_, i) => !skipped[i]).Select(i => (string)i!).ToArray();
+        // Ids of tasks cancelled or deleted while queued stay in the list until a worker's claim drops them: not listed.
+        return await Queue.QueuedAsync(CheckQueue(queue), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The names of every queue tasks have been submitted to.</summary>
@@ -51,8 +36,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> QueueNamesAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var names = await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return names.Select(n => (string)n!).Order(StringComparer.Ordinal).ToArray();
+        return [.. (await Queue.QueueNamesAsync(cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal)];
     }
 
     /// <summary>
@@ -131,7 +115,7 @@ public sealed partial class RrqController
     {
         var wanted = queue is null ? "" : CheckQueue(queue);
         // Every task's queue is in the queue set (the scripts that create tasks add it in the same step).
-        var names = (await Queue.RunAsync(db => db.SetMembersAsync(Keys.Queues)).ConfigureAwait(false)).Select(n => (string)n!)
+        var names = (await Queue.QueueNamesAsync().ConfigureAwait(false))
             .Append(RrqKeys.DefaultQueue).Append(wanted).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).ToArray();
         var (positions, aheadIds, missingQueue) = await Queue.TaskPositionAsync(ids, wanted, follow, ahead, names).ConfigureAwait(false);
         if (missingQueue is not null)
@@ -157,8 +141,7 @@ public sealed partial class RrqController
         var counts = Enum.GetValues<RrqTaskStatus>().Where(s => s != RrqTaskStatus.Missing || taskIds is not null)
             .ToDictionary(s => s, _ => 0L);
         IEnumerable<RrqTaskStatus> statuses = taskIds is null
-            ? (await Queue.RunAsync(db => db.HashValuesAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))
-                .Select(v => RrqTaskStatusExtensions.ParseTaskStatus(v))
+            ? await Queue.StatusValuesAsync(cancellationToken).ConfigureAwait(false)
             : await TaskStatusAsync(taskIds, cancellationToken: cancellationToken).ConfigureAwait(false);
         foreach (var s in statuses)
         {
@@ -178,11 +161,10 @@ public sealed partial class RrqController
         CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var all = await Queue.RunAsync(db => db.HashGetAllAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        var deferred = all.Where(e => (string?)e.Value == "DEFERRED").Select(e => (string)e.Name!).ToArray();
-        var ups = await Queue.TaskFieldAsync(TaskField.DependsUp, [.. deferred], cancellationToken).ConfigureAwait(false);
-        var status = all.ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus(e.Value), StringComparer.Ordinal);
-        var lists = ups.Select(v => ((string?)v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        var status = await Queue.AllStatusesAsync(cancellationToken).ConfigureAwait(false);
+        var deferred = status.Where(e => e.Value == RrqTaskStatus.Deferred).Select(e => e.Key).ToArray();
+        var ups = await Queue.TaskFieldAsync(TaskField.DependsUp, deferred, cancellationToken).ConfigureAwait(false);
+        var lists = ups.Select(v => (v ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
         var moved = lists.SelectMany(l => l).Where(d => status.GetValueOrDefault(d) == RrqTaskStatus.Moved).Distinct(StringComparer.Ordinal).ToArray();
         var newest = moved.Zip(await FollowAsync(moved).ConfigureAwait(false)).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         var result = new Dictionary<string, IReadOnlyDictionary<string, RrqTaskStatus>>(StringComparer.Ordinal);

@@ -72,10 +72,9 @@ public sealed partial class RrqController
     public async Task<RrqRetention> RetentionGetAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var v = await Queue.RunAsync(db => db.HashGetAsync(Keys.Retention, ["complete", "failed"]), cancellationToken).ConfigureAwait(false);
-        static TimeSpan? Parse(RedisValue s) =>
-            s.IsNullOrEmpty ? null : TimeSpan.FromSeconds(double.Parse((string)s!, CultureInfo.InvariantCulture));
-        return new RrqRetention(Parse(v[0]), Parse(v[1]));
+        var (complete, failed) = await Queue.RetentionFieldsAsync(cancellationToken).ConfigureAwait(false);
+        static TimeSpan? Parse(string? s) => string.IsNullOrEmpty(s) ? null : TimeSpan.FromSeconds(double.Parse(s, CultureInfo.InvariantCulture));
+        return new RrqRetention(Parse(complete), Parse(failed));
     }
 
     /// <summary>
@@ -105,8 +104,8 @@ public sealed partial class RrqController
             }
             // Workers' logs keep a line or two per task: those older than the longer period go too.
             var longest = new[] { retention.Complete, retention.Failed }.Max()!.Value;
-            var workers = await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerStatus), cancellationToken).ConfigureAwait(false);
-            foreach (var chunk in workers.Select(w => (string)w!).Chunk(50))
+            var workers = await Queue.WorkersOnRecordAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var chunk in workers.Chunk(50))
             {
                 while (await Queue.WorkerLogTrimAsync(chunk, now - longest, 1000, cancellationToken).ConfigureAwait(false) > 0 && max == long.MaxValue)
                 {

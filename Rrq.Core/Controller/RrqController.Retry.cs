@@ -1,6 +1,5 @@
 using Rrq.Keys;
 using Rrq.Scripts;
-using StackExchange.Redis;
 
 namespace Rrq;
 

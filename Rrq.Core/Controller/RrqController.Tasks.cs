@@ -205,13 +205,13 @@ public sealed partial class RrqController
     /// <summary>Finishes linking the tasks whose submitting process died on the way (a sweeping worker's job).</summary>
     internal async Task LinkingDrainAsync(CancellationToken cancellationToken)
     {
-        var open = await Queue.RunAsync(db => db.HashKeysAsync(Keys.Linking), cancellationToken).ConfigureAwait(false);
+        var open = await Queue.LinkingIdsAsync(cancellationToken).ConfigureAwait(false);
         if (open.Length == 0)
         {
             return;
         }
-        var queues = await Queue.TaskFieldAsync(TaskField.Queue, [.. open.Select(i => (string)i!)], cancellationToken).ConfigureAwait(false);
-        foreach (var group in open.Select((id, i) => (Id: (string)id!, Queue: (string?)queues[i] ?? RrqKeys.DefaultQueue)).GroupBy(x => x.Queue))
+        var queues = await Queue.TaskFieldAsync(TaskField.Queue, open, cancellationToken).ConfigureAwait(false);
+        foreach (var group in open.Select((id, i) => (Id: id, Queue: (string?)queues[i] ?? RrqKeys.DefaultQueue)).GroupBy(x => x.Queue))
         {
             await LinkAsync(group.Key, [.. group.Select(x => x.Id)], cancellationToken).ConfigureAwait(false);
         }
@@ -267,8 +267,7 @@ public sealed partial class RrqController
     public async Task<IReadOnlyList<string>> TaskListAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        var keys = await Queue.RunAsync(db => db.HashKeysAsync(Keys.TaskExpr), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return keys.Select(k => (string)k!).ToArray();
+        return await Queue.TaskIdsAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The expression and locals of a task, as submitted.</summary>
@@ -280,12 +279,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var root = await RootAsync(taskId).ConfigureAwait(false);
-        var raw = await Queue.RunAsync(db => db.HashGetAsync(Keys.TaskExpr, root), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (raw.IsNull)
-        {
-            throw MissingTask(taskId);
-        }
-        var payload = await WithSharedAsync(DecodePayload((byte[])raw!)).ConfigureAwait(false);
+        var raw = await Queue.TaskPayloadAsync(root, cancellationToken).ConfigureAwait(false) ?? throw MissingTask(taskId);
+        var payload = await WithSharedAsync(DecodePayload(raw)).ConfigureAwait(false);
         return new RrqTaskData(payload.Expression, DecodeLocals(payload, Values));
     }
 

@@ -2,7 +2,6 @@ using Rrq.Scripts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rrq.Controller;
-using StackExchange.Redis;
 
 namespace Rrq;
 

@@ -326,11 +326,11 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
         // one without it can say where to look.
         if (Values.Offload is { } offload)
         {
-            await Queue.RunAsync(db => db.StringSetAsync(Keys.OffloadPath, offload.Path)).ConfigureAwait(false);
+            await Queue.OffloadPathSetAsync(offload.Path).ConfigureAwait(false);
         }
         else
         {
-            Values.PathElsewhere = (string?)await Queue.RunAsync(db => db.StringGetAsync(Keys.OffloadPath)).ConfigureAwait(false);
+            Values.PathElsewhere = await Queue.OffloadPathAsync().ConfigureAwait(false);
         }
     }
 

@@ -183,4 +183,82 @@ internal sealed partial class QueueContext
     public async Task<string?[]> WorkerStatusFieldsAsync(IReadOnlyList<string> workerIds, CancellationToken cancellationToken) =>
         [.. (await RunAsync(db => db.HashGetAsync(Keys.WorkerStatus, [.. workerIds.Select(i => (RedisValue)i)]), cancellationToken)
             .WaitAsync(cancellationToken).ConfigureAwait(false)).Select(v => (string?)v)];
+
+    /// <summary>How many tasks wait in <paramref name="queue"/>'s list (ids left there by tasks taken out while queued,
+    /// which a claim drops when it reaches them, not counted).</summary>
+    public Task<long> QueueLengthAsync(string queue, CancellationToken cancellationToken) => RunAsync(async db =>
+    {
+        var batch = db.CreateBatch();
+        var length = batch.ListLengthAsync(Keys.Queue(queue));
+        var skipped = batch.HashGetAsync(Keys.QueueSkipCount, queue);
+        batch.Execute();
+        var n = await length.ConfigureAwait(false) - (await skipped.ConfigureAwait(false) is { IsNull: false } s ? (long)s : 0);
+        return Math.Max(0, n);
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The ids waiting in <paramref name="queue"/>'s list, next first, without those of tasks taken out while queued.</summary>
+    public async Task<string[]> QueuedAsync(string queue, CancellationToken cancellationToken)
+    {
+        var ids = await RunAsync(db => db.ListRangeAsync(Keys.Queue(queue)), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (ids.Length == 0)
+        {
+            return [];
+        }
+        var skipped = await RunAsync(db => db.SetContainsAsync(Keys.QueueSkip, ids), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return [.. ids.Where((_, i) => !skipped[i]).Select(i => (string)i!)];
+    }
+
+    /// <summary>The names of every queue tasks have been submitted to, unordered.</summary>
+    public async Task<string[]> QueueNamesAsync(CancellationToken cancellationToken = default) =>
+        Strings(await RunAsync(db => db.SetMembersAsync(Keys.Queues), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Every task's status, by id (a read of the whole status hash: for the calls that report on every task).</summary>
+    public async Task<Dictionary<string, RrqTaskStatus>> AllStatusesAsync(CancellationToken cancellationToken) =>
+        (await RunAsync(db => db.HashGetAllAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))
+            .ToDictionary(e => (string)e.Name!, e => RrqTaskStatusExtensions.ParseTaskStatus((string?)e.Value), StringComparer.Ordinal);
+
+    /// <summary>Every task's status, without the ids (the whole status hash's values).</summary>
+    public async Task<RrqTaskStatus[]> StatusValuesAsync(CancellationToken cancellationToken) =>
+        [.. (await RunAsync(db => db.HashValuesAsync(Keys.TaskStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false))
+            .Select(v => RrqTaskStatusExtensions.ParseTaskStatus((string?)v))];
+
+    /// <summary>Every task id of the queue (those with a payload), unordered.</summary>
+    public async Task<string[]> TaskIdsAsync(CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.HashKeysAsync(Keys.TaskExpr), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The tasks whose linking to their dependencies is unfinished (their submitter died on the way).</summary>
+    public async Task<string[]> LinkingIdsAsync(CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.HashKeysAsync(Keys.Linking), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>A separate-process task's log, line by line.</summary>
+    public async Task<string[]> TaskLogLinesAsync(string taskId, CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.ListRangeAsync(Keys.TaskLog(taskId)), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Shared locals of a bulk submission (MemoryPack), or null when they are gone.</summary>
+    public async Task<byte[]?> SharedLocalsAsync(string sharedId) =>
+        (byte[]?)await RunAsync(db => db.HashGetAsync(Keys.Shared, sharedId)).ConfigureAwait(false);
+
+    /// <summary>The queue's retention periods as stored (seconds as text; null or empty: none), complete then failed.</summary>
+    public async Task<(string? Complete, string? Failed)> RetentionFieldsAsync(CancellationToken cancellationToken)
+    {
+        var v = await RunAsync(db => db.HashGetAsync(Keys.Retention, ["complete", "failed"]), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ((string?)v[0], (string?)v[1]);
+    }
+
+    /// <summary>Every worker on record (live or not, by status), unordered.</summary>
+    public async Task<string[]> WorkersOnRecordAsync(CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.HashKeysAsync(Keys.WorkerStatus), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The worker environment as stored: its version and its spec (JSON), each null when there is none.</summary>
+    public async Task<(string? Version, string? Spec)> EnvirFieldsAsync(CancellationToken cancellationToken)
+    {
+        var v = await RunAsync(db => db.HashGetAsync(Keys.Envir, ["version", "spec"]), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return ((string?)v[0], (string?)v[1]);
+    }
+
+    /// <summary>Where this queue's large values are kept, as a process that has the folder said (null: none said).</summary>
+    public async Task<string?> OffloadPathAsync() => (string?)await RunAsync(db => db.StringGetAsync(Keys.OffloadPath)).ConfigureAwait(false);
+
+    /// <summary>Says where this queue's large values are kept (<see cref="OffloadPathAsync"/>).</summary>
+    public Task OffloadPathSetAsync(string path) => RunAsync(db => db.StringSetAsync(Keys.OffloadPath, path));
 }
