@@ -50,6 +50,7 @@ public sealed class HandWorker : IDisposable
     public string WaitFor(string text, int seconds = 60)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var exited = false;
         try
         {
             foreach (var line in _lines.GetConsumingEnumerable(cts.Token))
@@ -59,7 +60,14 @@ public sealed class HandWorker : IDisposable
                 {
                     return line;
                 }
-                if (line == "(exited)" && Process.HasExited && _lines.Count == 0)
+                if (line == "(exited)")
+                {
+                    // The exit can be told before the process's last lines, which are read as they come: this waits until
+                    // its output has ended, so that every line it wrote is looked at before giving up.
+                    Process.WaitForExit();
+                    exited = true;
+                }
+                if (exited && _lines.Count == 0)
                 {
                     break;
                 }
