@@ -29,6 +29,28 @@ public static class ServerProcesses
             "installs it (apt-get install redis-server), or install it yourself.");
     }
 
+    /// <summary><paramref name="n"/> loopback ports free now, all different (each held open until all are found: ports
+    /// looked up one at a time may be the same port twice).</summary>
+    public static int[] FreePorts(int n)
+    {
+        var listeners = Enumerable.Range(0, n).Select(_ => new TcpListener(System.Net.IPAddress.Loopback, 0)).ToArray();
+        try
+        {
+            foreach (var l in listeners)
+            {
+                l.Start();
+            }
+            return [.. listeners.Select(l => ((System.Net.IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var l in listeners)
+            {
+                l.Stop();
+            }
+        }
+    }
+
     /// <summary>Starts redis-server with these arguments (a config file first, for a Sentinel); the last lines of its
     /// output are kept for <see cref="Describe"/>.</summary>
     public static Process Start(params string[] args)

@@ -30,13 +30,14 @@ public sealed class RedisCluster : IDisposable
 
     private ConnectionMultiplexer Create()
     {
-        Ports = [.. Enumerable.Range(0, 3).Select(_ => Rrq.Embedded.LoopbackPort.Free())];
-        foreach (var port in Ports)
+        var ports = ServerProcesses.FreePorts(6);   // all different: three nodes and their bus ports
+        Ports = ports[..3];
+        foreach (var (port, bus) in Ports.Zip(ports[3..]))
         {
             var dir = Directory.CreateDirectory(Path.Combine(_dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture))).FullName;
             // The bus port is chosen too: by default it is the port + 10000, which may be taken, or above 65535.
             var p = ServerProcesses.Start("--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                "--cluster-port", Rrq.Embedded.LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--cluster-port", bus.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--save", "",
                 "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning");
             _nodes.Add(p);

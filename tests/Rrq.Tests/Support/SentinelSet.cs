@@ -20,8 +20,9 @@ public sealed class SentinelSet : IDisposable
 
     public SentinelSet()
     {
-        var (a, b) = (Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free());
-        _sentinelPorts = [Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free(), Rrq.Embedded.LoopbackPort.Free()];
+        var ports = ServerProcesses.FreePorts(5);   // all different (a Sentinel once got the replica's port)
+        var (a, b) = (ports[0], ports[1]);
+        _sentinelPorts = ports[2..];
         try
         {
             StartServer(a);
