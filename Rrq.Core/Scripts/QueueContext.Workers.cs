@@ -52,13 +52,16 @@ internal sealed partial class QueueContext
     }
 
     /// <summary>task_ack.lua: the worker takes up a task handed to it at submission, under its claim
-    /// <paramref name="token"/>. False when the task is no longer handed to it (its outcome will not be written).</summary>
-    public async Task<bool> TaskAckAsync(string taskId, string workerId, string token, IReadOnlyList<string> queues)
+    /// <paramref name="token"/>. Null when the task is no longer handed to it (its outcome will not be written); else, for
+    /// a separate-process task, how many of the next tasks of its queues are separate-process too (as a claim tells).</summary>
+    public async Task<int?> TaskAckAsync(string taskId, string workerId, string token, IReadOnlyList<string> queues)
     {
         var k = Keys;
-        return (long)(await EvalAsync(RrqScripts.TaskAck,
-            [k.TaskStatus, k.TaskWorker, k.TaskClaim, k.WorkerTask, k.WorkerLog(workerId), k.TaskTimeStart, .. queues.Select(k.Idle)],
-            [taskId, workerId, token]).ConfigureAwait(false)) == 1;
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskAck,
+            [k.TaskStatus, k.TaskWorker, k.TaskClaim, k.WorkerTask, k.WorkerLog(workerId), k.TaskTimeStart, k.TaskLocal,
+                .. queues.SelectMany(q => new[] { k.Idle(q), k.Queue(q) })],
+            [taskId, workerId, token]).ConfigureAwait(false))!;
+        return (long)r[0] == 1 ? (int)r[1] : null;
     }
 
     /// <summary>worker_register.lua: registers a worker as IDLE (or, with <paramref name="rejoin"/>, lets one that was

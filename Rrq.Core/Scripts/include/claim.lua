@@ -1,6 +1,7 @@
 --#include held
 --#include handoff
 --#include front
+--#include separate_next
 local unpack = table.unpack or unpack   -- Lua 5.4 (Garnet) / 5.1 (Redis)
 -- claim(c, queues, w, pre, token, slots): a worker's one step of work-taking, shared by worker_claim (a step on its
 -- own) and task_finish (which takes the next task in the same step as recording the last one, saving
@@ -54,18 +55,11 @@ local function task_reply(c, version, id, queues, more)
   local timeout = lcl == 'FALSE' and redis.call('HGET', c.timeout, id) or ''   -- only a separate process has one
   local separate = 0
   if lcl == 'FALSE' then
-    local left = 8
+    local lists = {}
     for _, q in ipairs(queues) do
-      if left <= 0 then
-        break
-      end
-      for _, next_id in ipairs(redis.call('LRANGE', q[1], 0, left - 1)) do
-        left = left - 1
-        if redis.call('HGET', c.lcl, next_id) == 'FALSE' then
-          separate = separate + 1
-        end
-      end
+      lists[#lists + 1] = q[1]
     end
+    separate = separate_next(c.lcl, lists)
   end
   local out = {2, version, id, payload, lcl, timeout, separate}
   for _, other in ipairs(more or {}) do

@@ -35,9 +35,9 @@ internal sealed class Claimer(RrqController controller, string workerId, RrqWork
             // no time: a task's outcome is recorded after its take-up in any case.)
             token = claims.NewToken();
             claims.SetActive(slot, true);
-            if (await controller.Queue.TaskAckAsync(handoff.TaskId, workerId, token, config.EffectiveQueues).ConfigureAwait(false))
+            if (await controller.Queue.TaskAckAsync(handoff.TaskId, workerId, token, config.EffectiveQueues).ConfigureAwait(false) is { } separateNext)
             {
-                reply = handoff.Reply;
+                reply = handoff.Reply with { Task = handoff.Reply.Task! with { SeparateNext = separateNext } };
             }
             else
             {

@@ -189,11 +189,17 @@ public class SeparateProcessTests
         var (q, w, _) = await QueueWithLoopingWorker();
         await using var _q = q;
         var obj = q.Controller;
-        // Four tasks waiting: while the first runs, the worker starts as many children as its config allows (2).
-        var ids = obj.TaskCreateBulkExpr("slow(ms)", Enumerable.Range(0, 4).Select(i => (object)new { ms = i == 0 ? 3000 : 10 }), separateProcess: true);
-        await Poll.Until(async () => (await obj.TaskInfoAsync(ids[0])).Pid is not null, 60);
-        var running = obj.TaskInfo(ids[0]).Pid!.Value;
-        await Poll.Until(() => ChildrenOf(w).Count(p => p != running) == w.Config.ReadyChildren, 30);
+        // Four tasks waiting: while the first runs (held until the test has seen what it looks for), the worker
+        // starts as many children as its config allows (2).
+        // They go in together (the worker counts the separate tasks waiting when it takes the first).
+        using var gate = new Gate();
+        var ids = obj.TaskCreateBulkExpr("while (hold && !File.Exists(go)) System.Threading.Thread.Sleep(20); slow(10)",
+            Enumerable.Range(0, 4).Select(i => (object)new { hold = i == 0, go = gate.Path }), separateProcess: true);
+        var first = ids[0];
+        await Poll.Until(async () => (await obj.TaskInfoAsync(first)).Pid is not null, 60);
+        var running = obj.TaskInfo(first).Pid!.Value;
+        await Poll.Until(() => ChildrenOf(w).Count(p => p != running) == w.Config.ReadyChildren, 60);
+        gate.Open();
         Assert.True(await obj.TaskWaitAsync(ids, TimeSpan.FromSeconds(120)));
         Assert.Equal(4, ids.Select(i => obj.TaskInfo(i).Pid).OfType<int>().Distinct().Count());   // a process each
         // Idle, it keeps one ready (and never more than its config allows meanwhile).

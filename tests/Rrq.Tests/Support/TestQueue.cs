@@ -49,6 +49,12 @@ public sealed class TestQueue : IAsyncDisposable
         }
         foreach (var w in _workers)
         {
+            // A test that failed while its task was held (a Gate never opened) must not hang the run: after a
+            // while the worker leaves without waiting for the task, which becomes DIED.
+            using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                await w.StopAsync(cancellationToken: cts.Token);
+            }
             await w.DisposeAsync();
         }
         var server = RedisServer.Instance.Connection.GetServer(RedisServer.Instance.Address);

@@ -135,7 +135,7 @@ public class HandoffTests
         Assert.Equal($"{t}@claim-1", await HeldAsync(q, w.Id));
         Assert.Single(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TASK_START" && l.Message == t);
         // The hand-off's message, arriving after that, is not taken up: the task is not run a second time.
-        Assert.False(await obj.Queue.TaskAckAsync(t, w.Id, "late-token", ["default"]));
+        Assert.Null(await obj.Queue.TaskAckAsync(t, w.Id, "late-token", ["default"]));
         Assert.Equal($"{t}@claim-1", await HeldAsync(q, w.Id));
         Assert.Equal("claim-1", (string?)await Db.HashGetAsync($"{{{q.QueueId}}}:task:claim", t));
         var other = obj.TaskCreateExpr("4");
@@ -149,13 +149,28 @@ public class HandoffTests
         var obj = q.Controller;
         var w = await ParkedAsync(q, "parked");
         var t = obj.TaskCreateExpr("5");
-        Assert.True(await obj.Queue.TaskAckAsync(t, w.Id, "ack-1", ["default"]));
+        Assert.Equal(0, await obj.Queue.TaskAckAsync(t, w.Id, "ack-1", ["default"]));   // in-process: no children to start
         Assert.Equal(RrqTaskStatus.Running, obj.TaskStatus(t));
         Assert.NotNull(obj.TaskTimes(t).Start);
         Assert.Equal($"{t}@ack-1", await HeldAsync(q, w.Id));
-        Assert.True(await obj.Queue.TaskAckAsync(t, w.Id, "ack-1", ["default"]));
-        Assert.False(await obj.Queue.TaskAckAsync(t, "someone_else", "ack-2", ["default"]));
+        Assert.Equal(0, await obj.Queue.TaskAckAsync(t, w.Id, "ack-1", ["default"]));
+        Assert.Null(await obj.Queue.TaskAckAsync(t, "someone_else", "ack-2", ["default"]));
         Assert.Single(obj.WorkerLogTail(w.Id, 0), l => l.Command == "TASK_START" && l.Message == t);
+    }
+
+    [Fact]
+    public async Task Taking_up_a_separate_process_task_handed_over_tells_how_many_separate_tasks_wait_behind_it()
+    {
+        await using var q = await TestQueue.CreateAsync();
+        var obj = q.Controller;
+        var w = await ParkedAsync(q, "parked");
+        // Submitted together: the first is handed to the parked worker, the others queue behind it, three of them
+        // separate-process. The worker starts their processes while the first runs, as after a claim of its own.
+        var ids = obj.TaskCreateBulkExpr("n", Enumerable.Range(0, 4).Select(i => (object)new { n = i }), separateProcess: true);
+        var inProcess = obj.TaskCreateExpr("5");
+        Assert.Equal([ids[1], ids[2], ids[3], inProcess], obj.QueueList());
+        Assert.Equal(3, await obj.Queue.TaskAckAsync(ids[0], w.Id, "ack-1", ["default"]));
+        Assert.Equal(3, await obj.Queue.TaskAckAsync(ids[0], w.Id, "ack-1", ["default"]));   // a repeat counts again
     }
 
     [Fact]
