@@ -25,13 +25,7 @@ public sealed partial class RrqController
         }
         var infos = await WorkerInfoAsync(live, cancellationToken).ConfigureAwait(false);
         var keys = live.Select(w => infos.TryGetValue(w, out var i) ? i.HeartbeatKey : null).ToArray();
-        var beating = await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var checks = keys.Select(k => k is null ? Task.FromResult(true) : batch.KeyExistsAsync(k)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(checks);
-        }, cancellationToken).ConfigureAwait(false);
+        var beating = await Queue.HeartbeatsThereAsync(keys, cancellationToken).ConfigureAwait(false);
         return live.Where((_, i) => beating[i]).ToArray();
     }
 
@@ -41,13 +35,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         var infos = await WorkerInfoAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         var withHeartbeat = infos.Values.Where(i => i.HeartbeatKey is not null).ToArray();
-        var alive = await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var checks = withHeartbeat.Select(i => batch.KeyExistsAsync(i.HeartbeatKey!)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(checks);
-        }, cancellationToken).ConfigureAwait(false);
+        var alive = await Queue.HeartbeatsThereAsync([.. withHeartbeat.Select(i => i.HeartbeatKey)], cancellationToken).ConfigureAwait(false);
 
         var lost = new List<string>();
         var orphaned = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
@@ -110,20 +98,20 @@ public sealed partial class RrqController
         // One token per call: the retry layer sends the same script again after a lost reply, and the script tells that
         // repeat (which answers as the first try did) from a new call (which finds nothing to do).
         var r = await Queue.TaskCancelAsync(taskId, queue, NewTaskId(), cancellationToken).ConfigureAwait(false);
-        switch ((long)r[0])
+        switch (r.Outcome)
         {
-            case 1:
+            case CancelOutcome.Cancelled:
                 await Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
                 return true;
-            case 0:
-            case -1:
+            case CancelOutcome.NothingToDo:
+            case CancelOutcome.Missing:
                 return false;
-            case -3:
+            case CancelOutcome.InProcess:
                 throw new RrqException(
-                    $"Cannot cancel task '{taskId}': it is RUNNING inside worker '{(string?)r[1]}''s own process, which cannot " +
+                    $"Cannot cancel task '{taskId}': it is RUNNING inside worker '{r.Detail}''s own process, which cannot " +
                     "be stopped safely. Nothing was changed. Submit tasks with separateProcess: true to be able to cancel them.");
         }
-        var worker = (string?)r[1] ?? "";
+        var worker = r.Detail ?? "";
         await Redis.GetSubscriber().PublishAsync(Keys.WorkerChannel(worker), "cancel " + taskId).ConfigureAwait(false);
         if (!wait)
         {

@@ -53,7 +53,7 @@ public sealed partial class RrqController
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(messageId);
         var ids = await TargetsAsync(workerIds, cancellationToken).ConfigureAwait(false);
-        var raw = await ReadResponsesAsync(messageId, ids).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var raw = await Queue.ResponsesAsync(messageId, ids).WaitAsync(cancellationToken).ConfigureAwait(false);
         return ids.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => !raw[p.i].IsNull, StringComparer.Ordinal);
     }
 
@@ -66,8 +66,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
-        var keys = await Queue.RunAsync(db => db.HashKeysAsync(Keys.WorkerResponse(workerId)), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
-        return keys.Select(k => (string)k!).Order(StringComparer.Ordinal).ToArray();
+        var ids = await Queue.ResponseIdsAsync(workerId, cancellationToken).ConfigureAwait(false);
+        return ids.Order(StringComparer.Ordinal).ToArray();
     }
 
     /// <summary>
@@ -151,17 +151,6 @@ public sealed partial class RrqController
         return (id, await Queue.MessageSendAsync(message, workerIds).ConfigureAwait(false));
     }
 
-    private async Task<RedisValue[]> ReadResponsesAsync(string messageId, string[] workerIds)
-    {
-        return await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var reads = workerIds.Select(w => batch.HashGetAsync(Keys.WorkerResponse(w), messageId)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(reads);
-        }).ConfigureAwait(false);
-    }
-
     private async Task<IReadOnlyDictionary<string, RrqMessageResponse>> CollectAsync(string messageId, string[] workerIds, bool delete,
         TimeSpan timeout, bool? progress, CancellationToken cancellationToken)
     {
@@ -188,7 +177,7 @@ public sealed partial class RrqController
             while (true)
             {
                 var waiting = workerIds.Where(w => !found.ContainsKey(w)).ToArray();
-                var raw = await ReadResponsesAsync(messageId, waiting).WaitAsync(cancellationToken).ConfigureAwait(false);
+                var raw = await Queue.ResponsesAsync(messageId, waiting).WaitAsync(cancellationToken).ConfigureAwait(false);
                 for (var i = 0; i < waiting.Length; i++)
                 {
                     if (!raw[i].IsNull)

@@ -224,30 +224,7 @@ public sealed partial class RrqController
         // leaves only when the mark says it was destroyed: an empty server without it is a restart without persistence,
         // or a failover, and the worker waits.)
         long deleted = await Queue.QueueDestroyAsync(Time.GetUtcNow(), DestroyedMarkerLife, cancellationToken).ConfigureAwait(false);
-        var pattern = "{" + GlobEscape(QueueId) + "}:*";
-        // SCAN is per server, so it goes to each master directly (a cluster's keys of one slot live on one, but which one
-        // may change as a slot moves); the deletions go through the retry layer as every other call.
-        foreach (var server in Redis.GetServers().Where(s => !s.IsReplica))
-        {
-            var batch = new List<RedisKey>(1000);
-            await foreach (var key in server.KeysAsync(Queue.Db.Database, pattern, pageSize: 1000).WithCancellation(cancellationToken).ConfigureAwait(false))
-            {
-                if (key == Keys.Destroyed)
-                {
-                    continue;   // the mark stays, for a day
-                }
-                batch.Add(key);
-                if (batch.Count == 1000)
-                {
-                    deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
-                    batch.Clear();
-                }
-            }
-            if (batch.Count > 0)
-            {
-                deleted += await Queue.RunAsync(db => db.KeyDeleteAsync([.. batch]), cancellationToken).ConfigureAwait(false);
-            }
-        }
+        deleted += await Queue.DeleteQueueKeysAsync(cancellationToken).ConfigureAwait(false);
         Values.DeleteAll();   // the queue's folder of offloaded values, when this controller has one
         DeleteProcessLogs(logs);   // the spawned workers' process logs (those on this machine)
         await DisposeAsync().ConfigureAwait(false);
@@ -256,7 +233,4 @@ public sealed partial class RrqController
 
     /// <summary>How long the mark that a queue was destroyed lasts: longer than any outage its workers wait through.</summary>
     internal static readonly TimeSpan DestroyedMarkerLife = TimeSpan.FromDays(1);
-
-    private static string GlobEscape(string s) =>
-        string.Concat(s.Select(c => c is '*' or '?' or '[' or ']' or '\\' ? "\\" + c : c.ToString()));
 }

@@ -170,14 +170,8 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(taskId);
-        RedisKey[] hashes = [Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid];
-        var fields = await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var reads = hashes.Select(h => batch.HashGetAsync(h, taskId)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(reads);
-        }, cancellationToken).ConfigureAwait(false);
+        var fields = (await Queue.TaskHashesAsync([Keys.TaskStatus, Keys.TaskQueue, Keys.TaskLocal, Keys.TaskTimeout, Keys.TaskWorker, Keys.TaskPid],
+            [taskId], cancellationToken).ConfigureAwait(false)).Select(f => f[0]).ToArray();
         var (status, queue, local, timeout, worker, pid) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]);
         var chain = (await ChainsAsync([taskId]).ConfigureAwait(false))[0];
         var at = Array.IndexOf(chain, taskId);
@@ -210,14 +204,7 @@ public sealed partial class RrqController
     {
         var rootOf = await Queue.TaskFieldAsync(TaskField.MovedRoot, parents).ConfigureAwait(false);
         var roots = parents.Select((p, i) => (string?)rootOf[i] ?? p).ToArray();
-        var ranges = await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var reads = roots.Select(p => batch.SortedSetRangeByValueAsync(Keys.TaskDependsDown, p, p + ":", Exclude.Stop)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(reads);
-        }).ConfigureAwait(false);
-        return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(roots[i].Length + 16)..]).ToArray())];
+        return await Queue.DependentsAsync(roots).ConfigureAwait(false);
     }
 
     /// <summary>Every task reachable from an id through its dependency links, one step being <paramref name="next"/>
@@ -268,36 +255,12 @@ public sealed partial class RrqController
         // during a failover, a restart without persistence) is waited out, and the tasks read again. The queue's mark and
         // the statuses are read together (one MULTI, so from one server): read apart, the statuses could come from the
         // empty server and the mark from the real one.
-        if (statuses is not null && statuses.Any(s => s.IsNull) && await WaitedForQueueAsync(
+        if (statuses is not null && statuses.Any(s => s.IsNull) && await Queue.AbsentTasksToReadAgainAsync(
             [.. ids.Where((_, i) => statuses[i].IsNull).Select(id => (RedisValue)id)]).ConfigureAwait(false))
         {
             (leaves, fields, _) = await ResolveOnceAsync(ids, follow, hashes).ConfigureAwait(false);
         }
         return (leaves, fields);
-    }
-
-    /// <summary>Whether the tasks <paramref name="absent"/> were read from a server that lacked the queue (no version key,
-    /// and no mark that it was destroyed), or are there after all; if the server lacked the queue, this waited (through the
-    /// outage budget, as for Redis being away) until it had it. True: read them again.</summary>
-    private async Task<bool> WaitedForQueueAsync(RedisValue[] absent)
-    {
-        var again = false;
-        await Queue.RunAsync(async db =>
-        {
-            var read = db.CreateTransaction();
-            var version = read.KeyExistsAsync(Keys.Version);
-            var destroyed = read.KeyExistsAsync(Keys.Destroyed);
-            var statuses = read.HashGetAsync(Keys.TaskStatus, absent);
-            await read.ExecuteAsync().ConfigureAwait(false);
-            if (!await version.ConfigureAwait(false) && !await destroyed.ConfigureAwait(false))
-            {
-                again = true;
-                throw new Connection.QueueNotHereException(QueueId);
-            }
-            again |= (await statuses.ConfigureAwait(false)).Any(s => !s.IsNull);
-            return true;
-        }).ConfigureAwait(false);
-        return again;
     }
 
     private async Task<(string[] Leaves, RedisValue[][] Fields, RedisValue[]? Statuses)> ResolveOnceAsync(string[] ids, bool follow, RedisKey[] hashes)
@@ -306,13 +269,7 @@ public sealed partial class RrqController
         var statusAt = Array.IndexOf(hashes, Keys.TaskStatus);
         // One batch: the hashes asked for, then (when following) task:moved_to, then status if not asked for.
         RedisKey[] read = [.. hashes, .. follow ? new[] { Keys.TaskMovedTo } : [], .. follow && statusAt < 0 ? new[] { Keys.TaskStatus } : []];
-        var all = await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var reads = read.Select(h => batch.HashGetAsync(h, values)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(reads);
-        }).ConfigureAwait(false);
+        var all = await Queue.TaskHashesAsync(read, values).ConfigureAwait(false);
         var fields = all[..hashes.Length];
         var leaves = ids.ToArray();
         if (!follow)

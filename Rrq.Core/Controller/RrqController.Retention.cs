@@ -43,26 +43,7 @@ public sealed partial class RrqController
                 throw new ArgumentOutOfRangeException(name, v, $"Retention '{name}' must be positive, or null to keep those tasks until they are deleted.");
             }
         }
-        static RedisValue Seconds(TimeSpan? t) => t is { } v ? v.TotalSeconds.ToString("R", CultureInfo.InvariantCulture) : RedisValue.Null;
-        await Queue.RunAsync(async db =>
-        {
-            var tx = db.CreateTransaction();
-            _ = tx.KeyDeleteAsync(Keys.Retention);
-            var fields = new List<HashEntry>();
-            if (complete is not null)
-            {
-                fields.Add(new("complete", Seconds(complete)));
-            }
-            if (failed is not null)
-            {
-                fields.Add(new("failed", Seconds(failed)));
-            }
-            if (fields.Count > 0)
-            {
-                _ = tx.HashSetAsync(Keys.Retention, [.. fields]);
-            }
-            return await tx.ExecuteAsync().ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
+        await Queue.RetentionSetAsync(complete, failed, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>This queue's retention (<see cref="RetentionSet"/>).</summary>
@@ -147,17 +128,15 @@ public sealed partial class RrqController
     private async Task<long> DeleteFinishedBeforeAsync(RedisKey set, DateTimeOffset cutoff, TimeSpan? tombstoneFor, long max,
         CancellationToken cancellationToken)
     {
-        var score = cutoff.ToUnixTimeMilliseconds() / 1000.0;
         long deleted = 0;
         while (deleted < max)
         {
-            var leaves = await Queue.RunAsync(db => db.SortedSetRangeByScoreAsync(set, double.NegativeInfinity, score, Exclude.Stop,
-                take: ScriptSlice / 2), cancellationToken).ConfigureAwait(false);
+            var leaves = await Queue.FinishedBeforeAsync(set, cutoff, ScriptSlice / 2, cancellationToken).ConfigureAwait(false);
             if (leaves.Length == 0)
             {
                 break;
             }
-            var chains = await ChainsAsync([.. leaves.Select(l => (string)l!)]).ConfigureAwait(false);
+            var chains = await ChainsAsync(leaves).ConfigureAwait(false);
             var (n, refused) = await DeleteChainsAsync(chains, tombstoneFor ?? TimeSpan.Zero, "Expired tasks", cancellationToken).ConfigureAwait(false);
             deleted += n;
             if (refused is not null)

@@ -84,20 +84,20 @@ public sealed partial class RrqController
         {
             var r = await Queue.TaskRetryAsync(slice, cancellationToken).ConfigureAwait(false);
             var so = done == 0 ? "nothing was retried" : $"{done} of the {ids.Length} tasks were retried (TaskInfo(id).Moved shows their new tasks), the rest not";
-            switch ((long)r[0])
+            switch (r.Refusal)
             {
                 case -1:
-                    throw new RrqException($"Task '{(string?)r[1]}' does not exist in queue '{QueueId}' (MISSING: deleted just now); {so}.");
+                    throw new RrqException($"Task '{r.RefusedId}' does not exist in queue '{QueueId}' (MISSING: deleted just now); {so}.");
                 case -7:
-                    throw new RrqException($"Task '{(string?)r[1]}' was retried by someone else just now; {so}. " +
+                    throw new RrqException($"Task '{r.RefusedId}' was retried by someone else just now; {so}. " +
                         "Its chain already has a newer task (see TaskInfo(id).Moved).");
                 case -8:
-                    throw new RrqException($"Task '{(string?)r[1]}' changed to {(string?)r[2]} just now and cannot be retried; {so}.");
+                    throw new RrqException($"Task '{r.RefusedId}' changed to {r.RefusedStatus} just now and cannot be retried; {so}.");
                 case -4:
-                    throw new RrqException($"Queue '{(string?)r[1]}' was not known when retrying; {so}. Try again.");
+                    throw new RrqException($"Queue '{r.RefusedId}' was not known when retrying; {so}. Try again.");
             }
             done += slice.Length;
-            rearm |= (long)r[1] > 0;
+            rearm |= r.Rearming > 0;
         }
         if (rearm)
         {

@@ -251,13 +251,7 @@ public sealed partial class RrqController
     {
         ThrowIfDisposed();
         var ids = ToIdArray(taskIds);
-        return await Queue.RunAsync(db =>
-        {
-            var batch = db.CreateBatch();
-            var checks = ids.Select(id => batch.HashExistsAsync(Keys.TaskExpr, id)).ToArray();
-            batch.Execute();
-            return Task.WhenAll(checks);
-        }, cancellationToken).ConfigureAwait(false);
+        return await Queue.TasksExistAsync(ids, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every task id of the queue, in no particular order (retried tasks included).</summary>

@@ -58,16 +58,16 @@ public sealed partial class RrqController
         }
         var logs = await ProcessLogsAsync(ids, cancellationToken).ConfigureAwait(false);
         var r = await Queue.WorkerDeleteAsync(ids, cancellationToken).ConfigureAwait(false);
-        switch ((long)r[0])
+        switch (r.Refusal)
         {
             case -1:
-                throw new RrqException($"Worker '{(string?)r[1]}' is still live in queue '{QueueId}': stop it first " +
+                throw new RrqException($"Worker '{r.RefusedId}' is still live in queue '{QueueId}': stop it first " +
                     "(WorkerStop). Nothing was deleted.");
             case -2:
-                throw new RrqException($"No worker '{(string?)r[1]}' has been registered in queue '{QueueId}'; " +
+                throw new RrqException($"No worker '{r.RefusedId}' has been registered in queue '{QueueId}'; " +
                     $"workers that have left: {string.Join(", ", await WorkerListExitedAsync(cancellationToken).ConfigureAwait(false))}. Nothing was deleted.");
         }
-        DeleteFreedValues(r.Skip(1).Select(f => (string)f!).ToArray(), "Deleted workers' answers to messages");
+        DeleteFreedValues(r.Freed, "Deleted workers' answers to messages");
         DeleteProcessLogs(logs);
         return ids;
     }

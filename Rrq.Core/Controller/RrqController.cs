@@ -73,18 +73,7 @@ public sealed partial class RrqController : IDisposable, IAsyncDisposable
     {
         ThrowIfDisposed();
         var names = _usedQueues.Keys.Order(StringComparer.Ordinal).ToArray();
-        var batch = Queue.Db.CreateBatch();
-        var lengths = names.Select(n => batch.ListLengthAsync(Keys.Queue(n))).ToArray();
-        batch.Execute();
-        try
-        {
-            Task.WaitAll(lengths, TimeSpan.FromSeconds(2));
-        }
-        catch (AggregateException)
-        {
-            // Those that failed are left out below.
-        }
-        return names.Select((n, i) => (n, lengths[i].IsCompletedSuccessfully ? lengths[i].Result : -1)).Where(x => x.Item2 >= 0).ToArray();
+        return Queue.QueueLengthsNow(names, TimeSpan.FromSeconds(2));
     }
 
     /// <summary>The queue this controller works on.</summary>

@@ -259,6 +259,88 @@ internal sealed partial class QueueContext
     /// <summary>Where this queue's large values are kept, as a process that has the folder said (null: none said).</summary>
     public async Task<string?> OffloadPathAsync() => (string?)await RunAsync(db => db.StringGetAsync(Keys.OffloadPath)).ConfigureAwait(false);
 
-    /// <summary>Says where this queue's large values are kept (<see cref="OffloadPathAsync"/>).</summary>
-    public Task OffloadPathSetAsync(string path) => RunAsync(db => db.StringSetAsync(Keys.OffloadPath, path));
+
+    /// <summary>Each of <paramref name="hashes"/> (hashes keyed by task id) read for <paramref name="ids"/>, in one round
+    /// trip: one array per hash, in the order of <paramref name="ids"/>.</summary>
+    public Task<RedisValue[][]> TaskHashesAsync(IReadOnlyList<RedisKey> hashes, RedisValue[] ids, CancellationToken cancellationToken = default) =>
+        RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var reads = hashes.Select(h => batch.HashGetAsync(h, ids)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>Whether tasks read as absent (<paramref name="ids"/>) are there after all, or were read from a server that
+    /// lacked the queue (no schema version, and no mark that it was destroyed: a restart without persistence, or an old
+    /// master back empty). A server without the queue is waited for as an outage is (the retry layer's budget) until it
+    /// has it. True: read them again.</summary>
+    public async Task<bool> AbsentTasksToReadAgainAsync(RedisValue[] ids)
+    {
+        var lacked = false;
+        var found = await RunAsync(async db =>
+        {
+            var read = db.CreateTransaction();
+            var version = read.KeyExistsAsync(Keys.Version);
+            var destroyed = read.KeyExistsAsync(Keys.Destroyed);
+            var statuses = read.HashGetAsync(Keys.TaskStatus, ids);
+            await read.ExecuteAsync().ConfigureAwait(false);
+            if (!await version.ConfigureAwait(false) && !await destroyed.ConfigureAwait(false))
+            {
+                lacked = true;
+                throw new Connection.QueueNotHereException(Keys.QueueId);
+            }
+            return (await statuses.ConfigureAwait(false)).Any(s => !s.IsNull);
+        }).ConfigureAwait(false);
+        return lacked || found;
+    }
+
+    /// <summary>The dependents of each task of <paramref name="roots"/> (the first task of a retry chain, under which its
+    /// links are kept), in submission order: one range of task:depends_down each, in one round trip.</summary>
+    public async Task<string[][]> DependentsAsync(IReadOnlyList<string> roots)
+    {
+        var ranges = await RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var reads = roots.Select(p => batch.SortedSetRangeByValueAsync(Keys.TaskDependsDown, p, p + ":", Exclude.Stop)).ToArray();
+            batch.Execute();
+            return Task.WhenAll(reads);
+        }).ConfigureAwait(false);
+        // A member is "<parent id><16-digit sequence><child id>".
+        return [.. ranges.Select((members, i) => members.Select(m => ((string)m!)[(roots[i].Length + 16)..]).ToArray())];
+    }
+
+    /// <summary>For each id, whether that task exists (has a payload).</summary>
+    public Task<bool[]> TasksExistAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken) => RunAsync(db =>
+    {
+        var batch = db.CreateBatch();
+        var checks = ids.Select(id => batch.HashExistsAsync(Keys.TaskExpr, id)).ToArray();
+        batch.Execute();
+        return Task.WhenAll(checks);
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>Up to <paramref name="take"/> of the tasks in <paramref name="finishedSet"/> (done:complete or done:failed)
+    /// that finished before <paramref name="before"/>, oldest first.</summary>
+    public async Task<string[]> FinishedBeforeAsync(RedisKey finishedSet, DateTimeOffset before, int take, CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.SortedSetRangeByScoreAsync(finishedSet, double.NegativeInfinity,
+            before.ToUnixTimeMilliseconds() / 1000.0, Exclude.Stop, take: take), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>The length of each of <paramref name="queues"/>' lists, read now and waited for up to <paramref name="wait"/>,
+    /// not through the retry layer (a metrics gauge's callback is synchronous and must not wait out an outage): those not
+    /// read in time are left out.</summary>
+    public (string Queue, long Length)[] QueueLengthsNow(IReadOnlyList<string> queues, TimeSpan wait)
+    {
+        var batch = Db.CreateBatch();
+        var lengths = queues.Select(n => batch.ListLengthAsync(Keys.Queue(n))).ToArray();
+        batch.Execute();
+        try
+        {
+            Task.WaitAll(lengths, wait);
+        }
+        catch (AggregateException)
+        {
+            // Those that failed are left out below.
+        }
+        return [.. queues.Select((n, i) => (n, lengths[i].IsCompletedSuccessfully ? lengths[i].Result : -1)).Where(x => x.Item2 >= 0)];
+    }
 }

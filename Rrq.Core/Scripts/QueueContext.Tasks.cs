@@ -14,9 +14,10 @@ internal sealed partial class QueueContext
             [version, defaultConfigJson, create ? "create" : ""]).ConfigureAwait(false);
 
     /// <summary>envir_set.lua: stores a worker environment (JSON) under the next version, waking workers when
-    /// <paramref name="notify"/>.</summary>
-    public Task<RedisResult> EnvirSetAsync(string specJson, bool notify, CancellationToken cancellationToken) =>
-        EvalAsync(RrqScripts.EnvirSet, [Keys.Envir], [specJson, notify ? (string)Keys.WorkersChannel! : ""], cancellationToken);
+    /// <paramref name="notify"/>. Returns that version.</summary>
+    public async Task<long> EnvirSetAsync(string specJson, bool notify, CancellationToken cancellationToken) =>
+        (long)await EvalAsync(RrqScripts.EnvirSet, [Keys.Envir], [specJson, notify ? (string)Keys.WorkersChannel! : ""], cancellationToken)
+            .ConfigureAwait(false);
 
     /// <summary>task_submit.lua, for one slice of a submission to <paramref name="queue"/>. <paramref name="head"/>:
     /// ARGV[1..8+d] (queue, flags, channels, shared locals, dependencies); <paramref name="tasks"/>: the (id, payload,
@@ -55,18 +56,19 @@ internal sealed partial class QueueContext
     /// cancelled (by this call, or its first try); {2, worker} its worker was asked to kill it; {0, status} nothing to do
     /// (finished, MOVED, or its kill asked for by another call); {-1} no such task; {-3, worker} it runs in its worker's
     /// own process.</summary>
-    public async Task<RedisResult[]> TaskCancelAsync(string taskId, string queue, string callToken, CancellationToken cancellationToken)
+    public async Task<CancelReply> TaskCancelAsync(string taskId, string queue, string callToken, CancellationToken cancellationToken)
     {
         var k = Keys;
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskCancel,
             [k.TaskStatus, k.TaskLocal, k.TaskWorker, k.TaskTimeComplete, k.TaskCancel, k.QueueSkip, k.TaskDependsDown,
                 k.TaskDependsLeft, k.Delayed(queue), k.QueueSkipCount, k.TaskClaim, .. k.FinishedBlock],
             [taskId, (string)k.TaskCompleteChannel!, queue, callToken], cancellationToken).ConfigureAwait(false))!;
+        return new CancelReply((CancelOutcome)(long)r[0], r.Length > 1 ? (string?)r[1] : null);
     }
 
-    /// <summary>task_retry.lua: retries each (leaf, root, new id, target queue) at once, or none. Returns {r}, or a
-    /// negative code (see the script); a call repeated after a lost reply returns {r}.</summary>
-    public async Task<RedisResult[]> TaskRetryAsync(IReadOnlyList<(string Leaf, string Root, string New, string Queue)> retries,
+    /// <summary>task_retry.lua: retries each (leaf, root, new id, target queue) at once, or none; a call repeated after a
+    /// lost reply answers as the first did.</summary>
+    public async Task<RetryReply> TaskRetryAsync(IReadOnlyList<(string Leaf, string Root, string New, string Queue)> retries,
         CancellationToken cancellationToken)
     {
         var k = Keys;
@@ -77,11 +79,15 @@ internal sealed partial class QueueContext
             args.AddRange([leaf, root, @new, queue]);
         }
         args.AddRange(names.Select(n => (RedisValue)n));
-        return (RedisResult[])(await EvalAsync(RrqScripts.TaskRetry,
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.TaskRetry,
             [k.TaskStatus, k.TaskMovedTo, k.TaskMovedRoot, k.TaskTimeMoved, k.TaskTimeSubmit, k.TaskExpr, k.TaskQueue, k.TaskLocal,
                 k.TaskTimeout, k.TaskDependsUp, k.TaskDependsLeft, k.TaskDependsDown, k.TaskShared, k.SharedRefs, k.Queues,
                 k.TaskTimeComplete, k.TaskMovedFrom, .. names.Select(k.Queue), .. k.FinishedBlock],
             [.. args], cancellationToken).ConfigureAwait(false))!;
+        var code = (long)r[0];
+        return code < 0
+            ? new RetryReply(0, code, (string?)r[1], r.Length > 2 ? (string?)r[2] : null, 0)
+            : new RetryReply(code, 0, null, null, (long)r[1]);
     }
 
     /// <summary>The per-task hashes task_delete clears, in the order its header lists (it reads task:claim as KEYS[29]).</summary>
@@ -246,16 +252,17 @@ internal sealed partial class QueueContext
         return [.. r.Select(f => (string)f!)];
     }
 
-    /// <summary>worker_delete.lua: removes workers that have left, and all kept about them. Returns {1, freed hashes...},
-    /// {-1, id} (live) or {-2, id} (unknown).</summary>
-    public async Task<RedisResult[]> WorkerDeleteAsync(IReadOnlyList<string> workerIds, CancellationToken cancellationToken)
+    /// <summary>worker_delete.lua: removes workers that have left, and all kept about them, or none.</summary>
+    public async Task<WorkerDeleteReply> WorkerDeleteAsync(IReadOnlyList<string> workerIds, CancellationToken cancellationToken)
     {
         var k = Keys;
-        return (RedisResult[])(await EvalAsync(RrqScripts.WorkerDelete,
+        var r = (RedisResult[])(await EvalAsync(RrqScripts.WorkerDelete,
             [k.WorkerId, k.WorkerStatus, k.WorkerTask, k.WorkerInfo, k.WorkerProcess, k.OffloadOwner, k.OffloadRefs,
                 .. workerIds.SelectMany(w => new[] { k.WorkerLog(w), k.WorkerMessage(w), k.WorkerResponse(w), k.WorkerHeartbeat(w) }),
                 k.WorkerClaim],
             [.. workerIds.Select(w => (RedisValue)w)], cancellationToken).ConfigureAwait(false))!;
+        var code = (long)r[0];
+        return code < 0 ? new WorkerDeleteReply(code, (string?)r[1], []) : new WorkerDeleteReply(0, null, [.. r.Skip(1).Select(h => (string)h!)]);
     }
 }
 
@@ -272,3 +279,43 @@ internal sealed record SubmitReply(long Code, string? Detail);
 /// -9 the ids are not whole retry chains (one was retried meanwhile).</param>
 /// <param name="RefusedId">The task the refusal names.</param>
 internal sealed record DeleteReply(long Deleted, string[] Freed, long Refusal, string? RefusedId);
+
+/// <summary>What task_cancel.lua did.</summary>
+internal enum CancelOutcome
+{
+    /// <summary>RUNNING in its worker's own process: nothing changed (the reply names the worker).</summary>
+    InProcess = -3,
+
+    /// <summary>No such task.</summary>
+    Missing = -1,
+
+    /// <summary>Nothing to do, nothing written: finished, MOVED, or its kill asked for by another call.</summary>
+    NothingToDo = 0,
+
+    /// <summary>Cancelled now (or by this very call's first try, whose reply was lost).</summary>
+    Cancelled = 1,
+
+    /// <summary>Its worker was asked to kill its process (the reply names the worker).</summary>
+    KillAsked = 2,
+}
+
+/// <summary>task_cancel.lua's reply.</summary>
+/// <param name="Outcome">What it did.</param>
+/// <param name="Detail">The worker (<see cref="CancelOutcome.KillAsked"/>, <see cref="CancelOutcome.InProcess"/>), or the
+/// status found (<see cref="CancelOutcome.NothingToDo"/>).</param>
+internal sealed record CancelReply(CancelOutcome Outcome, string? Detail);
+
+/// <summary>task_retry.lua's reply for one slice.</summary>
+/// <param name="Retried">How many tasks were retried (a repeat after a lost reply counts as its first try did).</param>
+/// <param name="Refusal">0 when done; else why nothing was changed: -1 a task does not exist, -7 it was retried meanwhile,
+/// -8 its status cannot be retried, -4 a queue's key was not passed.</param>
+/// <param name="RefusedId">The task (or, for -4, the queue) the refusal names.</param>
+/// <param name="RefusedStatus">For -8, the status found.</param>
+/// <param name="Rearming">How many chains are queued to have their dependents re-armed (walk_continue.lua does it).</param>
+internal sealed record RetryReply(long Retried, long Refusal, string? RefusedId, string? RefusedStatus, long Rearming);
+
+/// <summary>worker_delete.lua's reply.</summary>
+/// <param name="Refusal">0 when deleted; -1 a worker is still live, -2 one was never registered (nothing deleted).</param>
+/// <param name="RefusedId">The worker the refusal names.</param>
+/// <param name="Freed">The offloaded values (of deleted answers to messages) nothing uses any more.</param>
+internal sealed record WorkerDeleteReply(long Refusal, string? RefusedId, string[] Freed);

@@ -97,4 +97,60 @@ internal sealed partial class QueueContext
         Strings(await RunAsync(db => db.HashKeysAsync(Keys.WorkerInfo), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
 
     private static string[] Strings(RedisValue[] values) => [.. values.Select(v => (string)v!)];
+
+    /// <summary>For each heartbeat key (as a worker's info names it), whether it is there (the worker beat within its
+    /// expiry); a worker without one (null) counts as beating.</summary>
+    public Task<bool[]> HeartbeatsThereAsync(IReadOnlyList<string?> heartbeatKeys, CancellationToken cancellationToken) => RunAsync(db =>
+    {
+        var batch = db.CreateBatch();
+        var checks = heartbeatKeys.Select(k => k is null ? Task.FromResult(true) : batch.KeyExistsAsync(k)).ToArray();
+        batch.Execute();
+        return Task.WhenAll(checks);
+    }, cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>The ids of the messages <paramref name="workerId"/> has answered (answers not deleted), unordered.</summary>
+    public async Task<string[]> ResponseIdsAsync(string workerId, CancellationToken cancellationToken) =>
+        Strings(await RunAsync(db => db.HashKeysAsync(Keys.WorkerResponse(workerId)), cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Each worker's stored answer to message <paramref name="messageId"/> (null: none yet), in one round trip.</summary>
+    public Task<RedisValue[]> ResponsesAsync(string messageId, IReadOnlyList<string> workerIds) => RunAsync(db =>
+    {
+        var batch = db.CreateBatch();
+        var reads = workerIds.Select(w => batch.HashGetAsync(Keys.WorkerResponse(w), messageId)).ToArray();
+        batch.Execute();
+        return Task.WhenAll(reads);
+    });
+
+    /// <summary>Whether any of <paramref name="workerIds"/> is a worker on record, or a spawned one's (their names are
+    /// taken).</summary>
+    public async Task<bool> WorkerNamesTakenAsync(IReadOnlyList<string> workerIds)
+    {
+        RedisValue[] ids = [.. workerIds.Select(i => (RedisValue)i)];
+        var found = await RunAsync(db =>
+        {
+            var batch = db.CreateBatch();
+            var known = batch.HashGetAsync(Keys.WorkerStatus, ids);
+            var spawned = batch.HashGetAsync(Keys.WorkerProcess, ids);
+            batch.Execute();
+            return Task.WhenAll(known, spawned);
+        }).ConfigureAwait(false);
+        return found.Any(values => values.Any(v => !v.IsNull));
+    }
+
+    /// <summary>Notes where a spawned worker's process log is (before the worker starts, so its name is taken).</summary>
+    public Task WorkerProcessLogSetAsync(string workerId, string logPath, CancellationToken cancellationToken) =>
+        RunAsync(db => db.HashSetAsync(Keys.WorkerProcess, workerId, logPath), cancellationToken).WaitAsync(cancellationToken);
+
+    /// <summary>Removes a worker's heartbeat key (a worker that found itself no longer registered).</summary>
+    public Task HeartbeatDeleteAsync(string workerId) => RunAsync(db => db.KeyDeleteAsync(Keys.WorkerHeartbeat(workerId)));
+
+    /// <summary>Whether the queue has a worker environment stored.</summary>
+    public Task<bool> EnvirStoredAsync() => RunAsync(db => db.HashExistsAsync(Keys.Envir, "spec"));
+
+    /// <summary>The stored worker environment's version (0 when none is stored).</summary>
+    public async Task<long> EnvirVersionAsync() =>
+        (long?)await RunAsync(db => db.HashGetAsync(Keys.Envir, "version")).ConfigureAwait(false) ?? 0;
+
+    /// <summary>Whether the mark that the queue was destroyed is there (it lasts a day).</summary>
+    public Task<bool> DestroyedMarkAsync() => RunAsync(db => db.KeyExistsAsync(Keys.Destroyed));
 }

@@ -87,12 +87,12 @@ internal sealed partial class QueueContext
             [workerId, Math.Max(1, (long)(period.TotalMilliseconds * 0.9))]).ConfigureAwait(false)) == 1;
 
     /// <summary>worker_log.lua: appends "&lt;server time&gt; LABEL value" to the worker's log, while it is on record.</summary>
-    public Task<RedisResult> WorkerLogAsync(string workerId, string label, string value) =>
+    public Task WorkerLogAsync(string workerId, string label, string value) =>
         EvalAsync(RrqScripts.WorkerLog, [Keys.WorkerLog(workerId), Keys.WorkerStatus], [label, value, workerId]);
 
     /// <summary>worker_note.lua: a small write about the worker's work (HSET field value, or RPUSH value) on
     /// <paramref name="key"/>, only while the worker is on record.</summary>
-    public Task<RedisResult> WorkerNoteAsync(string workerId, RedisKey key, string command, RedisValue field, RedisValue value = default) =>
+    public Task WorkerNoteAsync(string workerId, RedisKey key, string command, RedisValue field, RedisValue value = default) =>
         EvalAsync(RrqScripts.WorkerNote, [Keys.WorkerStatus, key],
             command == "hset" ? [workerId, command, field, value] : [workerId, command, field]);
 
@@ -103,7 +103,7 @@ internal sealed partial class QueueContext
 
     /// <summary>worker_respond.lua: stores a worker's answer to a message (<paramref name="response"/>, MemoryPack) and
     /// wakes whoever waits for it; <paramref name="offloadedHash"/> counts an offloaded answer's file.</summary>
-    public Task<RedisResult> WorkerRespondAsync(string workerId, string messageId, string command, byte[] response, string offloadedHash)
+    public Task WorkerRespondAsync(string workerId, string messageId, string command, byte[] response, string offloadedHash)
     {
         var k = Keys;
         return EvalAsync(RrqScripts.WorkerRespond,

@@ -25,7 +25,7 @@ internal sealed class WorkerEnvironment(RrqController controller, IRrqTaskEvalua
     /// <summary>Loads the queue's environment, when it has one (a worker starting).</summary>
     public async Task LoadIfAnyAsync()
     {
-        if (await controller.Queue.RunAsync(db => db.HashExistsAsync(controller.Keys.Envir, "spec")).ConfigureAwait(false))
+        if (await controller.Queue.EnvirStoredAsync().ConfigureAwait(false))
         {
             await LoadAsync().ConfigureAwait(false);
         }
@@ -61,10 +61,10 @@ internal sealed class WorkerEnvironment(RrqController controller, IRrqTaskEvalua
         catch (RrqEnvirException e)
         {
             // Not signed by the queue's key: nothing of it is compiled, and tasks fail saying so until a signed one is set.
-            var version = await controller.Queue.RunAsync(db => db.HashGetAsync(controller.Keys.Envir, "version")).ConfigureAwait(false);
-            FailedVersion = (long)version;
-            await record.LogAsync("ENVIR", $"ERROR version {(long)version}: {e.Message}").ConfigureAwait(false);
-            Logging.RrqLog.EnvirFailed(log, e, (long)version, Version, e.Message);
+            var version = await controller.Queue.EnvirVersionAsync().ConfigureAwait(false);
+            FailedVersion = version;
+            await record.LogAsync("ENVIR", $"ERROR version {version}: {e.Message}").ConfigureAwait(false);
+            Logging.RrqLog.EnvirFailed(log, e, version, Version, e.Message);
             return e.Message;
         }
         try

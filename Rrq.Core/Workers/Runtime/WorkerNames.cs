@@ -42,16 +42,8 @@ internal static class WorkerNames
         for (var attempt = 0; ; attempt++)
         {
             var candidate = next();
-            RedisValue[] ids = n == 0 ? [candidate] : [.. Enumerable.Range(1, n).Select(i => (RedisValue)$"{candidate}_{i}")];
-            var found = await controller.Queue.RunAsync(db =>
-            {
-                var batch = db.CreateBatch();
-                var known = batch.HashGetAsync(controller.Keys.WorkerStatus, ids);
-                var spawned = batch.HashGetAsync(controller.Keys.WorkerProcess, ids);
-                batch.Execute();
-                return Task.WhenAll(known, spawned);
-            }).ConfigureAwait(false);
-            if (found.All(values => values.All(v => v.IsNull)))
+            string[] ids = n == 0 ? [candidate] : [.. Enumerable.Range(1, n).Select(i => $"{candidate}_{i}")];
+            if (!await controller.Queue.WorkerNamesTakenAsync(ids).ConfigureAwait(false))
             {
                 return candidate;
             }

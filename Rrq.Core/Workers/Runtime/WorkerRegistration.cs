@@ -84,7 +84,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
     public async Task ForgetAsync()
     {
         StopHeartbeat();
-        await controller.Queue.RunAsync(db => db.KeyDeleteAsync(controller.Keys.WorkerHeartbeat(id))).ConfigureAwait(false);
+        await controller.Queue.HeartbeatDeleteAsync(id).ConfigureAwait(false);
         Logging.RrqLog.Unregistered(log);
     }
 
@@ -106,7 +106,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
             _queueAbsent = false;
             return Unregistered.Rejoined;
         }
-        if (again == -3 && !await controller.Queue.RunAsync(db => db.KeyExistsAsync(controller.Keys.Destroyed)).ConfigureAwait(false))
+        if (again == -3 && !await controller.Queue.DestroyedMarkAsync().ConfigureAwait(false))
         {
             // None of the queue is on the server it reached, and nothing says the queue was destroyed: one server's
             // empty answer (a restart without persistence, an old master back empty during a failover) is no reason

@@ -56,7 +56,7 @@ internal static class WorkerSpawner
         }
         async Task<WorkerHandle> StartAsync(string id, string log)
         {
-            await controller.Queue.RunAsync(db => db.HashSetAsync(controller.Keys.WorkerProcess, id, log), cancellationToken).ConfigureAwait(false);
+            await controller.Queue.WorkerProcessLogSetAsync(id, log, cancellationToken).ConfigureAwait(false);
             var p = WorkerLauncher.Start([controller.QueueId, "--config", config, "--name", id, "--exit-with-stdin", "--redis-file", connectionFile], log, env);
             Alive.Add(p);
             return new ProcessHandle(p);
@@ -130,7 +130,7 @@ internal static class WorkerSpawner
         foreach (var (id, log) in logs)
         {
             WorkerLauncher.PrivateFile(log);
-            await controller.Queue.RunAsync(db => db.HashSetAsync(controller.Keys.WorkerProcess, id, log), cancellationToken).ConfigureAwait(false);
+            await controller.Queue.WorkerProcessLogSetAsync(id, log, cancellationToken).ConfigureAwait(false);
         }
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {

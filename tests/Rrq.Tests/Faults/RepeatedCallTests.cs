@@ -143,13 +143,12 @@ public class RepeatedCallTests
         var obj = q.Controller;
         var t = obj.TaskCreateExpr("1");
         // The same call sent twice (its first reply lost): both say it was cancelled.
-        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", "call-1", default))[0]);
+        Assert.Equal(CancelOutcome.Cancelled, (await obj.Queue.TaskCancelAsync(t, "default", "call-1", default)).Outcome);
         var cancelledAt = obj.TaskTimes([t])[0].Complete;
-        Assert.Equal(1, (long)(await obj.Queue.TaskCancelAsync(t, "default", "call-1", default))[0]);
+        Assert.Equal(CancelOutcome.Cancelled, (await obj.Queue.TaskCancelAsync(t, "default", "call-1", default)).Outcome);
         // Another call: nothing to do, and nothing written (the completion time stays the first call's).
         var other = await obj.Queue.TaskCancelAsync(t, "default", "call-2", default);
-        Assert.Equal(0, (long)other[0]);
-        Assert.Equal("CANCELLED", (string?)other[1]);
+        Assert.Equal(new CancelReply(CancelOutcome.NothingToDo, "CANCELLED"), other);
         Assert.False(obj.TaskCancel(t));
         Assert.Equal(cancelledAt, obj.TaskTimes([t])[0].Complete);
         Assert.Equal(RrqTaskStatus.Cancelled, obj.TaskStatus(t));
@@ -165,8 +164,8 @@ public class RepeatedCallTests
         var w = await q.WorkerAsync();
         await w.StepAsync();
         var @new = RrqController.NewTaskId();
-        Assert.Equal(1, (long)(await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default))[0]);
-        Assert.Equal(1, (long)(await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default))[0]);
+        Assert.Equal(new RetryReply(1, 0, null, null, 0), await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default));
+        Assert.Equal(new RetryReply(1, 0, null, null, 0), await obj.Queue.TaskRetryAsync([(t, t, @new, "default")], default));
         Assert.Equal([@new], obj.TaskInfo(t).Moved.Down);
         Assert.Equal([@new], obj.QueueList());
         Assert.Equal(2, obj.TaskList().Count);

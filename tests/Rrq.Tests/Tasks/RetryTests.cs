@@ -279,7 +279,7 @@ public class RetryTests
         // The retry script alone: a new task, and the chain queued for re-arming; no link moves, no dependent is touched.
         var next = RrqController.NewTaskId();
         var r = await obj.Queue.TaskRetryAsync([(parent, parent, next, "default")], CancellationToken.None);
-        Assert.Equal([1L, 1L], r.Select(x => (long)x));
+        Assert.Equal(new Rrq.Scripts.RetryReply(1, 0, null, null, 1), r);
         Assert.Equal(links, await Db.SortedSetRangeByRankAsync(obj.Keys.TaskDependsDown));
         Assert.All(obj.TaskStatus(children), st => Assert.Equal(RrqTaskStatus.Impossible, st));
 
