@@ -62,6 +62,10 @@ internal sealed class RedisRetry
     /// <summary>Called with a line when an outage starts and when it ends (a worker prints these).</summary>
     public event Action<string>? Reported;
 
+    /// <summary>Called as an outage starts: a call through this layer has just found Redis unable to serve (before it is
+    /// tried again). A worker's sweep stops there, rather than act, once Redis is back, on what the outage did.</summary>
+    public event Action? OutageStarted;
+
     /// <summary>Makes the calls of the current async flow (and what it calls) retry for as long as an
     /// outage lasts: a worker's loop, heartbeat and sweep. Restored when the flow returns.</summary>
     public static void ForeverScope() => Forever.Value = true;
@@ -72,6 +76,7 @@ internal sealed class RedisRetry
     {
         // The first try is made directly: the retry pipeline costs microseconds a call, and is only needed once
         // a call has failed.
+        cancellationToken.ThrowIfCancellationRequested();
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -152,6 +157,7 @@ internal sealed class RedisRetry
         }
         var line = $"Redis at {_address} cannot serve Rrq ({_outageCause}): retrying until it can";
         Logging.RrqLog.RedisOutage(_logger, _address, _outageCause);
+        OutageStarted?.Invoke();
         Reported?.Invoke(line);
     }
 

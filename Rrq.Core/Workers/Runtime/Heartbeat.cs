@@ -15,8 +15,10 @@ namespace Rrq.Workers;
 /// sweeps once its own beats have landed on time for a whole expiry window, and for two windows after a
 /// failed or late beat: after an outage every worker's key may have expired together, processes see Redis
 /// back a second or two apart, and a sweeper that had just come back would otherwise declare its live
-/// peers lost before they had a chance to beat again. Its periods, and the windows, are on the worker's clock (a
-/// test's <see cref="TimeProvider"/> drives them).
+/// peers lost before they had a chance to beat again. Any call of the worker that finds Redis unable to serve counts as
+/// a failed beat, and stops a sweep in progress: a sweep that started before an outage and retried through it would
+/// otherwise act once Redis is back, when its peers' keys had expired in the outage and they had not beaten again yet.
+/// Its periods, and the windows, are on the worker's clock (a test's <see cref="TimeProvider"/> drives them).
 /// </remarks>
 internal sealed class Heartbeat : IDisposable
 {
@@ -25,7 +27,7 @@ internal sealed class Heartbeat : IDisposable
     private readonly QueueContext _queue;
     private readonly string _workerId;
     private readonly TimeSpan _period;
-    private readonly Func<Task>? _sweep;
+    private readonly Func<CancellationToken, Task>? _sweep;
     private readonly Action<HeartbeatNote> _report;
     private readonly TimeProvider _time;
     private readonly ManualResetEventSlim _stop = new(false);
@@ -35,8 +37,11 @@ internal sealed class Heartbeat : IDisposable
     private long _healthySince;
     private bool _failing;
     private bool _recovering;   // the window started after a failed or late beat: wait two
+    private int _outage;   // a call of this worker found Redis unable to serve since the last beat
+    private CancellationTokenSource? _sweepStop;   // the sweep in progress, stopped when an outage starts
 
-    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<Task>? sweep, Action<HeartbeatNote> report, TimeProvider time)
+    public Heartbeat(QueueContext queue, string workerId, TimeSpan period, Func<CancellationToken, Task>? sweep, Action<HeartbeatNote> report,
+        TimeProvider time)
     {
         _time = time;
         _lastBeat = _healthySince = time.GetTimestamp();
@@ -50,12 +55,30 @@ internal sealed class Heartbeat : IDisposable
 
     public TimeSpan Expiry => _period * Multiplier;
 
-    public void Start() => _thread.Start();
+    public void Start()
+    {
+        _queue.Retry.OutageStarted += OnOutage;
+        _thread.Start();
+    }
+
+    private void OnOutage()
+    {
+        Volatile.Write(ref _outage, 1);
+        try
+        {
+            Volatile.Read(ref _sweepStop)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // That sweep has just ended.
+        }
+    }
 
     private int _disposed;
 
     /// <summary>Whether this worker's beats have all landed on time for a whole expiry window.</summary>
-    internal bool Steady => _healthySince != 0 && _time.GetElapsedTime(_healthySince) >= (_recovering ? Expiry * 2 : Expiry);
+    internal bool Steady => Volatile.Read(ref _outage) == 0 && _healthySince != 0
+        && _time.GetElapsedTime(_healthySince) >= (_recovering ? Expiry * 2 : Expiry);
 
     /// <summary>Waits one period, on the worker's clock; true when the heartbeat was stopped meanwhile.</summary>
     private bool Stopped()
@@ -91,9 +114,11 @@ internal sealed class Heartbeat : IDisposable
                 using var cts = new CancellationTokenSource(_period, _time);
                 _queue.WorkerBeatAsync(_workerId, Expiry, cts.Token).GetAwaiter().GetResult();
                 var now = _time.GetTimestamp();
-                if (_healthySince == 0 || _time.GetElapsedTime(_lastBeat, now) > _period * 1.5)
+                if (Interlocked.Exchange(ref _outage, 0) == 1 || _healthySince == 0 || _time.GetElapsedTime(_lastBeat, now) > _period * 1.5)
                 {
-                    _healthySince = now;   // late (a stall), or the first beat after failures: start the window again
+                    // Late (a stall), or the first beat after failures of its own or of the worker's other calls: start
+                    // the window again.
+                    _healthySince = now;
                     _recovering = true;
                 }
                 _lastBeat = now;
@@ -117,12 +142,22 @@ internal sealed class Heartbeat : IDisposable
             // own key expire. At most one sweep at a time.
             if (_sweep is not null && Steady && !_stop.IsSet && Interlocked.CompareExchange(ref _sweeping, 1, 0) == 0)
             {
+                var stop = new CancellationTokenSource();
+                Volatile.Write(ref _sweepStop, stop);
+                if (!Steady)
+                {
+                    stop.Cancel();   // an outage started as it was set up
+                }
                 _ = Task.Run(async () =>
                 {
                     RedisRetry.ForeverScope();
                     try
                     {
-                        await _sweep().ConfigureAwait(false);
+                        await _sweep(stop.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                    {
+                        // An outage started: the next steady window sweeps again.
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException or RrqException or ObjectDisposedException)
                     {
@@ -130,6 +165,8 @@ internal sealed class Heartbeat : IDisposable
                     }
                     finally
                     {
+                        Interlocked.CompareExchange(ref _sweepStop, null, stop);
+                        stop.Dispose();
                         Volatile.Write(ref _sweeping, 0);
                     }
                 });
@@ -143,6 +180,7 @@ internal sealed class Heartbeat : IDisposable
         {
             return;
         }
+        _queue.Retry.OutageStarted -= OnOutage;
         _stop.Set();
         if (_thread.IsAlive && Thread.CurrentThread != _thread)
         {

@@ -54,7 +54,7 @@ internal sealed class WorkerRegistration(RrqController controller, string id, st
     /// <summary>Registers the worker as IDLE, and starts its heartbeat (which also runs <paramref name="sweep"/>, the
     /// lost-worker detection, when the config asks for it).</summary>
     /// <exception cref="RrqException">A live worker has its id, or the queue was destroyed meanwhile.</exception>
-    public async Task RegisterAsync(Func<Task> sweep)
+    public async Task RegisterAsync(Func<CancellationToken, Task> sweep)
     {
         var registered = await RegisterScriptAsync(rejoin: false).ConfigureAwait(false);
         if (registered == -3)

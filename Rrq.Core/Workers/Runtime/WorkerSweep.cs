@@ -17,23 +17,24 @@ internal sealed class WorkerSweep(RrqController controller, string workerId, Tim
         return await controller.Queue.SweepTurnAsync(workerId, period).ConfigureAwait(false);
     }
 
-    /// <summary>One turn, when it is this worker's.</summary>
-    public async Task RunAsync()
+    /// <summary>One turn, when it is this worker's. <paramref name="cancellationToken"/> stops it (an outage started: the
+    /// heartbeat sweeps again once the worker's beats are steady).</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
     {
         if (!await TakeTurnAsync().ConfigureAwait(false))
         {
             return;
         }
-        var found = await controller.WorkerDetectExitedAsync().ConfigureAwait(false);
+        var found = await controller.WorkerDetectExitedAsync(cancellationToken).ConfigureAwait(false);
         if (!found.IsEmpty)
         {
             Logging.RrqLog.DeclaredLost(log, found.ToString().Replace("\n", "; ", StringComparison.Ordinal));
         }
         // Housekeeping that must not wait for a user: a walk over dependents (failing, releasing or re-arming them) left
         // half-done by a process that died, and the queue's retention (expiring a bounded number of tasks per turn).
-        await controller.Queue.WalksDrainAsync(CancellationToken.None).ConfigureAwait(false);
-        await controller.LinkingDrainAsync(CancellationToken.None).ConfigureAwait(false);
-        var expired = await controller.RetentionSweepAsync(RrqController.RetentionSweepMax, CancellationToken.None).ConfigureAwait(false);
+        await controller.Queue.WalksDrainAsync(cancellationToken).ConfigureAwait(false);
+        await controller.LinkingDrainAsync(cancellationToken).ConfigureAwait(false);
+        var expired = await controller.RetentionSweepAsync(RrqController.RetentionSweepMax, cancellationToken).ConfigureAwait(false);
         if (expired > 0)
         {
             Logging.RrqLog.RetentionExpired(log, expired, controller.QueueId);
