@@ -21,6 +21,9 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
     private long _envirVersion;
     private int _stopped;
 
+    /// <summary>The children running a task now, by task id.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ChildProcess> _running = new(StringComparer.Ordinal);
+
     /// <summary>Set once a separate-process task has run: the worker then keeps a child ready.</summary>
     public bool Seen { get; private set; }
 
@@ -125,6 +128,7 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
         Seen = true;
         slot.CancelSignal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         slot.SeparateTask = context.TaskId;
+        _running[context.TaskId] = child;
         try
         {
             await record.NoteFieldAsync(k.TaskPid, context.TaskId, child.Pid).ConfigureAwait(false);
@@ -197,6 +201,7 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
         }
         finally
         {
+            _running.TryRemove(context.TaskId, out _);
             slot.SeparateTask = null;
             // The child has written its outcome (or is gone): reap it off the task's clock.
             _ = Task.Run(() =>
@@ -207,8 +212,27 @@ internal sealed class SeparateRunner(IRrqTaskEvaluator evaluator, QueueContext q
         }
     }
 
+    /// <summary>Kills the children running a task now and waits up to <paramref name="wait"/> for them to end: the worker is
+    /// leaving without waiting for its tasks (recorded DIED already). Done here, before the worker's process ends, rather
+    /// than left to the loop that supervises each child, which may not run again before the process is gone.</summary>
+    public void KillRunning(TimeSpan wait)
+    {
+        var children = _running.Values.ToArray();
+        foreach (var child in children)
+        {
+            child.Kill();
+        }
+        try
+        {
+            Task.WaitAll([.. children.Select(c => c.WaitForExitAsync())], wait);
+        }
+        catch (Exception e) when (e is AggregateException or InvalidOperationException or ObjectDisposedException)
+        {
+            // One ended and was reaped by its own loop meanwhile.
+        }
+    }
+
     /// <summary>No more children are started; those ready are stopped.</summary>
-    /// <summary>Stops its children and removes its folder (their compiled images, the environment's file).</summary>
     public void Dispose()
     {
         Interlocked.Exchange(ref _stopped, 1);

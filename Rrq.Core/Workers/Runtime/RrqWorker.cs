@@ -340,8 +340,9 @@ public sealed class RrqWorker : IDisposable, IAsyncDisposable
         await ExitAsync(reason).ConfigureAwait(false);
         foreach (var slot in _slots)
         {
-            slot.CancelSignal.TrySetResult();   // a separate process still running (the wait was cut short) is killed
+            slot.CancelSignal.TrySetResult();   // its loop stops supervising a separate process still running (the wait was cut short)
         }
+        _separate.KillRunning(TimeSpan.FromSeconds(5));   // and the process is killed now, before this one may end
         _separate.RemoveFolder();   // its tasks are recorded (or DIED, with the exit): nothing of theirs is read there now
     }
 
